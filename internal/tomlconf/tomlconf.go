@@ -1,0 +1,168 @@
+package tomlconf
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Error is a configuration error located in a file.
+type Error struct {
+	File string
+	Line int    // 0 when unknown
+	Key  string // dotted path, array elements as name[i]; may be empty
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Key != "" {
+		b.WriteString(": key ")
+		b.WriteString(e.Key)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Doc is a decoded file, kept to locate keys for later validation errors.
+type Doc struct {
+	File string
+	Data []byte
+	Meta toml.MetaData
+}
+
+// Decode decodes data (the contents of file) into v, which the caller has
+// filled with defaults, and rejects keys v has no field for.
+func Decode(file string, data []byte, v any) (*Doc, error) {
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(v)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &Error{File: file, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
+		}
+		return nil, &Error{File: file, Msg: err.Error()}
+	}
+	d := &Doc{File: file, Data: data, Meta: md}
+	if und := md.Undecoded(); len(und) > 0 {
+		var errs []error
+		for _, k := range und {
+			errs = append(errs, d.Errorf(k.String(), "unknown key"))
+		}
+		return nil, errors.Join(errs...)
+	}
+	return d, nil
+}
+
+// Errorf returns an *Error for key (dotted path, "alias[2].ttl" for the
+// third [[alias]] table) with its line in the file where it can be found.
+func (d *Doc) Errorf(key, format string, args ...any) error {
+	return &Error{File: d.File, Line: d.Line(key), Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Line finds the line where key is set, or where its closest enclosing table
+// starts; 0 if nothing matches. It understands [table], [[array]] headers and
+// dotted or inline-table keys well enough for error messages.
+func (d *Doc) Line(key string) int {
+	if d == nil {
+		return 0
+	}
+	want := splitKey(key)
+	best, bestLen := 0, 0
+	var header []seg
+	counts := map[string]int{}
+	sc := bufio.NewScanner(bytes.NewReader(d.Data))
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+			continue
+		case strings.HasPrefix(line, "[["):
+			name := strings.TrimSpace(strings.Trim(strings.SplitN(line, "]]", 2)[0], "[ "))
+			header = nil
+			for _, p := range strings.Split(name, ".") {
+				header = append(header, seg{name: strings.Trim(strings.TrimSpace(p), `"`), idx: -1})
+			}
+			header[len(header)-1].idx = counts[name]
+			counts[name]++
+			if m := match(header, want); m > bestLen {
+				best, bestLen = n, m
+			}
+		case strings.HasPrefix(line, "["):
+			name := strings.TrimSpace(strings.Trim(strings.SplitN(line, "]", 2)[0], "[ "))
+			header = nil
+			for _, p := range strings.Split(name, ".") {
+				header = append(header, seg{name: strings.Trim(strings.TrimSpace(p), `"`), idx: -1})
+			}
+			if m := match(header, want); m > bestLen {
+				best, bestLen = n, m
+			}
+		default:
+			eq := strings.Index(line, "=")
+			if eq <= 0 {
+				continue
+			}
+			path := append([]seg(nil), header...)
+			for _, p := range strings.Split(line[:eq], ".") {
+				path = append(path, seg{name: strings.Trim(strings.TrimSpace(p), `"'`), idx: -1})
+			}
+			// inline table: key = { a = 1, b = 2 }
+			rest := line[eq+1:]
+			m := match(path, want)
+			if m == len(path) && m < len(want) && strings.Contains(rest, want[m].name+" ") || m == len(path) && m < len(want) && strings.Contains(rest, want[m].name+"=") {
+				m++
+			}
+			if m > bestLen {
+				best, bestLen = n, m
+			}
+		}
+	}
+	return best
+}
+
+type seg struct {
+	name string
+	idx  int // -1: not an array element / any
+}
+
+func splitKey(key string) []seg {
+	var out []seg
+	for _, p := range strings.Split(key, ".") {
+		s := seg{name: p, idx: -1}
+		if i := strings.Index(p, "["); i > 0 && strings.HasSuffix(p, "]") {
+			if n, err := strconv.Atoi(p[i+1 : len(p)-1]); err == nil {
+				s = seg{name: p[:i], idx: n}
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// match returns how many leading segments of have match want (all of have
+// must match, else 0).
+func match(have, want []seg) int {
+	if len(have) > len(want) {
+		return 0
+	}
+	for i, h := range have {
+		w := want[i]
+		if h.name != w.name {
+			return 0
+		}
+		if h.idx >= 0 && w.idx >= 0 && h.idx != w.idx {
+			return 0
+		}
+	}
+	return len(have)
+}
