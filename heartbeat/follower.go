@@ -1,0 +1,40 @@
+package heartbeat
+
+import "time"
+
+// Follower is the slave's view of the master: a pure state machine. Feed it
+// the result of every heartbeat fetch with Observe; ask Active whether the
+// slave must write DNS now.
+//
+// The heartbeat is stale when the newest beat seen is older than StaleAfter,
+// or none was ever seen. A failed fetch (master unreachable) brings no news:
+// the last good beat keeps ageing, so the slave takes over at most StaleAfter
+// after the master's last beat, and one lost fetch does not make both write.
+// Beats are compared with the local clock, as the legacy slave does, so
+// clock skew between the two counts against StaleAfter.
+type Follower struct {
+	StaleAfter time.Duration
+
+	last   time.Time // newest beat seen
+	active bool
+	seen   bool // Active was called at least once
+}
+
+// Observe records one fetch: the beat's time when it succeeded.
+func (f *Follower) Observe(beat time.Time, ok bool) {
+	if ok && beat.After(f.last) {
+		f.last = beat
+	}
+}
+
+// LastBeat is the newest beat seen (zero if none).
+func (f *Follower) LastBeat() time.Time { return f.last }
+
+// Active reports whether the slave should write DNS at now, and whether
+// that changed since the previous call (for one log line per change).
+func (f *Follower) Active(now time.Time) (active, changed bool) {
+	a := f.last.IsZero() || now.Sub(f.last) > f.StaleAfter
+	changed = !f.seen || a != f.active
+	f.active, f.seen = a, true
+	return a, changed
+}
