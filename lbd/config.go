@@ -1,0 +1,433 @@
+package lbd
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/lbd-project/lbd/dnsupdate"
+	"github.com/lbd-project/lbd/internal/tomlconf"
+)
+
+// Duration is a time.Duration written in TOML as a string ("5s", "1m30s").
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("bad duration %q (use e.g. \"5s\", \"2m\")", string(b))
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration in Go syntax.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Key is a TSIG key as configured.
+type Key struct {
+	Name      string `toml:"name"`
+	Algorithm string `toml:"algorithm"`
+	Secret    string `toml:"secret"`
+}
+
+// Config is the lbd configuration (DESIGN.md §4). Load fills defaults,
+// decodes the file, rejects unknown keys and validates.
+type Config struct {
+	LBD       LBDSection       `toml:"lbd"`
+	Heartbeat HeartbeatSection `toml:"heartbeat"`
+	DNS       DNSSection       `toml:"dns"`
+	SNMP      SNMPSection      `toml:"snmp"`
+	Defaults  AliasDefaults    `toml:"defaults"`
+	Aliases   []Alias          `toml:"alias"`
+
+	// File is the path the configuration was read from.
+	File string `toml:"-"`
+	doc  *tomlconf.Doc
+}
+
+// LBDSection is [lbd].
+type LBDSection struct {
+	Master     string `toml:"master"`
+	Role       string `toml:"role"` // auto | master | slave
+	HTTPListen string `toml:"http_listen"`
+	// Workers bounds concurrent SNMP polls.
+	Workers int `toml:"workers"`
+	// Tick is how often the scheduler looks for due aliases.
+	Tick Duration `toml:"tick"`
+}
+
+// HeartbeatSection is [heartbeat].
+type HeartbeatSection struct {
+	URL        string   `toml:"url"`
+	Interval   Duration `toml:"interval"`
+	StaleAfter Duration `toml:"stale_after"`
+	// File, when set, is where the master also writes the legacy heartbeat
+	// file (atomically, mode 0644) for a web server and legacy slaves.
+	File string `toml:"file"`
+}
+
+// DNSSection is [dns].
+type DNSSection struct {
+	Server      string   `toml:"server"`
+	Timeout     Duration `toml:"timeout"`
+	Retries     int      `toml:"retries"`
+	InternalKey *Key     `toml:"internal_key"`
+	ExternalKey *Key     `toml:"external_key"`
+}
+
+// SNMPSection is [snmp].
+type SNMPSection struct {
+	Version      string   `toml:"version"` // "2c" | "3"
+	Port         int      `toml:"port"`
+	Community    string   `toml:"community"`
+	User         string   `toml:"user"`
+	AuthProtocol string   `toml:"auth_protocol"`
+	AuthPassword string   `toml:"auth_password"`
+	PrivProtocol string   `toml:"priv_protocol"`
+	PrivPassword string   `toml:"priv_password"`
+	Timeout      Duration `toml:"timeout"`
+	Retries      int      `toml:"retries"`
+}
+
+// AliasDefaults is [defaults]: values every alias inherits.
+type AliasDefaults struct {
+	BestHosts       int      `toml:"best_hosts"`
+	TTL             Duration `toml:"ttl"`
+	PollingInterval Duration `toml:"polling_interval"`
+	Fallback        string   `toml:"fallback"`
+	// Hysteresis is the relative margin (0..1) by which a candidate must
+	// beat a published member to replace it.
+	Hysteresis float64 `toml:"hysteresis"`
+}
+
+// Alias is one [[alias]] table. Pointer fields fall back to [defaults].
+type Alias struct {
+	Name            string    `toml:"name"`
+	Zone            string    `toml:"zone"`
+	Members         []string  `toml:"members"`
+	BestHosts       *int      `toml:"best_hosts"`
+	External        bool      `toml:"external"`
+	TTL             *Duration `toml:"ttl"`
+	PollingInterval *Duration `toml:"polling_interval"`
+	Fallback        *string   `toml:"fallback"`
+	Hysteresis      *float64  `toml:"hysteresis"`
+}
+
+// Fallback says what happens to an alias none of whose members is usable.
+type Fallback string
+
+// Fallbacks (DESIGN.md §5); the legacy metric names are accepted as aliases.
+const (
+	FallbackKeep      Fallback = "keep"       // leave DNS as it is (legacy cmsfrontier)
+	FallbackNone      Fallback = "none"       // publish nothing (legacy minino)
+	FallbackAllRandom Fallback = "all-random" // publish N members regardless (legacy minimum)
+)
+
+// ParseFallback accepts the DESIGN names and the legacy metric names.
+func ParseFallback(s string) (Fallback, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "keep", "cmsfrontier":
+		return FallbackKeep, nil
+	case "none", "minino":
+		return FallbackNone, nil
+	case "all-random", "minimum":
+		return FallbackAllRandom, nil
+	}
+	return "", fmt.Errorf("unknown fallback %q (keep, none, all-random; legacy cmsfrontier, minino, minimum)", s)
+}
+
+// Defaults returns the configuration every file is decoded over.
+func Defaults() Config {
+	return Config{
+		LBD:       LBDSection{Role: "auto", Workers: 64, Tick: Duration{time.Second}},
+		Heartbeat: HeartbeatSection{Interval: Duration{5 * time.Second}, StaleAfter: Duration{30 * time.Second}},
+		DNS:       DNSSection{Timeout: Duration{2 * time.Second}, Retries: 2},
+		SNMP: SNMPSection{Version: "3", Port: 161, User: "loadbalancing", AuthProtocol: "md5",
+			Timeout: Duration{2 * time.Second}, Retries: 1},
+		Defaults: AliasDefaults{BestHosts: 2, TTL: Duration{60 * time.Second},
+			PollingInterval: Duration{5 * time.Minute}, Fallback: "keep", Hysteresis: 0.1},
+	}
+}
+
+// Load reads, decodes and validates the configuration file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes data (named file in errors) over the defaults and validates.
+func Parse(file string, data []byte) (*Config, error) {
+	cfg := Defaults()
+	doc, err := tomlconf.Decode(file, data, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg.File, cfg.doc = file, doc
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+func (c *Config) errorf(key, format string, args ...any) error {
+	if c.doc == nil {
+		return fmt.Errorf("key %s: %s", key, fmt.Sprintf(format, args...))
+	}
+	return c.doc.Errorf(key, format, args...)
+}
+
+// Validate checks every value and returns all problems found, each naming
+// its key (and file and line when the config came from a file).
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) { errs = append(errs, c.errorf(key, format, args...)) }
+
+	switch c.LBD.Role {
+	case "auto", "master", "slave":
+	default:
+		bad("lbd.role", "must be auto, master or slave, not %q", c.LBD.Role)
+	}
+	if c.LBD.Role == "auto" && c.LBD.Master == "" {
+		bad("lbd.master", "required when role is auto (the master's host name)")
+	}
+	if c.LBD.HTTPListen != "" {
+		if _, _, err := net.SplitHostPort(c.LBD.HTTPListen); err != nil {
+			bad("lbd.http_listen", "not host:port: %v", err)
+		}
+	}
+	if c.LBD.Workers < 1 {
+		bad("lbd.workers", "must be at least 1")
+	}
+	if c.LBD.Tick.Duration <= 0 {
+		bad("lbd.tick", "must be positive")
+	}
+	if c.Heartbeat.Interval.Duration <= 0 {
+		bad("heartbeat.interval", "must be positive")
+	}
+	if c.Heartbeat.StaleAfter.Duration <= c.Heartbeat.Interval.Duration {
+		bad("heartbeat.stale_after", "must be longer than heartbeat.interval (%s)", c.Heartbeat.Interval)
+	}
+	if c.Heartbeat.URL != "" {
+		if u, err := url.Parse(c.Heartbeat.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("heartbeat.url", "not an http(s) URL: %q", c.Heartbeat.URL)
+		}
+	}
+
+	if c.DNS.Server == "" {
+		bad("dns.server", "required (host:port of the DNS server to update)")
+	} else if _, _, err := net.SplitHostPort(c.DNS.Server); err != nil {
+		bad("dns.server", "not host:port (IPv6 as [::1]:53): %v", err)
+	}
+	if c.DNS.Timeout.Duration <= 0 {
+		bad("dns.timeout", "must be positive")
+	}
+	if c.DNS.Retries < 0 {
+		bad("dns.retries", "must not be negative")
+	}
+	if c.DNS.InternalKey == nil {
+		bad("dns.internal_key", "required: the TSIG key lbd signs updates with")
+	} else {
+		errs = append(errs, c.validateKey("dns.internal_key", *c.DNS.InternalKey)...)
+	}
+	if c.DNS.ExternalKey != nil {
+		errs = append(errs, c.validateKey("dns.external_key", *c.DNS.ExternalKey)...)
+	}
+
+	s := &c.SNMP
+	switch s.Version {
+	case "2c":
+		if s.Community == "" {
+			bad("snmp.community", "required for version 2c")
+		}
+	case "3":
+		if s.User == "" {
+			bad("snmp.user", "required for version 3")
+		}
+		if _, err := authProtocol(s.AuthProtocol); err != nil {
+			bad("snmp.auth_protocol", "%v", err)
+		}
+		if len(s.AuthPassword) < 8 {
+			bad("snmp.auth_password", "required for version 3, at least 8 characters (RFC 3414)")
+		}
+		if _, err := privProtocol(s.PrivProtocol); err != nil {
+			bad("snmp.priv_protocol", "%v", err)
+		} else if s.PrivProtocol != "" && len(s.PrivPassword) < 8 {
+			bad("snmp.priv_password", "required with priv_protocol, at least 8 characters")
+		}
+	default:
+		bad("snmp.version", "must be \"2c\" or \"3\", not %q", s.Version)
+	}
+	if s.Port < 1 || s.Port > 65535 {
+		bad("snmp.port", "must be 1..65535")
+	}
+	if s.Timeout.Duration <= 0 {
+		bad("snmp.timeout", "must be positive")
+	}
+	if s.Retries < 0 {
+		bad("snmp.retries", "must not be negative")
+	}
+
+	errs = append(errs, c.validateAliasParams("defaults", c.Defaults.BestHosts, c.Defaults.TTL.Duration,
+		c.Defaults.PollingInterval.Duration, c.Defaults.Fallback, c.Defaults.Hysteresis)...)
+
+	seen := map[string]int{}
+	for i, a := range c.Aliases {
+		key := fmt.Sprintf("alias[%d]", i)
+		name := normName(a.Name)
+		if name == "" {
+			bad(key+".name", "required")
+		} else if _, ok := dnsNameOK(name); !ok {
+			bad(key+".name", "%q is not a valid DNS name", a.Name)
+		} else if j, dup := seen[name]; dup {
+			bad(key+".name", "alias %q is already defined by alias[%d]", a.Name, j)
+		} else {
+			seen[name] = i
+		}
+		if a.Zone != "" {
+			if _, ok := dnsNameOK(normName(a.Zone)); !ok {
+				bad(key+".zone", "%q is not a valid DNS name", a.Zone)
+			} else if name != "" && !inZone(name, normName(a.Zone)) {
+				bad(key+".zone", "alias %q is not inside zone %q", a.Name, a.Zone)
+			}
+		}
+		if len(a.Members) == 0 {
+			bad(key+".members", "at least one member is required")
+		}
+		for j, m := range a.Members {
+			if strings.TrimSpace(m) == "" {
+				bad(fmt.Sprintf("%s.members[%d]", key, j), "empty member")
+			}
+		}
+		if a.External && c.DNS.ExternalKey == nil {
+			bad(key+".external", "external = true needs dns.external_key")
+		}
+		p := c.Params(i)
+		errs = append(errs, c.validateAliasParams(key, p.BestHosts, p.TTL, p.PollingInterval, string(p.Fallback), p.Hysteresis)...)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) validateKey(key string, k Key) []error {
+	var errs []error
+	if k.Name == "" {
+		errs = append(errs, c.errorf(key+".name", "required"))
+	}
+	if k.Secret == "" {
+		errs = append(errs, c.errorf(key+".secret", "required (base64)"))
+	} else if _, err := base64.StdEncoding.DecodeString(k.Secret); err != nil {
+		errs = append(errs, c.errorf(key+".secret", "not valid base64: %v", err))
+	}
+	if err := (dnsupdate.Key{Name: k.Name, Algorithm: k.Algorithm, Secret: k.Secret}).Validate(); err != nil && k.Name != "" && k.Secret != "" {
+		errs = append(errs, c.errorf(key, "%v", err))
+	}
+	return errs
+}
+
+func (c *Config) validateAliasParams(key string, best int, ttl, poll time.Duration, fb string, hyst float64) []error {
+	var errs []error
+	if best < -1 || best == 0 {
+		errs = append(errs, c.errorf(key+".best_hosts", "must be -1 (every usable member) or at least 1, not %d", best))
+	}
+	if ttl < time.Second || ttl > 24*time.Hour || ttl%time.Second != 0 {
+		errs = append(errs, c.errorf(key+".ttl", "must be whole seconds between 1s and 24h, not %s", ttl))
+	}
+	if poll <= 0 {
+		errs = append(errs, c.errorf(key+".polling_interval", "must be positive"))
+	}
+	if _, err := ParseFallback(fb); err != nil {
+		errs = append(errs, c.errorf(key+".fallback", "%v", err))
+	}
+	if hyst < 0 || hyst >= 1 {
+		errs = append(errs, c.errorf(key+".hysteresis", "must be in [0, 1), not %v", hyst))
+	}
+	return errs
+}
+
+// Params is an alias's effective settings: its own values over [defaults].
+type Params struct {
+	Name, Zone      string
+	Members         []string
+	BestHosts       int
+	TTL             time.Duration
+	PollingInterval time.Duration
+	Fallback        Fallback
+	Hysteresis      float64
+	External        bool
+}
+
+// Params resolves alias i against [defaults]. Names are lower-case without
+// the trailing dot; Zone defaults to the alias itself.
+func (c *Config) Params(i int) Params {
+	a := c.Aliases[i]
+	d := c.Defaults
+	p := Params{Name: normName(a.Name), Zone: normName(a.Zone), Members: a.Members, BestHosts: d.BestHosts,
+		TTL: d.TTL.Duration, PollingInterval: d.PollingInterval.Duration, Hysteresis: d.Hysteresis, External: a.External}
+	if p.Zone == "" {
+		p.Zone = p.Name
+	}
+	fb := d.Fallback
+	if a.BestHosts != nil {
+		p.BestHosts = *a.BestHosts
+	}
+	if a.TTL != nil {
+		p.TTL = a.TTL.Duration
+	}
+	if a.PollingInterval != nil {
+		p.PollingInterval = a.PollingInterval.Duration
+	}
+	if a.Fallback != nil {
+		fb = *a.Fallback
+	}
+	if a.Hysteresis != nil {
+		p.Hysteresis = *a.Hysteresis
+	}
+	p.Fallback, _ = ParseFallback(fb)
+	return p
+}
+
+// IsMaster resolves the role: explicit, or "auto" comparing lbd.master with
+// hostname exactly (COMPAT.md §9).
+func (c *Config) IsMaster(hostname string) bool {
+	switch c.LBD.Role {
+	case "master":
+		return true
+	case "slave":
+		return false
+	}
+	return c.LBD.Master == hostname
+}
+
+func normName(s string) string { return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".") }
+
+func inZone(name, zone string) bool { return name == zone || strings.HasSuffix(name, "."+zone) }
+
+func dnsNameOK(s string) (string, bool) {
+	if s == "" || len(s) > 253 {
+		return s, false
+	}
+	if _, err := netip.ParseAddr(s); err == nil {
+		return s, false
+	}
+	for _, l := range strings.Split(s, ".") {
+		if l == "" || len(l) > 63 {
+			return s, false
+		}
+		for _, r := range l {
+			if !(r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+				return s, false
+			}
+		}
+	}
+	return s, true
+}

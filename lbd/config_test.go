@@ -1,0 +1,119 @@
+package lbd
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleConfigLoads(t *testing.T) {
+	cfg, err := Load(filepath.Join("..", "etc", "lbd.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Aliases) != 2 {
+		t.Fatalf("aliases: %d", len(cfg.Aliases))
+	}
+	p := cfg.Params(1)
+	if p.Name != "db.lb.example.org" || p.Zone != "db.lb.example.org" || p.BestHosts != -1 ||
+		p.TTL != 300*time.Second || p.Fallback != FallbackNone || !p.External || p.Hysteresis != 0.1 {
+		t.Fatalf("params %+v", p)
+	}
+	if p0 := cfg.Params(0); p0.PollingInterval != 5*time.Minute || p0.Fallback != FallbackKeep {
+		t.Fatalf("defaults not inherited: %+v", p0)
+	}
+	if !cfg.IsMaster("lbd1.example.org") || cfg.IsMaster("lbd1") {
+		t.Fatal("role auto: exact host name match")
+	}
+}
+
+const minimal = `
+[lbd]
+role = "master"
+[dns]
+server = "127.0.0.1:53"
+internal_key = { name = "k.", algorithm = "hmac-sha256", secret = "c2VjcmV0" }
+[snmp]
+auth_password = "12345678"
+[[alias]]
+name = "a.example.org"
+members = ["127.0.0.2"]
+`
+
+func TestMinimalConfig(t *testing.T) {
+	cfg, err := Parse("min.toml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Params(0)
+	if p.BestHosts != 2 || p.TTL != time.Minute || p.Fallback != FallbackKeep {
+		t.Fatalf("defaults: %+v", p)
+	}
+}
+
+func TestLegacyFallbackNames(t *testing.T) {
+	for legacy, want := range map[string]Fallback{"cmsfrontier": FallbackKeep, "minino": FallbackNone, "minimum": FallbackAllRandom, "ALL-RANDOM": FallbackAllRandom} {
+		got, err := ParseFallback(legacy)
+		if err != nil || got != want {
+			t.Errorf("%s → %q %v", legacy, got, err)
+		}
+	}
+}
+
+func TestBadConfigs(t *testing.T) {
+	cases := []struct {
+		name, edit, want string
+	}{
+		{"unknown key", `[[alias]]` + "\nname = \"b.example.org\"\nmembers=[\"x\"]\nbets_hosts = 2\n",
+			"bad.toml:15: key alias.bets_hosts: unknown key"},
+		{"unknown section key", "[snmp2]\nx = 1\n", "key snmp2"},
+		{"missing alias name", "[[alias]]\nmembers = [\"x\"]\n", "bad.toml:12: key alias[1].name: required"},
+		{"best_hosts < -1", "[[alias]]\nname = \"b.example.org\"\nmembers = [\"x\"]\nbest_hosts = -2\n",
+			"bad.toml:15: key alias[1].best_hosts: must be -1"},
+		{"best_hosts 0", "[defaults]\nbest_hosts = 0\n", "key defaults.best_hosts"},
+		{"bad duration", "[defaults]\nttl = \"5 minutes\"\n", "bad.toml:13: key defaults.ttl: bad duration"},
+		{"bad TSIG secret", "", "key dns.internal_key.secret: not valid base64"},
+		{"duplicate alias", "[[alias]]\nname = \"A.example.org.\"\nmembers = [\"x\"]\n", "already defined"},
+		{"bad fallback", "[defaults]\nfallback = \"random\"\n", "unknown fallback"},
+		{"external without key", "[[alias]]\nname = \"b.example.org\"\nmembers = [\"x\"]\nexternal = true\n", "needs dns.external_key"},
+		{"no members", "[[alias]]\nname = \"b.example.org\"\nmembers = []\n", "alias[1].members: at least one"},
+		{"bad snmp version", "", ""},
+	}
+	for _, c := range cases {
+		src := minimal + c.edit
+		if c.name == "bad TSIG secret" {
+			src = strings.Replace(minimal, `secret = "c2VjcmV0"`, `secret = "not base64!"`, 1)
+		}
+		if c.name == "bad snmp version" {
+			src = strings.Replace(minimal, "[snmp]\n", "[snmp]\nversion = \"1\"\n", 1)
+			c.want = "bad.toml:8: key snmp.version"
+		}
+		_, err := Parse("bad.toml", []byte(src))
+		if err == nil {
+			t.Errorf("%s: no error", c.name)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %q does not contain %q", c.name, err, c.want)
+		}
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.toml"))
+	if err == nil || !os.IsNotExist(unwrapAll(err)) {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func unwrapAll(err error) error {
+	for {
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return err
+		}
+		err = u.Unwrap()
+	}
+}

@@ -1,0 +1,467 @@
+package lbd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/lbd-project/lbd/dnsupdate"
+	"github.com/lbd-project/lbd/heartbeat"
+)
+
+// Daemon is one lbd instance (master or slave). Run owns its tickers, HTTP
+// listener and goroutines; Cycle is one evaluation, usable on its own (-once).
+type Daemon struct {
+	log      logrus.FieldLogger
+	hostname string
+
+	// DryRun prints the DNS changes to Out instead of sending them.
+	DryRun bool
+	Out    io.Writer
+	// HTTPClient fetches the master's heartbeat (slave).
+	HTTPClient *http.Client
+
+	pub *heartbeat.Publisher
+
+	mu       sync.Mutex
+	cfg      *Config
+	poller   *Poller
+	follower heartbeat.Follower
+	aliases  map[string]*aliasState
+	fetchErr error
+}
+
+type aliasState struct {
+	nextDue   time.Time
+	usable    map[string]bool // member host → usable, for in/out log lines
+	decision  Decision
+	lastEval  time.Time
+	lastWrite time.Time
+	lastErr   error
+	failures  int
+}
+
+// New builds a daemon for cfg. hostname decides the role when lbd.role is
+// "auto".
+func New(cfg *Config, hostname string, log logrus.FieldLogger) (*Daemon, error) {
+	d := &Daemon{log: log, hostname: hostname, Out: io.Discard,
+		HTTPClient: &http.Client{Timeout: 10 * time.Second},
+		pub:        &heartbeat.Publisher{Host: hostname},
+		aliases:    map[string]*aliasState{}}
+	if err := d.SetConfig(cfg); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// SetConfig swaps in a new, already validated configuration (reload). State
+// of aliases that still exist is kept.
+func (d *Daemon) SetConfig(cfg *Config) error {
+	p, err := NewPoller(cfg.SNMP, cfg.LBD.Workers)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cfg != nil && d.poller != nil {
+		p.Resolve = d.poller.Resolve
+	}
+	d.cfg, d.poller = cfg, p
+	d.follower.StaleAfter = cfg.Heartbeat.StaleAfter.Duration
+	keep := map[string]*aliasState{}
+	for i := range cfg.Aliases {
+		n := cfg.Params(i).Name
+		if st, ok := d.aliases[n]; ok {
+			keep[n] = st
+		} else {
+			keep[n] = &aliasState{}
+		}
+	}
+	d.aliases = keep
+	return nil
+}
+
+// SetResolver replaces the member name resolver (tests).
+func (d *Daemon) SetResolver(f func(ctx context.Context, host string) ([]netip.Addr, error)) {
+	d.mu.Lock()
+	d.poller.Resolve = f
+	d.mu.Unlock()
+}
+
+// IsMaster reports the configured role.
+func (d *Daemon) IsMaster() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg.IsMaster(d.hostname)
+}
+
+// AliasResult is the outcome of one alias's evaluation in a cycle.
+type AliasResult struct {
+	Alias    string
+	Members  []Member
+	Decision Decision
+	Change   dnsupdate.Change
+	Wrote    bool
+	Err      error
+}
+
+// CycleReport summarises one cycle.
+type CycleReport struct {
+	MayWrite bool
+	Aliases  []AliasResult
+}
+
+// Err joins the errors of every alias.
+func (r CycleReport) Err() error {
+	var errs []error
+	for _, a := range r.Aliases {
+		if a.Err != nil {
+			errs = append(errs, a.Err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ObserveHeartbeat feeds one heartbeat fetch result to the slave's role
+// state machine.
+func (d *Daemon) ObserveHeartbeat(beat time.Time, err error) {
+	d.mu.Lock()
+	d.follower.Observe(beat, err == nil)
+	d.fetchErr = err
+	d.mu.Unlock()
+}
+
+// FetchHeartbeat fetches the master's heartbeat once and observes it.
+func (d *Daemon) FetchHeartbeat(ctx context.Context) error {
+	d.mu.Lock()
+	url, master := d.cfg.Heartbeat.URL, d.cfg.LBD.Master
+	d.mu.Unlock()
+	if url == "" {
+		err := errors.New("heartbeat.url not configured")
+		d.ObserveHeartbeat(time.Time{}, err)
+		return err
+	}
+	beat, err := heartbeat.Fetch(ctx, d.HTTPClient, url, master)
+	d.ObserveHeartbeat(beat, err)
+	return err
+}
+
+// mayWrite decides whether this instance writes DNS at now.
+func (d *Daemon) mayWrite(now time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cfg.IsMaster(d.hostname) {
+		return true
+	}
+	active, changed := d.follower.Active(now)
+	if changed {
+		f := d.log.WithFields(logrus.Fields{"last_beat": d.follower.LastBeat(), "stale_after": d.follower.StaleAfter})
+		if d.fetchErr != nil {
+			f = f.WithField("fetch_error", d.fetchErr.Error())
+		}
+		if active {
+			f.Warn("master heartbeat stale: slave takes over DNS writes")
+		} else {
+			f.Info("master heartbeat fresh: slave is passive")
+		}
+	}
+	return active
+}
+
+// Cycle evaluates the aliases due at now (all of them when all is set):
+// resolve and poll their members once each, select, and write DNS where this
+// instance may write.
+func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport {
+	d.mu.Lock()
+	cfg, poller := d.cfg, d.poller
+	var due []Params
+	for i := range cfg.Aliases {
+		p := cfg.Params(i)
+		st := d.aliases[p.Name]
+		if all || !now.Before(st.nextDue) {
+			due = append(due, p)
+		}
+	}
+	d.mu.Unlock()
+
+	rep := CycleReport{MayWrite: d.mayWrite(now)}
+	if len(due) == 0 {
+		return rep
+	}
+
+	// Poll every distinct member once, whatever the number of its aliases.
+	hostSet := map[string]bool{}
+	var hosts []string
+	for _, p := range due {
+		for _, m := range p.Members {
+			if !hostSet[m] {
+				hostSet[m] = true
+				hosts = append(hosts, m)
+			}
+		}
+	}
+	resolved, rerrs := poller.ResolveAll(ctx, hosts)
+	for h, err := range rerrs {
+		d.log.WithFields(logrus.Fields{"member": h}).Debug(err)
+	}
+	var addrs []netip.Addr
+	for _, h := range hosts {
+		addrs = append(addrs, resolved[h]...)
+	}
+	replies := poller.PollAll(ctx, addrs)
+
+	// DNS work for different zones runs concurrently, bounded.
+	results := make([]AliasResult, len(due))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, p := range due {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int, p Params) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[i] = d.evaluate(ctx, cfg, p, resolved, replies, rep.MayWrite)
+		}(i, p)
+	}
+	wg.Wait()
+	rep.Aliases = results
+
+	d.mu.Lock()
+	for _, r := range results {
+		st := d.aliases[r.Alias]
+		if st == nil {
+			continue
+		}
+		var p Params
+		for _, q := range due {
+			if q.Name == r.Alias {
+				p = q
+			}
+		}
+		st.lastEval = now
+		st.decision = r.Decision
+		st.lastErr = r.Err
+		if r.Wrote {
+			st.lastWrite = now
+		}
+		if r.Err != nil {
+			// Retry soon, with backoff, rather than at the next polling interval.
+			st.failures++
+			back := cfg.LBD.Tick.Duration << min(st.failures-1, 6)
+			st.nextDue = now.Add(min(back, p.PollingInterval))
+		} else {
+			st.failures = 0
+			st.nextDue = now.Add(p.PollingInterval)
+		}
+		d.logMembers(r.Alias, st, r.Members)
+	}
+	d.mu.Unlock()
+	return rep
+}
+
+func (d *Daemon) logMembers(alias string, st *aliasState, members []Member) {
+	now := map[string]bool{}
+	for _, m := range members {
+		now[m.Host] = m.Usable()
+		prev, known := st.usable[m.Host]
+		if known && prev == now[m.Host] || !known && now[m.Host] {
+			continue
+		}
+		f := d.log.WithFields(logrus.Fields{"alias": alias, "member": m.Host, "load": m.Load})
+		if now[m.Host] {
+			f.Info("member usable again")
+		} else {
+			f.Warn("member not usable")
+		}
+	}
+	st.usable = now
+}
+
+func (d *Daemon) evaluate(ctx context.Context, cfg *Config, p Params, resolved map[string][]netip.Addr,
+	replies map[netip.Addr]Reply, mayWrite bool) AliasResult {
+	res := AliasResult{Alias: p.Name}
+	for _, h := range p.Members {
+		res.Members = append(res.Members, MemberFor(p.Name, h, resolved[h], replies))
+	}
+	internal := d.client(cfg, *cfg.DNS.InternalKey)
+	cur, err := internal.Query(ctx, p.Name)
+	if err != nil {
+		res.Err = fmt.Errorf("alias %s: read current records: %w", p.Name, err)
+		d.log.WithFields(logrus.Fields{"alias": p.Name, "server": cfg.DNS.Server}).Error(res.Err)
+		return res
+	}
+	res.Decision = Select(Input{Alias: p.Name, BestHosts: p.BestHosts, Fallback: p.Fallback,
+		Hysteresis: p.Hysteresis, Members: res.Members, Published: cur.Addrs()})
+	if res.Decision.Keep {
+		return res
+	}
+	ttl := uint32(p.TTL / time.Second)
+	res.Change = dnsupdate.Diff(p.Zone, p.Name, cur, res.Decision.Addrs, ttl)
+	if res.Change.Empty() {
+		return res
+	}
+	fields := logrus.Fields{"alias": p.Name, "zone": p.Zone, "server": cfg.DNS.Server,
+		"hosts": res.Decision.Hosts, "change": res.Change.String()}
+	if d.DryRun {
+		fmt.Fprintf(d.Out, "; alias %s: %s\n%s\n", p.Name, res.Decision, res.Change)
+		return res
+	}
+	if !mayWrite {
+		d.log.WithFields(fields).Debug("slave passive: not writing")
+		return res
+	}
+	changes := []dnsupdate.Change{res.Change}
+	if err := internal.Apply(ctx, changes); err != nil {
+		res.Err = fmt.Errorf("alias %s: update: %w", p.Name, err)
+		d.log.WithFields(fields).Error(res.Err)
+		return res
+	}
+	if p.External {
+		// The external view cannot be read without its key; it mirrors the
+		// internal one, so rewrite its RRsets whole.
+		ext := res.Change
+		ext.Replace = true
+		ext.Remove = cur.Addrs()
+		if err := d.client(cfg, *cfg.DNS.ExternalKey).Apply(ctx, []dnsupdate.Change{ext}); err != nil {
+			res.Err = fmt.Errorf("alias %s: update external view: %w", p.Name, err)
+			d.log.WithFields(fields).Error(res.Err)
+			return res
+		}
+	}
+	res.Wrote = true
+	// Read back what the server now serves.
+	if after, err := internal.Query(ctx, p.Name); err != nil {
+		d.log.WithFields(fields).Warn("update accepted but read-back failed: ", err)
+	} else if !sameAddrs(after.Addrs(), res.Change.Desired) {
+		res.Err = fmt.Errorf("alias %s: update accepted but server serves %v, want %v", p.Name, after.Addrs(), res.Change.Desired)
+		d.log.WithFields(fields).Error(res.Err)
+		return res
+	}
+	d.log.WithFields(fields).Info("DNS updated")
+	return res
+}
+
+func (d *Daemon) client(cfg *Config, k Key) *dnsupdate.Client {
+	return &dnsupdate.Client{Server: cfg.DNS.Server, Timeout: cfg.DNS.Timeout.Duration, Retries: cfg.DNS.Retries,
+		Key: dnsupdate.Key{Name: k.Name, Algorithm: k.Algorithm, Secret: k.Secret}}
+}
+
+func sameAddrs(a, b []netip.Addr) bool {
+	x := append([]netip.Addr(nil), a...)
+	y := append([]netip.Addr(nil), b...)
+	sort.Slice(x, func(i, j int) bool { return x[i].Less(x[j]) })
+	sort.Slice(y, func(i, j int) bool { return y[i].Less(y[j]) })
+	if len(x) != len(y) {
+		return false
+	}
+	for i := range x {
+		if x[i] != y[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Once runs a single cycle over every alias (lbd -once / -dry-run). A slave
+// fetches the heartbeat first. The error joins every alias's error.
+func (d *Daemon) Once(ctx context.Context) (CycleReport, error) {
+	if !d.IsMaster() && !d.DryRun {
+		if err := d.FetchHeartbeat(ctx); err != nil {
+			d.log.Warn(err)
+		}
+	}
+	rep := d.Cycle(ctx, time.Now(), true)
+	return rep, rep.Err()
+}
+
+// Run serves HTTP, beats (master) or watches the master (slave), and runs a
+// cycle every lbd.tick for the aliases that are due, until ctx ends.
+func (d *Daemon) Run(ctx context.Context) error {
+	d.mu.Lock()
+	cfg := d.cfg
+	d.mu.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+
+	if cfg.LBD.HTTPListen != "" {
+		ln, err := net.Listen("tcp", cfg.LBD.HTTPListen)
+		if err != nil {
+			return fmt.Errorf("http listen %s: %w", cfg.LBD.HTTPListen, err)
+		}
+		srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				d.log.Error("http: ", err)
+			}
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-ctx.Done()
+			sctx, c := context.WithTimeout(context.Background(), 2*time.Second)
+			defer c()
+			srv.Shutdown(sctx)
+		}()
+	}
+
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.heartbeatLoop(ctx)
+	}()
+
+	tick := time.NewTicker(cfg.LBD.Tick.Duration)
+	defer tick.Stop()
+	for {
+		d.Cycle(ctx, time.Now(), false)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func (d *Daemon) heartbeatLoop(ctx context.Context) {
+	for {
+		d.mu.Lock()
+		cfg := d.cfg
+		master := cfg.IsMaster(d.hostname)
+		d.mu.Unlock()
+		if master {
+			now := time.Now()
+			d.pub.Beat(now)
+			if cfg.Heartbeat.File != "" {
+				if err := heartbeat.WriteFile(cfg.Heartbeat.File, heartbeat.Line(d.hostname, now)); err != nil {
+					d.log.Error(err)
+				}
+			}
+		} else {
+			d.pub.Stop()
+			fctx, cancel := context.WithTimeout(ctx, cfg.Heartbeat.Interval.Duration)
+			if err := d.FetchHeartbeat(fctx); err != nil {
+				d.log.Debug(err)
+			}
+			cancel()
+		}
+		select {
+		case <-ctx.Done():
+			d.pub.Stop()
+			return
+		case <-time.After(cfg.Heartbeat.Interval.Duration):
+		}
+	}
+}

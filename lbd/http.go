@@ -1,0 +1,56 @@
+package lbd
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/lbd-project/lbd/heartbeat"
+)
+
+// Handler serves the heartbeat (master), /healthz and /status.
+func (d *Daemon) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(heartbeat.Path, d.pub)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/status", d.serveStatus)
+	return mux
+}
+
+type aliasStatus struct {
+	Hosts     []string  `json:"hosts"`
+	Addrs     []string  `json:"addresses"`
+	Fallback  string    `json:"fallback,omitempty"`
+	Usable    int       `json:"usable_members"`
+	LastEval  time.Time `json:"last_evaluation"`
+	LastWrite time.Time `json:"last_write,omitzero"`
+	Error     string    `json:"error,omitempty"`
+}
+
+func (d *Daemon) serveStatus(w http.ResponseWriter, r *http.Request) {
+	d.mu.Lock()
+	out := struct {
+		Host     string                 `json:"host"`
+		Master   bool                   `json:"master"`
+		LastBeat time.Time              `json:"master_last_beat,omitzero"`
+		Aliases  map[string]aliasStatus `json:"aliases"`
+	}{Host: d.hostname, Master: d.cfg.IsMaster(d.hostname), LastBeat: d.follower.LastBeat(), Aliases: map[string]aliasStatus{}}
+	for name, st := range d.aliases {
+		s := aliasStatus{Hosts: st.decision.Hosts, Fallback: string(st.decision.Fallback), Usable: st.decision.Usable,
+			LastEval: st.lastEval, LastWrite: st.lastWrite}
+		for _, a := range st.decision.Addrs {
+			s.Addrs = append(s.Addrs, a.String())
+		}
+		if st.lastErr != nil {
+			s.Error = st.lastErr.Error()
+		}
+		out.Aliases[name] = s
+	}
+	d.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(out)
+}
