@@ -36,6 +36,19 @@ type Env struct {
 	// Alias is the alias of an alias-specific mapping; empty for the
 	// default mapping.
 	Alias string
+
+	// CollectdSocket is the path of collectd's unixsock socket, used as
+	// is. Empty means DefaultCollectdSocket under Root.
+	CollectdSocket string
+	// Hostname is the host part prepended to collectd identifiers that
+	// have a single "/". Empty means os.Hostname().
+	Hostname string
+	// Eosxd is the eosxd command used by the eos check. Empty means
+	// "eosxd" looked up in $PATH.
+	Eosxd string
+	// Collectdctl is the collectdctl command used by collectd_alarms.
+	// Empty means "collectdctl" looked up in $PATH.
+	Collectdctl string
 }
 
 // Path returns p (an absolute path such as "/etc/nologin") under the root.

@@ -8,10 +8,6 @@ import (
 	"strings"
 )
 
-// CodeConstant is reported (as -16) for a negative constant load, the
-// package default "load constant -1" of the legacy agent.
-const CodeConstant = 16
-
 // constant is a fixed load: the value is parsed as a float and truncated to
 // an integer (COMPAT.md §5.4); a negative value is a soft failure -16.
 func newConstant(spec Spec) (Check, error) {

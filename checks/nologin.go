@@ -6,9 +6,6 @@ import (
 	"os"
 )
 
-// CodeNologin is reported (as -1) while logins are disabled.
-const CodeNologin = 1
-
 // nologin fails while /etc/nologin exists, or /etc/iss.nologin for the
 // default mapping, or /etc/iss.nologin.<alias> for an alias-specific mapping
 // (instead of /etc/iss.nologin). COMPAT.md §5.3.

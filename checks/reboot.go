@@ -1,0 +1,23 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"os"
+)
+
+const rebootScheduledFile = "/run/systemd/shutdown/scheduled"
+
+// reboot fails while systemd has a shutdown scheduled
+// (/run/systemd/shutdown/scheduled exists). Never a hard failure.
+func newReboot(spec Spec) (Check, error) {
+	if spec.Data != "" {
+		return nil, fmt.Errorf("takes no arguments, got %q", spec.Data)
+	}
+	return CheckFunc(func(_ context.Context, env Env) Result {
+		if _, err := os.Lstat(env.Path(rebootScheduledFile)); err == nil {
+			return Result{Code: CodeReboot, Reason: rebootScheduledFile + " exists: shutdown scheduled"}
+		}
+		return Result{OK: true, Code: CodeReboot, Reason: "no shutdown scheduled"}
+	}), nil
+}
