@@ -1,0 +1,43 @@
+# lbd — see README.md. Targets: build test race vet fmt-check demo bench clean
+GO      ?= go
+BIN     := bin
+PKGS    := ./...
+# The whole suite runs with the race detector: it is small enough on 2 cores.
+TESTFLAGS ?= -race -count=1 -timeout 12m
+
+.PHONY: all build test race vet fmt-check fmt demo bench clean deps
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/lbd ./cmd/lbd
+	$(GO) build -o $(BIN)/lbclient ./cmd/lbclient
+
+deps:
+	@scripts/ensure-deps.sh
+
+test: deps vet fmt-check
+	$(GO) test $(TESTFLAGS) $(PKGS)
+
+race:
+	$(GO) test -race -count=1 $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+demo: build
+	@scripts/ensure-deps.sh demo
+	@scripts/demo.sh
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf $(BIN)

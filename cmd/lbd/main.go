@@ -1,0 +1,127 @@
+// Command lbd is the DNS load-balancing daemon (master or slave). See
+// DESIGN.md §3 for the command-line contract.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/lbd-project/lbd/lbd"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	var (
+		config      = flag.String("config", "/etc/lbd/lbd.toml", "configuration file")
+		checkConfig = flag.String("check-config", "", "validate this configuration file and exit")
+		once        = flag.Bool("once", false, "evaluate every alias once, update DNS if allowed, exit")
+		dryRun      = flag.Bool("dry-run", false, "like -once, but print the DNS changes instead of sending them")
+		hostname    = flag.String("hostname", "", "host name used for role = \"auto\" and the heartbeat (default: os.Hostname())")
+		logLevel    = flag.String("log-level", "info", "debug | info | warn | error")
+		logJSON     = flag.Bool("log-json", false, "log as JSON")
+	)
+	flag.Parse()
+
+	log := logrus.New()
+	log.SetOutput(os.Stderr)
+	if lvl, err := logrus.ParseLevel(*logLevel); err == nil {
+		log.SetLevel(lvl)
+	} else {
+		fmt.Fprintf(os.Stderr, "lbd: bad -log-level %q\n", *logLevel)
+		return 2
+	}
+	if *logJSON {
+		log.SetFormatter(&logrus.JSONFormatter{})
+	}
+
+	if *checkConfig != "" {
+		cfg, err := lbd.Load(*checkConfig)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%v\n", err)
+			return 1
+		}
+		fmt.Printf("%s: OK (%d aliases)\n", *checkConfig, len(cfg.Aliases))
+		return 0
+	}
+
+	cfg, err := lbd.Load(*config)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%v\n", err)
+		return 1
+	}
+	host := *hostname
+	if host == "" {
+		if host, err = os.Hostname(); err != nil {
+			log.Error("hostname: ", err)
+			return 1
+		}
+	}
+	d, err := lbd.New(cfg, host, log.WithField("host", host))
+	if err != nil {
+		log.Error(err)
+		return 1
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if *once || *dryRun {
+		d.DryRun = *dryRun
+		d.Out = os.Stdout
+		rep, err := d.Once(ctx)
+		for _, a := range rep.Aliases {
+			if !*dryRun {
+				fmt.Printf("%s: %s%s\n", a.Alias, a.Decision, wrote(a))
+			}
+		}
+		if err != nil {
+			log.Error(err)
+			return 1
+		}
+		return 0
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			newCfg, err := lbd.Load(*config)
+			if err != nil {
+				log.WithField("file", *config).Error("reload failed, keeping the running configuration: ", err)
+				continue
+			}
+			if err := d.SetConfig(newCfg); err != nil {
+				log.WithField("file", *config).Error("reload failed, keeping the running configuration: ", err)
+				continue
+			}
+			log.WithField("file", *config).Infof("configuration reloaded (%d aliases)", len(newCfg.Aliases))
+		}
+	}()
+	log.WithFields(logrus.Fields{"config": *config, "aliases": len(cfg.Aliases), "master": d.IsMaster()}).Info("lbd starting")
+	if err := d.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		log.Error(err)
+		return 1
+	}
+	log.Info("lbd stopped")
+	return 0
+}
+
+func wrote(a lbd.AliasResult) string {
+	switch {
+	case a.Err != nil:
+		return " — ERROR: " + a.Err.Error()
+	case a.Wrote:
+		return " — DNS updated"
+	case !a.Change.Empty():
+		return " — change not written (slave passive)"
+	}
+	return " — DNS unchanged"
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Make sure the external programs the tests and the demo use are installed.
+# As root it installs the missing Debian packages with apt-get; otherwise it
+# names the packages to install and exits 1.
+#   scripts/ensure-deps.sh            # what `make test` needs
+#   scripts/ensure-deps.sh demo       # what `make demo` needs
+set -euo pipefail
+
+# binary → Debian package
+declare -A pkg=(
+  [named]=bind9 [nsupdate]=bind9-dnsutils [dig]=bind9-dnsutils
+  [snmpget]=snmp [snmpd]=snmpd
+)
+want=(named nsupdate dig snmpget snmpd)
+[ "${1:-}" = demo ] && want=(named dig)
+
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
+
+missing=()
+for b in "${want[@]}"; do have "$b" || missing+=("${pkg[$b]}"); done
+[ ${#missing[@]} -eq 0 ] && exit 0
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+
+if ! command -v go >/dev/null 2>&1; then
+  echo "go is not installed (Go 1.26 or newer is required)" >&2
+fi
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo ">> installing missing packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  # Debian starts the daemons it installs; the tests start their own.
+  for s in named bind9 snmpd; do
+    (systemctl stop "$s" || service "$s" stop) >/dev/null 2>&1 || true
+  done
+  exit 0
+fi
+echo "missing programs; install these Debian packages (as root):" >&2
+echo "    apt-get install ${missing[*]}" >&2
+exit 1
