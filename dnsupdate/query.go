@@ -1,0 +1,99 @@
+package dnsupdate
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/miekg/dns"
+)
+
+// Query reads the A and AAAA records of name from Server with unsigned
+// queries (A first, then AAAA). NOERROR or NXDOMAIN without answers is an
+// empty state; CNAMEs and records of other owners are ignored; a truncated
+// reply is repeated over TCP; any other RCODE is an *RcodeError. The
+// recursion-desired bit is clear: the answer must come from the server's
+// own data. With views, an unsigned query sees the view for unsigned
+// clients (usually "internal"); see QuerySigned.
+func (c *Client) Query(ctx context.Context, name string) (State, error) {
+	return c.query(ctx, name, nil)
+}
+
+// QuerySigned is Query with TSIG-signed queries (Key) and verified replies.
+// A server that selects views by key answers from the key's view, so this
+// reads back what an update with the same key wrote (D3).
+func (c *Client) QuerySigned(ctx context.Context, name string) (State, error) {
+	key, err := c.Key.compile()
+	if err != nil {
+		return State{}, fmt.Errorf("query %s: %w", name, err)
+	}
+	return c.query(ctx, name, key)
+}
+
+func (c *Client) query(ctx context.Context, name string, key *tsigKey) (State, error) {
+	qname := canonical(name)
+	if _, ok := dns.IsDomainName(qname); !ok || qname == "" {
+		return State{}, fmt.Errorf("query %q: not a valid domain name", name)
+	}
+	server, err := ServerAddr(c.Server)
+	if err != nil {
+		return State{}, fmt.Errorf("query %s: %w", qname, err)
+	}
+	var st State
+	for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		r, err := c.do(ctx, server, request{
+			op: "query", zone: qname, qtype: qtype, key: key,
+			build: func() *dns.Msg {
+				m := new(dns.Msg)
+				m.SetQuestion(qname, qtype)
+				m.RecursionDesired = false
+				m.SetEdns0(ednsSize, false)
+				return m
+			},
+			ok: func(rc int) bool { return rc == dns.RcodeSuccess || rc == dns.RcodeNameError },
+		})
+		if err != nil {
+			return State{}, err
+		}
+		var addrs []netip.Addr
+		var ttl uint32
+		for _, rr := range r.Answer {
+			h := rr.Header()
+			if h.Rrtype != qtype || h.Class != dns.ClassINET || dns.CanonicalName(h.Name) != qname {
+				continue
+			}
+			var a netip.Addr
+			var ok bool
+			switch v := rr.(type) {
+			case *dns.A:
+				a, ok = netip.AddrFromSlice(v.A.To4())
+			case *dns.AAAA:
+				a, ok = netip.AddrFromSlice(v.AAAA.To16())
+			}
+			if !ok {
+				continue
+			}
+			addrs = append(addrs, a)
+			if len(addrs) == 1 || h.Ttl < ttl {
+				ttl = h.Ttl
+			}
+		}
+		slices.SortFunc(addrs, netip.Addr.Compare)
+		addrs = slices.Compact(addrs)
+		if qtype == dns.TypeA {
+			st.A, st.ATTL = addrs, ttl
+		} else {
+			st.AAAA, st.AAAATTL = addrs, ttl
+		}
+	}
+	switch {
+	case len(st.A) > 0 && len(st.AAAA) > 0:
+		st.TTL = min(st.ATTL, st.AAAATTL)
+	case len(st.A) > 0:
+		st.TTL = st.ATTL
+	case len(st.AAAA) > 0:
+		st.TTL = st.AAAATTL
+	}
+	return st, nil
+}

@@ -1,0 +1,396 @@
+package testenv
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Key is a TSIG key for named: Algorithm like "hmac-sha256" (also
+// "hmac-md5", "hmac-sha1", "hmac-sha512"; "" = hmac-sha256), Secret base64.
+type Key struct{ Name, Algorithm, Secret string }
+
+// NamedOptions configures StartNamed.
+type NamedOptions struct {
+	// Zones are the zone apexes served, e.g. "lb.example.org". Each gets an
+	// SOA, an NS ns1.<zone> and an A 127.0.0.1 for ns1.<zone>.
+	Zones []string
+	// Keys may update every zone (update-policy grant <key> zonesub ANY).
+	Keys []Key
+	// ExternalKey, when set, makes named run two views, each with its own
+	// copy of every zone: "external" for clients signing with ExternalKey
+	// (which may update it) and "internal" for everyone else (Keys update
+	// it).
+	ExternalKey *Key
+	// Port is the port on 127.0.0.1; 0 = a free port.
+	Port int
+}
+
+// Named is a running (or stopped) BIND named for tests.
+type Named struct {
+	Addr string // "127.0.0.1:port", UDP and TCP
+	Dir  string // working directory: named.conf, zone files, journals
+	Conf string // path of named.conf
+	Opts NamedOptions
+
+	bin string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *syncBuffer
+}
+
+// syncBuffer collects named's output from its stdout/stderr copier.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+const (
+	namedStartTimeout = 15 * time.Second
+	namedPollInterval = 50 * time.Millisecond
+	namedStopGrace    = 5 * time.Second
+)
+
+// StartNamed writes a configuration and zone files into a temporary
+// directory and starts named on 127.0.0.1 only (no IPv6, no rndc channel,
+// no recursion). It returns once named answers SOA for every zone (in every
+// view) and stops it when the test ends. named runs in the foreground (-g)
+// as the current user; its output is kept for Log.
+func StartNamed(t testing.TB, opts NamedOptions) *Named {
+	t.Helper()
+	bin := Require(t, "named")[0]
+	if len(opts.Zones) == 0 {
+		t.Fatal("StartNamed: no zones")
+	}
+	if opts.Port == 0 {
+		opts.Port = FreePort(t, "127.0.0.1")
+	}
+	dir := t.TempDir()
+	n := &Named{
+		Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Port)),
+		Dir:  dir,
+		Conf: filepath.Join(dir, "named.conf"),
+		Opts: opts,
+		bin:  bin,
+		log:  &syncBuffer{},
+	}
+	if err := n.writeConfig(); err != nil {
+		t.Fatalf("StartNamed: %v", err)
+	}
+	n.Start(t)
+	return n
+}
+
+func keyAlgorithm(alg string) string {
+	a := strings.TrimSuffix(strings.ToLower(alg), ".")
+	switch a {
+	case "":
+		return "hmac-sha256"
+	case "hmac-md5.sig-alg.reg.int":
+		return "hmac-md5"
+	}
+	return a
+}
+
+func (n *Named) viewNames() []string {
+	if n.Opts.ExternalKey == nil {
+		return []string{""}
+	}
+	return []string{"external", "internal"}
+}
+
+func zoneFile(dir, view, zone string) string {
+	base := strings.TrimSuffix(strings.ToLower(zone), ".") + ".zone"
+	if view != "" {
+		base = view + "-" + base
+	}
+	return filepath.Join(dir, base)
+}
+
+func (n *Named) writeConfig() error {
+	var b strings.Builder
+	q := strconv.Quote
+	fmt.Fprintf(&b, `options {
+	directory %s;
+	pid-file %s;
+	session-keyfile %s;
+	managed-keys-directory %s;
+	listen-on port %d { 127.0.0.1; };
+	listen-on-v6 { none; };
+	recursion no;
+	dnssec-validation no;
+	notify no;
+	allow-transfer { none; };
+};
+controls { };
+`, q(n.Dir), q(filepath.Join(n.Dir, "named.pid")), q(filepath.Join(n.Dir, "session.key")), q(n.Dir), n.Opts.Port)
+	keys := n.Opts.Keys
+	if n.Opts.ExternalKey != nil {
+		keys = append(append([]Key(nil), keys...), *n.Opts.ExternalKey)
+	}
+	for _, k := range keys {
+		fmt.Fprintf(&b, "key %s { algorithm %s; secret %s; };\n", q(dns.Fqdn(k.Name)), keyAlgorithm(k.Algorithm), q(k.Secret))
+	}
+	zones := func(indent, view string, ks []Key) {
+		for _, z := range n.Opts.Zones {
+			zone := dns.Fqdn(z)
+			fmt.Fprintf(&b, "%szone %s {\n%s\ttype primary;\n%s\tfile %s;\n", indent, q(zone), indent, indent, q(zoneFile(n.Dir, view, z)))
+			if len(ks) > 0 {
+				fmt.Fprintf(&b, "%s\tupdate-policy {\n", indent)
+				for _, k := range ks {
+					fmt.Fprintf(&b, "%s\t\tgrant %s zonesub ANY;\n", indent, q(dns.Fqdn(k.Name)))
+				}
+				fmt.Fprintf(&b, "%s\t};\n", indent)
+			}
+			fmt.Fprintf(&b, "%s};\n", indent)
+		}
+	}
+	if ext := n.Opts.ExternalKey; ext != nil {
+		fmt.Fprintf(&b, "view \"external\" {\n\tmatch-clients { key %s; };\n", q(dns.Fqdn(ext.Name)))
+		zones("\t", "external", []Key{*ext})
+		fmt.Fprintf(&b, "};\nview \"internal\" {\n\tmatch-clients { !key %s; any; };\n", q(dns.Fqdn(ext.Name)))
+		zones("\t", "internal", n.Opts.Keys)
+		b.WriteString("};\n")
+	} else {
+		zones("", "", n.Opts.Keys)
+	}
+	if err := os.WriteFile(n.Conf, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	for _, view := range n.viewNames() {
+		for _, z := range n.Opts.Zones {
+			zone := dns.Fqdn(z)
+			data := fmt.Sprintf("$TTL 300\n@ IN SOA ns1.%s hostmaster.%s 1 3600 600 86400 60\n@ IN NS ns1.%s\nns1.%s IN A 127.0.0.1\n",
+				zone, zone, zone, zone)
+			if err := os.WriteFile(zoneFile(n.Dir, view, z), []byte("$ORIGIN "+zone+"\n"+data), 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Start starts named again (after Stop) with the same configuration,
+// directory and port; zone journals keep the data of earlier updates. It
+// waits until every zone answers, and registers Stop as a cleanup.
+func (n *Named) Start(t testing.TB) {
+	t.Helper()
+	n.mu.Lock()
+	if n.cmd != nil {
+		n.mu.Unlock()
+		t.Fatal("named: already running")
+	}
+	fmt.Fprintf(n.log, "=== starting %s -g -4 -n 1 -c %s\n", n.bin, n.Conf)
+	cmd := exec.Command(n.bin, "-g", "-4", "-n", "1", "-c", n.Conf)
+	cmd.Dir = n.Dir
+	cmd.Stdout = n.log
+	cmd.Stderr = n.log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		n.mu.Unlock()
+		t.Fatalf("named: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(done)
+	}()
+	n.cmd, n.done = cmd, done
+	n.mu.Unlock()
+	t.Cleanup(n.Stop)
+
+	deadline := time.Now().Add(namedStartTimeout)
+	for {
+		err := n.ready()
+		if err == nil {
+			return
+		}
+		select {
+		case <-done:
+			t.Fatalf("named exited during startup (%v); output:\n%s", err, n.Log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			n.Stop()
+			t.Fatalf("named not ready after %v: %v; output:\n%s", namedStartTimeout, err, n.Log())
+		}
+		time.Sleep(namedPollInterval)
+	}
+}
+
+// ready checks that every zone answers SOA, in each view.
+func (n *Named) ready() error {
+	for _, z := range n.Opts.Zones {
+		keys := []*Key{nil}
+		if n.Opts.ExternalKey != nil {
+			keys = append(keys, n.Opts.ExternalKey)
+		}
+		for _, k := range keys {
+			r, err := n.exchange(dns.Fqdn(z), dns.TypeSOA, k, 500*time.Millisecond)
+			if err != nil {
+				return err
+			}
+			if r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 || !r.Authoritative {
+				return fmt.Errorf("SOA %s: %s, %d answers", z, dns.RcodeToString[r.Rcode], len(r.Answer))
+			}
+		}
+	}
+	return nil
+}
+
+// Stop stops named: SIGTERM, then SIGKILL after 5 s. It may be called
+// several times.
+func (n *Named) Stop() {
+	n.mu.Lock()
+	cmd, done := n.cmd, n.done
+	n.cmd, n.done = nil, nil
+	n.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(namedStopGrace):
+		cmd.Process.Kill()
+		<-done
+	}
+	fmt.Fprintf(n.log, "=== stopped\n")
+}
+
+// Log returns named's output so far.
+func (n *Named) Log() string { return n.log.String() }
+
+// Query sends an unsigned query (internal view when there are views) and
+// returns the answer section; it fails the test on a transport error or an
+// RCODE other than NOERROR/NXDOMAIN.
+func (n *Named) Query(t testing.TB, name string, qtype uint16) []dns.RR {
+	t.Helper()
+	return n.QueryView(t, name, qtype, nil)
+}
+
+// QueryView is Query signed with key (nil = unsigned); with ExternalKey it
+// reads the external view. The reply's TSIG is verified.
+func (n *Named) QueryView(t testing.TB, name string, qtype uint16, key *Key) []dns.RR {
+	t.Helper()
+	r, err := n.exchange(dns.Fqdn(name), qtype, key, 2*time.Second)
+	if err != nil {
+		t.Fatalf("query %s %s at %s: %v", name, dns.TypeToString[qtype], n.Addr, err)
+	}
+	if r.Rcode != dns.RcodeSuccess && r.Rcode != dns.RcodeNameError {
+		t.Fatalf("query %s %s at %s: %s", name, dns.TypeToString[qtype], n.Addr, dns.RcodeToString[r.Rcode])
+	}
+	return r.Answer
+}
+
+func (n *Named) exchange(name string, qtype uint16, key *Key, timeout time.Duration) (*dns.Msg, error) {
+	var p *hmacProvider
+	if key != nil {
+		var err error
+		if p, err = newHMAC(*key); err != nil {
+			return nil, err
+		}
+	}
+	var r *dns.Msg
+	for _, network := range []string{"udp", "tcp"} {
+		// A fresh message per transport: signing strips the TSIG stub.
+		m := new(dns.Msg)
+		m.SetQuestion(name, qtype)
+		m.RecursionDesired = false
+		m.SetEdns0(4096, false)
+		c := &dns.Client{Net: network, Timeout: timeout}
+		if p != nil {
+			c.TsigProvider = p
+			m.SetTsig(dns.Fqdn(strings.ToLower(key.Name)), p.alg, 300, time.Now().Unix())
+		}
+		var err error
+		r, _, err = c.Exchange(m, n.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", network, err)
+		}
+		if !r.Truncated {
+			break
+		}
+	}
+	if key != nil && r.IsTsig() == nil {
+		return nil, fmt.Errorf("unsigned reply to a signed query (%s)", dns.RcodeToString[r.Rcode])
+	}
+	return r, nil
+}
+
+// hmacProvider is a dns.TsigProvider that also accepts hmac-md5, which the
+// library's own provider no longer does.
+type hmacProvider struct {
+	alg    string
+	h      func() hash.Hash
+	secret []byte
+}
+
+func newHMAC(k Key) (*hmacProvider, error) {
+	secret, err := base64.StdEncoding.DecodeString(k.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("key %s: %w", k.Name, err)
+	}
+	p := &hmacProvider{secret: secret}
+	switch keyAlgorithm(k.Algorithm) {
+	case "hmac-md5":
+		p.alg, p.h = dns.HmacMD5, md5.New
+	case "hmac-sha1":
+		p.alg, p.h = dns.HmacSHA1, sha1.New
+	case "hmac-sha256":
+		p.alg, p.h = dns.HmacSHA256, sha256.New
+	case "hmac-sha512":
+		p.alg, p.h = dns.HmacSHA512, sha512.New
+	default:
+		return nil, fmt.Errorf("key %s: unsupported algorithm %q", k.Name, k.Algorithm)
+	}
+	return p, nil
+}
+
+func (p *hmacProvider) Generate(msg []byte, _ *dns.TSIG) ([]byte, error) {
+	h := hmac.New(p.h, p.secret)
+	h.Write(msg)
+	return h.Sum(nil), nil
+}
+
+func (p *hmacProvider) Verify(msg []byte, t *dns.TSIG) error {
+	want, _ := p.Generate(msg, t)
+	got, err := hex.DecodeString(t.MAC)
+	if err != nil || !hmac.Equal(want, got) {
+		return dns.ErrSig
+	}
+	return nil
+}
