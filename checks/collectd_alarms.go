@@ -69,7 +69,7 @@ func newCollectdAlarms(spec Spec) (Check, error) {
 				return nil, err
 			}
 			for _, s := range states {
-				if s == "" || strings.ContainsAny(s, " \t\r\n=") {
+				if !validAlarmState(s) {
 					return nil, fmt.Errorf("metric %q: bad state %q", m, s)
 				}
 				c.states = appendUnique(c.states, s)
@@ -82,6 +82,21 @@ func newCollectdAlarms(spec Spec) (Check, error) {
 	}
 	sort.Strings(c.states)
 	return c, nil
+}
+
+// validAlarmState accepts state names such as okay, warning, error,
+// unknown: letters, digits, "_" and "-".
+func validAlarmState(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func validAlarmMetric(m string) error {
