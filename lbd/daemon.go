@@ -326,13 +326,11 @@ func (d *Daemon) evaluate(ctx context.Context, cfg *Config, p Params, resolved m
 		return res
 	}
 	if p.External {
-		// The external view cannot be read without its key; it mirrors the
-		// internal one, so rewrite its RRsets whole.
-		ext := res.Change
-		ext.Replace = true
-		ext.Remove = cur.Addrs()
-		if err := d.client(cfg, *cfg.DNS.ExternalKey).Apply(ctx, []dnsupdate.Change{ext}); err != nil {
-			res.Err = fmt.Errorf("alias %s: update external view: %w", p.Name, err)
+		// The external view is read with its own key (the server picks the
+		// view by the key), diffed, written and read back like the internal.
+		ext := d.client(cfg, *cfg.DNS.ExternalKey)
+		if err := d.writeView(ctx, ext, p, res.Decision.Addrs, ttl, true); err != nil {
+			res.Err = fmt.Errorf("alias %s: external view: %w", p.Name, err)
 			d.log.WithFields(fields).Error(res.Err)
 			return res
 		}
@@ -348,6 +346,34 @@ func (d *Daemon) evaluate(ctx context.Context, cfg *Config, p Params, resolved m
 	}
 	d.log.WithFields(fields).Info("DNS updated")
 	return res
+}
+
+// writeView brings one view (read with a signed query) to desired and
+// verifies it.
+func (d *Daemon) writeView(ctx context.Context, c *dnsupdate.Client, p Params, desired []netip.Addr, ttl uint32, signed bool) error {
+	query := c.Query
+	if signed {
+		query = c.QuerySigned
+	}
+	cur, err := query(ctx, p.Name)
+	if err != nil {
+		return fmt.Errorf("read current records: %w", err)
+	}
+	ch := dnsupdate.Diff(p.Zone, p.Name, cur, desired, ttl)
+	if ch.Empty() {
+		return nil
+	}
+	if err := c.Apply(ctx, []dnsupdate.Change{ch}); err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	after, err := query(ctx, p.Name)
+	if err != nil {
+		return fmt.Errorf("read back: %w", err)
+	}
+	if !sameAddrs(after.Addrs(), ch.Desired) {
+		return fmt.Errorf("update accepted but server serves %v, want %v", after.Addrs(), ch.Desired)
+	}
+	return nil
 }
 
 func (d *Daemon) client(cfg *Config, k Key) *dnsupdate.Client {

@@ -1,0 +1,290 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gosnmp/gosnmp"
+	"github.com/miekg/dns"
+
+	"github.com/lbd-project/lbd/internal/testenv"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "lbd-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for _, c := range []string{"lbd", "lbclient"} {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, c), "github.com/lbd-project/lbd/cmd/"+c).CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", c, err, out)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const (
+	snmpPassword = "e2e-secret-pw"
+	tsigSecret   = "ZTJlLXRlc3QtdHNpZy1zZWNyZXQtMzItYnl0ZXMhIQ=="
+	extSecret    = "ZXh0ZXJuYWwtdmlldy1rZXktZm9yLXRoZS1lMmUtdGVzdA=="
+	wrongSecret  = "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZyE="
+)
+
+// agent is one lbclient process with its own fixture root.
+type agent struct {
+	IP   string
+	Port int
+	Root string
+	cmd  *exec.Cmd
+	log  *bytes.Buffer
+}
+
+// startAgent runs bin/lbclient on ip:port serving alias with a constant
+// load, checks nologin, evaluating every 100ms.
+func startAgent(t *testing.T, ip string, port int, alias string, load int) *agent {
+	t.Helper()
+	dir := t.TempDir()
+	a := &agent{IP: ip, Port: port, Root: filepath.Join(dir, "root"), log: &bytes.Buffer{}}
+	if err := os.MkdirAll(filepath.Join(a.Root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`[agent]
+listen = ["%s:%d"]
+root = %q
+community = "public"
+users = [{ name = "loadbalancing", auth_protocol = "md5", auth_password = %q }]
+interval = "100ms"
+
+[[alias]]
+name = %q
+checks = ["nologin"]
+loads = [{ type = "constant", data = "%d" }]
+`, ip, port, a.Root, snmpPassword, alias, load)
+	path := filepath.Join(dir, "lbclient.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a.cmd = exec.Command(filepath.Join(binDir, "lbclient"), "-config", path)
+	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		a.cmd.Process.Kill()
+		a.cmd.Wait()
+		if t.Failed() {
+			t.Logf("lbclient %s log:\n%s", ip, a.log.String())
+		}
+	})
+	// Ready once it answers the configured load (bounded: 10 s).
+	a.waitLoad(t, load)
+	return a
+}
+
+// get returns the agent's current answer over SNMP v2c.
+func (a *agent) get() (int, error) {
+	g := &gosnmp.GoSNMP{Target: a.IP, Port: uint16(a.Port), Community: "public", Version: gosnmp.Version2c,
+		Timeout: 300 * time.Millisecond, Retries: 0}
+	if err := g.Connect(); err != nil {
+		return 0, err
+	}
+	defer g.Conn.Close()
+	pkt, err := g.Get([]string{".1.3.6.1.4.1.96.255.1"})
+	if err != nil {
+		return 0, err
+	}
+	if len(pkt.Variables) != 1 {
+		return 0, errors.New("no varbind")
+	}
+	switch v := pkt.Variables[0].Value.(type) {
+	case int:
+		return v, nil
+	default:
+		return 0, fmt.Errorf("unexpected %T %v", v, v)
+	}
+}
+
+func (a *agent) waitLoad(t *testing.T, want int) {
+	t.Helper()
+	var last int
+	var err error
+	for i := 0; i < 100; i++ {
+		if last, err = a.get(); err == nil && last == want {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("agent %s: load %d (err %v), want %d\n%s", a.IP, last, err, want, a.log.String())
+}
+
+func (a *agent) nologin(t *testing.T, on bool) {
+	t.Helper()
+	p := filepath.Join(a.Root, "etc", "nologin")
+	if on {
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	os.Remove(p)
+}
+
+type lbdOpts struct {
+	Role       string
+	Server     string
+	Secret     string
+	SNMPPort   int
+	Alias      string
+	Members    []string
+	BestHosts  int
+	TTL        string
+	HTTP       string
+	URL        string
+	Interval   string
+	StaleAfter string
+	Polling    string
+	External   bool
+}
+
+func writeLBDConfig(t *testing.T, o lbdOpts) string {
+	t.Helper()
+	if o.Secret == "" {
+		o.Secret = tsigSecret
+	}
+	if o.Interval == "" {
+		o.Interval = "200ms"
+	}
+	if o.StaleAfter == "" {
+		o.StaleAfter = "2s"
+	}
+	if o.Polling == "" {
+		o.Polling = "300ms"
+	}
+	if o.TTL == "" {
+		o.TTL = "60s"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "[lbd]\nrole = %q\nmaster = \"master.test\"\ntick = \"100ms\"\n", o.Role)
+	if o.HTTP != "" {
+		fmt.Fprintf(&b, "http_listen = %q\n", o.HTTP)
+	}
+	fmt.Fprintf(&b, "[heartbeat]\ninterval = %q\nstale_after = %q\n", o.Interval, o.StaleAfter)
+	if o.URL != "" {
+		fmt.Fprintf(&b, "url = %q\n", o.URL)
+	}
+	fmt.Fprintf(&b, "[dns]\nserver = %q\ntimeout = \"1s\"\nretries = 1\n", o.Server)
+	fmt.Fprintf(&b, "internal_key = { name = \"lbd-key.\", algorithm = \"hmac-sha256\", secret = %q }\n", o.Secret)
+	if o.External {
+		fmt.Fprintf(&b, "external_key = { name = \"lbd-ext.\", algorithm = \"hmac-sha512\", secret = %q }\n", extSecret)
+	}
+	fmt.Fprintf(&b, "[snmp]\nversion = \"3\"\nport = %d\nauth_protocol = \"md5\"\nauth_password = %q\ntimeout = \"500ms\"\nretries = 1\n", o.SNMPPort, snmpPassword)
+	fmt.Fprintf(&b, "[defaults]\npolling_interval = %q\n", o.Polling)
+	if o.Alias != "" {
+		fmt.Fprintf(&b, "[[alias]]\nname = %q\nmembers = [", o.Alias)
+		for i, m := range o.Members {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%q", m)
+		}
+		fmt.Fprintf(&b, "]\nbest_hosts = %d\nttl = %q\nexternal = %v\n", o.BestHosts, o.TTL, o.External)
+	}
+	path := filepath.Join(t.TempDir(), "lbd.toml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// runLBD runs bin/lbd to completion (bounded: 60 s).
+func runLBD(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "lbd"), args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+// startLBD runs bin/lbd as a daemon until the test ends (or stop is called).
+func startLBD(t *testing.T, args ...string) (stop func(), log *bytes.Buffer) {
+	t.Helper()
+	log = &bytes.Buffer{}
+	cmd := exec.Command(filepath.Join(binDir, "lbd"), args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := false
+	stop = func() {
+		if done {
+			return
+		}
+		done = true
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Logf("lbd %v log:\n%s", args, log.String())
+		}
+	})
+	return stop, log
+}
+
+// published returns the sorted A/AAAA addresses named serves for name, and
+// the TTLs seen.
+func published(t *testing.T, n *testenv.Named, name string) ([]string, []uint32) {
+	t.Helper()
+	var addrs []string
+	var ttls []uint32
+	for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		for _, rr := range n.Query(t, name, qt) {
+			switch r := rr.(type) {
+			case *dns.A:
+				addrs = append(addrs, r.A.String())
+				ttls = append(ttls, r.Hdr.Ttl)
+			case *dns.AAAA:
+				addrs = append(addrs, r.AAAA.String())
+				ttls = append(ttls, r.Hdr.Ttl)
+			}
+		}
+	}
+	sort.Strings(addrs)
+	return addrs, ttls
+}
+
+func equal(a, b []string) bool { return strings.Join(a, " ") == strings.Join(b, " ") }
+
+// ensureLoopback makes sure 127.0.0.x addresses are usable (Linux routes all
+// of 127/8 to lo; other systems may not).
+func ensureLoopback(t *testing.T, ips ...string) {
+	t.Helper()
+	for _, ip := range ips {
+		if !netip.MustParseAddr(ip).IsLoopback() {
+			t.Fatalf("%s is not loopback", ip)
+		}
+	}
+}

@@ -1,0 +1,196 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/lbd-project/lbd/internal/testenv"
+)
+
+const alias = "www.lb.test"
+
+func startNamed(t *testing.T) *testenv.Named {
+	t.Helper()
+	return testenv.StartNamed(t, testenv.NamedOptions{
+		Zones: []string{alias},
+		Keys:  []testenv.Key{{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}},
+	})
+}
+
+func startThreeAgents(t *testing.T) []*agent {
+	t.Helper()
+	testenv.Require(t, "named")
+	ensureLoopback(t, "127.0.0.2", "127.0.0.3", "127.0.0.4")
+	port := testenv.FreePort(t, "127.0.0.2")
+	return []*agent{
+		startAgent(t, "127.0.0.2", port, alias, 10),
+		startAgent(t, "127.0.0.3", port, alias, 20),
+		startAgent(t, "127.0.0.4", port, alias, 30),
+	}
+}
+
+// The walking skeleton: three agents, lbd -once publishes the two least
+// loaded; a member switched to nologin disappears after the next cycle; the
+// TTL is the configured one.
+func TestLoopPublishesBestAndDrainsNologin(t *testing.T) {
+	agents := startThreeAgents(t)
+	n := startNamed(t)
+	cfg := writeLBDConfig(t, lbdOpts{Role: "master", Server: n.Addr, SNMPPort: agents[0].Port, Alias: alias,
+		Members: []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}, BestHosts: 2, TTL: "120s"})
+
+	out, errOut, err := runLBD(t, "-config", cfg, "-once")
+	if err != nil {
+		t.Fatalf("lbd -once: %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
+	}
+	got, ttls := published(t, n, alias)
+	if !equal(got, []string{"127.0.0.2", "127.0.0.3"}) {
+		t.Fatalf("published %v, want the two least loaded 127.0.0.2 127.0.0.3\n%s\n%s", got, out, errOut)
+	}
+	for _, ttl := range ttls {
+		if ttl != 120 {
+			t.Fatalf("TTL %d, want the configured 120", ttl)
+		}
+	}
+
+	// Unchanged input → no update the second time.
+	out, errOut, err = runLBD(t, "-config", cfg, "-once")
+	if err != nil || !strings.Contains(out, "DNS unchanged") {
+		t.Fatalf("second -once: %v\n%s\n%s", err, out, errOut)
+	}
+
+	agents[0].nologin(t, true)
+	agents[0].waitLoad(t, -1)
+	out, errOut, err = runLBD(t, "-config", cfg, "-once")
+	if err != nil {
+		t.Fatalf("lbd -once: %v\n%s\n%s", err, out, errOut)
+	}
+	if got, _ := published(t, n, alias); !equal(got, []string{"127.0.0.3", "127.0.0.4"}) {
+		t.Fatalf("after nologin on 127.0.0.2: published %v, want 127.0.0.3 127.0.0.4", got)
+	}
+
+	// -dry-run shows the change back without sending it.
+	agents[0].nologin(t, false)
+	agents[0].waitLoad(t, 10)
+	out, errOut, err = runLBD(t, "-config", cfg, "-dry-run")
+	if err != nil || !strings.Contains(out, "127.0.0.2") {
+		t.Fatalf("dry-run: %v\n%s\n%s", err, out, errOut)
+	}
+	if got, _ := published(t, n, alias); !equal(got, []string{"127.0.0.3", "127.0.0.4"}) {
+		t.Fatalf("dry-run changed DNS: %v", got)
+	}
+}
+
+// An update signed with a wrong key is refused by named, and lbd says so
+// with the rcode and a non-zero exit.
+func TestWrongKeyIsReported(t *testing.T) {
+	agents := startThreeAgents(t)
+	n := startNamed(t)
+	cfg := writeLBDConfig(t, lbdOpts{Role: "master", Server: n.Addr, Secret: wrongSecret, SNMPPort: agents[0].Port,
+		Alias: alias, Members: []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}, BestHosts: 2})
+	out, errOut, err := runLBD(t, "-config", cfg, "-once")
+	if err == nil {
+		t.Fatalf("lbd -once with a wrong key exited 0\n%s\n%s", out, errOut)
+	}
+	if !strings.Contains(errOut+out, "NOTAUTH") && !strings.Contains(errOut+out, "BADSIG") {
+		t.Fatalf("rcode not reported:\n%s\n%s", out, errOut)
+	}
+	if got, _ := published(t, n, alias); len(got) != 0 {
+		t.Fatalf("DNS changed despite the refused update: %v", got)
+	}
+}
+
+// A slave with a fresh master heartbeat sends no update; with the master
+// stopped it writes within stale_after + one interval (plus a polling
+// cycle and slack for process start-up: this is a correctness bound, not
+// a speed measurement).
+func TestSlaveTakesOverWhenMasterStops(t *testing.T) {
+	agents := startThreeAgents(t)
+	n := startNamed(t)
+	masterHTTP := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "127.0.0.1"))
+	// The master serves only the heartbeat here (no aliases), so any record
+	// in DNS can only come from the slave.
+	mcfg := writeLBDConfig(t, lbdOpts{Role: "master", Server: n.Addr, SNMPPort: agents[0].Port, HTTP: masterHTTP})
+	stopMaster, _ := startLBD(t, "-config", mcfg, "-hostname", "master.test")
+	url := "http://" + masterHTTP + "/load-balancing/heartbeat"
+	waitHTTP(t, url)
+
+	scfg := writeLBDConfig(t, lbdOpts{Role: "slave", Server: n.Addr, SNMPPort: agents[0].Port, URL: url,
+		Alias: alias, Members: []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}, BestHosts: 2,
+		Interval: "200ms", StaleAfter: "2s", Polling: "200ms"})
+	_, slaveLog := startLBD(t, "-config", scfg, "-hostname", "slave.test", "-log-level", "debug")
+
+	// Several slave cycles with a fresh heartbeat: nothing written.
+	waitFor(t, 10*time.Second, func() bool { return strings.Count(slaveLog.String(), "slave passive: not writing") >= 5 })
+	if got, _ := published(t, n, alias); len(got) != 0 {
+		t.Fatalf("slave wrote DNS while the master's heartbeat was fresh: %v", got)
+	}
+
+	stopMaster()
+	stopped := time.Now()
+	bound := 2*time.Second + 200*time.Millisecond + 200*time.Millisecond + 3*time.Second
+	waitFor(t, bound, func() bool {
+		got, _ := published(t, n, alias)
+		return equal(got, []string{"127.0.0.2", "127.0.0.3"})
+	})
+	t.Logf("slave wrote DNS %v after the master stopped", time.Since(stopped).Round(100*time.Millisecond))
+}
+
+func waitHTTP(t *testing.T, url string) {
+	t.Helper()
+	c := &http.Client{Timeout: 500 * time.Millisecond}
+	waitFor(t, 10*time.Second, func() bool {
+		r, err := c.Get(url)
+		if err != nil {
+			return false
+		}
+		r.Body.Close()
+		return r.StatusCode == 200
+	})
+}
+
+// waitFor polls cond every 50ms until it holds or limit passes (bounded).
+func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("condition not met within %v", limit)
+}
+
+// external = true writes the same selection into the external view with the
+// external key; both views answer it.
+func TestExternalView(t *testing.T) {
+	agents := startThreeAgents(t)
+	ext := testenv.Key{Name: "lbd-ext.", Algorithm: "hmac-sha512", Secret: extSecret}
+	n := testenv.StartNamed(t, testenv.NamedOptions{
+		Zones:       []string{alias},
+		Keys:        []testenv.Key{{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}},
+		ExternalKey: &ext,
+	})
+	cfg := writeLBDConfig(t, lbdOpts{Role: "master", Server: n.Addr, SNMPPort: agents[0].Port, Alias: alias,
+		Members: []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}, BestHosts: 1, External: true})
+	if out, errOut, err := runLBD(t, "-config", cfg, "-once"); err != nil {
+		t.Fatalf("lbd -once: %v\n%s\n%s", err, out, errOut)
+	}
+	if got, _ := published(t, n, alias); !equal(got, []string{"127.0.0.2"}) {
+		t.Fatalf("internal view: %v", got)
+	}
+	var extGot []string
+	for _, rr := range n.QueryView(t, alias, dns.TypeA, &ext) {
+		if a, ok := rr.(*dns.A); ok {
+			extGot = append(extGot, a.A.String())
+		}
+	}
+	if !equal(extGot, []string{"127.0.0.2"}) {
+		t.Fatalf("external view: %v", extGot)
+	}
+}
