@@ -77,6 +77,9 @@ func compileCollectd(source string, timeout time.Duration) (*collectdExpr, error
 	if err != nil {
 		return nil, err
 	}
+	if err := checkCollectdCode(code); err != nil {
+		return nil, fmt.Errorf("expression %q: %v", source, err)
+	}
 	env := collectdExprEnv(make([]float64, len(refs)))
 	prog, err := expr.Compile(code, expr.Env(env),
 		expr.Operator("%", "fmod", "fmodFI", "fmodIF"),
@@ -165,6 +168,62 @@ func loneEquals(s string, i int) bool {
 		n++
 	}
 	return p >= 0 && n < len(s) && (s[p] == ']' || isDigit(s[p])) && (s[n] == '[' || isDigit(s[n]))
+}
+
+// checkCollectdCode keeps expressions to the govaluate-compatible subset
+// (numbers, references, true/false, the operators of doc.go and
+// parentheses), so that expr's other features (ranges, builtins, strings,
+// arrays, maps) cannot be used to build huge values or call functions.
+func checkCollectdCode(code string) error {
+	for i := 0; i < len(code); i++ {
+		c := code[i]
+		switch {
+		case c == ' ' || isDigit(c) || strings.IndexByte("+-*/%<>=!&|?:().", c) >= 0:
+			if c == '.' && i+1 < len(code) && code[i+1] == '.' {
+				return fmt.Errorf("\"..\" is not allowed")
+			}
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_':
+			j := i
+			for j < len(code) && (isNameByte(code[j]) && code[j] != '-' && code[j] != '.') {
+				j++
+			}
+			word := code[i:j]
+			if word != "true" && word != "false" && !isCollectdVar(word) && !isExponent(code, i, word) {
+				return fmt.Errorf("unknown name %q (references are written [plugin/type:anchor])", word)
+			}
+			i = j - 1
+		default:
+			return fmt.Errorf("character %q is not allowed", c)
+		}
+	}
+	return nil
+}
+
+func isCollectdVar(w string) bool {
+	if len(w) < 2 || w[0] != 'v' {
+		return false
+	}
+	for i := 1; i < len(w); i++ {
+		if !isDigit(w[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// isExponent reports whether word at code[i:] is the "e" of a number such
+// as 1e3 or 2.5E-1.
+func isExponent(code string, i int, word string) bool {
+	if i == 0 || !(isDigit(code[i-1]) || code[i-1] == '.') || (word[0] != 'e' && word[0] != 'E') {
+		return false
+	}
+	rest := word[1:]
+	for k := 0; k < len(rest); k++ {
+		if !isDigit(rest[k]) {
+			return false
+		}
+	}
+	return true
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

@@ -143,6 +143,8 @@ func TestCollectdCheckAndLoad(t *testing.T) {
 		// No reference: no connection needed.
 		{"2 > 1", false, true, false, 0, ""},
 		{"3.9", true, true, false, 3, ""},
+		{"2.5e1 + 1E0 + 1e-1", true, true, false, 26, ""},
+		{"true", false, true, false, 0, "= 1"},
 		{"5000000000", true, true, false, 2147483647, ""},
 	}
 	for _, tc := range cases {
@@ -239,6 +241,7 @@ func TestCollectdFactoryErrors(t *testing.T) {
 	for _, bad := range []string{
 		"", "   ", "[a", "a]", "[a:]", "[a:0]", "[a/b/c/d]", "[a$b]", "[a//b]", "[]",
 		"[a]+", "[a] ===", "unknownvar > 1", "[a] > 0 )",
+		"len(1..1000000000) > 0", "1..3", `"5"`, "fmod(1,2)", "[a] in [b]", "{a: 1}", "max(1, 2)", "v0 > 1", "not true",
 	} {
 		if _, err := New(Spec{Type: "collectd", Data: bad}); err == nil {
 			t.Errorf("collectd %q: want a factory error", bad)
@@ -247,4 +250,18 @@ func TestCollectdFactoryErrors(t *testing.T) {
 			t.Errorf("load collectd %q: want a factory error", bad)
 		}
 	}
+}
+
+func FuzzCollectdExpr(f *testing.F) {
+	for _, s := range []string{"[load/load-relative:shortterm]*125 + 1", "[test:2]>2 && [vmem/vmpage_number-writeback_temp]=0", "_12:3=1", "1 ? 2 : 3", "[a:]", "2 ** 3 % 2", "\"5\""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		e, err := compileCollectd(s, time.Millisecond)
+		if err != nil || len(e.refs) > 0 {
+			return
+		}
+		// Without references no collectd is contacted.
+		_, _, _ = e.eval(t.Context(), Env{CollectdSocket: "/nonexistent", Hostname: "h"})
+	})
 }
