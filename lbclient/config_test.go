@@ -1,0 +1,114 @@
+package lbclient
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleConfigLoads(t *testing.T) {
+	cfg, err := Load("../etc/lbclient.toml")
+	must(t, err)
+	eq(t, 10*time.Second, cfg.Interval())
+	eq(t, []string{"0.0.0.0:161", "[::]:161"}, cfg.Agent.Listen)
+	eq(t, []string{"www.lb.example.org", "ssh.lb.example.org"}, cfg.Aliases())
+	ms := cfg.Mappings()
+	if len(ms) != 2 {
+		t.Fatalf("want 2 mappings, got %d", len(ms))
+	}
+	eq(t, "www.lb.example.org", ms[0].Name)
+	eq(t, 4, len(ms[0].Steps))
+	eq(t, true, ms[1].Default)
+	eq(t, []string{"ssh.lb.example.org"}, ms[1].Aliases)
+	eq(t, "alias[0].checks[2]", ms[0].Steps[2].Key)
+	eq(t, 3*time.Second, ms[0].Steps[2].Spec.Timeout)
+	eq(t, 13, len(cfg.EngineID()))
+}
+
+const base = `[agent]
+listen = ["127.0.0.1:1161"]
+users = [{ name = "loadbalancing", auth_protocol = "md5", auth_password = "12345678" }]
+`
+
+func TestConfigDefaults(t *testing.T) {
+	cfg, err := Parse("x.toml", []byte(`[agent]
+community = "public"
+engine_id = "0x8000006005:01:02:03"
+[[alias]]
+name = "a.example"
+`))
+	must(t, err)
+	eq(t, DefaultListen, cfg.Agent.Listen)
+	eq(t, "/", cfg.Agent.Root)
+	eq(t, DefaultInterval, cfg.Interval())
+	eq(t, []byte{0x80, 0, 0, 0x60, 5, 1, 2, 3}, cfg.EngineID())
+	eq(t, 1, len(cfg.Mappings()))
+	eq(t, true, cfg.Mappings()[0].Default)
+}
+
+func TestBadConfigs(t *testing.T) {
+	for _, c := range []struct {
+		name, text string
+		want       []string // substrings of the error
+	}{
+		{"unknown key", base + "color = \"blue\"\n[[alias]]\nname = \"a\"\n",
+			[]string{"bad.toml:4", "agent.color", "unknown key"}},
+		{"unknown key in alias", base + "[[alias]]\nname = \"a\"\nttl = 5\n",
+			[]string{"bad.toml:6", "alias.ttl", "unknown key"}},
+		{"missing alias name", base + "[[alias]]\nname = \"a\"\n[[alias]]\nchecks = [\"nologin\"]\n",
+			[]string{"bad.toml:6", "alias[1].name", "required"}},
+		{"duplicate alias", base + "[[alias]]\nname = \"a.example\"\n[[alias]]\nname = \"A.example.\"\n",
+			[]string{"bad.toml:7", "alias[1].name", "duplicate"}},
+		{"bad check args", base + "[[alias]]\nname = \"a\"\n[[alias]]\nname = \"b\"\nloads = [{type=\"constant\", data=\"abc\"}]\n",
+			[]string{"bad.toml:8", "alias[1].loads[0]", "not a number"}},
+		{"unknown check", base + "[[alias]]\nname = \"a\"\nchecks = [\"nologin\", \"frobnicate\"]\n",
+			[]string{"bad.toml:6", "alias[0].checks[1]", "unknown check"}},
+		{"check constant", base + "[default]\nchecks = [\"constant\"]\n[[alias]]\nname = \"a\"\n",
+			[]string{"bad.toml:5", "default.checks[0]", "unknown check"}},
+		{"bad duration", "[agent]\ninterval = \"10 parsecs\"\ncommunity = \"x\"\n[[alias]]\nname = \"a\"\n",
+			[]string{"bad.toml:2", "agent.interval", "duration"}},
+		{"bad item timeout", base + "[[alias]]\nname = \"a\"\nchecks = [{ type = \"nologin\", timeout = \"soon\" }]\n",
+			[]string{"bad.toml:6", "alias[0].checks[0].timeout"}},
+		{"unknown item key", base + "[[alias]]\nname = \"a\"\nchecks = [{ type = \"nologin\", args = \"x\" }]\n",
+			[]string{"bad.toml:6", "alias[0].checks[0].args", "unknown key"}},
+		{"item without type", base + "[[alias]]\nname = \"a\"\nloads = [{ data = \"5\" }]\n",
+			[]string{"alias[0].loads[0].type", "required"}},
+		{"item not a list", base + "[[alias]]\nname = \"a\"\nloads = \"constant\"\n",
+			[]string{"bad.toml", "line 6", "alias.loads"}}, // type errors come from the TOML decoder
+		{"bad auth protocol", "[agent]\nusers = [{ name = \"u\", auth_protocol = \"sha1024\", auth_password = \"12345678\" }]\n[[alias]]\nname = \"a\"\n",
+			[]string{"bad.toml:2", "agent.users[0].auth_protocol", "sha1024"}},
+		{"bad priv protocol", "[agent]\nusers = [{ name = \"u\", auth_protocol = \"md5\", auth_password = \"12345678\", priv_protocol = \"des\", priv_password = \"12345678\" }]\n[[alias]]\nname = \"a\"\n",
+			[]string{"agent.users[0].priv_protocol"}},
+		{"short password", "[agent]\nusers = [{ name = \"u\", auth_protocol = \"md5\", auth_password = \"1234\" }]\n[[alias]]\nname = \"a\"\n",
+			[]string{"agent.users[0].auth_password", "8 characters"}},
+		{"no listen", "[agent]\nlisten = []\ncommunity = \"x\"\n[[alias]]\nname = \"a\"\n",
+			[]string{"bad.toml:2", "agent.listen", "at least one"}},
+		{"bad listen", "[agent]\nlisten = [\"localhost:161\"]\ncommunity = \"x\"\n[[alias]]\nname = \"a\"\n",
+			[]string{"bad.toml:2", "agent.listen[0]", "localhost:161"}},
+		{"no auth", "[agent]\nlisten = [\"127.0.0.1:161\"]\n[[alias]]\nname = \"a\"\n",
+			[]string{"key agent:", "community"}},
+		{"no alias", base, []string{"key alias:", "at least one"}},
+		{"bad engine id", base + "engine_id = \"zz\"\n[[alias]]\nname = \"a\"\n", []string{"bad.toml:4", "agent.engine_id"}},
+		{"bad root", base + "root = \"/nonexistent/dir\"\n[[alias]]\nname = \"a\"\n", []string{"bad.toml:4", "agent.root"}},
+		{"bad alias name", base + "[[alias]]\nname = \"a=b\"\n", []string{"bad.toml:5", "alias[0].name"}},
+		{"syntax", base + "[[alias]\nname = \"a\"\n", []string{"bad.toml:5"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			f := filepath.Join(dir, "bad.toml")
+			must(t, os.WriteFile(f, []byte(c.text), 0o644))
+			_, err := Load(f)
+			if err == nil {
+				t.Fatalf("no error for:\n%s", c.text)
+			}
+			msg := strings.ReplaceAll(err.Error(), dir+"/", "")
+			for _, w := range c.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not contain %q", msg, w)
+				}
+			}
+		})
+	}
+}
