@@ -3,12 +3,14 @@ module github.com/lbd-project/lbd
 go 1.26
 
 require (
-	github.com/BurntSushi/toml v1.6.0 // indirect
-	github.com/expr-lang/expr v1.17.8 // indirect
-	github.com/gosnmp/gosnmp v1.47.0 // indirect
-	github.com/miekg/dns v1.1.73 // indirect
-	github.com/sirupsen/logrus v1.10.2 // indirect
-	github.com/stretchr/testify v1.12.1 // indirect
+	github.com/BurntSushi/toml v1.6.0
+	github.com/expr-lang/expr v1.17.8
+	github.com/gosnmp/gosnmp v1.47.0
+	github.com/miekg/dns v1.1.73
+	github.com/sirupsen/logrus v1.10.2
+)
+
+require (
 	golang.org/x/net v0.57.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 )

@@ -20,6 +20,15 @@ type Follower struct {
 	seen   bool // Active was called at least once
 }
 
+// Grace treats now as a beat: a slave that just started gives the master
+// StaleAfter to show up before it takes over, instead of writing at once
+// because it has not fetched anything yet.
+func (f *Follower) Grace(now time.Time) {
+	if now.After(f.last) {
+		f.last = now
+	}
+}
+
 // Observe records one fetch: the beat's time when it succeeded.
 func (f *Follower) Observe(beat time.Time, ok bool) {
 	if ok && beat.After(f.last) {

@@ -102,3 +102,15 @@ func TestWriteFile(t *testing.T) {
 		t.Fatalf("temp file left behind: %v", err)
 	}
 }
+
+func TestFollowerGrace(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	f := Follower{StaleAfter: 10 * time.Second}
+	f.Grace(t0)
+	if a, _ := f.Active(t0.Add(5 * time.Second)); a {
+		t.Fatal("active during the start-up grace")
+	}
+	if a, _ := f.Active(t0.Add(11 * time.Second)); !a {
+		t.Fatal("still passive after the grace with no beat")
+	}
+}

@@ -36,8 +36,8 @@ type Config struct {
 
 	// DefaultLoad computes the built-in default load (COMPAT.md §5.6) of a
 	// mapping whose metric is 0 after its checks and loads; root is
-	// [agent] root. nil means the placeholder value 1. The callers wire
-	// the real implementation (checks.DefaultLoad) here.
+	// [agent] root. Defaults sets checks.DefaultLoad; tests may replace it.
+	// nil means 1.
 	DefaultLoad func(root string) int `toml:"-"`
 
 	// File is the path the configuration was read from.
@@ -112,7 +112,7 @@ func Defaults() *Config {
 		Listen:   append([]string(nil), DefaultListen...),
 		Root:     DefaultRoot,
 		Interval: DefaultInterval.String(),
-	}}
+	}, DefaultLoad: func(root string) int { return checks.DefaultLoad(checks.Env{Root: root}) }}
 }
 
 // Load reads, decodes (unknown keys are errors) and validates file.

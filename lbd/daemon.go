@@ -443,6 +443,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}()
 	}
 
+	if !cfg.IsMaster(d.hostname) {
+		// Start as a passive slave: the master has stale_after to be seen.
+		d.mu.Lock()
+		d.follower.Grace(time.Now())
+		d.mu.Unlock()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

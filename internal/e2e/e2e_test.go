@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +22,24 @@ import (
 )
 
 var binDir string
+
+// syncBuffer is a bytes.Buffer safe for a process writing while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "lbd-e2e-bin")
@@ -55,7 +74,7 @@ type agent struct {
 	Port int
 	Root string
 	cmd  *exec.Cmd
-	log  *bytes.Buffer
+	log  *syncBuffer
 }
 
 // startAgent runs bin/lbclient on ip:port serving alias with a constant
@@ -63,7 +82,7 @@ type agent struct {
 func startAgent(t *testing.T, ip string, port int, alias string, load int) *agent {
 	t.Helper()
 	dir := t.TempDir()
-	a := &agent{IP: ip, Port: port, Root: filepath.Join(dir, "root"), log: &bytes.Buffer{}}
+	a := &agent{IP: ip, Port: port, Root: filepath.Join(dir, "root"), log: &syncBuffer{}}
 	if err := os.MkdirAll(filepath.Join(a.Root, "etc"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -228,9 +247,9 @@ func runLBD(t *testing.T, args ...string) (stdout, stderr string, err error) {
 }
 
 // startLBD runs bin/lbd as a daemon until the test ends (or stop is called).
-func startLBD(t *testing.T, args ...string) (stop func(), log *bytes.Buffer) {
+func startLBD(t *testing.T, args ...string) (stop func(), log *syncBuffer) {
 	t.Helper()
-	log = &bytes.Buffer{}
+	log = &syncBuffer{}
 	cmd := exec.Command(filepath.Join(binDir, "lbd"), args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
