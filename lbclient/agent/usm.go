@@ -47,23 +47,36 @@ var AuthProtocols = []string{"md5", "sha", "sha256", "sha512"}
 // PrivProtocols lists the accepted privacy protocol names ("" = none).
 var PrivProtocols = []string{"", "aes", "aes256"}
 
+// kuCache memoises Ku (the 1 MiB password hash, independent of the engine
+// ID) per protocol and password, so that many responders sharing a password
+// (a simulated member farm) pay for it once.
+var kuCache sync.Map // kuKey → []byte
+
+type kuKey struct{ proto, password string }
+
 // passwordToKey is the RFC 3414 A.2 algorithm: hash 1 MiB of the repeated
 // password into Ku, then localize it: H(Ku || engineID || Ku).
 func passwordToKey(p *authProto, password string, engineID []byte) []byte {
 	h := p.new()
-	var chunk [64]byte
-	pi := 0
-	for done := 0; done < 1<<20; done += len(chunk) {
-		for i := range chunk {
-			chunk[i] = password[pi]
-			pi++
-			if pi == len(password) {
-				pi = 0
+	var ku []byte
+	if v, ok := kuCache.Load(kuKey{p.name, password}); ok {
+		ku = v.([]byte)
+	} else {
+		var chunk [64]byte
+		pi := 0
+		for done := 0; done < 1<<20; done += len(chunk) {
+			for i := range chunk {
+				chunk[i] = password[pi]
+				pi++
+				if pi == len(password) {
+					pi = 0
+				}
 			}
+			h.Write(chunk[:])
 		}
-		h.Write(chunk[:])
+		ku = h.Sum(nil)
+		kuCache.Store(kuKey{p.name, password}, ku)
 	}
-	ku := h.Sum(nil)
 	h.Reset()
 	h.Write(ku)
 	h.Write(engineID)
