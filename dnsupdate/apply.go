@@ -26,29 +26,42 @@ const (
 // Backoff), honouring ctx. Zones are updated concurrently (at most 4 at a
 // time); the result joins the error of each failed zone.
 func (c *Client) Apply(ctx context.Context, changes []Change) error {
-	var zones []string
+	each := c.ApplyEach(ctx, changes)
+	var errs []error
+	for _, z := range zonesOf(changes) {
+		errs = append(errs, each[z])
+	}
+	return errors.Join(errs...)
+}
+
+// ApplyEach is Apply reporting each zone's outcome: the map has one entry per
+// zone with a non-empty change (canonical zone name, as in Change.Zone after
+// canonicalisation), nil for success. Callers that batch the aliases of
+// several zones use it to attribute failures.
+func (c *Client) ApplyEach(ctx context.Context, changes []Change) map[string]error {
+	zones := zonesOf(changes)
+	out := make(map[string]error, len(zones))
+	if len(zones) == 0 {
+		return out
+	}
 	byZone := map[string][]Change{}
 	for _, ch := range changes {
-		if ch.Empty() {
-			continue
+		if !ch.Empty() {
+			z := canonical(ch.Zone)
+			byZone[z] = append(byZone[z], ch)
 		}
-		z := canonical(ch.Zone)
-		if _, ok := byZone[z]; !ok {
-			zones = append(zones, z)
-		}
-		byZone[z] = append(byZone[z], ch)
-	}
-	if len(zones) == 0 {
-		return nil
 	}
 	key, err := c.Key.compile()
-	if err != nil {
-		return fmt.Errorf("dns update: %w", err)
+	if err == nil {
+		_, err = ServerAddr(c.Server)
 	}
-	server, err := ServerAddr(c.Server)
 	if err != nil {
-		return fmt.Errorf("dns update: %w", err)
+		for _, z := range zones {
+			out[z] = fmt.Errorf("dns update: %w", err)
+		}
+		return out
 	}
+	server, _ := ServerAddr(c.Server)
 	errs := make([]error, len(zones))
 	sem := make(chan struct{}, maxZonesInFlight)
 	var wg sync.WaitGroup
@@ -61,7 +74,27 @@ func (c *Client) Apply(ctx context.Context, changes []Change) error {
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	for i, z := range zones {
+		out[z] = errs[i]
+	}
+	return out
+}
+
+// zonesOf lists the canonical zones of the non-empty changes, in order.
+func zonesOf(changes []Change) []string {
+	var zones []string
+	seen := map[string]bool{}
+	for _, ch := range changes {
+		if ch.Empty() {
+			continue
+		}
+		z := canonical(ch.Zone)
+		if !seen[z] {
+			seen[z] = true
+			zones = append(zones, z)
+		}
+	}
+	return zones
 }
 
 // applyZone sends the changes of one zone, message after message; it stops
