@@ -1,0 +1,69 @@
+// Package dnsserver is an authoritative DNS server for a few small zones
+// that accepts TSIG-signed dynamic updates, as written by nsupdate or by
+// lbd's own RFC 2136 client, and keeps every acknowledged change across
+// crashes. It is built on github.com/miekg/dns for the wire format; the
+// sockets, TSIG handling and zone logic are its own.
+//
+// Protocol references:
+//
+//   - RFC 1034 §4.3.2 / RFC 1035: authoritative answers (AA set) for the
+//     configured zones, REFUSED for names outside them. A name with a
+//     CNAME is answered with the CNAME, followed within the zone (at most
+//     8 links). No wildcards, no delegations below the apex (an NS RRset
+//     below the apex is plain data), no additional-section processing.
+//   - RFC 2308 §2: NXDOMAIN and NODATA carry the SOA in the authority
+//     section, its TTL capped by the SOA MINIMUM; empty non-terminals are
+//     NODATA.
+//   - RFC 6891: EDNS(0). The client's UDP payload size is honoured (512
+//     without OPT, at most 4096, which is also what we advertise); version
+//     other than 0 gets BADVERS. RFC 2181 §9 / RFC 1035 §4.2.1: an answer
+//     that does not fit is truncated with TC set, and the client retries
+//     over TCP (RFC 1035 §4.2.2, RFC 7766; 10 s idle timeout).
+//   - RFC 2136: UPDATE. §3.1 the zone section must name one of our zones
+//     (NOTAUTH otherwise). The request must carry a valid TSIG (RFC 8945)
+//     from a key listed in the zone's UpdateKeys: unsigned or another key →
+//     REFUSED. §3.2 prerequisites (yxrrset value-independent and
+//     value-dependent, nxrrset, yxdomain, nxdomain) and §3.4 the update
+//     section (add, delete RRset, delete all RRsets at a name, delete one
+//     RR; SOA only replaced by a larger serial, apex SOA/NS never removed,
+//     CNAME and other data never coexist) run atomically under the zone's
+//     writer lock. §3.6 the SOA serial is incremented (RFC 1982 arithmetic)
+//     on every change unless the update set a larger one itself; an update
+//     that changes nothing does not change the serial. §3.8 the reply is
+//     signed with the request's key.
+//   - RFC 8945: TSIG with hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256,
+//     hmac-sha384, hmac-sha512 (own provider: the library's lacks md5).
+//     §5.2 an unknown key gets NOTAUTH/BADKEY, a wrong MAC NOTAUTH/BADSIG
+//     (both with an unsigned TSIG, §5.3.2), a time outside the fudge
+//     NOTAUTH/BADTIME (signed, our time in Other Data). Only full-length
+//     MACs are accepted.
+//   - RFC 1996: NOTIFY is sent to every configured secondary after each
+//     change and once at start (3 tries, 1 s timeout each; changes during a
+//     round are coalesced).
+//   - RFC 5936 (AXFR, TCP only) and RFC 1995 (IXFR, from the in-memory
+//     history of the last 256 changes, which survives restarts through the
+//     journal's last 64 compacted records plus the uncompacted ones; the
+//     AXFR form is sent when the client's serial is not in it; over UDP
+//     only the SOA is sent). Allowed from a secondary's IP address or with
+//     any valid configured TSIG key, REFUSED otherwise. Signed transfers
+//     sign every message (RFC 8945 §5.3.1).
+//
+// Durability. Each accepted change is appended to the zone's journal as
+// one record (length, CRC-32C, payload = the IXFR difference sequence) and
+// fsynced before the NOERROR reply is sent and before the change becomes
+// visible to queries. A zone is its snapshot (which records the sequence
+// number of the last change it includes) plus the journal records with a
+// higher sequence number. Loading stops at the first incomplete or
+// corrupt record — a torn write that was never acknowledged — and cuts
+// the file there. Compaction writes the snapshot to a temporary file,
+// fsyncs it, renames it over the old one and fsyncs the directory, then
+// rewrites the journal the same way without the covered records (keeping
+// the last 64 for IXFR). Every crash point leaves either the old or the
+// new snapshot with either the old or the new journal, and each of these
+// combinations loads to the same zone. DataDir is flock'ed so that two
+// servers never share it. See store.go for the byte layout.
+//
+// The package never logs: errors are returned wrapped, and Config.Log
+// receives diagnostics from background work (NOTIFY, compaction, a
+// recovered panic while handling a request).
+package dnsserver

@@ -1,0 +1,306 @@
+package dnsserver
+
+import (
+	"fmt"
+
+	"github.com/miekg/dns"
+)
+
+// serialGreater reports a > b in RFC 1982 serial number arithmetic.
+func serialGreater(a, b uint32) bool { return a != b && int32(a-b) > 0 }
+
+// isMeta reports the QTYPE-only and meta types that may not be stored
+// (RFC 2136 §3.4.1.2, RFC 6895 §3.1).
+func isMeta(t uint16) bool {
+	switch t {
+	case dns.TypeANY, dns.TypeAXFR, dns.TypeIXFR, dns.TypeMAILA, dns.TypeMAILB,
+		dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY:
+		return true
+	}
+	return t >= 128 && t <= 255
+}
+
+// txn is the working copy of an UPDATE: the nodes it touched, copied on
+// first touch, so that nothing is visible before the journal is synced.
+type txn struct {
+	z     *zone
+	nodes map[string]node
+	soa   *dns.SOA // explicit SOA from the update section, if any
+}
+
+func (t *txn) get(name string) node {
+	if n, ok := t.nodes[name]; ok {
+		return n
+	}
+	n := t.z.nodes[name].clone()
+	t.nodes[name] = n
+	return n
+}
+
+func withClass(rr dns.RR, class uint16, name string) dns.RR {
+	c := dns.Copy(rr)
+	c.Header().Class = class
+	c.Header().Name = name
+	return c
+}
+
+// update runs RFC 2136 §3.2–§3.6 for one message under the zone's writer
+// lock: prerequisites, update-section prescan, then the changes, which are
+// journaled and fsynced before they become visible. owns reports whether a
+// name belongs to this zone (not to another, more specific zone). It
+// returns the RCODE and whether the zone changed.
+func (z *zone) update(prereq, upd []dns.RR, owns func(string) bool) (int, bool, error) {
+	z.updMu.Lock()
+	defer z.updMu.Unlock()
+
+	if rc := z.checkPrereq(prereq, owns); rc != dns.RcodeSuccess {
+		return rc, false, nil
+	}
+	if rc := prescan(upd, owns); rc != dns.RcodeSuccess {
+		return rc, false, nil
+	}
+	t := &txn{z: z, nodes: map[string]node{}}
+	for _, rr := range upd {
+		t.apply(rr)
+	}
+
+	// The difference, record by record (TTL changes count).
+	d := &delta{seq: z.seq + 1, oldSOA: z.soa}
+	for name, n := range t.nodes {
+		old := z.nodes[name]
+		for typ, rrs := range old {
+			if typ == dns.TypeSOA {
+				continue
+			}
+			for _, rr := range rrs {
+				if !containsExact(n[typ], rr) {
+					d.del = append(d.del, rr)
+				}
+			}
+		}
+		for typ, rrs := range n {
+			if typ == dns.TypeSOA {
+				continue
+			}
+			for _, rr := range rrs {
+				if !containsExact(old[typ], rr) {
+					d.add = append(d.add, rr)
+				}
+			}
+		}
+	}
+	if len(d.del) == 0 && len(d.add) == 0 && t.soa == nil {
+		return dns.RcodeSuccess, false, nil
+	}
+	if t.soa != nil {
+		d.newSOA = t.soa
+	} else {
+		soa := dns.Copy(z.soa).(*dns.SOA)
+		soa.Serial++
+		d.newSOA = soa
+	}
+	if z.jnl == nil {
+		return dns.RcodeServerFailure, false, fmt.Errorf("zone %s: journal unavailable", z.name)
+	}
+	rec, err := encodeDelta(d)
+	if err != nil {
+		return dns.RcodeServerFailure, false, fmt.Errorf("zone %s: %w", z.name, err)
+	}
+	if err := z.appendJournal(rec); err != nil {
+		return dns.RcodeServerFailure, false, err
+	}
+
+	t.get(z.name)[dns.TypeSOA] = []dns.RR{d.newSOA}
+	z.mu.Lock()
+	for name, n := range t.nodes {
+		publish(z.nodes, name, n)
+	}
+	z.soa, z.seq = d.newSOA, d.seq
+	z.addHistory(d)
+	z.mu.Unlock()
+	return dns.RcodeSuccess, true, nil
+}
+
+func containsExact(rrs []dns.RR, rr dns.RR) bool {
+	for _, x := range rrs {
+		if x.Header().Ttl == rr.Header().Ttl && dns.IsDuplicate(x, rr) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkPrereq is RFC 2136 §3.2.
+func (z *zone) checkPrereq(prereq []dns.RR, owns func(string) bool) int {
+	type key struct {
+		name string
+		typ  uint16
+	}
+	var order []key
+	temp := map[key][]dns.RR{}
+	for _, rr := range prereq {
+		h := rr.Header()
+		name := dns.CanonicalName(h.Name)
+		if h.Ttl != 0 {
+			return dns.RcodeFormatError
+		}
+		if !owns(name) {
+			return dns.RcodeNotZone
+		}
+		n := z.nodes[name]
+		switch h.Class {
+		case dns.ClassANY:
+			if h.Rdlength != 0 {
+				return dns.RcodeFormatError
+			}
+			if h.Rrtype == dns.TypeANY {
+				if len(n) == 0 {
+					return dns.RcodeNameError
+				}
+			} else if len(n[h.Rrtype]) == 0 {
+				return dns.RcodeNXRrset
+			}
+		case dns.ClassNONE:
+			if h.Rdlength != 0 {
+				return dns.RcodeFormatError
+			}
+			if h.Rrtype == dns.TypeANY {
+				if len(n) != 0 {
+					return dns.RcodeYXDomain
+				}
+			} else if len(n[h.Rrtype]) != 0 {
+				return dns.RcodeYXRrset
+			}
+		case dns.ClassINET:
+			if isMeta(h.Rrtype) {
+				return dns.RcodeFormatError
+			}
+			k := key{name, h.Rrtype}
+			if _, ok := temp[k]; !ok {
+				order = append(order, k)
+			}
+			temp[k] = append(temp[k], withClass(rr, dns.ClassINET, name))
+		default:
+			return dns.RcodeFormatError
+		}
+	}
+	for _, k := range order {
+		have := z.nodes[k.name][k.typ]
+		want := temp[k]
+		for _, rr := range want {
+			if !containsRR(have, rr) {
+				return dns.RcodeNXRrset
+			}
+		}
+		for _, rr := range have {
+			if !containsRR(want, rr) {
+				return dns.RcodeNXRrset
+			}
+		}
+	}
+	return dns.RcodeSuccess
+}
+
+// prescan is RFC 2136 §3.4.1.
+func prescan(upd []dns.RR, owns func(string) bool) int {
+	for _, rr := range upd {
+		h := rr.Header()
+		if !owns(dns.CanonicalName(h.Name)) {
+			return dns.RcodeNotZone
+		}
+		switch h.Class {
+		case dns.ClassINET:
+			if isMeta(h.Rrtype) || h.Rdlength == 0 {
+				return dns.RcodeFormatError
+			}
+			if _, err := appendRR(nil, rr); err != nil {
+				return dns.RcodeFormatError
+			}
+		case dns.ClassANY:
+			if h.Ttl != 0 || h.Rdlength != 0 || (isMeta(h.Rrtype) && h.Rrtype != dns.TypeANY) {
+				return dns.RcodeFormatError
+			}
+		case dns.ClassNONE:
+			if h.Ttl != 0 || isMeta(h.Rrtype) {
+				return dns.RcodeFormatError
+			}
+		default:
+			return dns.RcodeFormatError
+		}
+	}
+	return dns.RcodeSuccess
+}
+
+// apply is RFC 2136 §3.4.2 for one prescanned RR.
+func (t *txn) apply(rr dns.RR) {
+	h := rr.Header()
+	name := dns.CanonicalName(h.Name)
+	apex := name == t.z.name
+	n := t.get(name)
+	switch h.Class {
+	case dns.ClassINET:
+		c := withClass(rr, dns.ClassINET, name)
+		typ := h.Rrtype
+		if typ == dns.TypeCNAME {
+			for other, rrs := range n {
+				if other != dns.TypeCNAME && len(rrs) > 0 {
+					return // CNAME and other data (RFC 2136 §3.4.2.2, RFC 1034 §3.6.2)
+				}
+			}
+		} else if len(n[dns.TypeCNAME]) > 0 {
+			return
+		}
+		switch typ {
+		case dns.TypeSOA:
+			cur := t.z.soa
+			if t.soa != nil {
+				cur = t.soa
+			}
+			if !apex || !serialGreater(c.(*dns.SOA).Serial, cur.Serial) {
+				return
+			}
+			t.soa = c.(*dns.SOA)
+			return
+		case dns.TypeCNAME:
+			n[typ] = []dns.RR{c}
+			return
+		}
+		// Replace a duplicate, else add; the RRset takes the new TTL
+		// (RFC 2181 §5.2).
+		rrs := make([]dns.RR, 0, len(n[typ])+1)
+		for _, x := range n[typ] {
+			if dns.IsDuplicate(x, c) {
+				continue
+			}
+			if x.Header().Ttl != c.Header().Ttl {
+				x = dns.Copy(x)
+				x.Header().Ttl = c.Header().Ttl
+			}
+			rrs = append(rrs, x)
+		}
+		n[typ] = append(rrs, c)
+	case dns.ClassANY:
+		switch {
+		case h.Rrtype == dns.TypeANY:
+			for typ := range n {
+				if !apex || (typ != dns.TypeSOA && typ != dns.TypeNS) {
+					delete(n, typ)
+				}
+			}
+		case apex && (h.Rrtype == dns.TypeSOA || h.Rrtype == dns.TypeNS):
+		default:
+			delete(n, h.Rrtype)
+		}
+	case dns.ClassNONE:
+		if h.Rrtype == dns.TypeSOA {
+			return
+		}
+		c := withClass(rr, dns.ClassINET, name)
+		if apex && h.Rrtype == dns.TypeNS {
+			if ns := n[dns.TypeNS]; len(ns) == 1 && dns.IsDuplicate(ns[0], c) {
+				return // never delete the last apex NS
+			}
+		}
+		n[h.Rrtype] = removeRR(n[h.Rrtype], c)
+	}
+}

@@ -1,0 +1,80 @@
+package testenv
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// SecondaryOptions configures StartSecondary.
+type SecondaryOptions struct {
+	// Zones are the zone apexes transferred from Primary.
+	Zones []string
+	// Primary is the "ip:port" of the primary server (NOTIFY is accepted
+	// from its IP address).
+	Primary string
+	// Port is the port on 127.0.0.1; 0 = a free port.
+	Port int
+}
+
+// StartSecondary starts a named on 127.0.0.1 that is a secondary (slave)
+// of Primary for every zone, with IXFR requested and NOTIFY accepted from
+// the primary's address. It returns once every zone has been transferred
+// and answers SOA (so the primary must be serving), and stops named when
+// the test ends. The returned Named supports Stop, Start, Query and Log.
+func StartSecondary(t testing.TB, opts SecondaryOptions) *Named {
+	t.Helper()
+	bin := Require(t, "named")[0]
+	if len(opts.Zones) == 0 {
+		t.Fatal("StartSecondary: no zones")
+	}
+	host, pport, err := net.SplitHostPort(opts.Primary)
+	if err != nil {
+		t.Fatalf("StartSecondary: primary %q: %v", opts.Primary, err)
+	}
+	if opts.Port == 0 {
+		opts.Port = FreePort(t, "127.0.0.1")
+	}
+	dir := t.TempDir()
+	n := &Named{
+		Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Port)),
+		Dir:  dir,
+		Conf: filepath.Join(dir, "named.conf"),
+		Opts: NamedOptions{Zones: opts.Zones, Port: opts.Port},
+		bin:  bin,
+		log:  &syncBuffer{},
+	}
+	var b strings.Builder
+	q := strconv.Quote
+	fmt.Fprintf(&b, `options {
+	directory %s;
+	pid-file %s;
+	session-keyfile %s;
+	managed-keys-directory %s;
+	listen-on port %d { 127.0.0.1; };
+	listen-on-v6 { none; };
+	recursion no;
+	dnssec-validation no;
+	notify no;
+	allow-transfer { none; };
+	request-ixfr yes;
+};
+controls { };
+`, q(dir), q(filepath.Join(dir, "named.pid")), q(filepath.Join(dir, "session.key")), q(dir), opts.Port)
+	for _, z := range opts.Zones {
+		zone := dns.Fqdn(z)
+		fmt.Fprintf(&b, "zone %s {\n\ttype secondary;\n\tprimaries { %s port %s; };\n\tfile %s;\n\tallow-notify { %s; };\n\tmasterfile-format text;\n};\n",
+			q(zone), host, pport, q(zoneFile(dir, "secondary", z)), host)
+	}
+	if err := os.WriteFile(n.Conf, []byte(b.String()), 0o644); err != nil {
+		t.Fatalf("StartSecondary: %v", err)
+	}
+	n.Start(t)
+	return n
+}
