@@ -47,6 +47,9 @@ type Config struct {
 	SNMP      SNMPSection      `toml:"snmp"`
 	Defaults  AliasDefaults    `toml:"defaults"`
 	Aliases   []Alias          `toml:"alias"`
+	// Authoritative, when present, runs the embedded authoritative DNS
+	// server (package dnsserver) in-process.
+	Authoritative *AuthoritativeSection `toml:"authoritative"`
 
 	// File is the path the configuration was read from.
 	File string `toml:"-"`
@@ -76,7 +79,11 @@ type HeartbeatSection struct {
 
 // DNSSection is [dns].
 type DNSSection struct {
-	Server      string   `toml:"server"`
+	// Server is the one-server form of Servers.
+	Server string `toml:"server"`
+	// Servers are every DNS server lbd keeps up to date, each reconciled
+	// on its own every cycle.
+	Servers     []string `toml:"servers"`
 	Timeout     Duration `toml:"timeout"`
 	Retries     int      `toml:"retries"`
 	InternalKey *Key     `toml:"internal_key"`
@@ -95,6 +102,22 @@ type SNMPSection struct {
 	PrivPassword string   `toml:"priv_password"`
 	Timeout      Duration `toml:"timeout"`
 	Retries      int      `toml:"retries"`
+}
+
+// AuthoritativeSection is [authoritative]: the embedded DNS server.
+type AuthoritativeSection struct {
+	Listen      string     `toml:"listen"`   // "ip:port", UDP and TCP
+	DataDir     string     `toml:"data_dir"` // snapshots + journals
+	Keys        []Key      `toml:"keys"`
+	Secondaries []string   `toml:"secondaries"` // NOTIFY targets, allowed to transfer
+	Zones       []AuthZone `toml:"zone"`
+}
+
+// AuthZone is one [[authoritative.zone]].
+type AuthZone struct {
+	Name       string   `toml:"name"`
+	NS         []string `toml:"ns"`
+	UpdateKeys []string `toml:"update_keys"`
 }
 
 // AliasDefaults is [defaults]: values every alias inherits.
@@ -224,10 +247,25 @@ func (c *Config) Validate() error {
 		}
 	}
 
-	if c.DNS.Server == "" {
-		bad("dns.server", "required (host:port of the DNS server to update)")
-	} else if _, _, err := net.SplitHostPort(c.DNS.Server); err != nil {
-		bad("dns.server", "not host:port (IPv6 as [::1]:53): %v", err)
+	switch {
+	case c.DNS.Server != "" && len(c.DNS.Servers) > 0:
+		bad("dns.servers", "set either dns.server or dns.servers, not both")
+	case c.DNS.Server == "" && len(c.DNS.Servers) == 0 && c.Authoritative == nil:
+		bad("dns.server", "required (host:port of the DNS server to update), or dns.servers, or [authoritative]")
+	case c.DNS.Server != "":
+		if _, _, err := net.SplitHostPort(c.DNS.Server); err != nil {
+			bad("dns.server", "not host:port (IPv6 as [::1]:53): %v", err)
+		}
+	}
+	seenSrv := map[string]bool{}
+	for i, s := range c.DNS.Servers {
+		key := fmt.Sprintf("dns.servers[%d]", i)
+		if _, _, err := net.SplitHostPort(s); err != nil {
+			bad(key, "not host:port (IPv6 as [::1]:53): %v", err)
+		} else if seenSrv[s] {
+			bad(key, "%s listed twice", s)
+		}
+		seenSrv[s] = true
 	}
 	if c.DNS.Timeout.Duration <= 0 {
 		bad("dns.timeout", "must be positive")
@@ -277,6 +315,8 @@ func (c *Config) Validate() error {
 	if s.Retries < 0 {
 		bad("snmp.retries", "must not be negative")
 	}
+
+	errs = append(errs, c.validateAuthoritative()...)
 
 	errs = append(errs, c.validateAliasParams("defaults", c.Defaults.BestHosts, c.Defaults.TTL.Duration,
 		c.Defaults.PollingInterval.Duration, c.Defaults.Fallback, c.Defaults.Hysteresis)...)
@@ -374,7 +414,12 @@ func (c *Config) Params(i int) Params {
 	p := Params{Name: normName(a.Name), Zone: normName(a.Zone), Members: a.Members, BestHosts: d.BestHosts,
 		TTL: d.TTL.Duration, PollingInterval: d.PollingInterval.Duration, Hysteresis: d.Hysteresis, External: a.External}
 	if p.Zone == "" {
+		// The alias is its own zone (CERN layout), unless the embedded
+		// server serves a zone that contains it.
 		p.Zone = p.Name
+		if z := c.authZone(p.Name); z != nil {
+			p.Zone = normName(z.Name)
+		}
 	}
 	fb := d.Fallback
 	if a.BestHosts != nil {
@@ -394,6 +439,115 @@ func (c *Config) Params(i int) Params {
 	}
 	p.Fallback, _ = ParseFallback(fb)
 	return p
+}
+
+// DNSServers lists the servers to keep up to date, in configuration order:
+// dns.servers, dns.server, or else the embedded server.
+func (c *Config) DNSServers() []string {
+	if len(c.DNS.Servers) > 0 {
+		return c.DNS.Servers
+	}
+	if c.DNS.Server != "" {
+		return []string{c.DNS.Server}
+	}
+	if c.Authoritative != nil {
+		return []string{c.Authoritative.Listen}
+	}
+	return nil
+}
+
+// writesEmbedded reports whether lbd writes only to its embedded server.
+func (c *Config) writesEmbedded() bool {
+	return c.Authoritative != nil && c.DNS.Server == "" && len(c.DNS.Servers) == 0
+}
+
+func (c *Config) validateAuthoritative() []error {
+	a := c.Authoritative
+	if a == nil {
+		return nil
+	}
+	var errs []error
+	bad := func(key, format string, args ...any) { errs = append(errs, c.errorf(key, format, args...)) }
+	if host, port, err := net.SplitHostPort(a.Listen); err != nil {
+		bad("authoritative.listen", "not ip:port: %v", err)
+	} else if _, err := netip.ParseAddr(host); err != nil {
+		bad("authoritative.listen", "%q is not an IP address", host)
+	} else if port == "0" && c.writesEmbedded() {
+		bad("authoritative.listen", "needs a fixed port when lbd writes to the embedded server")
+	}
+	if a.DataDir == "" {
+		bad("authoritative.data_dir", "required (snapshots and journals of the zones)")
+	}
+	keys := map[string]bool{}
+	for i, k := range a.Keys {
+		key := fmt.Sprintf("authoritative.keys[%d]", i)
+		errs = append(errs, c.validateKey(key, k)...)
+		keys[normName(k.Name)] = true
+	}
+	for i, s := range a.Secondaries {
+		if _, _, err := net.SplitHostPort(s); err != nil {
+			bad(fmt.Sprintf("authoritative.secondaries[%d]", i), "not ip:port: %v", err)
+		}
+	}
+	if len(a.Zones) == 0 {
+		bad("authoritative.zone", "at least one [[authoritative.zone]] is required")
+	}
+	seen := map[string]bool{}
+	for i, z := range a.Zones {
+		key := fmt.Sprintf("authoritative.zone[%d]", i)
+		n := normName(z.Name)
+		if _, ok := dnsNameOK(n); !ok {
+			bad(key+".name", "%q is not a valid zone name", z.Name)
+		} else if seen[n] {
+			bad(key+".name", "zone %q listed twice", z.Name)
+		}
+		seen[n] = true
+		for j, k := range z.UpdateKeys {
+			if !keys[normName(k)] {
+				bad(fmt.Sprintf("%s.update_keys[%d]", key, j), "key %q is not in authoritative.keys", k)
+			}
+		}
+	}
+	if c.writesEmbedded() && c.DNS.InternalKey != nil {
+		ik := normName(c.DNS.InternalKey.Name)
+		for i := range c.Aliases {
+			p := c.Params(i)
+			z := c.authZone(p.Name)
+			switch {
+			case z == nil:
+				bad(fmt.Sprintf("alias[%d].name", i), "alias %q is in no [[authoritative.zone]]", c.Aliases[i].Name)
+			case !contains(z.UpdateKeys, ik):
+				bad(fmt.Sprintf("alias[%d]", i), "dns.internal_key %q may not update zone %q (add it to update_keys)", c.DNS.InternalKey.Name, z.Name)
+			case normName(z.Name) != p.Zone:
+				bad(fmt.Sprintf("alias[%d].zone", i), "the embedded server serves zone %q, not %q", z.Name, p.Zone)
+			}
+		}
+	}
+	return errs
+}
+
+// authZone returns the embedded zone that contains name (the longest match).
+func (c *Config) authZone(name string) *AuthZone {
+	if c.Authoritative == nil {
+		return nil
+	}
+	var best *AuthZone
+	for i := range c.Authoritative.Zones {
+		z := &c.Authoritative.Zones[i]
+		if inZone(name, normName(z.Name)) && (best == nil || len(z.Name) > len(best.Name)) {
+			best = z
+		}
+	}
+	return best
+}
+
+func contains(list []string, name string) bool {
+	for _, s := range list {
+		if normName(s) == name {
+			return true
+		}
+	}
+	return false
 }
 
 // IsMaster resolves the role: explicit, or "auto" comparing lbd.master with

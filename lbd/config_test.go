@@ -117,3 +117,47 @@ func unwrapAll(err error) error {
 		err = u.Unwrap()
 	}
 }
+
+func TestEmbeddedExampleLoads(t *testing.T) {
+	cfg, err := Load(filepath.Join("..", "etc", "lbd-embedded.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.DNSServers(); len(got) != 1 || got[0] != "127.0.0.1:5353" {
+		t.Fatalf("servers %v", got)
+	}
+	if p := cfg.Params(0); p.Zone != "lb.example.org" {
+		t.Fatalf("alias zone %q, want the embedded zone", p.Zone)
+	}
+}
+
+func TestEmbeddedConfigErrors(t *testing.T) {
+	base := `
+[lbd]
+role = "master"
+[dns]
+internal_key = { name = "k.", secret = "c2VjcmV0" }
+[snmp]
+auth_password = "12345678"
+[authoritative]
+listen = "127.0.0.1:5353"
+data_dir = "/tmp/x"
+keys = [{ name = "k.", secret = "c2VjcmV0" }]
+[[authoritative.zone]]
+name = "lb.test"
+update_keys = ["k."]
+`
+	for name, c := range map[string]struct{ edit, want string }{
+		"alias outside zones": {"[[alias]]\nname = \"www.other.test\"\nmembers = [\"x\"]\n", "is in no [[authoritative.zone]]"},
+		"unknown update key":  {"[[authoritative.zone]]\nname = \"b.test\"\nupdate_keys = [\"nope.\"]\n", "authoritative.zone[1].update_keys[0]: key \"nope.\" is not in authoritative.keys"},
+		"explicit wrong zone": {"[[alias]]\nname = \"www.lb.test\"\nzone = \"www.lb.test\"\nmembers = [\"x\"]\n", "serves zone \"lb.test\", not \"www.lb.test\""},
+	} {
+		_, err := Parse("a.toml", []byte(base+c.edit))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := Parse("a.toml", []byte(base+"[[alias]]\nname = \"www.lb.test\"\nmembers = [\"x\"]\n")); err != nil {
+		t.Fatalf("valid embedded config: %v", err)
+	}
+}

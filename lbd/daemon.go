@@ -109,9 +109,14 @@ type AliasResult struct {
 	Alias    string
 	Members  []Member
 	Decision Decision
-	Change   dnsupdate.Change
-	Wrote    bool
-	Err      error
+	// Change is the change for the first server (the others get their
+	// own diff against what they serve).
+	Change dnsupdate.Change
+	// Wrote is set when at least one server was written.
+	Wrote bool
+	// Servers is each server's outcome (nil = in sync or written).
+	Servers map[string]error
+	Err     error
 }
 
 // CycleReport summarises one cycle.
@@ -219,20 +224,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	}
 	replies := poller.PollAll(ctx, addrs)
 
-	// DNS work for different zones runs concurrently, bounded.
-	results := make([]AliasResult, len(due))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for i, p := range due {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int, p Params) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			results[i] = d.evaluate(ctx, cfg, p, resolved, replies, rep.MayWrite)
-		}(i, p)
-	}
-	wg.Wait()
+	results := d.reconcile(ctx, cfg, due, resolved, replies, rep.MayWrite)
 	rep.Aliases = results
 
 	d.mu.Lock()
@@ -286,98 +278,12 @@ func (d *Daemon) logMembers(alias string, st *aliasState, members []Member) {
 	st.usable = now
 }
 
-func (d *Daemon) evaluate(ctx context.Context, cfg *Config, p Params, resolved map[string][]netip.Addr,
-	replies map[netip.Addr]Reply, mayWrite bool) AliasResult {
-	res := AliasResult{Alias: p.Name}
-	for _, h := range p.Members {
-		res.Members = append(res.Members, MemberFor(p.Name, h, resolved[h], replies))
+func client(cfg *Config, server string, k Key) *dnsupdate.Client {
+	retries := cfg.DNS.Retries
+	if retries == 0 {
+		retries = -1 // dnsupdate: 0 means its default, negative means none
 	}
-	internal := d.client(cfg, *cfg.DNS.InternalKey)
-	cur, err := internal.Query(ctx, p.Name)
-	if err != nil {
-		res.Err = fmt.Errorf("alias %s: read current records: %w", p.Name, err)
-		d.log.WithFields(logrus.Fields{"alias": p.Name, "server": cfg.DNS.Server}).Error(res.Err)
-		return res
-	}
-	res.Decision = Select(Input{Alias: p.Name, BestHosts: p.BestHosts, Fallback: p.Fallback,
-		Hysteresis: p.Hysteresis, Members: res.Members, Published: cur.Addrs()})
-	if res.Decision.Keep {
-		return res
-	}
-	ttl := uint32(p.TTL / time.Second)
-	res.Change = dnsupdate.Diff(p.Zone, p.Name, cur, res.Decision.Addrs, ttl)
-	if res.Change.Empty() {
-		return res
-	}
-	fields := logrus.Fields{"alias": p.Name, "zone": p.Zone, "server": cfg.DNS.Server,
-		"hosts": res.Decision.Hosts, "change": res.Change.String()}
-	if d.DryRun {
-		fmt.Fprintf(d.Out, "; alias %s: %s\n%s\n", p.Name, res.Decision, res.Change)
-		return res
-	}
-	if !mayWrite {
-		d.log.WithFields(fields).Debug("slave passive: not writing")
-		return res
-	}
-	changes := []dnsupdate.Change{res.Change}
-	if err := internal.Apply(ctx, changes); err != nil {
-		res.Err = fmt.Errorf("alias %s: update: %w", p.Name, err)
-		d.log.WithFields(fields).Error(res.Err)
-		return res
-	}
-	if p.External {
-		// The external view is read with its own key (the server picks the
-		// view by the key), diffed, written and read back like the internal.
-		ext := d.client(cfg, *cfg.DNS.ExternalKey)
-		if err := d.writeView(ctx, ext, p, res.Decision.Addrs, ttl, true); err != nil {
-			res.Err = fmt.Errorf("alias %s: external view: %w", p.Name, err)
-			d.log.WithFields(fields).Error(res.Err)
-			return res
-		}
-	}
-	res.Wrote = true
-	// Read back what the server now serves.
-	if after, err := internal.Query(ctx, p.Name); err != nil {
-		d.log.WithFields(fields).Warn("update accepted but read-back failed: ", err)
-	} else if !sameAddrs(after.Addrs(), res.Change.Desired) {
-		res.Err = fmt.Errorf("alias %s: update accepted but server serves %v, want %v", p.Name, after.Addrs(), res.Change.Desired)
-		d.log.WithFields(fields).Error(res.Err)
-		return res
-	}
-	d.log.WithFields(fields).Info("DNS updated")
-	return res
-}
-
-// writeView brings one view (read with a signed query) to desired and
-// verifies it.
-func (d *Daemon) writeView(ctx context.Context, c *dnsupdate.Client, p Params, desired []netip.Addr, ttl uint32, signed bool) error {
-	query := c.Query
-	if signed {
-		query = c.QuerySigned
-	}
-	cur, err := query(ctx, p.Name)
-	if err != nil {
-		return fmt.Errorf("read current records: %w", err)
-	}
-	ch := dnsupdate.Diff(p.Zone, p.Name, cur, desired, ttl)
-	if ch.Empty() {
-		return nil
-	}
-	if err := c.Apply(ctx, []dnsupdate.Change{ch}); err != nil {
-		return fmt.Errorf("update: %w", err)
-	}
-	after, err := query(ctx, p.Name)
-	if err != nil {
-		return fmt.Errorf("read back: %w", err)
-	}
-	if !sameAddrs(after.Addrs(), ch.Desired) {
-		return fmt.Errorf("update accepted but server serves %v, want %v", after.Addrs(), ch.Desired)
-	}
-	return nil
-}
-
-func (d *Daemon) client(cfg *Config, k Key) *dnsupdate.Client {
-	return &dnsupdate.Client{Server: cfg.DNS.Server, Timeout: cfg.DNS.Timeout.Duration, Retries: cfg.DNS.Retries,
+	return &dnsupdate.Client{Server: server, Timeout: cfg.DNS.Timeout.Duration, Retries: retries,
 		Key: dnsupdate.Key{Name: k.Name, Algorithm: k.Algorithm, Secret: k.Secret}}
 }
 
@@ -400,6 +306,11 @@ func sameAddrs(a, b []netip.Addr) bool {
 // Once runs a single cycle over every alias (lbd -once / -dry-run). A slave
 // fetches the heartbeat first. The error joins every alias's error.
 func (d *Daemon) Once(ctx context.Context) (CycleReport, error) {
+	stop, err := d.startAuthoritative(ctx)
+	if err != nil {
+		return CycleReport{}, err
+	}
+	defer stop()
 	if !d.IsMaster() && !d.DryRun {
 		if err := d.FetchHeartbeat(ctx); err != nil {
 			d.log.Warn(err)
@@ -415,6 +326,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.mu.Lock()
 	cfg := d.cfg
 	d.mu.Unlock()
+	stopAuth, err := d.startAuthoritative(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopAuth()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup

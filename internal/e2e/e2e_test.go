@@ -182,6 +182,7 @@ type lbdOpts struct {
 	StaleAfter string
 	Polling    string
 	External   bool
+	Servers    []string
 }
 
 func writeLBDConfig(t *testing.T, o lbdOpts) string {
@@ -210,7 +211,18 @@ func writeLBDConfig(t *testing.T, o lbdOpts) string {
 	if o.URL != "" {
 		fmt.Fprintf(&b, "url = %q\n", o.URL)
 	}
-	fmt.Fprintf(&b, "[dns]\nserver = %q\ntimeout = \"1s\"\nretries = 1\n", o.Server)
+	if len(o.Servers) > 0 {
+		fmt.Fprintf(&b, "[dns]\nservers = [")
+		for i, s := range o.Servers {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%q", s)
+		}
+		fmt.Fprintf(&b, "]\ntimeout = \"500ms\"\nretries = 1\n")
+	} else {
+		fmt.Fprintf(&b, "[dns]\nserver = %q\ntimeout = \"1s\"\nretries = 1\n", o.Server)
+	}
 	fmt.Fprintf(&b, "internal_key = { name = \"lbd-key.\", algorithm = \"hmac-sha256\", secret = %q }\n", o.Secret)
 	if o.External {
 		fmt.Fprintf(&b, "external_key = { name = \"lbd-ext.\", algorithm = \"hmac-sha512\", secret = %q }\n", extSecret)

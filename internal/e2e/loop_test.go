@@ -194,3 +194,27 @@ func TestExternalView(t *testing.T) {
 		t.Fatalf("external view: %v", extGot)
 	}
 }
+
+// Two DNS servers: one is stopped while the selection changes; the other is
+// updated; when the stopped one returns it is brought up to date.
+func TestTwoServersConverge(t *testing.T) {
+	agents := startThreeAgents(t)
+	a, b := startNamed(t), startNamed(t)
+	cfg := writeLBDConfig(t, lbdOpts{Role: "master", Servers: []string{a.Addr, b.Addr}, SNMPPort: agents[0].Port,
+		Alias: alias, Members: []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}, BestHosts: 2, Polling: "300ms"})
+	startLBD(t, "-config", cfg, "-hostname", "master.test")
+	best := []string{"127.0.0.2", "127.0.0.3"}
+	waitFor(t, 10*time.Second, func() bool {
+		ga, _ := published(t, a, alias)
+		gb, _ := published(t, b, alias)
+		return equal(ga, best) && equal(gb, best)
+	})
+
+	b.Stop()
+	agents[0].nologin(t, true)
+	drained := []string{"127.0.0.3", "127.0.0.4"}
+	waitFor(t, 10*time.Second, func() bool { g, _ := published(t, a, alias); return equal(g, drained) })
+
+	b.Start(t)
+	waitFor(t, 10*time.Second, func() bool { g, _ := published(t, b, alias); return equal(g, drained) })
+}

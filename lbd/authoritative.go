@@ -1,0 +1,50 @@
+package lbd
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/lbd-project/lbd/dnsserver"
+)
+
+// dnsserverConfig converts [authoritative] for package dnsserver.
+func (c *Config) dnsserverConfig() dnsserver.Config {
+	a := c.Authoritative
+	sc := dnsserver.Config{Listen: a.Listen, DataDir: a.DataDir, Secondaries: a.Secondaries}
+	for _, k := range a.Keys {
+		sc.Keys = append(sc.Keys, dnsserver.Key{Name: k.Name, Algorithm: k.Algorithm, Secret: k.Secret})
+	}
+	for _, z := range a.Zones {
+		sc.Zones = append(sc.Zones, dnsserver.Zone{Name: z.Name, NS: z.NS, UpdateKeys: z.UpdateKeys})
+	}
+	return sc
+}
+
+// startAuthoritative runs the embedded DNS server when [authoritative] is
+// configured. stop shuts it down and waits for it (its journal is fsynced
+// per update, so nothing acknowledged is lost either way).
+func (d *Daemon) startAuthoritative(ctx context.Context) (stop func(), err error) {
+	d.mu.Lock()
+	cfg := d.cfg
+	d.mu.Unlock()
+	if cfg.Authoritative == nil {
+		return func() {}, nil
+	}
+	sc := cfg.dnsserverConfig()
+	log := d.log.WithField("component", "dnsserver")
+	sc.Log = func(format string, args ...any) { log.Warnf(format, args...) }
+	srv, err := dnsserver.New(sc)
+	if err != nil {
+		return nil, fmt.Errorf("embedded DNS server: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Error("embedded DNS server stopped: ", err)
+		}
+	}()
+	log.WithField("listen", srv.Addr()).Infof("embedded DNS server serving %d zones", len(sc.Zones))
+	return func() { cancel(); <-done }, nil
+}
