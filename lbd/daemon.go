@@ -47,6 +47,7 @@ type aliasState struct {
 	lastEval  time.Time
 	lastWrite time.Time
 	lastErr   error
+	servers   map[string]error // per DNS server (and external view): last outcome
 	failures  int
 }
 
@@ -242,6 +243,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		st.lastEval = now
 		st.decision = r.Decision
 		st.lastErr = r.Err
+		st.servers = r.Servers
 		if r.Wrote {
 			st.lastWrite = now
 		}

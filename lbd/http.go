@@ -27,6 +27,8 @@ type aliasStatus struct {
 	LastEval  time.Time `json:"last_evaluation"`
 	LastWrite time.Time `json:"last_write,omitzero"`
 	Error     string    `json:"error,omitempty"`
+	// Servers maps each DNS server (and external view) to "ok" or its error.
+	Servers map[string]string `json:"dns_servers,omitempty"`
 }
 
 func (d *Daemon) serveStatus(w http.ResponseWriter, r *http.Request) {
@@ -45,6 +47,17 @@ func (d *Daemon) serveStatus(w http.ResponseWriter, r *http.Request) {
 		}
 		if st.lastErr != nil {
 			s.Error = st.lastErr.Error()
+		}
+		if !st.lastEval.IsZero() {
+			s.Servers = map[string]string{}
+			for _, srv := range d.cfg.DNSServers() {
+				s.Servers[srv] = "ok"
+			}
+			for srv, err := range st.servers {
+				if err != nil {
+					s.Servers[srv] = err.Error()
+				}
+			}
 		}
 		out.Aliases[name] = s
 	}
