@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -200,7 +201,8 @@ func TestExternalView(t *testing.T) {
 func TestTwoServersConverge(t *testing.T) {
 	agents := startThreeAgents(t)
 	a, b := startNamed(t), startNamed(t)
-	cfg := writeLBDConfig(t, lbdOpts{Role: "master", Servers: []string{a.Addr, b.Addr}, SNMPPort: agents[0].Port,
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "127.0.0.1"))
+	cfg := writeLBDConfig(t, lbdOpts{Role: "master", Servers: []string{a.Addr, b.Addr}, SNMPPort: agents[0].Port, HTTP: httpAddr,
 		Alias: alias, Members: []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}, BestHosts: 2, Polling: "300ms"})
 	startLBD(t, "-config", cfg, "-hostname", "master.test")
 	best := []string{"127.0.0.2", "127.0.0.3"}
@@ -214,7 +216,32 @@ func TestTwoServersConverge(t *testing.T) {
 	agents[0].nologin(t, true)
 	drained := []string{"127.0.0.3", "127.0.0.4"}
 	waitFor(t, 10*time.Second, func() bool { g, _ := published(t, a, alias); return equal(g, drained) })
+	// The status page says which server is behind.
+	waitFor(t, 10*time.Second, func() bool {
+		st := getStatus(t, httpAddr)
+		srv := st.Aliases[alias].Servers
+		return srv[a.Addr] == "ok" && srv[b.Addr] != "" && srv[b.Addr] != "ok"
+	})
 
 	b.Start(t)
 	waitFor(t, 10*time.Second, func() bool { g, _ := published(t, b, alias); return equal(g, drained) })
+}
+
+type statusDoc struct {
+	Aliases map[string]struct {
+		Hosts   []string          `json:"hosts"`
+		Servers map[string]string `json:"dns_servers"`
+	} `json:"aliases"`
+}
+
+func getStatus(t *testing.T, addr string) statusDoc {
+	t.Helper()
+	var st statusDoc
+	r, err := (&http.Client{Timeout: time.Second}).Get("http://" + addr + "/status")
+	if err != nil {
+		return st
+	}
+	defer r.Body.Close()
+	json.NewDecoder(r.Body).Decode(&st)
+	return st
 }
