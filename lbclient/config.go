@@ -4,8 +4,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,6 +24,15 @@ const (
 	DefaultInterval = 10 * time.Second
 	// DefaultTimeout bounds one check or load unless it sets its own.
 	DefaultTimeout = 3 * time.Second
+	// DefaultWorkers is how many mappings are evaluated at the same time.
+	DefaultWorkers = 4
+	// DefaultPushTimeout and DefaultPushRetries bound one inform (an
+	// unacknowledged inform is sent 1+retries times, each waiting timeout).
+	DefaultPushTimeout = time.Second
+	DefaultPushRetries = 2
+	// StateBootsFile is the boots file name inside $STATE_DIRECTORY (set by
+	// systemd's StateDirectory=) when boots_file is not configured.
+	StateBootsFile = "boots"
 )
 
 // DefaultListen is used when [agent] has no listen key.
@@ -43,11 +54,16 @@ type Config struct {
 	// File is the path the configuration was read from.
 	File string `toml:"-"`
 
+	// Source, when set, re-reads the configuration on SIGHUP (Run). nil
+	// means Load(File) when File is set.
+	Source func() (*Config, error) `toml:"-"`
+
 	// Set by Validate.
-	interval time.Duration
-	engineID []byte
-	mappings []*Mapping
-	aliases  []string
+	interval    time.Duration
+	pushTimeout time.Duration
+	engineID    []byte
+	mappings    []*Mapping
+	aliases     []string
 }
 
 // AgentConfig is the [agent] section.
@@ -62,10 +78,28 @@ type AgentConfig struct {
 	Users []UserConfig `toml:"users"`
 	// EngineID is the SNMP engine ID in hex; default derived from the host name.
 	EngineID string `toml:"engine_id"`
-	// BootsFile, when set, persists snmpEngineBoots (incremented at start).
+	// BootsFile persists snmpEngineBoots (incremented at every start and at
+	// a reload that changes the SNMP settings). Empty: $STATE_DIRECTORY/boots
+	// when systemd sets STATE_DIRECTORY, else not persisted (see BootsPath).
 	BootsFile string `toml:"boots_file"`
 	// Interval is the evaluation period (Go duration).
 	Interval string `toml:"interval"`
+	// Workers bounds how many mappings are evaluated concurrently (default
+	// DefaultWorkers); within a mapping the steps run in order.
+	Workers int `toml:"workers"`
+
+	// Push lists "host:port" addresses (lbd trap receivers) sent an SNMPv2c
+	// trap or inform when an alias becomes usable or unusable (push.go).
+	Push []string `toml:"push"`
+	// PushCommunity is the community of pushed notifications; default the
+	// agent's community, else "public".
+	PushCommunity string `toml:"push_community"`
+	// PushInform sends informs (acknowledged, retried) instead of traps.
+	PushInform bool `toml:"push_inform"`
+	// PushTimeout (Go duration, default "1s") and PushRetries (default 2)
+	// bound one inform.
+	PushTimeout string `toml:"push_timeout"`
+	PushRetries *int   `toml:"push_retries"`
 }
 
 // UserConfig is one SNMPv3 user.
@@ -112,6 +146,7 @@ func Defaults() *Config {
 		Listen:   append([]string(nil), DefaultListen...),
 		Root:     DefaultRoot,
 		Interval: DefaultInterval.String(),
+		Workers:  DefaultWorkers,
 	}, DefaultLoad: func(root string) int { return checks.DefaultLoad(checks.Env{Root: root}) }}
 }
 
@@ -210,6 +245,26 @@ func (c *Config) Validate(doc *tomlconf.Doc) error {
 		bad("agent.interval", "%q is not a positive duration such as \"10s\"", a.Interval)
 	}
 	c.interval = d
+	if a.Workers < 1 || a.Workers > 256 {
+		bad("agent.workers", "%d: want 1..256 (default %d)", a.Workers, DefaultWorkers)
+	}
+	for i, p := range a.Push {
+		host, port, err := net.SplitHostPort(p)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			bad(fmt.Sprintf("agent.push[%d]", i), "%q is not a host:port address (IPv6 in brackets), e.g. \"192.0.2.1:162\"", p)
+		}
+	}
+	c.pushTimeout = DefaultPushTimeout
+	if a.PushTimeout != "" {
+		d, err := time.ParseDuration(a.PushTimeout)
+		if err != nil || d <= 0 {
+			bad("agent.push_timeout", "%q is not a positive duration such as \"1s\"", a.PushTimeout)
+		}
+		c.pushTimeout = d
+	}
+	if a.PushRetries != nil && (*a.PushRetries < 0 || *a.PushRetries > 10) {
+		bad("agent.push_retries", "%d: want 0..10", *a.PushRetries)
+	}
 
 	// mappings
 	c.mappings, c.aliases = nil, nil
@@ -357,6 +412,23 @@ func (c *Config) Aliases() []string { return c.aliases }
 // Mappings lists the mappings: alias-specific ones in configuration order,
 // then the default mapping if it serves at least one alias.
 func (c *Config) Mappings() []*Mapping { return c.mappings }
+
+// Workers is [agent] workers (at least 1).
+func (c *Config) Workers() int { return max(c.Agent.Workers, 1) }
+
+// BootsPath is where snmpEngineBoots is persisted: boots_file, else
+// $STATE_DIRECTORY/boots when systemd provides a state directory
+// (StateDirectory=lbclient in etc/lbclient.service), else "" (not
+// persisted: boots is 1 at every start).
+func (c *Config) BootsPath() string {
+	if c.Agent.BootsFile != "" {
+		return c.Agent.BootsFile
+	}
+	if dir, _, _ := strings.Cut(os.Getenv("STATE_DIRECTORY"), ":"); dir != "" {
+		return filepath.Join(dir, StateBootsFile)
+	}
+	return ""
+}
 
 // EngineID is the configured engine ID, or one derived from the host name.
 func (c *Config) EngineID() []byte {

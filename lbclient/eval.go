@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lbd-project/lbd/checks"
@@ -62,41 +63,13 @@ func (o Outcome) Usable() bool { return o.Metric >= 1 && o.Metric <= 99999 }
 // failure gives -Code and stops; loads are summed; a sum of 0 becomes
 // defaultLoad(root) (1 if defaultLoad is nil).
 func (m *Mapping) Evaluate(ctx context.Context, root string, defaultLoad func(string) int) Outcome {
-	env := checks.Env{Root: root}
-	if !m.Default {
-		env.Alias = m.Name
-	}
-	sum := 0
-	var reasons []string
-	for _, s := range m.Steps {
-		r, hung := runStep(ctx, s, env)
-		if hung {
-			return Outcome{Metric: CheckHung, Step: s.Key, Hard: true,
-				Reason: fmt.Sprintf("%s: %s did not return within its timeout", s.Key, s.Spec)}
-		}
-		if !r.OK {
-			return Outcome{Metric: r.Metric(), Step: s.Key, Hard: r.Hard, Reason: s.Key + ": " + r.Reason}
-		}
-		if s.Load {
-			sum += r.Load
-			reasons = append(reasons, r.Reason)
-		}
-	}
-	if sum == 0 {
-		if defaultLoad == nil {
-			return Outcome{Metric: 1, Reason: "no load: placeholder default load 1"}
-		}
-		return Outcome{Metric: defaultLoad(root), Reason: "default load"}
-	}
-	if sum > math.MaxInt32 {
-		sum = math.MaxInt32
-	}
-	return Outcome{Metric: sum, Reason: strings.Join(reasons, " + ")}
+	return m.evaluate(ctx, root, defaultLoad, nil)
 }
 
 // runStep runs one step under its timeout; hung is set when it did not
-// return within the timeout plus HangGrace (its goroutine is abandoned).
-func runStep(ctx context.Context, s Step, env checks.Env) (r checks.Result, hung bool) {
+// return within the timeout plus HangGrace (its goroutine is abandoned and,
+// with a tracker, recorded under key until it returns).
+func runStep(ctx context.Context, s Step, env checks.Env, key string, h *hungTracker) (r checks.Result, hung bool) {
 	to := s.Spec.Timeout
 	if to <= 0 {
 		to = DefaultTimeout
@@ -104,7 +77,16 @@ func runStep(ctx context.Context, s Step, env checks.Env) (r checks.Result, hung
 	cctx, cancel := context.WithTimeout(ctx, to)
 	defer cancel()
 	done := make(chan checks.Result, 1)
+	var abandoned sync.Mutex // held while deciding; the goroutine clears the tracker after
+	var gone bool
 	go func() {
+		defer func() {
+			abandoned.Lock()
+			if gone && h != nil {
+				h.clear(key)
+			}
+			abandoned.Unlock()
+		}()
 		defer func() {
 			if p := recover(); p != nil {
 				done <- checks.Result{Code: -CheckHung, Hard: true, Reason: fmt.Sprintf("panic: %v", p)}
@@ -118,6 +100,18 @@ func runStep(ctx context.Context, s Step, env checks.Env) (r checks.Result, hung
 	case r = <-done:
 		return r, false
 	case <-t.C:
+		abandoned.Lock()
+		select {
+		case r = <-done: // returned just now
+			abandoned.Unlock()
+			return r, false
+		default:
+		}
+		gone = true
+		if h != nil {
+			h.set(key, time.Now())
+		}
+		abandoned.Unlock()
 		return checks.Result{}, true
 	}
 }

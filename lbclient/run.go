@@ -1,17 +1,21 @@
 package lbclient
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -28,13 +32,19 @@ type State struct {
 }
 
 // Evaluator evaluates the configuration's mappings and caches the result.
-// Value never blocks on a check.
+// Value never blocks on a check: it reads the last completed State
+// atomically. See engine.go for how a round runs (bounded concurrency,
+// per-round sharing of identical checks, hung checks).
 type Evaluator struct {
-	cfg  *Config
-	log  logrus.FieldLogger
-	cur  atomic.Pointer[State]
-	mu   sync.Mutex // serializes Round
-	last map[string]AliasLoad
+	conf   atomic.Pointer[Config]
+	log    logrus.FieldLogger
+	cur    atomic.Pointer[State]
+	mu     sync.Mutex // serializes Round
+	last   map[string]AliasLoad
+	hung   *hungTracker
+	kick   chan struct{}
+	notify func(st *State, changed []AliasLoad) // set before Loop starts
+	runs   atomic.Int64                          // steps started in the last round
 }
 
 // NewEvaluator returns an evaluator whose state is NotReady for every alias.
@@ -44,7 +54,8 @@ func NewEvaluator(cfg *Config, log logrus.FieldLogger) *Evaluator {
 		l.SetOutput(os.Stderr)
 		log = l
 	}
-	e := &Evaluator{cfg: cfg, log: log}
+	e := &Evaluator{log: log, hung: newHungTracker(), kick: make(chan struct{}, 1)}
+	e.conf.Store(cfg)
 	st := &State{}
 	for _, a := range cfg.Aliases() {
 		st.Loads = append(st.Loads, AliasLoad{Alias: a, Metric: NotReady, Reason: "not evaluated yet"})
@@ -60,29 +71,71 @@ func (e *Evaluator) State() *State { return e.cur.Load() }
 // Value returns the cached SNMP answer.
 func (e *Evaluator) Value() agent.Value { return e.cur.Load().Value }
 
-// Round evaluates every mapping once, stores and returns the new state, and
-// logs alias state changes.
+// Config returns the configuration the next round uses.
+func (e *Evaluator) Config() *Config { return e.conf.Load() }
+
+// SetConfig replaces the configuration: the next round (started at once by
+// Loop) uses it; until it completes the previous answer is served.
+func (e *Evaluator) SetConfig(cfg *Config) {
+	e.conf.Store(cfg)
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Round evaluates every mapping once (at most Config.Workers() at a time,
+// identical checks shared), stores and returns the new state, logs alias
+// state changes and reports usable/unusable changes to the push hook.
 func (e *Evaluator) Round(ctx context.Context) *State {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	cfg := e.conf.Load()
+	ms := cfg.Mappings()
+	rc := newRound(e.hung)
+	outs := evaluateAll(ctx, ms, cfg.Workers(), cfg.Agent.Root, cfg.DefaultLoad, rc)
+	e.runs.Store(int64(rc.runs))
 	byAlias := map[string]AliasLoad{}
-	for _, m := range e.cfg.Mappings() {
-		o := m.Evaluate(ctx, e.cfg.Agent.Root, e.cfg.DefaultLoad)
+	for i, m := range ms {
+		o := outs[i]
 		for _, a := range m.Aliases {
 			byAlias[a] = AliasLoad{Alias: a, Metric: o.Metric, Reason: o.Reason, Step: o.Step, Hard: o.Hard, Mapping: m.Name}
 		}
 	}
 	st := &State{Ready: true, At: time.Now()}
-	for _, a := range e.cfg.Aliases() {
+	for _, a := range cfg.Aliases() {
 		st.Loads = append(st.Loads, byAlias[a])
 	}
 	st.Value = Compose(st.Loads)
 	if ctx.Err() != nil { // interrupted: results are not trustworthy, keep the last state
 		return st
 	}
-	e.cur.Store(st)
+	prev := e.cur.Swap(st)
 	e.logChanges(st)
+	if e.notify != nil {
+		if changed := usabilityChanges(prev, st); len(changed) > 0 {
+			e.notify(st, changed)
+		}
+	}
 	return st
+}
+
+// usabilityChanges lists the aliases of st whose usability (1..99999)
+// differs from prev (an alias absent from prev counts as not ready).
+func usabilityChanges(prev, st *State) []AliasLoad {
+	was := map[string]bool{}
+	if prev != nil {
+		for _, l := range prev.Loads {
+			was[l.Alias] = Outcome{Metric: l.Metric}.Usable()
+		}
+	}
+	var out []AliasLoad
+	for _, l := range st.Loads {
+		if (Outcome{Metric: l.Metric}).Usable() != was[l.Alias] {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // logChanges logs an alias when it becomes usable or unusable, or when its
@@ -115,49 +168,68 @@ func (e *Evaluator) logChanges(st *State) {
 	}
 }
 
-// Loop runs Round now and then every interval until ctx is done.
+// Loop runs Round now and then every interval until ctx is done; SetConfig
+// starts a round at once (and a changed interval takes effect).
 func (e *Evaluator) Loop(ctx context.Context) {
-	t := time.NewTicker(e.cfg.Interval())
+	interval := e.Config().Interval()
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		e.Round(ctx)
+		if iv := e.Config().Interval(); iv != interval {
+			interval = iv
+			t.Reset(iv)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-e.kick:
 		}
 	}
 }
 
-// Agent is a running lbclient: evaluator plus one SNMP socket per listen
-// address.
+// Agent is a running lbclient: evaluator, SNMP responder with one socket
+// per listen address, and the optional pusher.
 type Agent struct {
 	Evaluator *Evaluator
+	// Responder is the responder created at start; a Reload that changes
+	// the SNMP settings replaces it (see CurrentResponder).
 	Responder *agent.Responder
-	conns     []net.PacketConn
-	wg        sync.WaitGroup
-	errc      chan error
-	cancel    context.CancelFunc
+
+	log    logrus.FieldLogger
+	ctx    context.Context
+	resp   atomic.Pointer[agent.Responder]
+	push   atomic.Pointer[pusher]
+	conns  []*net.UDPConn
+	wg     sync.WaitGroup
+	errc   chan error
+	cancel context.CancelFunc
+
+	reloadMu sync.Mutex
+	cfg      *Config // guarded by reloadMu
+	boots    uint32  // guarded by reloadMu
 }
 
-// Start binds every listen address, starts the evaluator and the SNMP
-// responders, and returns; Wait blocks until ctx is done. An error binding
-// any address closes the others and is returned.
+// Start binds every listen address, starts the evaluator, the SNMP
+// responders and the pusher, and returns; Wait blocks until ctx is done.
+// An error binding any address closes the others and is returned.
 func Start(ctx context.Context, cfg *Config, log logrus.FieldLogger) (*Agent, error) {
 	if log == nil {
 		log = logrus.StandardLogger()
 	}
-	boots, err := nextBoots(cfg.Agent.BootsFile)
+	bootsPath := cfg.BootsPath()
+	boots, err := nextBoots(bootsPath)
 	if err != nil {
 		return nil, err
 	}
 	ev := NewEvaluator(cfg, log)
-	r, err := agent.New(agent.Config{Community: cfg.Agent.Community, Users: cfg.agentUsers(),
-		EngineID: cfg.EngineID(), Boots: boots}, ev.Value, nil)
+	r, err := newResponder(cfg, boots, ev.Value)
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{Evaluator: ev, Responder: r, errc: make(chan error, len(cfg.Agent.Listen))}
+	a := &Agent{Evaluator: ev, Responder: r, log: log, cfg: cfg, boots: boots, errc: make(chan error, len(cfg.Agent.Listen))}
+	a.resp.Store(r)
 	for _, l := range cfg.Agent.Listen {
 		network := "udp4"
 		if ap, err := netip.ParseAddrPort(l); err == nil && ap.Addr().Is6() && !ap.Addr().Is4In6() {
@@ -170,10 +242,23 @@ func Start(ctx context.Context, cfg *Config, log logrus.FieldLogger) (*Agent, er
 			}
 			return nil, fmt.Errorf("listen %s: %w", l, err)
 		}
-		a.conns = append(a.conns, c)
+		a.conns = append(a.conns, c.(*net.UDPConn))
 	}
 	ctx, a.cancel = context.WithCancel(ctx)
-	log.WithField("listen", strings.Join(cfg.Agent.Listen, " ")).Info("lbclient agent started: " + r.String())
+	a.ctx = ctx
+	f := log.WithField("listen", strings.Join(cfg.Agent.Listen, " "))
+	if bootsPath == "" {
+		f.Warn("snmpEngineBoots is not persisted (set [agent] boots_file, or run under systemd with StateDirectory=): it restarts at 1")
+	}
+	f.Info("lbclient agent started: " + r.String())
+	if p := newPusher(ctx, cfg, log); p != nil {
+		a.push.Store(p)
+	}
+	ev.notify = func(st *State, changed []AliasLoad) {
+		if p := a.push.Load(); p != nil {
+			p.notify(st, changed)
+		}
+	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -181,9 +266,9 @@ func Start(ctx context.Context, cfg *Config, log logrus.FieldLogger) (*Agent, er
 	}()
 	for _, c := range a.conns {
 		a.wg.Add(1)
-		go func(c net.PacketConn) {
+		go func(c *net.UDPConn) {
 			defer a.wg.Done()
-			if err := r.Serve(ctx, c); err != nil {
+			if err := a.serve(ctx, c); err != nil {
 				log.WithField("listen", c.LocalAddr().String()).WithError(err).Error("SNMP socket failed")
 				a.errc <- fmt.Errorf("serve %s: %w", c.LocalAddr(), err)
 				a.cancel()
@@ -197,6 +282,133 @@ func Start(ctx context.Context, cfg *Config, log logrus.FieldLogger) (*Agent, er
 		}
 	}()
 	return a, nil
+}
+
+// newResponder builds the SNMP responder of cfg.
+func newResponder(cfg *Config, boots uint32, value func() agent.Value) (*agent.Responder, error) {
+	return agent.New(agent.Config{Community: cfg.Agent.Community, Users: cfg.agentUsers(),
+		EngineID: cfg.EngineID(), Boots: boots}, value, nil)
+}
+
+// serve answers requests on c with the current responder until ctx is
+// done or c is closed (replies leave from c, i.e. from the polled address).
+func (a *Agent) serve(ctx context.Context, c *net.UDPConn) error {
+	buf := make([]byte, 65536)
+	out := make([]byte, 0, agent.MaxMessage+256)
+	for {
+		n, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		reply, ok := a.resp.Load().HandleAppend(out[:0], buf[:n])
+		if ok {
+			_, _ = c.WriteToUDPAddrPort(reply, from)
+		}
+	}
+}
+
+// CurrentResponder returns the responder answering now.
+func (a *Agent) CurrentResponder() *agent.Responder { return a.resp.Load() }
+
+// Reload switches the running agent to cfg (validated by Load/Parse): the
+// evaluator runs a round with it at once (the previous answer is served
+// meanwhile); a change of community, users or engine ID makes a new
+// responder with engine boots incremented (and persisted); a change of the
+// push settings restarts the pusher. The listen addresses cannot change
+// without a restart: Reload then returns an error and keeps running the
+// old configuration, as it does for any error.
+func (a *Agent) Reload(cfg *Config) error {
+	if cfg == nil {
+		return errors.New("reload: no configuration")
+	}
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	old := a.cfg
+	if !sameSet(old.Agent.Listen, cfg.Agent.Listen) {
+		return fmt.Errorf("reload: listen addresses changed (%s → %s): restart lbclient to apply; keeping the running configuration",
+			strings.Join(old.Agent.Listen, " "), strings.Join(cfg.Agent.Listen, " "))
+	}
+	if snmpChanged(old, cfg) {
+		path := cfg.BootsPath()
+		boots := a.boots + 1
+		if path != "" {
+			b, err := nextBoots(path)
+			if err != nil {
+				return fmt.Errorf("reload: %w", err)
+			}
+			boots = max(b, boots)
+		}
+		r, err := newResponder(cfg, boots, a.Evaluator.Value)
+		if err != nil {
+			return fmt.Errorf("reload: %w", err)
+		}
+		a.resp.Store(r)
+		a.boots = boots
+		a.log.WithField("boots", boots).Info("SNMP settings changed: " + r.String())
+	}
+	if pushChanged(old, cfg) {
+		if p := a.push.Swap(newPusher(a.ctx, cfg, a.log)); p != nil {
+			p.close()
+		}
+	}
+	a.cfg = cfg
+	a.Evaluator.SetConfig(cfg)
+	a.log.WithField("file", cfg.File).Info("configuration reloaded")
+	return nil
+}
+
+// reloadFromSource re-reads the configuration (Config.Source, else
+// Load(Config.File)) and applies it; an error is logged and the running
+// configuration kept.
+func (a *Agent) reloadFromSource() error {
+	a.reloadMu.Lock()
+	old := a.cfg
+	a.reloadMu.Unlock()
+	var cfg *Config
+	var err error
+	switch {
+	case old.Source != nil:
+		cfg, err = old.Source()
+	case old.File != "":
+		cfg, err = Load(old.File)
+	default:
+		err = errors.New("the configuration was not read from a file")
+	}
+	if err == nil && cfg.Source == nil {
+		cfg.Source = old.Source
+	}
+	if err == nil {
+		err = a.Reload(cfg)
+	}
+	if err != nil {
+		a.log.WithError(err).Error("reload failed; keeping the running configuration")
+	}
+	return err
+}
+
+func sameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}
+
+func snmpChanged(a, b *Config) bool {
+	return a.Agent.Community != b.Agent.Community || !slices.Equal(a.agentUsers(), b.agentUsers()) ||
+		!bytes.Equal(a.EngineID(), b.EngineID())
+}
+
+func pushChanged(a, b *Config) bool {
+	x, y := a.pushSettings(), b.pushSettings()
+	return !slices.Equal(x.targets, y.targets) || x.community != y.community || x.inform != y.inform ||
+		x.timeout != y.timeout || x.retries != y.retries
 }
 
 // Addrs returns the bound socket addresses.
@@ -217,6 +429,9 @@ func (a *Agent) Stop() { a.cancel() }
 func (a *Agent) Wait() error {
 	a.wg.Wait()
 	a.cancel()
+	if p := a.push.Load(); p != nil {
+		p.close()
+	}
 	select {
 	case err := <-a.errc:
 		return err
@@ -225,31 +440,53 @@ func (a *Agent) Wait() error {
 	}
 }
 
-// Run is Start then Wait.
+// Run is Start then Wait; meanwhile SIGHUP reloads the configuration
+// (Config.Source, else Load(Config.File)), keeping the running one if the
+// new one is invalid.
 func Run(ctx context.Context, cfg *Config, log logrus.FieldLogger) error {
 	a, err := Start(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	return a.Wait()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				_ = a.reloadFromSource()
+			case <-done:
+				return
+			}
+		}
+	}()
+	err = a.Wait()
+	close(done)
+	return err
 }
 
 // nextBoots reads snmpEngineBoots from file, increments it and writes it
-// back (RFC 3414 §2.2.2: boots grows on every restart). No file → 1.
+// back (RFC 3414 §2.2.2: boots grows on every restart). No file name → 1;
+// a missing file starts at 1.
 func nextBoots(file string) (uint32, error) {
 	if file == "" {
 		return 1, nil
+	}
+	hint := func(err error) error {
+		return fmt.Errorf("engine boots file %s: %w (set [agent] boots_file to a file in a directory writable by lbclient, e.g. /var/lib/lbclient/boots)", file, err)
 	}
 	var boots uint64
 	data, err := os.ReadFile(file)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
-		return 0, fmt.Errorf("boots file: %w", err)
+		return 0, hint(err)
 	default:
 		boots, err = strconv.ParseUint(strings.TrimSpace(string(data)), 10, 32)
 		if err != nil {
-			return 0, fmt.Errorf("boots file %s: %w", file, err)
+			return 0, hint(err)
 		}
 	}
 	boots++
@@ -257,11 +494,23 @@ func nextBoots(file string) (uint32, error) {
 		boots = 1
 	}
 	tmp := filepath.Join(filepath.Dir(file), "."+filepath.Base(file)+".tmp")
-	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(boots, 10)+"\n"), 0o644); err != nil {
-		return 0, fmt.Errorf("boots file: %w", err)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return 0, hint(err)
 	}
-	if err := os.Rename(tmp, file); err != nil {
-		return 0, fmt.Errorf("boots file: %w", err)
+	_, err = f.WriteString(strconv.FormatUint(boots, 10) + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, file)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return 0, hint(err)
 	}
 	return uint32(boots), nil
 }
