@@ -44,7 +44,7 @@ type Evaluator struct {
 	hung   *hungTracker
 	kick   chan struct{}
 	notify func(st *State, changed []AliasLoad) // set before Loop starts
-	runs   atomic.Int64                          // steps started in the last round
+	runs   atomic.Int64                         // steps started in the last round
 }
 
 // NewEvaluator returns an evaluator whose state is NotReady for every alias.
