@@ -12,6 +12,8 @@ all: build
 build:
 	$(GO) build -o $(BIN)/lbd ./cmd/lbd
 	$(GO) build -o $(BIN)/lbclient ./cmd/lbclient
+	$(GO) build -o $(BIN)/lbsim ./cmd/lbsim
+	$(GO) build -o $(BIN)/dnsq ./scripts/dnsq
 
 deps:
 	@scripts/ensure-deps.sh
@@ -32,8 +34,8 @@ fmt-check:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+# The demo needs nothing but this project (embedded DNS server, no root).
 demo: build
-	@scripts/ensure-deps.sh demo
 	@scripts/demo.sh
 
 bench:

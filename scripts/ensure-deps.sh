@@ -3,7 +3,6 @@
 # As root it installs the missing Debian packages with apt-get; otherwise it
 # names the packages to install and exits 1.
 #   scripts/ensure-deps.sh            # what `make test` needs
-#   scripts/ensure-deps.sh demo       # what `make demo` needs
 set -euo pipefail
 
 # binary → Debian package
@@ -12,7 +11,6 @@ declare -A pkg=(
   [snmpget]=snmp [snmpd]=snmpd
 )
 want=(named nsupdate dig snmpget snmpd)
-[ "${1:-}" = demo ] && want=(named dig)
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
 
