@@ -183,6 +183,10 @@ type lbdOpts struct {
 	Polling    string
 	External   bool
 	Servers    []string
+	// Embedded, when set, is the listen address of lbd's embedded DNS
+	// server (zone "lb.test"), which lbd then writes to.
+	Embedded string
+	DataDir  string
 }
 
 func writeLBDConfig(t *testing.T, o lbdOpts) string {
@@ -211,7 +215,12 @@ func writeLBDConfig(t *testing.T, o lbdOpts) string {
 	if o.URL != "" {
 		fmt.Fprintf(&b, "url = %q\n", o.URL)
 	}
-	if len(o.Servers) > 0 {
+	if o.Embedded != "" {
+		fmt.Fprintf(&b, "[authoritative]\nlisten = %q\ndata_dir = %q\n", o.Embedded, o.DataDir)
+		fmt.Fprintf(&b, "keys = [{ name = \"lbd-key.\", algorithm = \"hmac-sha256\", secret = %q }]\n", o.Secret)
+		fmt.Fprintf(&b, "[[authoritative.zone]]\nname = \"lb.test\"\nns = [\"ns1.lb.test.\"]\nupdate_keys = [\"lbd-key.\"]\n")
+		fmt.Fprintf(&b, "[dns]\ntimeout = \"1s\"\nretries = 1\n")
+	} else if len(o.Servers) > 0 {
 		fmt.Fprintf(&b, "[dns]\nservers = [")
 		for i, s := range o.Servers {
 			if i > 0 {

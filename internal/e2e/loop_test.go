@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -244,4 +245,44 @@ func getStatus(t *testing.T, addr string) statusDoc {
 	defer r.Body.Close()
 	json.NewDecoder(r.Body).Decode(&st)
 	return st
+}
+
+// lbd with its embedded authoritative server and no BIND: the alias is
+// published into the embedded zone and survives an lbd restart (journal).
+func TestEmbeddedServer(t *testing.T) {
+	agents := startThreeAgents(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "127.0.0.1"))
+	data := t.TempDir()
+	cfg := writeLBDConfig(t, lbdOpts{Role: "master", Embedded: addr, DataDir: data, SNMPPort: agents[0].Port,
+		Alias: alias, Members: []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}, BestHosts: 2, TTL: "90s"})
+	stop, _ := startLBD(t, "-config", cfg, "-hostname", "master.test")
+	query := func() []string {
+		c := &dns.Client{Timeout: 300 * time.Millisecond}
+		m := new(dns.Msg)
+		m.SetQuestion(alias+".", dns.TypeA)
+		r, _, err := c.Exchange(m, addr)
+		if err != nil {
+			return nil
+		}
+		var out []string
+		for _, rr := range r.Answer {
+			if a, ok := rr.(*dns.A); ok && a.Hdr.Ttl == 90 && r.Authoritative {
+				out = append(out, a.A.String())
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	waitFor(t, 10*time.Second, func() bool { return equal(query(), []string{"127.0.0.2", "127.0.0.3"}) })
+	agents[0].nologin(t, true)
+	waitFor(t, 10*time.Second, func() bool { return equal(query(), []string{"127.0.0.3", "127.0.0.4"}) })
+
+	// kill -9 and restart with the agents gone: the zone is loaded from disk
+	// and, with fallback keep, the records stay.
+	stop()
+	for _, a := range agents {
+		a.cmd.Process.Kill()
+	}
+	startLBD(t, "-config", cfg, "-hostname", "master.test")
+	waitFor(t, 10*time.Second, func() bool { return equal(query(), []string{"127.0.0.3", "127.0.0.4"}) })
 }
