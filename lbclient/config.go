@@ -54,6 +54,10 @@ type Config struct {
 	// File is the path the configuration was read from.
 	File string `toml:"-"`
 
+	// Composer, when set, replaces Compose in the Evaluator (e.g. the
+	// legacy rule: one mapping → INTEGER even with several aliases).
+	Composer func([]AliasLoad) agent.Value `toml:"-"`
+
 	// Source, when set, re-reads the configuration on SIGHUP (Run). nil
 	// means Load(File) when File is set.
 	Source func() (*Config, error) `toml:"-"`
@@ -413,8 +417,14 @@ func (c *Config) Aliases() []string { return c.aliases }
 // then the default mapping if it serves at least one alias.
 func (c *Config) Mappings() []*Mapping { return c.mappings }
 
-// Workers is [agent] workers (at least 1).
-func (c *Config) Workers() int { return max(c.Agent.Workers, 1) }
+// Workers is [agent] workers; DefaultWorkers if unset (a Config built
+// without Defaults, e.g. from legacy files).
+func (c *Config) Workers() int {
+	if c.Agent.Workers < 1 {
+		return DefaultWorkers
+	}
+	return c.Agent.Workers
+}
 
 // BootsPath is where snmpEngineBoots is persisted: boots_file, else
 // $STATE_DIRECTORY/boots when systemd provides a state directory
@@ -428,6 +438,14 @@ func (c *Config) BootsPath() string {
 		return filepath.Join(dir, StateBootsFile)
 	}
 	return ""
+}
+
+// compose is Composer or Compose.
+func (c *Config) compose(loads []AliasLoad) agent.Value {
+	if c.Composer != nil {
+		return c.Composer(loads)
+	}
+	return Compose(loads)
 }
 
 // EngineID is the configured engine ID, or one derived from the host name.

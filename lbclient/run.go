@@ -60,7 +60,7 @@ func NewEvaluator(cfg *Config, log logrus.FieldLogger) *Evaluator {
 	for _, a := range cfg.Aliases() {
 		st.Loads = append(st.Loads, AliasLoad{Alias: a, Metric: NotReady, Reason: "not evaluated yet"})
 	}
-	st.Value = Compose(st.Loads)
+	st.Value = cfg.compose(st.Loads)
 	e.cur.Store(st)
 	return e
 }
@@ -106,7 +106,7 @@ func (e *Evaluator) Round(ctx context.Context) *State {
 	for _, a := range cfg.Aliases() {
 		st.Loads = append(st.Loads, byAlias[a])
 	}
-	st.Value = Compose(st.Loads)
+	st.Value = cfg.compose(st.Loads)
 	if ctx.Err() != nil { // interrupted: results are not trustworthy, keep the last state
 		return st
 	}
@@ -440,6 +440,9 @@ func (a *Agent) Wait() error {
 	}
 }
 
+// runReady, when set (tests), is called once Run handles SIGHUP.
+var runReady func(*Agent)
+
 // Run is Start then Wait; meanwhile SIGHUP reloads the configuration
 // (Config.Source, else Load(Config.File)), keeping the running one if the
 // new one is invalid.
@@ -452,6 +455,9 @@ func Run(ctx context.Context, cfg *Config, log logrus.FieldLogger) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	done := make(chan struct{})
+	if runReady != nil {
+		runReady(a)
+	}
 	go func() {
 		for {
 			select {
