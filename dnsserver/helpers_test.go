@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -158,4 +159,31 @@ func wantRcode(t testing.TB, want int, r *dns.Msg, what string) {
 	if r.Rcode != want {
 		t.Errorf("%s: rcode %s, want %s\n%v", what, rcodeName(r.Rcode), rcodeName(want), r)
 	}
+}
+
+// rawExchange sends wire over UDP and unpacks the reply without verifying
+// any TSIG (the library refuses to verify NOTAUTH replies).
+func rawExchange(t testing.TB, addr string, wire []byte) *dns.Msg {
+	t.Helper()
+	c, err := net.Dial("udp", addr)
+	must(t, err == nil, "dial: %v", err)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	_, err = c.Write(wire)
+	must(t, err == nil, "write: %v", err)
+	buf := make([]byte, 65535)
+	n, err := c.Read(buf)
+	must(t, err == nil, "read: %v", err)
+	r := new(dns.Msg)
+	must(t, r.Unpack(buf[:n]) == nil, "unpack reply")
+	return r
+}
+
+// signWire packs m signed with the test key.
+func signWire(t testing.TB, m *dns.Msg) []byte {
+	t.Helper()
+	m.SetTsig(testKeyName, dns.HmacSHA256, 300, time.Now().Unix())
+	b, _, err := dns.TsigGenerate(m, testSecret, "", false)
+	must(t, err == nil, "sign: %v", err)
+	return b
 }
