@@ -1,0 +1,412 @@
+package lbclient
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/lbd-project/lbd/lbclient/agent"
+)
+
+// net-snmp "pass" and "pass_persist" modes (COMPAT.md §4, snmpd.conf(5)).
+//
+// pass: snmpd runs "lbclient -g OID" (GET) or "lbclient -n OID" (GETNEXT)
+// once per request; the program prints exactly three lines (OID, type word,
+// value) or nothing. Pass evaluates every mapping once, concurrently, under
+// one overall deadline (PassDeadline), and returns the text to print.
+//
+// pass_persist: snmpd starts "lbclient -pass-persist" once and talks to it
+// on stdin/stdout (PING → PONG; get/getnext + OID → three lines or NONE;
+// set + OID + "type value" → not-writable). ServePassPersist keeps an
+// Evaluator running in the background and answers from its cached state.
+
+// PassDeadline bounds one pass-mode evaluation (all mappings, concurrently);
+// a mapping still running then reports CheckHung. With PassGrace and the
+// process start this keeps the answer well within net-snmp's and lbd's
+// 10 s.
+const PassDeadline = 5 * time.Second
+
+// PassGrace is how long Pass waits after its deadline for abandoned checks
+// to clean up (commands' process groups are killed at the deadline).
+const PassGrace = 300 * time.Millisecond
+
+// PassParallel bounds the mappings evaluated at the same time.
+const PassParallel = 8
+
+// PassNotWritable is the answer to a SET (snmpd.conf(5)).
+const PassNotWritable = "not-writable"
+
+// Source is a configuration and its output composition rule.
+type Source struct {
+	Config *Config
+	// Compose builds the answer from the per-alias loads (in
+	// Config.Aliases() order); nil means Compose (the TOML rule). A legacy
+	// configuration uses LegacyConfig.Compose.
+	Compose func([]AliasLoad) agent.Value
+}
+
+// TOMLSource answers from a TOML configuration.
+func TOMLSource(cfg *Config) Source { return Source{Config: cfg, Compose: Compose} }
+
+// Source answers from a legacy configuration, with the legacy composition.
+func (lc *LegacyConfig) Source() Source { return Source{Config: lc.Config, Compose: lc.Compose} }
+
+// EmptySource answers the empty STRING (no alias): what the pass modes
+// answer when the configuration cannot be loaded at all.
+func EmptySource() Source {
+	cfg := Defaults()
+	cfg.interval = DefaultInterval
+	return Source{Config: cfg, Compose: Compose}
+}
+
+func (s Source) compose(loads []AliasLoad) agent.Value {
+	if s.Compose == nil {
+		return Compose(loads)
+	}
+	return s.Compose(loads)
+}
+
+// ParseOID parses a dotted numeric OID ("1.3.6" or ".1.3.6"); each arc
+// is a 32-bit unsigned integer and there are 1 to 128 arcs.
+func ParseOID(s string) ([]uint32, bool) {
+	s = strings.TrimPrefix(strings.TrimSpace(s), ".")
+	if s == "" {
+		return nil, false
+	}
+	parts := strings.Split(s, ".")
+	if len(parts) > 128 {
+		return nil, false
+	}
+	out := make([]uint32, len(parts))
+	for i, p := range parts {
+		if p == "" || p[0] == '+' || p[0] == '-' {
+			return nil, false
+		}
+		v, err := strconv.ParseUint(p, 10, 32)
+		if err != nil {
+			return nil, false
+		}
+		out[i] = uint32(v)
+	}
+	return out, true
+}
+
+// CompareOID orders OIDs arc by arc, a proper prefix first (-1, 0, 1).
+func CompareOID(a, b []uint32) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		switch {
+		case a[i] < b[i]:
+			return -1
+		case a[i] > b[i]:
+			return 1
+		}
+	}
+	switch {
+	case len(a) < len(b):
+		return -1
+	case len(a) > len(b):
+		return 1
+	}
+	return 0
+}
+
+var servedOID, _ = ParseOID(agent.OID)
+
+// PassOp is a pass-mode request.
+type PassOp int
+
+// Pass-mode requests.
+const (
+	PassGet PassOp = iota
+	PassGetNext
+)
+
+// Serves reports whether a GET (op PassGet) or GETNEXT (PassGetNext) of
+// oid is answered with agent.OID: a GET of exactly that OID, a GETNEXT of
+// an OID sorting before it. Unparsable OIDs are not served.
+func Serves(op PassOp, oid string) bool {
+	o, ok := ParseOID(oid)
+	if !ok {
+		return false
+	}
+	if op == PassGet {
+		return CompareOID(o, servedOID) == 0
+	}
+	return CompareOID(o, servedOID) < 0
+}
+
+// FormatPass is the three-line answer for v: OID, "integer" or "string",
+// value, each ending in "\n".
+func FormatPass(v agent.Value) string {
+	if v.IsString {
+		return agent.OID + "\nstring\n" + v.Str + "\n"
+	}
+	return agent.OID + "\ninteger\n" + strconv.Itoa(int(v.Int)) + "\n"
+}
+
+// Pass answers one net-snmp pass request: the text to print on stdout
+// (exactly three lines), or "" when the OID is not served. It evaluates
+// every mapping once (EvaluateOnce with deadline; ≤ 0 means PassDeadline),
+// and logs each alias's result and any failure to log (nil: nowhere).
+func Pass(ctx context.Context, src Source, op PassOp, oid string, deadline time.Duration, log logrus.FieldLogger) string {
+	if !Serves(op, oid) {
+		return ""
+	}
+	loads := EvaluateOnce(ctx, src.Config, deadline, log)
+	v := src.compose(loads)
+	if log != nil {
+		for _, l := range loads {
+			f := log.WithFields(logrus.Fields{"alias": l.Alias, "load": l.Metric})
+			switch {
+			case l.Hard:
+				f.WithField("check", l.Step).Warn("error: " + l.Reason)
+			case !(Outcome{Metric: l.Metric}).Usable():
+				f.WithField("check", l.Step).Info("unusable: " + l.Reason)
+			default:
+				f.Debug(l.Reason)
+			}
+		}
+		if v.IsString && len(v.Str) > 4000 {
+			log.WithField("length", len(v.Str)).Warn("answer longer than net-snmp's 4096-byte pass buffer: it will be truncated")
+		}
+	}
+	return FormatPass(v)
+}
+
+// EvaluateOnce evaluates every mapping of cfg once, at most PassParallel at
+// a time, and returns one AliasLoad per alias in cfg.Aliases() order. It
+// returns within deadline (≤ 0: PassDeadline) plus PassGrace: a mapping
+// still running at the deadline reports CheckHung for its aliases. A panic
+// in a mapping reports CheckHung too.
+func EvaluateOnce(ctx context.Context, cfg *Config, deadline time.Duration, log logrus.FieldLogger) []AliasLoad {
+	if deadline <= 0 {
+		deadline = PassDeadline
+	}
+	ctx, cancel := context.WithTimeout(ctx, deadline)
+	defer cancel()
+	ms := cfg.Mappings()
+	type result struct {
+		i int
+		o Outcome
+	}
+	ch := make(chan result, len(ms))
+	sem := make(chan struct{}, PassParallel)
+	var wg sync.WaitGroup
+	for i, m := range ms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					ch <- result{i, Outcome{Metric: CheckHung, Hard: true, Reason: fmt.Sprintf("panic: %v", p)}}
+				}
+			}()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				ch <- result{i, Outcome{Metric: CheckHung, Hard: true, Reason: "not started within the deadline"}}
+				return
+			}
+			defer func() { <-sem }()
+			ch <- result{i, m.Evaluate(ctx, cfg.Agent.Root, cfg.DefaultLoad)}
+		}()
+	}
+	outs := make([]*Outcome, len(ms))
+	for n := 0; n < len(ms); n++ {
+		select {
+		case r := <-ch:
+			outs[r.i] = &r.o
+			continue
+		case <-ctx.Done():
+		}
+		break
+	}
+	cancel()
+	// let abandoned checks see the cancellation (kill their commands)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	if n := countNil(outs); n > 0 {
+		t := time.NewTimer(PassGrace)
+		select {
+		case <-done:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	byAlias := map[string]AliasLoad{}
+	for i, m := range ms {
+		o := outs[i]
+		if o == nil {
+			o = &Outcome{Metric: CheckHung, Hard: true,
+				Reason: fmt.Sprintf("evaluation did not finish within %v", deadline)}
+		}
+		for _, a := range m.Aliases {
+			byAlias[a] = AliasLoad{Alias: a, Metric: o.Metric, Reason: o.Reason, Step: o.Step, Hard: o.Hard, Mapping: m.Name}
+		}
+	}
+	out := make([]AliasLoad, 0, len(cfg.Aliases()))
+	for _, a := range cfg.Aliases() {
+		out = append(out, byAlias[a])
+	}
+	return out
+}
+
+func countNil(outs []*Outcome) int {
+	n := 0
+	for _, o := range outs {
+		if o == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// PassPersistOptions tune ServePassPersist.
+type PassPersistOptions struct {
+	// ReadyWait bounds how long the first get/getnext waits for the first
+	// evaluation round (snmpd starts the program on the first request);
+	// after it the answer is NotReady. 0 means 2 s.
+	ReadyWait time.Duration
+	Log       logrus.FieldLogger
+}
+
+// maxPassPersistLine bounds one input line.
+const maxPassPersistLine = 64 << 10
+
+// ServePassPersist runs the net-snmp pass_persist protocol on in/out until
+// EOF on in (returns nil) or ctx is done (returns ctx.Err()). An Evaluator
+// runs src.Config in the background every Config.Interval(); get and
+// getnext answer from its last state at once (only the very first one may
+// wait, ReadyWait at most, for the first round). Commands are
+// case-insensitive; blank lines are ignored; an unknown command is
+// answered NONE.
+func ServePassPersist(ctx context.Context, src Source, in io.Reader, out io.Writer, opts PassPersistOptions) error {
+	log := opts.Log
+	if log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		log = l
+	}
+	wait := opts.ReadyWait
+	if wait <= 0 {
+		wait = 2 * time.Second
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	ev := NewEvaluator(src.Config, log)
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		defer func() {
+			if p := recover(); p != nil {
+				log.WithField("panic", fmt.Sprint(p)).Error("evaluator stopped")
+			}
+		}()
+		ev.Loop(ctx)
+	}()
+	defer func() {
+		cancel()
+		t := time.NewTimer(PassGrace)
+		select {
+		case <-loopDone:
+		case <-t.C:
+		}
+		t.Stop()
+	}()
+
+	lines := make(chan string)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(in)
+		sc.Buffer(make([]byte, 4096), maxPassPersistLine)
+		for sc.Scan() {
+			select {
+			case lines <- strings.TrimSpace(sc.Text()):
+			case <-ctx.Done():
+				return
+			}
+		}
+		readErr <- sc.Err()
+	}()
+	next := func() (string, bool) {
+		select {
+		case l, ok := <-lines:
+			return l, ok
+		case <-ctx.Done():
+			return "", false
+		}
+	}
+	w := bufio.NewWriter(out)
+	reply := func(s string) error {
+		if _, err := w.WriteString(s); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+	waited := false
+	answer := func(op PassOp, oid string) string {
+		if !Serves(op, oid) {
+			return "NONE\n"
+		}
+		if !waited {
+			waited = true
+			deadline := time.Now().Add(wait)
+			for i := 0; i < 10000 && !ev.State().Ready && time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		return FormatPass(src.compose(ev.State().Loads))
+	}
+	for {
+		cmd, ok := next()
+		if !ok {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			select {
+			case err := <-readErr:
+				return err
+			default:
+				return nil
+			}
+		}
+		var resp string
+		switch strings.ToLower(cmd) {
+		case "":
+			continue
+		case "ping":
+			resp = "PONG\n"
+		case "get", "getnext":
+			oid, ok := next()
+			if !ok {
+				continue // EOF: the loop returns
+			}
+			op := PassGet
+			if strings.EqualFold(cmd, "getnext") {
+				op = PassGetNext
+			}
+			resp = answer(op, oid)
+		case "set":
+			if _, ok := next(); !ok { // OID
+				continue
+			}
+			if _, ok := next(); !ok { // type and value
+				continue
+			}
+			resp = PassNotWritable + "\n"
+		default:
+			log.WithField("command", cmd).Warn("pass_persist: unknown command")
+			resp = "NONE\n"
+		}
+		if err := reply(resp); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,2 @@
+check nologin
+check swapping

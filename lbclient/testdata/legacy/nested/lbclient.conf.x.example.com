@@ -1,0 +1,1 @@
+load constant 5
