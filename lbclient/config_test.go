@@ -6,25 +6,41 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lbd-project/lbd/checks"
 )
 
 func TestExampleConfigLoads(t *testing.T) {
+	t.Setenv("STATE_DIRECTORY", "")
 	cfg, err := Load("../etc/lbclient.toml")
 	must(t, err)
 	eq(t, 10*time.Second, cfg.Interval())
 	eq(t, []string{"0.0.0.0:161", "[::]:161"}, cfg.Agent.Listen)
-	eq(t, []string{"www.lb.example.org", "ssh.lb.example.org"}, cfg.Aliases())
+	eq(t, []string{"www.lb.example.org", "ssh.lb.example.org", "batch.lb.example.org", "ftp.lb.example.org"}, cfg.Aliases())
 	ms := cfg.Mappings()
-	if len(ms) != 2 {
-		t.Fatalf("want 2 mappings, got %d", len(ms))
+	if len(ms) != 4 {
+		t.Fatalf("want 4 mappings, got %d", len(ms))
 	}
 	eq(t, "www.lb.example.org", ms[0].Name)
-	eq(t, 4, len(ms[0].Steps))
-	eq(t, true, ms[1].Default)
-	eq(t, []string{"ssh.lb.example.org"}, ms[1].Aliases)
-	eq(t, "alias[0].checks[2]", ms[0].Steps[2].Key)
-	eq(t, 3*time.Second, ms[0].Steps[2].Spec.Timeout)
+	eq(t, 5, len(ms[0].Steps))
+	eq(t, "alias[0].checks[3]", ms[0].Steps[3].Key)
+	eq(t, 3*time.Second, ms[0].Steps[3].Spec.Timeout)
+	eq(t, true, ms[3].Default)
+	eq(t, []string{"ssh.lb.example.org"}, ms[3].Aliases)
 	eq(t, 13, len(cfg.EngineID()))
+	eq(t, 4, cfg.Workers())
+	eq(t, "/var/lib/lbclient/boots", cfg.BootsPath())
+	eq(t, pushSettings{community: "public", timeout: time.Second, retries: 2, targets: []string{}}, cfg.pushSettings())
+
+	// every check and load type is shown (active or commented out)
+	data, err := os.ReadFile("../etc/lbclient.toml")
+	must(t, err)
+	text := string(data)
+	for _, name := range append(checks.CheckNames(), checks.LoadNames()...) {
+		if !strings.Contains(text, `"`+name+`"`) {
+			t.Errorf("etc/lbclient.toml does not show %q", name)
+		}
+	}
 }
 
 const base = `[agent]

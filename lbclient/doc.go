@@ -22,6 +22,51 @@
 // return within its timeout plus a grace period (it is abandoned, the round
 // goes on).
 //
+// Engine. A round (Evaluator.Round, every [agent] interval) evaluates the
+// mappings with at most [agent] workers (default 4) at a time; within a
+// mapping the steps run in order and the first failure stops it. A step is
+// memoised for the round by type, data, timeout, root and, for checks that
+// read the alias (nologin), the alias: the same check in several mappings
+// runs once per round (engine.go). The built-in default load is computed at
+// most once per round. A step abandoned as hung (timeout + HangGrace)
+// reports CheckHung, and keeps reporting it at once in later rounds until
+// its goroutine returns (it is not started again meanwhile). The result of
+// a round is published atomically; Evaluator.Value, which the SNMP
+// responder calls for every GET, only reads it.
+//
+// Reload. Agent.Reload applies a new configuration: a round with it starts
+// at once (the previous answer is served meanwhile); a change of community,
+// users or engine ID builds a new responder with engine boots incremented
+// (persisted); push settings restart the pusher; listen addresses need a
+// restart (Reload returns an error and keeps the old configuration, as for
+// any error). Run does this on SIGHUP with Config.Source (else
+// Load(Config.File)).
+//
+// Engine boots. [agent] boots_file, else $STATE_DIRECTORY/boots (systemd
+// StateDirectory=), else not persisted (1 at every start, warning logged).
+//
+// Push. With [agent] push = ["host:port", ...], a round in which an alias
+// changes between usable (1..99999) and unusable (anything else, including
+// NotReady) sends one SNMPv2c notification to each address — a trap
+// (SNMPv2-Trap-PDU), or with push_inform = true an InformRequest resent up
+// to push_retries times, push_timeout apart — with community push_community
+// (default: [agent] community, else "public"). Variable bindings, in order:
+//
+//	.1.3.6.1.2.1.1.3.0        sysUpTime.0    TimeTicks: agent uptime, 1/100 s
+//	.1.3.6.1.6.3.1.1.4.1.0    snmpTrapOID.0  OID TrapOID = .1.3.6.1.4.1.96.255.2 ("load changed")
+//	.1.3.6.1.4.1.96.255.1     the answer     INTEGER or OCTET STRING, exactly what a GET returns now
+//	.1.3.6.1.4.1.96.255.3     ChangedOID     OCTET STRING "alias=N,alias2=M": the aliases whose
+//	                                         usability changed and their new metric
+//	.1.3.6.1.2.1.1.5.0        sysName.0      OCTET STRING: os.Hostname()
+//
+// A receiver (lbd) should re-evaluate the changed aliases for the member it
+// knows by the notification's source address or sysName, using the answer
+// as a fresh poll result of that address (or poll again). Notifications are
+// sent by one goroutine per address and never delay a round: a target that
+// is still busy keeps only the newest pending notification, its changed
+// aliases merged with the superseded ones. Load changes within the usable
+// range are not pushed (they reach lbd at its next poll).
+//
 // Listening. One socket is bound per configured listen address, so the
 // reply leaves from the address the request was sent to. A wildcard
 // address (0.0.0.0, ::) works on single-address hosts, but on a multi-homed
