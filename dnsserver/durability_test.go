@@ -104,8 +104,9 @@ type writerFunc func([]byte) (int, error)
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 
 // TestKillDurability: a server process receives a stream of updates and is
-// killed with SIGKILL at a random moment, 25 times; after every restart the
-// zone loads and holds every update that was acknowledged with NOERROR.
+// killed with SIGKILL at a random moment, 25 times (plus a kill during
+// start-up every other round); after every restart the zone loads and
+// holds every update that was acknowledged with NOERROR.
 func TestKillDurability(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
@@ -148,6 +149,16 @@ func TestKillDurability(t *testing.T) {
 	}
 
 	for round := 0; round < rounds; round++ {
+		if round%2 == 1 {
+			// Also kill a process while it is still loading the zone
+			// (replay, torn-tail truncation).
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), helperEnv+"="+dir)
+			must(t, cmd.Start() == nil, "start helper")
+			time.Sleep(time.Duration(rng.IntN(4000)) * time.Microsecond)
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
 		p := startHelper(t, dir)
 		verify(p, round)
 		if t.Failed() {

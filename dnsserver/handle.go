@@ -246,8 +246,8 @@ func (s *Server) sign(req *request, reply *dns.Msg, prevMAC string, timersOnly b
 	}
 	now := uint64(time.Now().Unix())
 	t := &dns.TSIG{
-		Hdr:        dns.RR_Header{Name: req.tsig.Hdr.Name, Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
-		Algorithm:  req.tsig.Algorithm,
+		Hdr:        dns.RR_Header{Name: dns.Fqdn(req.tsig.Hdr.Name), Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
+		Algorithm:  dns.Fqdn(req.tsig.Algorithm),
 		Fudge:      300,
 		TimeSigned: now,
 		OrigId:     reply.Id,
