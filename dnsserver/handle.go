@@ -218,9 +218,11 @@ func (s *Server) pack(req *request, reply *dns.Msg, limit int) ([]byte, error) {
 		return b, err
 	}
 	if req.tsig == nil {
+		// Truncate sets TC when answer RRs had to go.
 		reply.Truncate(limit)
-		reply.Truncated = true
-		return reply.Pack()
+		if b, err = reply.Pack(); err != nil || len(b) <= limit {
+			return b, err
+		}
 	}
 	reply.Answer, reply.Ns = nil, nil
 	var extra []dns.RR
