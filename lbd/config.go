@@ -65,6 +65,11 @@ type LBDSection struct {
 	Workers int `toml:"workers"`
 	// Tick is how often the scheduler looks for due aliases.
 	Tick Duration `toml:"tick"`
+	// PushListen, when set ("ip:port", UDP), receives the agents' SNMPv2c
+	// "load changed" traps/informs; the aliases they name are
+	// re-evaluated at once instead of at their next polling interval.
+	PushListen    string `toml:"push_listen"`
+	PushCommunity string `toml:"push_community"`
 }
 
 // HeartbeatSection is [heartbeat].
@@ -170,7 +175,7 @@ func ParseFallback(s string) (Fallback, error) {
 // Defaults returns the configuration every file is decoded over.
 func Defaults() Config {
 	return Config{
-		LBD:       LBDSection{Role: "auto", Workers: 64, Tick: Duration{time.Second}},
+		LBD:       LBDSection{Role: "auto", Workers: 64, Tick: Duration{time.Second}, PushCommunity: "public"},
 		Heartbeat: HeartbeatSection{Interval: Duration{5 * time.Second}, StaleAfter: Duration{30 * time.Second}},
 		DNS:       DNSSection{Timeout: Duration{2 * time.Second}, Retries: 2},
 		SNMP: SNMPSection{Version: "3", Port: 161, User: "loadbalancing", AuthProtocol: "md5",
@@ -227,6 +232,14 @@ func (c *Config) Validate() error {
 	if c.LBD.HTTPListen != "" {
 		if _, _, err := net.SplitHostPort(c.LBD.HTTPListen); err != nil {
 			bad("lbd.http_listen", "not host:port: %v", err)
+		}
+	}
+	if c.LBD.PushListen != "" {
+		if _, _, err := net.SplitHostPort(c.LBD.PushListen); err != nil {
+			bad("lbd.push_listen", "not ip:port: %v", err)
+		}
+		if c.LBD.PushCommunity == "" {
+			bad("lbd.push_community", "required with push_listen")
 		}
 	}
 	if c.LBD.Workers < 1 {

@@ -38,6 +38,7 @@ type Daemon struct {
 	follower heartbeat.Follower
 	aliases  map[string]*aliasState
 	fetchErr error
+	wake     chan struct{} // Poke → Run: aliases became due
 }
 
 type aliasState struct {
@@ -57,7 +58,7 @@ func New(cfg *Config, hostname string, log logrus.FieldLogger) (*Daemon, error) 
 	d := &Daemon{log: log, hostname: hostname, Out: io.Discard,
 		HTTPClient: &http.Client{Timeout: 10 * time.Second},
 		pub:        &heartbeat.Publisher{Host: hostname},
-		aliases:    map[string]*aliasState{}}
+		aliases:    map[string]*aliasState{}, wake: make(chan struct{}, 1)}
 	if err := d.SetConfig(cfg); err != nil {
 		return nil, err
 	}
@@ -373,6 +374,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.heartbeatLoop(ctx)
 	}()
 
+	if cfg.LBD.PushListen != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := d.listenPush(ctx, cfg.LBD.PushListen, cfg.LBD.PushCommunity); err != nil {
+				d.log.Error(err)
+			}
+		}()
+	}
+
 	tick := time.NewTicker(cfg.LBD.Tick.Duration)
 	defer tick.Stop()
 	for {
@@ -381,6 +392,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		case <-d.wake:
 		}
 	}
 }

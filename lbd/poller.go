@@ -8,38 +8,91 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
-	"github.com/gosnmp/gosnmp"
+	"github.com/lbd-project/lbd/internal/snmpwire"
 )
 
 // LoadOID is the OID every agent answers with its load (COMPAT.md §3.1);
 // no ".0" instance suffix.
 const LoadOID = ".1.3.6.1.4.1.96.255.1"
 
-// Poller GETs LoadOID from agents over SNMP v2c or v3 (USM).
+// Name resolution cache lifetimes (config-free): a name that resolved is
+// re-resolved after ResolveTTL, one that failed after ResolveNegativeTTL.
+// The cache lives in the Poller, so a reload (new Poller) empties it.
+const (
+	ResolveTTL         = 60 * time.Second
+	ResolveNegativeTTL = 5 * time.Second
+)
+
+// Poller GETs LoadOID from agents over SNMP v2c or v3 (USM) with its own
+// client engine (snmpclient.go). It owns up to two UDP sockets, opened on
+// first use; Close releases them (they are also closed after a minute
+// unused).
 type Poller struct {
 	cfg     SNMPSection
 	workers int
+	client  *snmpClient
 	// Resolve maps a member name to its addresses; IP literals never reach
-	// it. Defaults to the system resolver.
+	// it. Defaults to the system resolver. Results are cached (ResolveTTL).
 	Resolve func(ctx context.Context, host string) ([]netip.Addr, error)
+
+	now       func() time.Time
+	rmu       sync.Mutex
+	rcache    map[string]resolved
+	lastSweep time.Time
 }
 
-// NewPoller returns a poller for the [snmp] settings with at most workers
-// concurrent requests.
+type resolved struct {
+	addrs   []netip.Addr
+	err     error
+	expires time.Time
+}
+
+// NewPoller returns a poller for the [snmp] settings. workers bounds
+// concurrent name resolutions; PollAll keeps max(workers, MinInFlight)
+// addresses in flight.
 func NewPoller(cfg SNMPSection, workers int) (*Poller, error) {
 	if workers < 1 {
 		workers = 1
 	}
-	if cfg.Version == "3" {
-		if _, err := authProtocol(cfg.AuthProtocol); err != nil {
-			return nil, err
-		}
-		if _, err := privProtocol(cfg.PrivProtocol); err != nil {
-			return nil, err
-		}
+	cc := clientConfig{community: cfg.Community, port: uint16(cfg.Port),
+		timeout: cfg.Timeout.Duration, retries: max(cfg.Retries, 0)}
+	if cc.port == 0 {
+		cc.port = 161
 	}
-	return &Poller{cfg: cfg, workers: workers, Resolve: systemResolve}, nil
+	if cc.timeout <= 0 {
+		cc.timeout = 2 * time.Second
+	}
+	switch cfg.Version {
+	case "2c":
+	case "3":
+		auth, err := authProtocol(cfg.AuthProtocol)
+		if err != nil {
+			return nil, err
+		}
+		priv, err := privProtocol(cfg.PrivProtocol)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.AuthPassword == "" || priv != nil && cfg.PrivPassword == "" {
+			return nil, errors.New("snmp: SNMPv3 needs auth_password (and priv_password with a priv_protocol)")
+		}
+		cc.v3, cc.user, cc.auth, cc.authPassword = true, cfg.User, auth, cfg.AuthPassword
+		cc.priv, cc.privPassword = priv, cfg.PrivPassword
+	default:
+		return nil, fmt.Errorf("snmp: unknown version %q (2c, 3)", cfg.Version)
+	}
+	return &Poller{cfg: cfg, workers: workers, client: newSNMPClient(cc), Resolve: systemResolve,
+		now: time.Now, rcache: map[string]resolved{}}, nil
+}
+
+// Close releases the poller's sockets: at once, or when the polls in
+// progress end. Later polls fail. Safe to call more than once.
+func (p *Poller) Close() error {
+	p.client.close()
+	return nil
 }
 
 var netResolver = net.DefaultResolver
@@ -48,19 +101,47 @@ func systemResolve(ctx context.Context, host string) ([]netip.Addr, error) {
 	return netResolver.LookupNetIP(ctx, "ip", host)
 }
 
-// ResolveAll resolves every member name once (IP literals are used as is).
-// A name that fails to resolve maps to no addresses and an error.
+// ResolveAll resolves every member name (IP literals are used as is),
+// from the cache when fresh. A name that fails to resolve maps to no
+// addresses and an error. The returned slices must not be modified.
 func (p *Poller) ResolveAll(ctx context.Context, hosts []string) (map[string][]netip.Addr, map[string]error) {
 	addrs := make(map[string][]netip.Addr, len(hosts))
 	errs := map[string]error{}
-	var mu sync.Mutex
-	sem := make(chan struct{}, p.workers)
-	var wg sync.WaitGroup
+	now := p.now()
+	var todo []string
+	p.rmu.Lock()
+	if now.Sub(p.lastSweep) > ResolveTTL {
+		p.lastSweep = now
+		for h, r := range p.rcache {
+			if now.After(r.expires) {
+				delete(p.rcache, h)
+			}
+		}
+	}
 	for _, h := range hosts {
+		if _, done := addrs[h]; done {
+			continue
+		}
 		if a, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
 			addrs[h] = []netip.Addr{a.Unmap()}
 			continue
 		}
+		if r, ok := p.rcache[h]; ok && now.Before(r.expires) {
+			addrs[h] = r.addrs
+			if r.err != nil {
+				errs[h] = r.err
+			}
+			continue
+		}
+		addrs[h] = nil // placeholder: dedups names
+		todo = append(todo, h)
+	}
+	p.rmu.Unlock()
+
+	var mu sync.Mutex
+	sem := make(chan struct{}, p.workers)
+	var wg sync.WaitGroup
+	for _, h := range todo {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func(h string) {
@@ -78,182 +159,109 @@ func (p *Poller) ResolveAll(ctx context.Context, hosts []string) (map[string][]n
 					out = append(out, a)
 				}
 			}
+			out = out[:len(out):len(out)]
+			r := resolved{addrs: out, expires: p.now().Add(ResolveTTL)}
+			if err != nil {
+				r.err = fmt.Errorf("resolve %s: %w", h, err)
+				r.expires = p.now().Add(ResolveNegativeTTL)
+			}
 			mu.Lock()
 			addrs[h] = out
 			if err != nil {
-				errs[h] = fmt.Errorf("resolve %s: %w", h, err)
+				errs[h] = r.err
 			}
 			mu.Unlock()
+			// A cancelled cycle says nothing about the name: not cached.
+			if ctx.Err() == nil {
+				p.rmu.Lock()
+				p.rcache[h] = r
+				p.rmu.Unlock()
+			}
 		}(h)
 	}
 	wg.Wait()
 	return addrs, errs
 }
 
-// PollAll GETs the load from every address once, with bounded concurrency.
-// Every address gets a Reply; failures carry the error.
+// inFlight is how many addresses PollAll polls concurrently.
+func (p *Poller) inFlight() int { return max(p.workers, MinInFlight) }
+
+// PollAll GETs the load from every distinct address once, keeping up to
+// max(workers, MinInFlight) requests in flight, so that silent addresses
+// cost one per-address deadline (timeout × (1+retries)) for the whole
+// call rather than a serial delay. Every address gets a Reply; failures
+// carry the error.
 func (p *Poller) PollAll(ctx context.Context, addrs []netip.Addr) map[netip.Addr]Reply {
 	out := make(map[netip.Addr]Reply, len(addrs))
-	var todo []netip.Addr
+	todo := make([]netip.Addr, 0, len(addrs))
 	for _, a := range addrs {
 		if _, dup := out[a]; !dup {
-			out[a] = Reply{Err: errors.New("not polled")}
+			out[a] = Reply{}
 			todo = append(todo, a)
 		}
 	}
-	var mu sync.Mutex
-	sem := make(chan struct{}, p.workers)
+	if len(todo) == 0 {
+		return out
+	}
+	c := p.client
+	if err := c.acquire(); err != nil {
+		for _, a := range todo {
+			out[a] = Reply{Err: fmt.Errorf("poll %s: %w", a, err)}
+		}
+		return out
+	}
+	defer c.release()
+	c.sweepEngines(c.now())
+	results := make([]Reply, len(todo))
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for _, a := range todo {
+	for range min(p.inFlight(), len(todo)) {
 		wg.Add(1)
-		sem <- struct{}{}
-		go func(a netip.Addr) {
+		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
-			v, err := p.Get(ctx, a)
-			mu.Lock()
-			out[a] = Reply{Value: v, Err: err}
-			mu.Unlock()
-		}(a)
+			w := newWorker()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(todo) {
+					return
+				}
+				v, err := c.get(ctx, w, todo[i])
+				if err != nil {
+					err = fmt.Errorf("poll %s: %w", todo[i], err)
+				}
+				results[i] = Reply{Value: v, Err: err}
+			}
+		}()
 	}
 	wg.Wait()
+	for i, a := range todo {
+		out[a] = results[i]
+	}
 	return out
 }
 
 // Get polls one address.
 func (p *Poller) Get(ctx context.Context, addr netip.Addr) (Value, error) {
-	g := p.client(ctx, addr)
-	if err := g.Connect(); err != nil {
+	c := p.client
+	if err := c.acquire(); err != nil {
 		return Value{}, fmt.Errorf("poll %s: %w", addr, err)
 	}
-	defer g.Conn.Close()
-	pkt, err := g.Get([]string{LoadOID})
-	if err != nil {
-		return Value{}, fmt.Errorf("poll %s: %w", addr, err)
-	}
-	v, err := decodeResponse(pkt)
+	defer c.release()
+	v, err := c.get(ctx, newWorker(), addr)
 	if err != nil {
 		return Value{}, fmt.Errorf("poll %s: %w", addr, err)
 	}
 	return v, nil
 }
 
-func (p *Poller) client(ctx context.Context, addr netip.Addr) *gosnmp.GoSNMP {
-	g := &gosnmp.GoSNMP{
-		Target:    addr.String(),
-		Port:      uint16(p.cfg.Port),
-		Transport: "udp",
-		Context:   ctx,
-		Timeout:   p.cfg.Timeout.Duration,
-		Retries:   p.cfg.Retries,
-		MaxOids:   1,
-	}
-	if addr.Is6() {
-		g.Transport = "udp6"
-	}
-	if p.cfg.Version == "2c" {
-		g.Version = gosnmp.Version2c
-		g.Community = p.cfg.Community
-		return g
-	}
-	auth, _ := authProtocol(p.cfg.AuthProtocol)
-	priv, _ := privProtocol(p.cfg.PrivProtocol)
-	g.Version = gosnmp.Version3
-	g.SecurityModel = gosnmp.UserSecurityModel
-	g.MsgFlags = gosnmp.AuthNoPriv
-	sp := &gosnmp.UsmSecurityParameters{
-		UserName:                 p.cfg.User,
-		AuthenticationProtocol:   auth,
-		AuthenticationPassphrase: p.cfg.AuthPassword,
-		PrivacyProtocol:          gosnmp.NoPriv,
-	}
-	if priv != gosnmp.NoPriv {
-		g.MsgFlags = gosnmp.AuthPriv
-		sp.PrivacyProtocol = priv
-		sp.PrivacyPassphrase = p.cfg.PrivPassword
-	}
-	g.SecurityParameters = sp
-	return g
+// authProtocol maps an [snmp] auth_protocol name (md5, sha, sha224,
+// sha256, sha384, sha512) to its protocol.
+func authProtocol(s string) (*snmpwire.AuthProtocol, error) {
+	return snmpwire.LookupAuth(s)
 }
 
-// decodeResponse checks a GetResponse and extracts the load value
-// (COMPAT.md §3.2/§3.5): the varbind must be LoadOID; INTEGER and OCTET
-// STRING are values, Gauge32/Counter32 integers; noSuchObject,
-// noSuchInstance and anything else are failures.
-func decodeResponse(pkt *gosnmp.SnmpPacket) (Value, error) {
-	if pkt == nil {
-		return Value{}, errors.New("empty response")
-	}
-	if pkt.PDUType != gosnmp.GetResponse {
-		return Value{}, fmt.Errorf("unexpected PDU %v", pkt.PDUType)
-	}
-	if pkt.Error != gosnmp.NoError {
-		return Value{}, fmt.Errorf("agent error-status %v (index %d)", pkt.Error, pkt.ErrorIndex)
-	}
-	if len(pkt.Variables) != 1 {
-		return Value{}, fmt.Errorf("%d varbinds in response, want 1", len(pkt.Variables))
-	}
-	vb := pkt.Variables[0]
-	if strings.TrimPrefix(vb.Name, ".") != strings.TrimPrefix(LoadOID, ".") {
-		return Value{}, fmt.Errorf("response for OID %s, asked %s", vb.Name, LoadOID)
-	}
-	return decodeVarbind(vb)
-}
-
-func decodeVarbind(vb gosnmp.SnmpPDU) (Value, error) {
-	switch vb.Type {
-	case gosnmp.Integer:
-		n, ok := vb.Value.(int)
-		if !ok {
-			return Value{}, fmt.Errorf("INTEGER with value %T", vb.Value)
-		}
-		return Value{Int: n}, nil
-	case gosnmp.OctetString:
-		b, ok := vb.Value.([]byte)
-		if !ok {
-			return Value{}, fmt.Errorf("OCTET STRING with value %T", vb.Value)
-		}
-		return Value{IsString: true, Str: string(b)}, nil
-	case gosnmp.Gauge32, gosnmp.Counter32:
-		n := gosnmp.ToBigInt(vb.Value)
-		if !n.IsInt64() || n.Int64() > 1<<31 {
-			return Value{}, fmt.Errorf("%v value out of range", vb.Type)
-		}
-		return Value{Int: int(n.Int64())}, nil
-	case gosnmp.NoSuchObject, gosnmp.NoSuchInstance, gosnmp.EndOfMibView:
-		return Value{}, fmt.Errorf("agent answered %v (lbclient failed?)", vb.Type)
-	}
-	return Value{}, fmt.Errorf("unexpected value type %v", vb.Type)
-}
-
-func authProtocol(s string) (gosnmp.SnmpV3AuthProtocol, error) {
-	switch strings.ToLower(s) {
-	case "md5":
-		return gosnmp.MD5, nil
-	case "sha", "sha1":
-		return gosnmp.SHA, nil
-	case "sha224":
-		return gosnmp.SHA224, nil
-	case "sha256":
-		return gosnmp.SHA256, nil
-	case "sha384":
-		return gosnmp.SHA384, nil
-	case "sha512":
-		return gosnmp.SHA512, nil
-	}
-	return 0, fmt.Errorf("unknown auth protocol %q (md5, sha, sha224, sha256, sha384, sha512)", s)
-}
-
-func privProtocol(s string) (gosnmp.SnmpV3PrivProtocol, error) {
-	switch strings.ToLower(s) {
-	case "", "none":
-		return gosnmp.NoPriv, nil
-	case "aes", "aes128":
-		return gosnmp.AES, nil
-	case "aes192":
-		return gosnmp.AES192, nil
-	case "aes256":
-		return gosnmp.AES256, nil
-	}
-	return 0, fmt.Errorf("unknown priv protocol %q (\"\", aes, aes192, aes256)", s)
+// privProtocol maps an [snmp] priv_protocol name ("", none, aes, aes192,
+// aes256) to its protocol; nil means no privacy.
+func privProtocol(s string) (*snmpwire.PrivProtocol, error) {
+	return snmpwire.LookupPriv(s)
 }

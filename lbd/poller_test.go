@@ -35,7 +35,7 @@ func fakeMember(t *testing.T, ip string, port int, users []agent.User, community
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-func freeUDPPort(t *testing.T) int {
+func freeUDPPort(t testing.TB) int {
 	t.Helper()
 	c, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {

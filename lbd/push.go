@@ -1,0 +1,104 @@
+package lbd
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/gosnmp/gosnmp"
+	"github.com/sirupsen/logrus"
+)
+
+// Push notifications from agents (the format lbclient sends, see
+// lbclient/doc.go): an SNMPv2c trap or inform whose snmpTrapOID.0 is
+// PushTrapOID and whose PushChangedOID varbind lists the aliases whose
+// usability changed, "alias=N,alias2=M". A notification is only a hint:
+// lbd re-polls the members itself, so a forged trap can cause an early
+// evaluation but cannot change a load.
+const (
+	PushTrapOID    = ".1.3.6.1.4.1.96.255.2"
+	PushChangedOID = ".1.3.6.1.4.1.96.255.3"
+)
+
+// PushedAliases extracts the alias names of a push notification; ok is false
+// when the packet is not one.
+func PushedAliases(p *gosnmp.SnmpPacket, community string) (aliases []string, ok bool) {
+	if p == nil || p.Version != gosnmp.Version2c || p.Community != community {
+		return nil, false
+	}
+	isPush := false
+	var changed string
+	for _, v := range p.Variables {
+		switch strings.TrimPrefix(v.Name, ".") {
+		case "1.3.6.1.6.3.1.1.4.1.0":
+			if s, _ := v.Value.(string); strings.TrimPrefix(s, ".") == strings.TrimPrefix(PushTrapOID, ".") {
+				isPush = true
+			}
+		case strings.TrimPrefix(PushChangedOID, "."):
+			if b, ok := v.Value.([]byte); ok {
+				changed = string(b)
+			}
+		}
+	}
+	if !isPush {
+		return nil, false
+	}
+	for _, item := range strings.Split(changed, ",") {
+		name, _, _ := strings.Cut(item, "=")
+		if name = normName(name); name != "" {
+			aliases = append(aliases, name)
+		}
+	}
+	return aliases, true
+}
+
+// Poke makes the named aliases due now and wakes the cycle loop. Unknown
+// names are ignored. It returns how many aliases it made due.
+func (d *Daemon) Poke(aliases []string) int {
+	d.mu.Lock()
+	n := 0
+	for _, a := range aliases {
+		if st, ok := d.aliases[normName(a)]; ok {
+			st.nextDue = time.Time{}
+			n++
+		}
+	}
+	d.mu.Unlock()
+	if n > 0 {
+		select {
+		case d.wake <- struct{}{}:
+		default:
+		}
+	}
+	return n
+}
+
+// listenPush receives push notifications until ctx ends.
+func (d *Daemon) listenPush(ctx context.Context, addr, community string) error {
+	tl := gosnmp.NewTrapListener()
+	tl.Params = &gosnmp.GoSNMP{Version: gosnmp.Version2c, Community: community}
+	tl.OnNewTrap = func(p *gosnmp.SnmpPacket, from *net.UDPAddr) {
+		aliases, ok := PushedAliases(p, community)
+		if !ok {
+			return
+		}
+		if n := d.Poke(aliases); n > 0 {
+			d.log.WithFields(logrus.Fields{"from": from.String(), "aliases": aliases}).Debug("push: re-evaluating")
+		}
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- tl.Listen(addr) }()
+	select {
+	case <-tl.Listening():
+	case err := <-errc:
+		return fmt.Errorf("push listen %s: %w", addr, err)
+	case <-ctx.Done():
+		tl.Close()
+		return nil
+	}
+	<-ctx.Done()
+	tl.Close()
+	return nil
+}
