@@ -216,6 +216,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 			}
 		}
 	}
+	start := time.Now()
 	resolved, rerrs := poller.ResolveAll(ctx, hosts)
 	for h, err := range rerrs {
 		d.log.WithFields(logrus.Fields{"member": h}).Debug(err)
@@ -226,8 +227,18 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	}
 	replies := poller.PollAll(ctx, addrs)
 
+	polled := time.Now()
 	results := d.reconcile(ctx, cfg, due, resolved, replies, rep.MayWrite)
 	rep.Aliases = results
+	failed := 0
+	for _, r := range replies {
+		if r.Err != nil {
+			failed++
+		}
+	}
+	d.log.WithFields(logrus.Fields{"aliases": len(due), "members": len(hosts), "addresses": len(addrs),
+		"failed_addresses": failed, "poll_seconds": polled.Sub(start).Seconds(),
+		"dns_seconds": time.Since(polled).Seconds(), "cycle_seconds": time.Since(start).Seconds()}).Debug("cycle")
 
 	d.mu.Lock()
 	for _, r := range results {
