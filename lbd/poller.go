@@ -219,7 +219,8 @@ func (p *Poller) PollAll(ctx context.Context, addrs []netip.Addr) map[netip.Addr
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := newWorker()
+			w := getWorker()
+			defer putWorker(w)
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(todo) {
@@ -247,7 +248,9 @@ func (p *Poller) Get(ctx context.Context, addr netip.Addr) (Value, error) {
 		return Value{}, fmt.Errorf("poll %s: %w", addr, err)
 	}
 	defer c.release()
-	v, err := c.get(ctx, newWorker(), addr)
+	w := getWorker()
+	defer putWorker(w)
+	v, err := c.get(ctx, w, addr)
 	if err != nil {
 		return Value{}, fmt.Errorf("poll %s: %w", addr, err)
 	}

@@ -362,10 +362,21 @@ type worker struct {
 	enc   snmpwire.Encoder
 }
 
-func newWorker() *worker {
+var workerPool = sync.Pool{New: func() any {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	return &worker{timer: t, enc: snmpwire.Encoder{B: make([]byte, 0, 512)}}
+}}
+
+// getWorker returns a pooled worker; putWorker recycles it.
+func getWorker() *worker { return workerPool.Get().(*worker) }
+
+func putWorker(w *worker) {
+	w.timer.Stop()
+	if cap(w.enc.B) > 4096 {
+		w.enc.B = make([]byte, 0, 512)
+	}
+	workerPool.Put(w)
 }
 
 // exchange is one request with its retransmissions.
