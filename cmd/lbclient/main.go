@@ -166,28 +166,30 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
+	// In the pass modes a bad -log-level or -log-file must not silence the
+	// answer: the defaults (info, syslog) are used instead.
 	lvl, err := logrus.ParseLevel(*level)
 	if err != nil {
-		if pass {
+		if !pass {
+			fmt.Fprintf(stderr, "lbclient: -log-level: %v\n", err)
 			return 2
 		}
-		fmt.Fprintf(stderr, "lbclient: -log-level: %v\n", err)
-		return 2
+		lvl = logrus.InfoLevel
 	}
 	log := logrus.New()
 	log.SetLevel(lvl)
-	switch {
-	case *logFile != "":
-		f, err := os.OpenFile(*logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-		if err != nil {
-			if pass {
-				return 2
-			}
+	var logOut *os.File
+	if *logFile != "" {
+		logOut, err = os.OpenFile(*logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+		if err != nil && !pass {
 			fmt.Fprintf(stderr, "lbclient: -log-file: %v\n", err)
 			return 2
 		}
-		defer f.Close()
-		log.SetOutput(f)
+	}
+	switch {
+	case logOut != nil:
+		defer logOut.Close()
+		log.SetOutput(logOut)
 	case pass:
 		log.SetOutput(io.Discard)
 		if h, err := lsyslog.NewSyslogHook("", "", syslog.LOG_DAEMON|syslog.LOG_INFO, "lbclient"); err == nil {

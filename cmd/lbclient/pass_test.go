@@ -74,8 +74,9 @@ func TestPassLegacy(t *testing.T) {
 		{[]string{"-legacy-dir", fixtures + "one", "-g", theOID, "-n", theOID}, ""},
 		{[]string{"-legacy-dir", fixtures + "one", "-g", theOID, "extra"}, ""},
 		{[]string{"-legacy-dir", fixtures + "one", "-g"}, ""},
-		{[]string{"-legacy-dir", fixtures + "one", "-g", theOID, "-log-level", "loud"}, ""},
-		{[]string{"-legacy-dir", fixtures + "one", "-g", theOID, "-log-file", "/nonexistent/dir/log"}, ""},
+		// a bad log setting does not silence the answer
+		{[]string{"-legacy-dir", fixtures + "one", "-g", theOID, "-log-level", "loud"}, theOID + "\ninteger\n50000\n"},
+		{[]string{"-legacy-dir", fixtures + "one", "-g", theOID, "-log-file", "/nonexistent/dir/log"}, theOID + "\ninteger\n50000\n"},
 	} {
 		_, out, errs := runStdin("", c.args...)
 		if out != c.want || errs != "" {
@@ -146,6 +147,10 @@ func TestLegacyCommands(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "ERRORS") || !strings.Contains(errs, "lbclient.conf.a.example:2: error:") {
 		t.Errorf("-check-config broken: exit %d\n%s%s", code, out, errs)
 	}
+	// nothing configured: an error for -check-config
+	if code, _, errs := runCmd("-legacy-dir", t.TempDir(), "-check-config"); code != 1 || !strings.Contains(errs, "lbaliases") {
+		t.Errorf("-check-config of an empty dir: exit %d %s", code, errs)
+	}
 	// the standalone agent needs TOML
 	if code, _, errs := runCmd("-legacy-dir", fixtures+"two"); code != 2 || !strings.Contains(errs, "TOML") {
 		t.Errorf("agent with a legacy dir: exit %d %s", code, errs)
@@ -189,5 +194,50 @@ func TestPassBinaryStreams(t *testing.T) {
 		if args[0] == "-legacy-dir" && stdout.String() != theOID+"\nstring\na.example=-17,b.example=50\n" {
 			t.Errorf("%q: stdout %q", args, stdout.String())
 		}
+	}
+}
+
+// Every lbclient command line of etc/snmpd-lbclient.conf (active or
+// commented out) is accepted and answers, with the paths pointed at
+// fixtures.
+func TestSnmpdSnippet(t *testing.T) {
+	data, err := os.ReadFile("../../etc/snmpd-lbclient.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, _ := writeConfig(t, twoAliases)
+	n := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(strings.TrimLeft(line, "# "))
+		if len(f) < 3 || (f[0] != "pass" && f[0] != "pass_persist") || f[2] != "/usr/local/bin/lbclient" {
+			continue
+		}
+		n++
+		args := append([]string(nil), f[3:]...)
+		for i := range args {
+			switch {
+			case i > 0 && args[i-1] == "-legacy-dir":
+				args[i] = fixtures + "one"
+			case i > 0 && args[i-1] == "-config":
+				args[i] = file
+			}
+		}
+		stdin, want := "", theOID+"\ninteger\n50000\n"
+		if f[0] == "pass" {
+			args = append(args, "-g", theOID)
+		} else {
+			stdin = "PING\nget\n" + theOID + "\n"
+			want = "PONG\n" + want
+			if strings.Contains(line, "-config") {
+				want = "PONG\n" + theOID + "\nstring\na.example=50,b.example=7\n"
+			}
+		}
+		code, out, errs := runStdin(stdin, args...)
+		if code != 0 || out != want || errs != "" {
+			t.Errorf("%s\n→ exit %d, stdout %q, stderr %q", line, code, out, errs)
+		}
+	}
+	if n < 3 {
+		t.Errorf("only %d lbclient lines found", n)
 	}
 }
