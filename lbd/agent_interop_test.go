@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	stdlog "log"
 	"net"
 	"net/netip"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosnmp/gosnmp"
 	"github.com/sirupsen/logrus"
 
 	"github.com/lbd-project/lbd/checks"
@@ -181,4 +183,92 @@ name = "default.example"
 	if len(state.Loads) != len(expect) {
 		t.Errorf("agent state has %d aliases, want %d", len(state.Loads), len(expect))
 	}
+}
+
+// TestAgentPushInterop: the agent's push notifications, received by a
+// gosnmp TrapListener as lbd's listenPush does, are understood by lbd's
+// parser (PushedAliases): draining one alias names exactly that alias.
+func TestAgentPushInterop(t *testing.T) {
+	trapPort := freeUDPPort(t)
+	got := make(chan []string, 50)
+	tl := gosnmp.NewTrapListener()
+	tl.Params = &gosnmp.GoSNMP{Version: gosnmp.Version2c, Community: "lbd-push", Logger: gosnmp.NewLogger(stdlog.New(io.Discard, "", 0))}
+	tl.OnNewTrap = func(p *gosnmp.SnmpPacket, _ *net.UDPAddr) {
+		if aliases, ok := PushedAliases(p, "lbd-push"); ok {
+			select {
+			case got <- aliases:
+			default:
+			}
+		}
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- tl.Listen(fmt.Sprintf("127.0.0.1:%d", trapPort)) }()
+	select {
+	case <-tl.Listening():
+	case err := <-errc:
+		t.Fatal(err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("trap listener did not start")
+	}
+	defer tl.Close()
+
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	text := fmt.Sprintf(`[agent]
+listen = ["127.0.0.1:%d"]
+root = %q
+interval = "50ms"
+community = "public"
+push = ["127.0.0.1:%d"]
+push_community = "lbd-push"
+[[alias]]
+name = "a.example"
+checks = ["nologin"]
+loads = [{ type = "constant", data = "10" }]
+[[alias]]
+name = "b.example"
+checks = ["nologin"]
+loads = [{ type = "constant", data = "20" }]
+`, freeUDPPort(t), root, trapPort)
+	cfg, err := lbclient.Parse("push.toml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := lbclient.Start(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		if err := a.Wait(); err != nil {
+			t.Error(err)
+		}
+	}()
+	wait := func(want string) {
+		t.Helper()
+		timeout := time.After(5 * time.Second)
+		var seen []string
+		for {
+			select {
+			case as := <-got:
+				s := strings.Join(as, " ")
+				if s == want {
+					return
+				}
+				seen = append(seen, s)
+			case <-timeout:
+				t.Fatalf("no push naming %q (saw %q)", want, seen)
+			}
+		}
+	}
+	wait("a.example b.example") // first round: both became usable
+	if err := os.WriteFile(filepath.Join(root, "etc", "iss.nologin.b.example"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wait("b.example")
 }
