@@ -131,7 +131,7 @@ type pendKey struct {
 // to ch (never blocking; extra datagrams are dropped).
 type call struct{ ch chan *rbuf }
 
-var callPool = sync.Pool{New: func() any { return &call{ch: make(chan *rbuf, 4)} }}
+var callPool = sync.Pool{New: func() any { return &call{ch: make(chan *rbuf, 16)} }}
 
 // rbuf is a pooled reply buffer.
 type rbuf struct{ b []byte }
@@ -648,30 +648,7 @@ func (c *snmpClient) discover(ctx context.Context, w *worker, sock *net.UDPConn,
 	msgID, reqID := c.nextID(), c.nextID()
 	e := &w.enc
 	e.B = e.B[:0]
-	m := e.Open(snmpwire.TagSequence)
-	e.Int(snmpwire.TagInteger, snmpwire.Version3)
-	h := e.Open(snmpwire.TagSequence)
-	e.Int(snmpwire.TagInteger, int64(msgID))
-	e.Int(snmpwire.TagInteger, msgMaxSize)
-	e.Raw(snmpwire.TagOctetString, []byte{snmpwire.FlagReportable})
-	e.Int(snmpwire.TagInteger, snmpwire.SecurityModelUSM)
-	e.Close(h)
-	sp := e.Open(snmpwire.TagOctetString)
-	us := e.Open(snmpwire.TagSequence)
-	e.Raw(snmpwire.TagOctetString, nil)
-	e.Int(snmpwire.TagInteger, 0)
-	e.Int(snmpwire.TagInteger, 0)
-	e.Raw(snmpwire.TagOctetString, nil)
-	e.Raw(snmpwire.TagOctetString, nil)
-	e.Raw(snmpwire.TagOctetString, nil)
-	e.Close(us)
-	e.Close(sp)
-	s := e.Open(snmpwire.TagSequence)
-	e.Raw(snmpwire.TagOctetString, nil)
-	e.Raw(snmpwire.TagOctetString, nil)
-	writeGetPDU(e, reqID, false)
-	e.Close(s)
-	e.Close(m)
+	writeDiscovery(e, msgID, reqID)
 
 	var x exchange
 	if err := c.start(&x, w, sock, ap, msgID, e.B, deadline); err != nil {
@@ -706,57 +683,9 @@ type v3Result struct {
 // getOnce sends one authenticated GET with eng and waits for its answer.
 func (c *snmpClient) getOnce(ctx context.Context, w *worker, sock *net.UDPConn, ap netip.AddrPort, eng *engine, deadline time.Time, total time.Duration) (v3Result, error) {
 	msgID, reqID := c.nextID(), c.nextID()
-	now := c.now()
-	etime := eng.estTime(now)
-	var salt [8]byte
-	flags := byte(snmpwire.FlagAuth | snmpwire.FlagReportable)
-	if eng.priv != nil {
-		flags |= snmpwire.FlagPriv
-		binary.BigEndian.PutUint64(salt[:], c.salt.Add(1))
-	}
 	e := &w.enc
 	e.B = e.B[:0]
-	m := e.Open(snmpwire.TagSequence)
-	e.Int(snmpwire.TagInteger, snmpwire.Version3)
-	h := e.Open(snmpwire.TagSequence)
-	e.Int(snmpwire.TagInteger, int64(msgID))
-	e.Int(snmpwire.TagInteger, msgMaxSize)
-	e.B = append(e.B, snmpwire.TagOctetString, 1, flags)
-	e.Int(snmpwire.TagInteger, snmpwire.SecurityModelUSM)
-	e.Close(h)
-	sp := e.Open(snmpwire.TagOctetString)
-	us := e.Open(snmpwire.TagSequence)
-	e.Raw(snmpwire.TagOctetString, eng.id)
-	e.Int(snmpwire.TagInteger, int64(eng.boots))
-	e.Int(snmpwire.TagInteger, int64(etime))
-	e.String(c.cfg.user)
-	ml := c.cfg.auth.MACLen
-	e.B = append(e.B, snmpwire.TagOctetString, byte(ml))
-	authOff := len(e.B)
-	e.B = append(e.B, zeroes[:ml]...)
-	if flags&snmpwire.FlagPriv != 0 {
-		e.Raw(snmpwire.TagOctetString, salt[:])
-	} else {
-		e.Raw(snmpwire.TagOctetString, nil)
-	}
-	authOff += e.Close(us)
-	authOff += e.Close(sp)
-	var encStart int
-	if flags&snmpwire.FlagPriv != 0 {
-		encStart = e.Open(snmpwire.TagOctetString)
-	}
-	scoped := len(e.B)
-	s := e.Open(snmpwire.TagSequence)
-	e.Raw(snmpwire.TagOctetString, eng.id)
-	e.Raw(snmpwire.TagOctetString, nil)
-	writeGetPDU(e, reqID, true)
-	e.Close(s)
-	if flags&snmpwire.FlagPriv != 0 {
-		eng.priv.Encrypt(snmpwire.IV(eng.boots, etime, salt[:]), e.B[scoped:])
-		e.Close(encStart)
-	}
-	authOff += e.Close(m)
-	eng.auth.Sign(e.B, authOff)
+	flags := writeGetV3(e, &c.cfg, eng, msgID, reqID, eng.estTime(c.now()), c.salt.Add(1))
 
 	var x exchange
 	if err := c.start(&x, w, sock, ap, msgID, e.B, deadline); err != nil {
@@ -790,3 +719,86 @@ func (c *snmpClient) getOnce(ctx context.Context, w *worker, sock *net.UDPConn, 
 }
 
 var zeroes [64]byte
+
+// writeDiscovery writes an engine discovery request (RFC 3414 §4): msgFlags
+// reportable only, empty USM parameters, a GetRequest with no varbind.
+func writeDiscovery(e *snmpwire.Encoder, msgID, reqID uint32) {
+	m := e.Open(snmpwire.TagSequence)
+	e.Int(snmpwire.TagInteger, snmpwire.Version3)
+	h := e.Open(snmpwire.TagSequence)
+	e.Int(snmpwire.TagInteger, int64(msgID))
+	e.Int(snmpwire.TagInteger, msgMaxSize)
+	e.Raw(snmpwire.TagOctetString, []byte{snmpwire.FlagReportable})
+	e.Int(snmpwire.TagInteger, snmpwire.SecurityModelUSM)
+	e.Close(h)
+	sp := e.Open(snmpwire.TagOctetString)
+	us := e.Open(snmpwire.TagSequence)
+	e.Raw(snmpwire.TagOctetString, nil)
+	e.Int(snmpwire.TagInteger, 0)
+	e.Int(snmpwire.TagInteger, 0)
+	e.Raw(snmpwire.TagOctetString, nil)
+	e.Raw(snmpwire.TagOctetString, nil)
+	e.Raw(snmpwire.TagOctetString, nil)
+	e.Close(us)
+	e.Close(sp)
+	s := e.Open(snmpwire.TagSequence)
+	e.Raw(snmpwire.TagOctetString, nil)
+	e.Raw(snmpwire.TagOctetString, nil)
+	writeGetPDU(e, reqID, false)
+	e.Close(s)
+	e.Close(m)
+}
+
+// writeGetV3 writes the authenticated (and, with a priv key, encrypted)
+// GetRequest for LoadOID to eng at engine time etime, and returns its
+// msgFlags. saltN is the AES salt (RFC 3826 §3.1.2.1).
+func writeGetV3(e *snmpwire.Encoder, cfg *clientConfig, eng *engine, msgID, reqID, etime uint32, saltN uint64) byte {
+	var salt [8]byte
+	flags := byte(snmpwire.FlagAuth | snmpwire.FlagReportable)
+	if eng.priv != nil {
+		flags |= snmpwire.FlagPriv
+		binary.BigEndian.PutUint64(salt[:], saltN)
+	}
+	m := e.Open(snmpwire.TagSequence)
+	e.Int(snmpwire.TagInteger, snmpwire.Version3)
+	h := e.Open(snmpwire.TagSequence)
+	e.Int(snmpwire.TagInteger, int64(msgID))
+	e.Int(snmpwire.TagInteger, msgMaxSize)
+	e.B = append(e.B, snmpwire.TagOctetString, 1, flags)
+	e.Int(snmpwire.TagInteger, snmpwire.SecurityModelUSM)
+	e.Close(h)
+	sp := e.Open(snmpwire.TagOctetString)
+	us := e.Open(snmpwire.TagSequence)
+	e.Raw(snmpwire.TagOctetString, eng.id)
+	e.Int(snmpwire.TagInteger, int64(eng.boots))
+	e.Int(snmpwire.TagInteger, int64(etime))
+	e.String(cfg.user)
+	ml := cfg.auth.MACLen
+	e.B = append(e.B, snmpwire.TagOctetString, byte(ml))
+	authOff := len(e.B)
+	e.B = append(e.B, zeroes[:ml]...)
+	if flags&snmpwire.FlagPriv != 0 {
+		e.Raw(snmpwire.TagOctetString, salt[:])
+	} else {
+		e.Raw(snmpwire.TagOctetString, nil)
+	}
+	authOff += e.Close(us)
+	authOff += e.Close(sp)
+	var encStart int
+	if flags&snmpwire.FlagPriv != 0 {
+		encStart = e.Open(snmpwire.TagOctetString)
+	}
+	scoped := len(e.B)
+	s := e.Open(snmpwire.TagSequence)
+	e.Raw(snmpwire.TagOctetString, eng.id)
+	e.Raw(snmpwire.TagOctetString, nil)
+	writeGetPDU(e, reqID, true)
+	e.Close(s)
+	if flags&snmpwire.FlagPriv != 0 {
+		eng.priv.Encrypt(snmpwire.IV(eng.boots, etime, salt[:]), e.B[scoped:])
+		e.Close(encStart)
+	}
+	authOff += e.Close(m)
+	eng.auth.Sign(e.B, authOff)
+	return flags
+}
