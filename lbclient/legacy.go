@@ -453,6 +453,8 @@ func LoadLegacy(dir string, opts LegacyOptions) *LegacyConfig {
 	} else if lc.Default != nil && len(lc.Listed) > 0 {
 		problem(false, lc.Default.Path, 0, "every listed alias has its own file: the default file is not used")
 	}
+	// The legacy rule: one mapping answers an INTEGER (COMPAT.md §5.7).
+	cfg.Composer = lc.Compose
 	if len(cfg.mappings) == 0 {
 		problem(true, dir, 0, "no alias is configured (no listed alias and no %s<alias> file): the answer is an empty string",
 			legacyAliasPrefix)
