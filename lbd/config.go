@@ -61,7 +61,8 @@ type LBDSection struct {
 	Master     string `toml:"master"`
 	Role       string `toml:"role"` // auto | master | slave
 	HTTPListen string `toml:"http_listen"`
-	// Workers bounds concurrent SNMP polls.
+	// Workers bounds concurrent name look-ups; SNMP keeps at least
+	// MinInFlight polls in flight (waiting is cheap).
 	Workers int `toml:"workers"`
 	// Tick is how often the scheduler looks for due aliases.
 	Tick Duration `toml:"tick"`

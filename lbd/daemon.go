@@ -74,8 +74,9 @@ func (d *Daemon) SetConfig(cfg *Config) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.cfg != nil && d.poller != nil {
-		p.Resolve = d.poller.Resolve
+	if old := d.poller; old != nil {
+		p.Resolve = old.Resolve
+		old.Close() // closes once the polls of a running cycle are done
 	}
 	d.cfg, d.poller = cfg, p
 	d.follower.StaleAfter = cfg.Heartbeat.StaleAfter.Duration
@@ -345,6 +346,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	defer stopAuth()
+	defer func() {
+		d.mu.Lock()
+		d.poller.Close()
+		d.mu.Unlock()
+	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
