@@ -269,9 +269,15 @@ func runLBD(t *testing.T, args ...string) (stdout, stderr string, err error) {
 
 // startLBD runs bin/lbd as a daemon until the test ends (or stop is called).
 func startLBD(t *testing.T, args ...string) (stop func(), log *syncBuffer) {
+	stop, log, _ = startLBDCmd(t, args...)
+	return stop, log
+}
+
+// startLBDCmd is startLBD also returning the process (to signal it).
+func startLBDCmd(t *testing.T, args ...string) (stop func(), log *syncBuffer, cmd *exec.Cmd) {
 	t.Helper()
 	log = &syncBuffer{}
-	cmd := exec.Command(filepath.Join(binDir, "lbd"), args...)
+	cmd = exec.Command(filepath.Join(binDir, "lbd"), args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -291,7 +297,7 @@ func startLBD(t *testing.T, args ...string) (stop func(), log *syncBuffer) {
 			t.Logf("lbd %v log:\n%s", args, log.String())
 		}
 	})
-	return stop, log
+	return stop, log, cmd
 }
 
 // published returns the sorted A/AAAA addresses named serves for name, and

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -285,4 +287,41 @@ func TestEmbeddedServer(t *testing.T) {
 	}
 	startLBD(t, "-config", cfg, "-hostname", "master.test")
 	waitFor(t, 10*time.Second, func() bool { return equal(query(), []string{"127.0.0.3", "127.0.0.4"}) })
+}
+
+// SIGHUP reloads the configuration; an invalid file is refused and the
+// running configuration kept.
+func TestReloadOnSIGHUP(t *testing.T) {
+	agents := startThreeAgents(t)
+	n := startNamed(t)
+	opts := lbdOpts{Role: "master", Server: n.Addr, SNMPPort: agents[0].Port, Alias: alias,
+		Members: []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}, BestHosts: 1}
+	cfg := writeLBDConfig(t, opts)
+	_, log, cmd := startLBDCmd(t, "-config", cfg, "-hostname", "master.test")
+	waitFor(t, 10*time.Second, func() bool { g, _ := published(t, n, alias); return equal(g, []string{"127.0.0.2"}) })
+
+	opts.BestHosts = 3
+	data, err := os.ReadFile(writeLBDConfig(t, opts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, 10*time.Second, func() bool {
+		g, _ := published(t, n, alias)
+		return equal(g, []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"})
+	})
+
+	if err := os.WriteFile(cfg, []byte("[lbd]\nbogus = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, 10*time.Second, func() bool { return strings.Contains(log.String(), "reload failed") })
+	agents[2].nologin(t, true) // still running with the last good config
+	waitFor(t, 10*time.Second, func() bool {
+		g, _ := published(t, n, alias)
+		return equal(g, []string{"127.0.0.2", "127.0.0.3"})
+	})
 }
