@@ -31,6 +31,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/lbd-project/lbd/internal/snmpwire"
 )
 
 // OID is the one object served, .1.3.6.1.4.1.96.255.1, without a ".0"
@@ -44,7 +46,7 @@ var oidBytes = []byte{0x2b, 6, 1, 4, 1, 0x60, 0x81, 0x7f, 1}
 const MaxMessage = 16384
 
 // TimeWindow is the RFC 3414 time window.
-const TimeWindow = 150
+const TimeWindow = snmpwire.TimeWindow
 
 // Value is the answer to a GET: an INTEGER (signed 32-bit) or an OCTET STRING.
 type Value struct {
@@ -191,12 +193,12 @@ func (r *Responder) HandleAppend(dst, req []byte) (reply []byte, ok bool) {
 			r.stats.Dropped.Add(1)
 		}
 	}()
-	e := enc{b: dst}
+	e := snmpwire.Encoder{B: dst}
 	if !r.handle(&e, req) {
 		r.stats.Dropped.Add(1)
 		return dst, false
 	}
-	return e.b, true
+	return e.B, true
 }
 
 // Serve answers requests arriving on conn until ctx is done or conn is
@@ -243,19 +245,19 @@ func (r *Responder) Serve(ctx context.Context, conn net.PacketConn) error {
 	}
 }
 
-func (r *Responder) handle(e *enc, req []byte) bool {
-	msg, rest, ok := expect(req, tagSequence)
+func (r *Responder) handle(e *snmpwire.Encoder, req []byte) bool {
+	msg, rest, ok := snmpwire.Expect(req, snmpwire.TagSequence)
 	if !ok || len(rest) != 0 {
 		return false
 	}
-	ver, _, msg, ok := expectInt(msg, 0, 3)
+	ver, _, msg, ok := snmpwire.ExpectInt(msg, 0, 3)
 	if !ok {
 		return false
 	}
 	switch ver {
-	case 1:
+	case snmpwire.Version2c:
 		return r.handleV2c(e, msg)
-	case 3:
+	case snmpwire.Version3:
 		return r.handleV3(e, req, msg)
 	}
 	return false
@@ -271,40 +273,40 @@ type pdu struct {
 }
 
 func parsePDU(b []byte) (p pdu, ok bool) {
-	t, v, rest, ok := readTLV(b)
+	t, v, rest, ok := snmpwire.ReadTLV(b)
 	if !ok || len(rest) != 0 {
 		return p, false
 	}
 	switch t {
-	case pduGet, pduGetNext, pduSet, pduGetBulk:
+	case snmpwire.PDUGetRequest, snmpwire.PDUGetNextRequest, snmpwire.PDUSetRequest, snmpwire.PDUGetBulkRequest:
 	default:
 		return p, false
 	}
 	p.typ = t
-	_, p.reqID, v, ok = expectInt(v, -1<<31, 1<<31-1)
+	_, p.reqID, v, ok = snmpwire.ExpectInt(v, -1<<31, 1<<31-1)
 	if !ok {
 		return p, false
 	}
-	if p.f1, _, v, ok = expectInt(v, -1<<31, 1<<31-1); !ok {
+	if p.f1, _, v, ok = snmpwire.ExpectInt(v, -1<<31, 1<<31-1); !ok {
 		return p, false
 	}
-	if p.f2, _, v, ok = expectInt(v, -1<<31, 1<<31-1); !ok {
+	if p.f2, _, v, ok = snmpwire.ExpectInt(v, -1<<31, 1<<31-1); !ok {
 		return p, false
 	}
-	if p.vbs, rest, ok = expect(v, tagSequence); !ok || len(rest) != 0 {
+	if p.vbs, rest, ok = snmpwire.Expect(v, snmpwire.TagSequence); !ok || len(rest) != 0 {
 		return p, false
 	}
 	// validate the varbind list up front so the reply cannot fail halfway
 	for vb := p.vbs; len(vb) > 0; {
 		var one []byte
-		if one, vb, ok = expect(vb, tagSequence); !ok {
+		if one, vb, ok = snmpwire.Expect(vb, snmpwire.TagSequence); !ok {
 			return p, false
 		}
-		oid, val, ok := expect(one, tagOID)
-		if !ok || !validOID(oid) {
+		oid, val, ok := snmpwire.Expect(one, snmpwire.TagOID)
+		if !ok || !snmpwire.ValidOID(oid) {
 			return p, false
 		}
-		if _, _, rest, ok := readTLV(val); !ok || len(rest) != 0 {
+		if _, _, rest, ok := snmpwire.ReadTLV(val); !ok || len(rest) != 0 {
 			return p, false
 		}
 	}
@@ -316,33 +318,33 @@ const maxVarbinds = 128
 
 // writeResponse writes the GetResponse PDU for p. When tooBig is set the
 // PDU carries error-status tooBig and no varbinds (RFC 3416 §4.2).
-func (r *Responder) writeResponse(e *enc, p *pdu, tooBig bool) {
-	s := e.open(pduResponse)
-	e.raw(tagInteger, p.reqID)
+func (r *Responder) writeResponse(e *snmpwire.Encoder, p *pdu, tooBig bool) {
+	s := e.Open(snmpwire.PDUResponse)
+	e.Raw(snmpwire.TagInteger, p.reqID)
 	nvb := 0
 	for vb := p.vbs; len(vb) > 0; nvb++ {
-		_, vb, _ = expect(vb, tagSequence)
+		_, vb, _ = snmpwire.Expect(vb, snmpwire.TagSequence)
 	}
 	switch {
 	case tooBig || nvb > maxVarbinds:
-		e.int(tagInteger, 1) // tooBig
-		e.int(tagInteger, 0)
-		e.raw(tagSequence, nil)
-	case p.typ == pduSet:
-		e.int(tagInteger, 17) // notWritable
-		e.int(tagInteger, 1)
-		e.raw(tagSequence, p.vbs)
+		e.Int(snmpwire.TagInteger, 1) // tooBig
+		e.Int(snmpwire.TagInteger, 0)
+		e.Raw(snmpwire.TagSequence, nil)
+	case p.typ == snmpwire.PDUSetRequest:
+		e.Int(snmpwire.TagInteger, 17) // notWritable
+		e.Int(snmpwire.TagInteger, 1)
+		e.Raw(snmpwire.TagSequence, p.vbs)
 	default:
-		e.int(tagInteger, 0)
-		e.int(tagInteger, 0)
-		l := e.open(tagSequence)
+		e.Int(snmpwire.TagInteger, 0)
+		e.Int(snmpwire.TagInteger, 0)
+		l := e.Open(snmpwire.TagSequence)
 		i := int64(0)
 		for vb := p.vbs; len(vb) > 0; i++ {
 			var one []byte
-			one, vb, _ = expect(vb, tagSequence)
-			oid, _, _ := expect(one, tagOID)
-			next := p.typ == pduGetNext
-			if p.typ == pduGetBulk {
+			one, vb, _ = snmpwire.Expect(vb, snmpwire.TagSequence)
+			oid, _, _ := snmpwire.Expect(one, snmpwire.TagOID)
+			next := p.typ == snmpwire.PDUGetNextRequest
+			if p.typ == snmpwire.PDUGetBulkRequest {
 				if i >= p.f1 && p.f2 <= 0 {
 					continue // repeater with max-repetitions 0
 				}
@@ -350,42 +352,42 @@ func (r *Responder) writeResponse(e *enc, p *pdu, tooBig bool) {
 			}
 			r.writeVarbind(e, oid, next)
 		}
-		e.close(l)
+		e.Close(l)
 	}
-	e.close(s)
+	e.Close(s)
 }
 
-func (r *Responder) writeVarbind(e *enc, oid []byte, next bool) {
-	v := e.open(tagSequence)
-	c := compareOID(oid, oidBytes)
+func (r *Responder) writeVarbind(e *snmpwire.Encoder, oid []byte, next bool) {
+	v := e.Open(snmpwire.TagSequence)
+	c := snmpwire.CompareOID(oid, oidBytes)
 	switch {
 	case next && c < 0, !next && c == 0:
-		e.raw(tagOID, oidBytes)
+		e.Raw(snmpwire.TagOID, oidBytes)
 		val := r.value()
 		if val.IsString {
-			e.str(val.Str)
+			e.String(val.Str)
 		} else {
-			e.int(tagInteger, int64(val.Int))
+			e.Int(snmpwire.TagInteger, int64(val.Int))
 		}
 	case next:
-		e.raw(tagOID, oid)
-		e.raw(tagEndOfMibView, nil)
+		e.Raw(snmpwire.TagOID, oid)
+		e.Raw(snmpwire.TagEndOfMibView, nil)
 	case len(oid) > len(oidBytes) && string(oid[:len(oidBytes)]) == string(oidBytes):
-		e.raw(tagOID, oid)
-		e.raw(tagNoSuchInstance, nil)
+		e.Raw(snmpwire.TagOID, oid)
+		e.Raw(snmpwire.TagNoSuchInstance, nil)
 	default:
-		e.raw(tagOID, oid)
-		e.raw(tagNoSuchObject, nil)
+		e.Raw(snmpwire.TagOID, oid)
+		e.Raw(snmpwire.TagNoSuchObject, nil)
 	}
-	e.close(v)
+	e.Close(v)
 }
 
 // handleV2c answers an SNMPv2c message (msg = content after the version).
-func (r *Responder) handleV2c(e *enc, msg []byte) bool {
+func (r *Responder) handleV2c(e *snmpwire.Encoder, msg []byte) bool {
 	if len(r.community) == 0 {
 		return false
 	}
-	comm, rest, ok := expect(msg, tagOctetString)
+	comm, rest, ok := snmpwire.Expect(msg, snmpwire.TagOctetString)
 	if !ok || subtle.ConstantTimeCompare(comm, r.community) != 1 {
 		return false
 	}
@@ -393,39 +395,20 @@ func (r *Responder) handleV2c(e *enc, msg []byte) bool {
 	if !ok {
 		return false
 	}
-	start := len(e.b)
+	start := len(e.B)
 	for _, tooBig := range [2]bool{false, true} {
-		e.b = e.b[:start]
-		m := e.open(tagSequence)
-		e.int(tagInteger, 1)
-		e.raw(tagOctetString, r.community)
+		e.B = e.B[:start]
+		m := e.Open(snmpwire.TagSequence)
+		e.Int(snmpwire.TagInteger, snmpwire.Version2c)
+		e.Raw(snmpwire.TagOctetString, r.community)
 		r.writeResponse(e, &p, tooBig)
-		e.close(m)
-		if len(e.b)-start <= MaxMessage {
+		e.Close(m)
+		if len(e.B)-start <= MaxMessage {
 			return true
 		}
 	}
 	return false
 }
-
-// usm statistics OIDs (.1.3.6.1.6.3.15.1.1.N.0), BER content.
-var (
-	oidUnsupportedSecLevels = []byte{0x2b, 6, 1, 6, 3, 15, 1, 1, 1, 0}
-	oidNotInTimeWindows     = []byte{0x2b, 6, 1, 6, 3, 15, 1, 1, 2, 0}
-	oidUnknownUserNames     = []byte{0x2b, 6, 1, 6, 3, 15, 1, 1, 3, 0}
-	oidUnknownEngineIDs     = []byte{0x2b, 6, 1, 6, 3, 15, 1, 1, 4, 0}
-	oidWrongDigests         = []byte{0x2b, 6, 1, 6, 3, 15, 1, 1, 5, 0}
-	oidDecryptionErrors     = []byte{0x2b, 6, 1, 6, 3, 15, 1, 1, 6, 0}
-)
-
-// zeroMAC stands for the zeroed msgAuthenticationParameters (read-only).
-var zeroMAC [48]byte
-
-const (
-	flagAuth       = 0x01
-	flagPriv       = 0x02
-	flagReportable = 0x04
-)
 
 // v3req holds what the reply needs from an SNMPv3 request.
 type v3req struct {
@@ -441,74 +424,74 @@ type v3req struct {
 
 // handleV3 processes an SNMPv3 message (whole = the full datagram, msg =
 // content after the version) per RFC 3412 §7.2 and RFC 3414 §3.2.
-func (r *Responder) handleV3(e *enc, whole, msg []byte) bool {
+func (r *Responder) handleV3(e *snmpwire.Encoder, whole, msg []byte) bool {
 	var q v3req
-	hdr, msg, ok := expect(msg, tagSequence)
+	hdr, msg, ok := snmpwire.Expect(msg, snmpwire.TagSequence)
 	if !ok {
 		return false
 	}
-	if _, q.msgID, hdr, ok = expectInt(hdr, 0, 1<<31-1); !ok {
+	if _, q.msgID, hdr, ok = snmpwire.ExpectInt(hdr, 0, 1<<31-1); !ok {
 		return false
 	}
-	if q.maxSize, _, hdr, ok = expectInt(hdr, 484, 1<<31-1); !ok {
+	if q.maxSize, _, hdr, ok = snmpwire.ExpectInt(hdr, 484, 1<<31-1); !ok {
 		return false
 	}
-	fl, hdr, ok := expect(hdr, tagOctetString)
+	fl, hdr, ok := snmpwire.Expect(hdr, snmpwire.TagOctetString)
 	if !ok || len(fl) != 1 {
 		return false
 	}
 	q.flags = fl[0]
-	secModel, _, hdr, ok := expectInt(hdr, 0, 1<<31-1)
-	if !ok || len(hdr) != 0 || secModel != 3 {
+	secModel, _, hdr, ok := snmpwire.ExpectInt(hdr, 0, 1<<31-1)
+	if !ok || len(hdr) != 0 || secModel != snmpwire.SecurityModelUSM {
 		return false // only USM
 	}
-	if q.flags&(flagAuth|flagPriv) == flagPriv {
+	if q.flags&(snmpwire.FlagAuth|snmpwire.FlagPriv) == snmpwire.FlagPriv {
 		return false // snmpInvalidMsgs
 	}
-	sp, msgData, ok := expect(msg, tagOctetString)
+	sp, msgData, ok := snmpwire.Expect(msg, snmpwire.TagOctetString)
 	if !ok {
 		return false
 	}
-	usm, rest, ok := expect(sp, tagSequence)
+	usm, rest, ok := snmpwire.Expect(sp, snmpwire.TagSequence)
 	if !ok || len(rest) != 0 {
 		return false
 	}
-	engineID, usm, ok := expect(usm, tagOctetString)
+	engineID, usm, ok := snmpwire.Expect(usm, snmpwire.TagOctetString)
 	if !ok || len(engineID) > 32 {
 		return false
 	}
-	boots, _, usm, ok := expectInt(usm, 0, 1<<31-1)
+	boots, _, usm, ok := snmpwire.ExpectInt(usm, 0, 1<<31-1)
 	if !ok {
 		return false
 	}
-	etime, _, usm, ok := expectInt(usm, 0, 1<<31-1)
+	etime, _, usm, ok := snmpwire.ExpectInt(usm, 0, 1<<31-1)
 	if !ok {
 		return false
 	}
-	if q.userName, usm, ok = expect(usm, tagOctetString); !ok || len(q.userName) > 32 {
+	if q.userName, usm, ok = snmpwire.Expect(usm, snmpwire.TagOctetString); !ok || len(q.userName) > 32 {
 		return false
 	}
-	authParams, usm, ok := expect(usm, tagOctetString)
+	authParams, usm, ok := snmpwire.Expect(usm, snmpwire.TagOctetString)
 	if !ok {
 		return false
 	}
-	privParams, usm, ok := expect(usm, tagOctetString)
+	privParams, usm, ok := snmpwire.Expect(usm, snmpwire.TagOctetString)
 	if !ok || len(usm) != 0 {
 		return false
 	}
 	// msgData: a plaintext ScopedPDU (SEQUENCE) or an encrypted one (OCTET STRING)
-	dt, dv, rest, ok := readTLV(msgData)
+	dt, dv, rest, ok := snmpwire.ReadTLV(msgData)
 	if !ok || len(rest) != 0 {
 		return false
 	}
-	encrypted := q.flags&flagPriv != 0
-	if encrypted != (dt == tagOctetString) || !encrypted && dt != tagSequence {
+	encrypted := q.flags&snmpwire.FlagPriv != 0
+	if encrypted != (dt == snmpwire.TagOctetString) || !encrypted && dt != snmpwire.TagSequence {
 		return false
 	}
 	plainOK := !encrypted && r.parseScoped(&q, dv)
 	report := func(oid []byte, c *atomic.Uint32, signed bool) bool {
 		n := c.Add(1)
-		if q.flags&flagReportable == 0 {
+		if q.flags&snmpwire.FlagReportable == 0 {
 			return false
 		}
 		if !plainOK {
@@ -522,7 +505,7 @@ func (r *Responder) handleV3(e *enc, whole, msg []byte) bool {
 		if !encrypted && !plainOK {
 			return false
 		}
-		return report(oidUnknownEngineIDs, &r.stats.UnknownEngineIDs, false)
+		return report(snmpwire.OIDUnknownEngineIDs, &r.stats.UnknownEngineIDs, false)
 	}
 	// ... step 4: user ...
 	for _, u := range r.users {
@@ -532,53 +515,42 @@ func (r *Responder) handleV3(e *enc, whole, msg []byte) bool {
 		}
 	}
 	if q.u == nil {
-		return report(oidUnknownUserNames, &r.stats.UnknownUserNames, false)
+		return report(snmpwire.OIDUnknownUserNames, &r.stats.UnknownUserNames, false)
 	}
 	// ... step 5: security level ...
-	if q.flags&flagAuth == 0 || encrypted && q.u.priv == nil {
-		return report(oidUnsupportedSecLevels, &r.stats.UnsupportedSecLevels, false)
+	if q.flags&snmpwire.FlagAuth == 0 || encrypted && q.u.priv == nil {
+		return report(snmpwire.OIDUnsupportedSecLevels, &r.stats.UnsupportedSecLevels, false)
 	}
 	// ... step 6: digest, over the whole message with the MAC field zeroed ...
-	ml := q.u.auth.macLen
-	if len(authParams) != ml {
-		return report(oidWrongDigests, &r.stats.WrongDigests, false)
-	}
-	off := cap(whole) - cap(authParams)
-	var got [48]byte
-	q.u.mac(got[:ml], whole[:off], zeroMAC[:ml], whole[off+ml:])
-	if subtle.ConstantTimeCompare(got[:ml], authParams) != 1 {
-		return report(oidWrongDigests, &r.stats.WrongDigests, false)
+	if len(authParams) != q.u.auth.Protocol().MACLen || !q.u.auth.Verify(whole, snmpwire.Offset(whole, authParams)) {
+		return report(snmpwire.OIDWrongDigests, &r.stats.WrongDigests, false)
 	}
 	// ... step 7: time window (the report is authenticated) ...
 	now := int64(r.engineTime())
 	if uint32(boots) != r.boots || r.boots == 1<<31-1 || etime < now-TimeWindow || etime > now+TimeWindow {
-		return report(oidNotInTimeWindows, &r.stats.NotInTimeWindows, true)
+		return report(snmpwire.OIDNotInTimeWindows, &r.stats.NotInTimeWindows, true)
 	}
 	// ... step 8: decryption.
 	if encrypted {
 		if len(privParams) != 8 {
-			return report(oidDecryptionErrors, &r.stats.DecryptionErrors, false)
+			return report(snmpwire.OIDDecryptionErrors, &r.stats.DecryptionErrors, false)
 		}
-		var iv [16]byte
-		binary.BigEndian.PutUint32(iv[0:], uint32(boots))
-		binary.BigEndian.PutUint32(iv[4:], uint32(etime))
-		copy(iv[8:], privParams)
 		plain := make([]byte, len(dv))
 		copy(plain, dv)
-		cfb128(q.u.priv, &iv, plain, true)
-		scoped, _, ok := expect(plain, tagSequence) // trailing bytes may be padding
+		q.u.priv.Decrypt(snmpwire.IV(uint32(boots), uint32(etime), privParams), plain)
+		scoped, _, ok := snmpwire.Expect(plain, snmpwire.TagSequence) // trailing bytes may be padding
 		if !ok || !r.parseScoped(&q, scoped) {
-			return report(oidDecryptionErrors, &r.stats.DecryptionErrors, false)
+			return report(snmpwire.OIDDecryptionErrors, &r.stats.DecryptionErrors, false)
 		}
 	} else if !plainOK {
 		return false
 	}
-	start := len(e.b)
+	start := len(e.B)
 	limit := int(min(q.maxSize, MaxMessage))
 	for _, tooBig := range [2]bool{false, true} {
-		e.b = e.b[:start]
-		r.writeV3(e, &q, q.flags&(flagAuth|flagPriv), nil, 0, tooBig)
-		if len(e.b)-start <= limit {
+		e.B = e.B[:start]
+		r.writeV3(e, &q, q.flags&(snmpwire.FlagAuth|snmpwire.FlagPriv), nil, 0, tooBig)
+		if len(e.B)-start <= limit {
 			return true
 		}
 	}
@@ -588,10 +560,10 @@ func (r *Responder) handleV3(e *enc, whole, msg []byte) bool {
 // parseScoped parses ScopedPDU content into q.
 func (r *Responder) parseScoped(q *v3req, b []byte) bool {
 	var ok bool
-	if q.ctxID, b, ok = expect(b, tagOctetString); !ok || len(q.ctxID) > 32 {
+	if q.ctxID, b, ok = snmpwire.Expect(b, snmpwire.TagOctetString); !ok || len(q.ctxID) > 32 {
 		return false
 	}
-	if q.ctxName, b, ok = expect(b, tagOctetString); !ok || len(q.ctxName) > 32 {
+	if q.ctxName, b, ok = snmpwire.Expect(b, snmpwire.TagOctetString); !ok || len(q.ctxName) > 32 {
 		return false
 	}
 	q.pdu, ok = parsePDU(b)
@@ -601,92 +573,89 @@ func (r *Responder) parseScoped(q *v3req, b []byte) bool {
 // writeReport writes a Report carrying one usmStats counter. Reports are
 // unauthenticated, except notInTimeWindows which is signed (RFC 3414 §3.2
 // step 7) so the manager can trust our boots and time.
-func (r *Responder) writeReport(e *enc, q *v3req, oid []byte, n uint32, signed bool) {
+func (r *Responder) writeReport(e *snmpwire.Encoder, q *v3req, oid []byte, n uint32, signed bool) {
 	var fl byte
 	if signed {
-		fl = flagAuth
+		fl = snmpwire.FlagAuth
 	}
 	q.ctxID, q.ctxName = r.engineID, nil
 	r.writeV3(e, q, fl, oid, n, false)
 }
 
 // writeReportPDU writes a Report PDU with one counter varbind.
-func writeReportPDU(e *enc, reqID, oid []byte, n uint32) {
-	s := e.open(pduReport)
-	e.raw(tagInteger, reqID)
-	e.int(tagInteger, 0)
-	e.int(tagInteger, 0)
-	l := e.open(tagSequence)
-	v := e.open(tagSequence)
-	e.raw(tagOID, oid)
-	e.uint(tagCounter32, n)
-	e.close(v)
-	e.close(l)
-	e.close(s)
+func writeReportPDU(e *snmpwire.Encoder, reqID, oid []byte, n uint32) {
+	s := e.Open(snmpwire.PDUReport)
+	e.Raw(snmpwire.TagInteger, reqID)
+	e.Int(snmpwire.TagInteger, 0)
+	e.Int(snmpwire.TagInteger, 0)
+	l := e.Open(snmpwire.TagSequence)
+	v := e.Open(snmpwire.TagSequence)
+	e.Raw(snmpwire.TagOID, oid)
+	e.Uint(snmpwire.TagCounter32, n)
+	e.Close(v)
+	e.Close(l)
+	e.Close(s)
 }
 
 // writeV3 writes a whole SNMPv3 message with security level flags (auth,
 // priv) for q's user, signing and encrypting it. The PDU is a Report of the
 // counter reportOID = n when reportOID is set, else the GetResponse to q.
-func (r *Responder) writeV3(e *enc, q *v3req, flags byte, reportOID []byte, n uint32, tooBig bool) {
-	start := len(e.b)
-	m := e.open(tagSequence)
-	e.int(tagInteger, 3)
-	g := e.open(tagSequence)
-	e.raw(tagInteger, q.msgID)
-	e.int(tagInteger, 65507)
-	e.b = append(e.b, tagOctetString, 1, flags)
-	e.int(tagInteger, 3)
-	e.close(g)
-	sp := e.open(tagOctetString)
-	us := e.open(tagSequence)
-	e.raw(tagOctetString, r.engineID)
+func (r *Responder) writeV3(e *snmpwire.Encoder, q *v3req, flags byte, reportOID []byte, n uint32, tooBig bool) {
+	start := len(e.B)
+	m := e.Open(snmpwire.TagSequence)
+	e.Int(snmpwire.TagInteger, snmpwire.Version3)
+	g := e.Open(snmpwire.TagSequence)
+	e.Raw(snmpwire.TagInteger, q.msgID)
+	e.Int(snmpwire.TagInteger, 65507)
+	e.B = append(e.B, snmpwire.TagOctetString, 1, flags)
+	e.Int(snmpwire.TagInteger, snmpwire.SecurityModelUSM)
+	e.Close(g)
+	sp := e.Open(snmpwire.TagOctetString)
+	us := e.Open(snmpwire.TagSequence)
+	e.Raw(snmpwire.TagOctetString, r.engineID)
 	etime := r.engineTime()
-	e.int(tagInteger, int64(r.boots))
-	e.int(tagInteger, int64(etime))
-	e.raw(tagOctetString, q.userName)
+	e.Int(snmpwire.TagInteger, int64(r.boots))
+	e.Int(snmpwire.TagInteger, int64(etime))
+	e.Raw(snmpwire.TagOctetString, q.userName)
 	authOff := -1
-	if flags&flagAuth != 0 {
-		e.b = append(e.b, tagOctetString, byte(q.u.auth.macLen))
-		authOff = len(e.b)
-		e.b = append(e.b, make([]byte, q.u.auth.macLen)...)
+	if flags&snmpwire.FlagAuth != 0 {
+		ml := q.u.auth.Protocol().MACLen
+		e.B = append(e.B, snmpwire.TagOctetString, byte(ml))
+		authOff = len(e.B)
+		e.B = append(e.B, make([]byte, ml)...)
 	} else {
-		e.raw(tagOctetString, nil)
+		e.Raw(snmpwire.TagOctetString, nil)
 	}
 	var salt [8]byte
-	if flags&flagPriv != 0 {
+	if flags&snmpwire.FlagPriv != 0 {
 		binary.BigEndian.PutUint64(salt[:], r.salt.Add(1))
-		e.raw(tagOctetString, salt[:])
+		e.Raw(snmpwire.TagOctetString, salt[:])
 	} else {
-		e.raw(tagOctetString, nil)
+		e.Raw(snmpwire.TagOctetString, nil)
 	}
-	authOff += e.close(us)
-	authOff += e.close(sp)
+	authOff += e.Close(us)
+	authOff += e.Close(sp)
 	var enc0, scoped int
-	if flags&flagPriv != 0 {
-		enc0 = e.open(tagOctetString)
+	if flags&snmpwire.FlagPriv != 0 {
+		enc0 = e.Open(snmpwire.TagOctetString)
 	}
-	scoped = len(e.b)
-	s := e.open(tagSequence)
-	e.raw(tagOctetString, q.ctxID)
-	e.raw(tagOctetString, q.ctxName)
+	scoped = len(e.B)
+	s := e.Open(snmpwire.TagSequence)
+	e.Raw(snmpwire.TagOctetString, q.ctxID)
+	e.Raw(snmpwire.TagOctetString, q.ctxName)
 	if reportOID != nil {
 		writeReportPDU(e, q.pdu.reqID, reportOID, n)
 	} else {
 		r.writeResponse(e, &q.pdu, tooBig)
 	}
-	e.close(s)
-	if flags&flagPriv != 0 {
-		var iv [16]byte
-		binary.BigEndian.PutUint32(iv[0:], r.boots)
-		binary.BigEndian.PutUint32(iv[4:], etime)
-		copy(iv[8:], salt[:])
-		cfb128(q.u.priv, &iv, e.b[scoped:], false)
-		e.close(enc0)
+	e.Close(s)
+	if flags&snmpwire.FlagPriv != 0 {
+		q.u.priv.Encrypt(snmpwire.IV(r.boots, etime, salt[:]), e.B[scoped:])
+		e.Close(enc0)
 	}
-	authOff += e.close(m)
-	if flags&flagAuth != 0 {
-		q.u.mac(e.b[authOff:authOff+q.u.auth.macLen], e.b[start:])
+	authOff += e.Close(m)
+	if flags&snmpwire.FlagAuth != 0 {
+		q.u.auth.Sign(e.B[start:], authOff-start)
 	}
 }
 
@@ -694,9 +663,9 @@ func (r *Responder) writeV3(e *enc, q *v3req, flags byte, reportOID []byte, n ui
 func (r *Responder) String() string {
 	names := make([]string, len(r.users))
 	for i, u := range r.users {
-		names[i] = u.name + "/" + u.auth.name
+		names[i] = u.name + "/" + u.auth.Protocol().Name
 		if u.priv != nil {
-			names[i] += "/" + u.privID
+			names[i] += "/" + u.priv.Protocol().Name
 		}
 	}
 	return fmt.Sprintf("engine %x boots %d v2c %t users [%s]", r.engineID, r.boots, len(r.community) > 0, strings.Join(names, " "))

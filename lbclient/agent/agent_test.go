@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+
+	"github.com/lbd-project/lbd/internal/snmpwire"
 )
 
 const testPass = "secret-password"
@@ -430,24 +432,24 @@ func TestOIDOrder(t *testing.T) {
 		{".1.3.6.1.4.1.96.127", ".1.3.6.1.4.1.96.128", -1},
 		{".2.5", ".1.3.6", 1},
 	} {
-		eq(t, c.want, compareOID(enc(c.a), enc(c.b)), "%s vs %s", c.a, c.b)
+		eq(t, c.want, snmpwire.CompareOID(enc(c.a), enc(c.b)), "%s vs %s", c.a, c.b)
 	}
 }
 
 // parseV2cOID extracts the first varbind OID of a v2c message.
 func parseV2cOID(b []byte) ([]byte, bool) {
-	msg, _, ok := expect(b, tagSequence)
+	msg, _, ok := snmpwire.Expect(b, snmpwire.TagSequence)
 	if !ok {
 		return nil, false
 	}
-	_, _, msg, _ = expectInt(msg, 0, 3)
-	_, msg, _ = expect(msg, tagOctetString)
+	_, _, msg, _ = snmpwire.ExpectInt(msg, 0, 3)
+	_, msg, _ = snmpwire.Expect(msg, snmpwire.TagOctetString)
 	p, ok := parsePDU(msg)
 	if !ok {
 		return nil, false
 	}
-	one, _, _ := expect(p.vbs, tagSequence)
-	oid, _, ok := expect(one, tagOID)
+	one, _, _ := snmpwire.Expect(p.vbs, snmpwire.TagSequence)
+	oid, _, ok := snmpwire.Expect(one, snmpwire.TagOID)
 	return oid, ok
 }
 
