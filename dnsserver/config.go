@@ -1,21 +1,16 @@
 package dnsserver
 
 import (
-	"crypto/hmac"
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/sha512"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash"
 	"net"
 	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/lbd-project/lbd/internal/tsig"
 )
 
 // Key is a TSIG key (RFC 8945). Name is the key name ("lbd-internal." or
@@ -63,63 +58,8 @@ const (
 	defaultCompactInterval = time.Minute
 )
 
-var hashes = map[string]func() hash.Hash{
-	dns.HmacMD5:    md5.New,
-	dns.HmacSHA1:   sha1.New,
-	dns.HmacSHA224: sha256.New224,
-	dns.HmacSHA256: sha256.New,
-	dns.HmacSHA384: sha512.New384,
-	dns.HmacSHA512: sha512.New,
-}
-
-// canonicalAlgorithm returns the wire name of a TSIG algorithm.
-func canonicalAlgorithm(alg string) (string, error) {
-	a := strings.ToLower(strings.TrimSpace(alg))
-	if a == "" {
-		a = "hmac-sha256"
-	}
-	a = dns.Fqdn(a)
-	if a == "hmac-md5." {
-		a = dns.HmacMD5
-	}
-	if _, ok := hashes[a]; !ok {
-		return "", fmt.Errorf("unknown TSIG algorithm %q", alg)
-	}
-	return a, nil
-}
-
-type compiledKey struct {
-	name, alg string
-	secret    []byte
-}
-
-func (k Key) compile() (*compiledKey, error) {
-	name := strings.TrimSpace(k.Name)
-	if name == "" {
-		return nil, errors.New("key: empty name")
-	}
-	if _, ok := dns.IsDomainName(name); !ok {
-		return nil, fmt.Errorf("key %q: not a domain name", k.Name)
-	}
-	alg, err := canonicalAlgorithm(k.Algorithm)
-	if err != nil {
-		return nil, fmt.Errorf("key %q: %w", k.Name, err)
-	}
-	secret, err := base64.StdEncoding.DecodeString(strings.TrimSpace(k.Secret))
-	if err != nil {
-		return nil, fmt.Errorf("key %q: secret is not base64: %w", k.Name, err)
-	}
-	if len(secret) == 0 {
-		return nil, fmt.Errorf("key %q: empty secret", k.Name)
-	}
-	return &compiledKey{name: dns.CanonicalName(name), alg: alg, secret: secret}, nil
-}
-
-func (k *compiledKey) mac(msg []byte) []byte {
-	h := hmac.New(hashes[k.alg], k.secret)
-	h.Write(msg)
-	return h.Sum(nil)
-}
+// compile validates k with the TSIG rules shared with dnsupdate.
+func (k Key) compile() (*tsig.Key, error) { return tsig.Compile(k.Name, k.Algorithm, k.Secret) }
 
 // Validate checks the whole configuration and reports the first problem.
 func (c Config) Validate() error {
@@ -129,7 +69,7 @@ func (c Config) Validate() error {
 
 type compiledConfig struct {
 	listen      string
-	keys        map[string]*compiledKey
+	keys        tsig.Keyring
 	secondaries []netip.AddrPort
 	zones       []compiledZone
 }
@@ -141,7 +81,7 @@ type compiledZone struct {
 }
 
 func (c Config) compile() (*compiledConfig, error) {
-	cc := &compiledConfig{keys: map[string]*compiledKey{}}
+	cc := &compiledConfig{keys: tsig.Keyring{}}
 	if c.Listen == "" {
 		return nil, errors.New("dnsserver: listen: empty")
 	}
@@ -163,10 +103,10 @@ func (c Config) compile() (*compiledConfig, error) {
 		if err != nil {
 			return nil, fmt.Errorf("dnsserver: keys[%d]: %w", i, err)
 		}
-		if cc.keys[ck.name] != nil {
+		if cc.keys[ck.Name] != nil {
 			return nil, fmt.Errorf("dnsserver: keys[%d]: duplicate key %q", i, k.Name)
 		}
-		cc.keys[ck.name] = ck
+		cc.keys[ck.Name] = ck
 	}
 	for i, s := range c.Secondaries {
 		ap, err := netip.ParseAddrPort(s)

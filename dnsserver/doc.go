@@ -32,7 +32,8 @@
 //     that changes nothing does not change the serial. §3.8 the reply is
 //     signed with the request's key.
 //   - RFC 8945: TSIG with hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256,
-//     hmac-sha384, hmac-sha512 (own provider: the library's lacks md5).
+//     hmac-sha384, hmac-sha512 (internal/tsig's provider, shared with
+//     dnsupdate: the library's lacks md5).
 //     §5.2 an unknown key gets NOTAUTH/BADKEY, a wrong MAC NOTAUTH/BADSIG
 //     (both with an unsigned TSIG, §5.3.2), a time outside the fudge
 //     NOTAUTH/BADTIME (signed, our time in Other Data). Only full-length

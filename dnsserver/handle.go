@@ -7,13 +7,15 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/lbd-project/lbd/internal/tsig"
 )
 
 // request is one decoded request with its TSIG state.
 type request struct {
 	msg  *dns.Msg
-	tsig *dns.TSIG    // the request's TSIG, nil if unsigned
-	key  *compiledKey // set when tsig verified
+	tsig *dns.TSIG // the request's TSIG, nil if unsigned
+	key  *tsig.Key // set when tsig verified
 	// tsigErr is the TSIG error to report (BADKEY, BADSIG, BADTIME), 0 if
 	// none.
 	tsigErr uint16
@@ -65,22 +67,22 @@ func (s *Server) handle(raw []byte, from netip.Addr, tcp bool, emit func([]byte)
 	}
 
 	// TSIG (RFC 8945 §5.2): verified before anything else.
-	tsig, bad := findTSIG(m)
+	rr, bad := findTSIG(m)
 	formerr = formerr || bad
-	if tsig != nil && !formerr {
-		req.tsig = tsig
+	if rr != nil && !formerr {
+		req.tsig = rr
 		buf := append([]byte(nil), raw...)
 		err := dns.TsigVerifyWithProvider(buf, s.keys, "", false)
 		switch {
 		case err == nil:
-			req.key = s.keys[dns.CanonicalName(tsig.Hdr.Name)]
-		case errors.Is(err, errBadKey):
+			req.key = s.keys[dns.CanonicalName(rr.Hdr.Name)]
+		case tsig.IsBadKey(err):
 			req.tsigErr = dns.RcodeBadKey
 		case errors.Is(err, dns.ErrSig):
 			req.tsigErr = dns.RcodeBadSig
 		case errors.Is(err, dns.ErrTime):
 			req.tsigErr = dns.RcodeBadTime
-			req.key = s.keys[dns.CanonicalName(tsig.Hdr.Name)]
+			req.key = s.keys[dns.CanonicalName(rr.Hdr.Name)]
 		default:
 			formerr = true
 		}
@@ -194,7 +196,7 @@ func (s *Server) handleUpdate(req *request, reply *dns.Msg) {
 		reply.Rcode = dns.RcodeNotAuth
 		return
 	}
-	if req.key == nil || !z.cfg.updateKeys[req.key.name] {
+	if req.key == nil || !z.cfg.updateKeys[req.key.Name] {
 		reply.Rcode = dns.RcodeRefused
 		return
 	}

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 
 	"github.com/miekg/dns"
+
+	"github.com/lbd-project/lbd/internal/tsig"
 )
 
 const maxCNAMEChain = 8
@@ -73,7 +75,7 @@ func (s *Server) query(req, reply *dns.Msg) {
 }
 
 // transferAllowed: a configured secondary's address, or a valid TSIG key.
-func (s *Server) transferAllowed(from netip.Addr, key *compiledKey) bool {
+func (s *Server) transferAllowed(from netip.Addr, key *tsig.Key) bool {
 	return key != nil || s.secIPs[from.Unmap()]
 }
 
@@ -81,7 +83,7 @@ func (s *Server) transferAllowed(from netip.Addr, key *compiledKey) bool {
 // (RFC 1995 §4) from the in-memory history, falling back to the AXFR form
 // when the client's serial is not in it. For IXFR over UDP only the SOA is
 // sent (RFC 1995 §2), telling the client to use TCP.
-func (s *Server) xfr(req, reply *dns.Msg, from netip.Addr, tcp bool, key *compiledKey) []dns.RR {
+func (s *Server) xfr(req, reply *dns.Msg, from netip.Addr, tcp bool, key *tsig.Key) []dns.RR {
 	q := req.Question[0]
 	if q.Qtype == dns.TypeAXFR && !tcp {
 		reply.Rcode = dns.RcodeFormatError

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/lbd-project/lbd/internal/tsig"
 )
 
 const (
@@ -33,7 +35,7 @@ const (
 // Server is an authoritative DNS server for the configured zones.
 type Server struct {
 	cfg    Config
-	keys   keyring
+	keys   tsig.Keyring
 	zones  map[string]*zone
 	secs   []netip.AddrPort
 	secIPs map[netip.Addr]bool
@@ -72,7 +74,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg:       cfg,
-		keys:      keyring(cc.keys),
+		keys:      cc.keys,
 		zones:     map[string]*zone{},
 		secs:      cc.secondaries,
 		secIPs:    map[netip.Addr]bool{},

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/miekg/dns"
+
+	"github.com/lbd-project/lbd/internal/tsig"
 )
 
 const (
@@ -99,7 +101,7 @@ func zonesOf(changes []Change) []string {
 
 // applyZone sends the changes of one zone, message after message; it stops
 // at the first failed message.
-func (c *Client) applyZone(ctx context.Context, server string, key *tsigKey, zone string, changes []Change) error {
+func (c *Client) applyZone(ctx context.Context, server string, key *tsig.Key, zone string, changes []Change) error {
 	batches, err := Batches(zone, changes)
 	if err != nil {
 		return err

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/lbd-project/lbd/internal/tsig"
 )
 
 // Defaults of the Client fields.
@@ -109,7 +111,7 @@ type request struct {
 	zone  string
 	qtype uint16
 	build func() *dns.Msg
-	key   *tsigKey
+	key   *tsig.Key
 	ok    func(rcode int) bool
 }
 
@@ -176,7 +178,7 @@ func (c *Client) attempt(ctx context.Context, server string, req request, n int)
 		err error
 	)
 	if req.key != nil {
-		m.SetTsig(req.key.name, req.key.alg, Fudge, time.Now().Unix())
+		m.SetTsig(req.key.Name, req.key.Algorithm, Fudge, time.Now().Unix())
 		buf, mac, err = dns.TsigGenerateWithProvider(m, req.key, "", false)
 	} else {
 		buf, err = m.Pack()

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/lbd-project/lbd/internal/tsig"
 )
 
 // fakeServer is a scripted DNS server on 127.0.0.1 (UDP and TCP, same
@@ -21,8 +23,8 @@ import (
 type fakeServer struct {
 	t      *testing.T
 	addr   string
-	key    *tsigKey // verifies requests
-	signer *tsigKey // signs replies
+	key    *tsig.Key // verifies requests
+	signer *tsig.Key // signs replies
 	handle func(req *dns.Msg, network string) (reply *dns.Msg, sign bool)
 
 	mu   sync.Mutex

@@ -7,6 +7,8 @@ import (
 	"slices"
 
 	"github.com/miekg/dns"
+
+	"github.com/lbd-project/lbd/internal/tsig"
 )
 
 // Query reads the A and AAAA records of name from Server with unsigned
@@ -31,7 +33,7 @@ func (c *Client) QuerySigned(ctx context.Context, name string) (State, error) {
 	return c.query(ctx, name, key)
 }
 
-func (c *Client) query(ctx context.Context, name string, key *tsigKey) (State, error) {
+func (c *Client) query(ctx context.Context, name string, key *tsig.Key) (State, error) {
 	qname := canonical(name)
 	if _, ok := dns.IsDomainName(qname); !ok || qname == "" {
 		return State{}, fmt.Errorf("query %q: not a valid domain name", name)
