@@ -38,8 +38,14 @@ fmt:
 demo: build
 	@scripts/demo.sh
 
-bench:
+# Go micro-benchmarks, then the multi-process harness (scripts/bench: lbsim,
+# lbd, lbclient, named on loopback; prints the tables and writes them as
+# markdown). Pass harness flags with BENCHFLAGS, e.g. BENCHFLAGS=-quick or
+# BENCHFLAGS="-only poll,agent -out /tmp/bench.md".
+BENCHFLAGS ?=
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./scripts/bench $(BENCHFLAGS)
 
 clean:
 	rm -rf $(BIN)

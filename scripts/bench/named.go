@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/lbd-project/lbd/dnsupdate"
+)
+
+// named is a throwaway BIND named on 127.0.0.1 (the same options block as
+// internal/testenv: no recursion, no IPv6, no rndc, no notify), serving
+// empty primary zones every one of which keyName may update.
+type named struct {
+	addr string
+	p    *proc
+}
+
+func namedBinary() (string, error) {
+	if p, err := exec.LookPath("named"); err == nil {
+		return p, nil
+	}
+	for _, p := range []string{"/usr/sbin/named", "/usr/local/sbin/named"} {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%w: named (BIND 9) not found; install bind9", errSkip)
+}
+
+func startNamed(ctx context.Context, dir string, zones []string, secret string) (*named, error) {
+	bin, err := namedBinary()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	port, err := freePort("127.0.0.1")
+	if err != nil {
+		return nil, err
+	}
+	q := strconv.Quote
+	var b strings.Builder
+	fmt.Fprintf(&b, `options {
+	directory %s;
+	pid-file %s;
+	session-keyfile %s;
+	managed-keys-directory %s;
+	listen-on port %d { 127.0.0.1; };
+	listen-on-v6 { none; };
+	recursion no;
+	dnssec-validation no;
+	notify no;
+	allow-transfer { none; };
+};
+controls { };
+key %s { algorithm hmac-sha256; secret %s; };
+`, q(dir), q(filepath.Join(dir, "named.pid")), q(filepath.Join(dir, "session.key")), q(dir), port, q(keyName), q(secret))
+	for _, z := range zones {
+		zone := dns.Fqdn(z)
+		file := filepath.Join(dir, strings.TrimSuffix(zone, ".")+".zone")
+		fmt.Fprintf(&b, "zone %s { type primary; file %s; update-policy { grant %s zonesub ANY; }; };\n", q(zone), q(file), q(keyName))
+		data := fmt.Sprintf("$ORIGIN %s\n$TTL 300\n@ IN SOA ns1.%s hostmaster.%s 1 3600 600 86400 60\n@ IN NS ns1.%s\nns1.%s IN A 127.0.0.1\n",
+			zone, zone, zone, zone, zone)
+		if err := os.WriteFile(file, []byte(data), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	conf := filepath.Join(dir, "named.conf")
+	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
+		return nil, err
+	}
+	p, err := startProc(bin, filepath.Join(dir, "named.log"), "", "-g", "-4", "-n", "1", "-c", conf)
+	if err != nil {
+		return nil, err
+	}
+	n := &named{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), p: p}
+	// Ready when the first and the last zone answer SOA (bounded).
+	deadline := time.Now().Add(60 * time.Second)
+	check := []string{zones[0], zones[len(zones)-1]}
+	for {
+		ok := true
+		for _, z := range check {
+			m := new(dns.Msg)
+			m.SetQuestion(dns.Fqdn(z), dns.TypeSOA)
+			r, _, err := (&dns.Client{Timeout: 300 * time.Millisecond}).Exchange(m, n.addr)
+			if err != nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return n, nil
+		}
+		if !p.running() {
+			return nil, fmt.Errorf("named exited during start-up (%v): %s", p.err, p.Tail())
+		}
+		if time.Now().After(deadline) {
+			p.stop(3 * time.Second)
+			return nil, fmt.Errorf("named not ready after 60s: %s", p.Tail())
+		}
+		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+			p.stop(3 * time.Second)
+			return nil, err
+		}
+	}
+}
+
+// dnsSection: alias changes/s written into named with dnsupdate.Client,
+// one zone per alias versus every alias in one zone.
+func dnsSection(ctx context.Context, o options, dir string) []*table {
+	n := o.dnsAliases
+	t := &table{title: fmt.Sprintf("DNS write throughput into named (%d aliases)", n),
+		cols: []string{"layout", "round", "changes", "UPDATE msgs", "TCP msgs", "seconds", "changes/s"}}
+	t.note("method: one throwaway named (BIND 9, `named -g -4 -n 1`, update-policy grant zonesub ANY for one hmac-sha256 key) serving %d one-alias zones (the alias is its zone apex) and one shared zone with %d aliases; "+
+		"dnsupdate.Client.ApplyEach (TSIG-signed, ≤ 4 zones in flight, a zone's changes batched into messages < 64 KiB) is given one Change per alias per round", n, n)
+	t.note("round 0 publishes 2 A records per alias; every later round replaces both (2 deletes + 2 adds per alias); changes/s = aliases changed / wall time of ApplyEach; the first and last alias are read back after each round")
+	t.note("target (DESIGN §6): ≥ 5,000 alias changes/s into BIND when aliases share a zone")
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+
+	secret := newSecret()
+	var own []string
+	for i := range n {
+		own = append(own, fmt.Sprintf("a%04d.own.bench", i+1))
+	}
+	const shared = "shared.bench"
+	zones := append(append([]string(nil), own...), shared)
+	start := time.Now()
+	nd, err := startNamed(ctx, filepath.Join(dir, "named"), zones, secret)
+	if err != nil {
+		t.fail("named: %v", err)
+		return []*table{t}
+	}
+	defer nd.p.stop(5 * time.Second)
+	t.note("named start-up with %d zones: %.1f s", len(zones), time.Since(start).Seconds())
+
+	layouts := []struct {
+		name  string
+		zone  func(i int) string
+		owner func(i int) string
+	}{
+		{"zone per alias", func(i int) string { return own[i] }, func(i int) string { return own[i] }},
+		{"shared zone", func(int) string { return shared }, func(i int) string { return fmt.Sprintf("a%04d.%s", i+1, shared) }},
+	}
+	addr := func(round, i, k int) netip.Addr {
+		return netip.AddrFrom4([4]byte{127, byte(10 + 2*round + k), byte(i >> 8), byte(i)})
+	}
+	for _, l := range layouts {
+		var msgs, tcp atomic.Int64
+		c := &dnsupdate.Client{Server: nd.addr, Timeout: 5 * time.Second,
+			Key: dnsupdate.Key{Name: keyName, Algorithm: "hmac-sha256", Secret: secret},
+			Observe: func(a dnsupdate.Attempt) {
+				if a.Op == "update" {
+					msgs.Add(1)
+					if a.Net == "tcp" {
+						tcp.Add(1)
+					}
+				}
+			}}
+		prev := make([][]netip.Addr, n)
+		var rates []float64
+		for round := 0; round <= o.dnsRounds; round++ {
+			if ctx.Err() != nil {
+				t.fail("interrupted: %v", context.Cause(ctx))
+				return []*table{t}
+			}
+			changes := make([]dnsupdate.Change, n)
+			next := make([][]netip.Addr, n)
+			for i := range n {
+				next[i] = []netip.Addr{addr(round, i, 0), addr(round, i, 1)}
+				changes[i] = dnsupdate.Diff(l.zone(i), l.owner(i), dnsupdate.State{A: prev[i], TTL: 60}, next[i], 60)
+			}
+			msgs.Store(0)
+			tcp.Store(0)
+			t0 := time.Now()
+			res := c.ApplyEach(ctx, changes)
+			el := time.Since(t0)
+			var errs []string
+			for z, err := range res {
+				if err != nil {
+					errs = append(errs, fmt.Sprintf("%s: %v", z, err))
+				}
+			}
+			if len(errs) > 0 {
+				t.fail("%s round %d: %d zones failed, e.g. %s", l.name, round, len(errs), errs[0])
+				break
+			}
+			for _, i := range []int{0, n - 1} {
+				want := next[i][0].String() + " " + next[i][1].String()
+				got, err := answerA(nd.addr, l.owner(i), 2*time.Second)
+				if err != nil || got != want {
+					t.fail("%s round %d: %s answers %q (%v), want %q", l.name, round, l.owner(i), got, err, want)
+				}
+			}
+			prev = next
+			r := float64(n) / el.Seconds()
+			label := fmt.Sprint(round)
+			if round == 0 {
+				label = "0 (publish)"
+			} else {
+				rates = append(rates, r)
+			}
+			t.row(l.name, label, fmt.Sprint(n), fmt.Sprint(msgs.Load()), fmt.Sprint(tcp.Load()), secs(el), rate(r))
+			debugf("dns %s round %d: %v", l.name, round, el)
+		}
+		if len(rates) > 0 {
+			lo, hi := rates[0], rates[0]
+			for _, r := range rates {
+				lo, hi = min(lo, r), max(hi, r)
+			}
+			t.note("%s: %s–%s changes/s over rounds 1–%d", l.name, rate(lo), rate(hi), len(rates))
+		}
+	}
+	return []*table{t}
+}

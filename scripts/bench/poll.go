@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+const (
+	benchZone     = "lb.bench"
+	benchPassword = "bench-auth-password"
+	keyName       = "lbd-internal."
+)
+
+// cycleLine is lbd's debug "cycle" log line (-log-level debug -log-json).
+type cycleLine struct {
+	Msg          string  `json:"msg"`
+	Aliases      int     `json:"aliases"`
+	Members      int     `json:"members"`
+	Addresses    int     `json:"addresses"`
+	Failed       int     `json:"failed_addresses"`
+	PollSeconds  float64 `json:"poll_seconds"`
+	DNSSeconds   float64 `json:"dns_seconds"`
+	CycleSeconds float64 `json:"cycle_seconds"`
+}
+
+func parseCycle(stderr []byte) (cycleLine, bool) {
+	sc := bufio.NewScanner(bytes.NewReader(stderr))
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		var c cycleLine
+		if json.Unmarshal(sc.Bytes(), &c) == nil && c.Msg == "cycle" {
+			return c, true
+		}
+	}
+	return cycleLine{}, false
+}
+
+// pollSection: one lbd -once cycle over an lbsim farm, for every size,
+// SNMP version and silent fraction.
+func pollSection(ctx context.Context, o options, dir string) []*table {
+	t := &table{title: "Poll cycle (lbd -once against an lbsim farm, steady-state run)",
+		cols: []string{"members", "aliases", "SNMP", "silent", "cycle s", "poll s", "dns s", "lbd wall s", "lbd CPU s", "max RSS MB", "polls/s", "failed", "1st run cycle s"}}
+	t.note("method: bin/lbsim (own process, addresses from 127.1.0.1, -walk 0 = fixed loads, -seed 1) emits the [[alias]] tables; lbd.toml = role master, workers 1024, embedded [authoritative] server on 127.0.0.1 serving zone %s; "+
+		"`bin/lbd -config F -once -log-level debug -log-json` runs twice, the first publishes every alias, the second (reported) is the steady state", benchZone)
+	t.note("[snmp] timeout %v, retries %d; v3 = authNoPriv MD5. Each -once run is a new process, so its SNMPv3 engine cache starts empty (every agent is discovered in the reported cycle too)", o.snmpTimeout, o.snmpRetries)
+	t.note("cycle/poll/dns s: the cycle log line; lbd wall = the whole process, start to exit; CPU = rusage utime+stime of the whole lbd process (start-up, config, embedded DNS server included); max RSS = rusage maxrss; polls/s = addresses / poll s (silent members included)")
+	t.note("targets (DESIGN §6): 10,000 members / 1,000 aliases SNMPv3 ≤ 2 s wall, ≤ 150 MB RSS; 10 %% silent adds at most one timeout (%v)", o.snmpTimeout)
+	for _, sz := range o.pollSizes {
+		for _, ver := range []string{"2c", "3"} {
+			for _, silent := range []float64{0, 0.1} {
+				if ctx.Err() != nil {
+					t.fail("interrupted: %v", context.Cause(ctx))
+					return []*table{t}
+				}
+				name := fmt.Sprintf("m%d-a%d-v%s-s%02.0f", sz.members, sz.aliases, ver, silent*100)
+				progress("poll %s", name)
+				row, err := pollOne(ctx, o, filepath.Join(dir, name), sz, ver, silent)
+				if err != nil {
+					t.fail("%d members, v%s, silent %.0f %%: %v", sz.members, ver, silent*100, err)
+					continue
+				}
+				t.row(row...)
+			}
+		}
+	}
+	return []*table{t}
+}
+
+func pollOne(ctx context.Context, o options, dir string, sz size, ver string, silent float64) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+
+	// A port free on the first and last farm address (the farm binds every
+	// address in between on it).
+	var port int
+	for range 20 {
+		p, err := freePort("127.0.0.1")
+		if err != nil {
+			return nil, err
+		}
+		if udpPortFree(p, "127.1.0.1", "127.1.0.2") {
+			port = p
+			break
+		}
+	}
+	if port == 0 {
+		return nil, fmt.Errorf("no free UDP port")
+	}
+	dnsPort, err := freePort("127.0.0.1")
+	if err != nil {
+		return nil, err
+	}
+	aliasFile := filepath.Join(dir, "aliases.toml")
+	args := []string{"-members", fmt.Sprint(sz.members), "-aliases", fmt.Sprint(sz.aliases),
+		"-port", fmt.Sprint(port), "-base", "127.1.0.1", "-version", ver, "-zone", benchZone,
+		"-silent", fmt.Sprint(silent), "-walk", "0", "-seed", "1", "-emit-config", aliasFile}
+	if ver == "2c" {
+		args = append(args, "-community", "public")
+	} else {
+		args = append(args, "-user", "loadbalancing", "-auth-protocol", "md5", "-auth-password", benchPassword)
+	}
+	simStart := time.Now()
+	sim, err := startProc(filepath.Join(o.bin, "lbsim"), filepath.Join(dir, "lbsim.log"), "ready", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer sim.stop(3 * time.Second)
+	if err := sim.waitReady(ctx, 90*time.Second); err != nil {
+		return nil, err
+	}
+	debugf("lbsim ready in %v", time.Since(simStart))
+	aliases, err := os.ReadFile(aliasFile)
+	if err != nil {
+		return nil, err
+	}
+
+	secret := newSecret()
+	var snmp string
+	if ver == "2c" {
+		snmp = fmt.Sprintf("version = \"2c\"\ncommunity = \"public\"\n")
+	} else {
+		snmp = fmt.Sprintf("version = \"3\"\nuser = \"loadbalancing\"\nauth_protocol = \"md5\"\nauth_password = %q\n", benchPassword)
+	}
+	conf := fmt.Sprintf(`[lbd]
+role = "master"
+workers = 1024
+
+[dns]
+internal_key = { name = %q, algorithm = "hmac-sha256", secret = %q }
+timeout = "5s"
+
+[snmp]
+%sport = %d
+timeout = %q
+retries = %d
+
+[defaults]
+best_hosts = 2
+ttl = "60s"
+
+[authoritative]
+listen = "127.0.0.1:%d"
+data_dir = %q
+keys = [{ name = %q, algorithm = "hmac-sha256", secret = %q }]
+
+[[authoritative.zone]]
+name = %q
+ns = ["ns1.%s."]
+update_keys = [%q]
+
+`, keyName, secret, snmp, port, o.snmpTimeout.String(), o.snmpRetries, dnsPort, filepath.Join(dir, "dns"),
+		keyName, secret, benchZone, benchZone, keyName)
+	cfgPath := filepath.Join(dir, "lbd.toml")
+	if err := os.WriteFile(cfgPath, append([]byte(conf), aliases...), 0o644); err != nil {
+		return nil, err
+	}
+
+	var runs [2]runResult
+	var cycles [2]cycleLine
+	for i := range runs {
+		r, err := runOnce(ctx, filepath.Join(o.bin, "lbd"), "-config", cfgPath, "-once", "-hostname", "bench-master",
+			"-log-level", "debug", "-log-json")
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("lbd-run%d.log", i+1)), append(r.stdout, r.stderr...), 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("lbd run %d: %v", i+1, err)
+		}
+		if r.exit != nil {
+			return nil, fmt.Errorf("lbd run %d: %v: %s", i+1, r.exit, lastLines(r.stderr, 3))
+		}
+		c, ok := parseCycle(r.stderr)
+		if !ok {
+			return nil, fmt.Errorf("lbd run %d: no \"cycle\" log line: %s", i+1, lastLines(r.stderr, 3))
+		}
+		runs[i], cycles[i] = r, c
+		debugf("run %d: wall %v cpu %v rss %d KiB cycle %+v", i+1, r.wall, r.cpu, r.maxRSSKiB, c)
+	}
+	if !sim.running() {
+		return nil, fmt.Errorf("lbsim died: %s", sim.Tail())
+	}
+	r, c := runs[1], cycles[1]
+	silentPct := fmt.Sprintf("%.0f %%", silent*100)
+	return []string{fmt.Sprint(sz.members), fmt.Sprint(sz.aliases), "v" + ver, silentPct,
+		fsecs(c.CycleSeconds), fsecs(c.PollSeconds), fsecs(c.DNSSeconds), secs(r.wall), secs(r.cpu),
+		fmt.Sprintf("%.1f", float64(r.maxRSSKiB)/1024), rate(float64(c.Addresses) / c.PollSeconds),
+		fmt.Sprint(c.Failed), fsecs(cycles[0].CycleSeconds)}, nil
+}
+
+func lastLines(b []byte, n int) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
