@@ -48,14 +48,23 @@ func startFakeSigner(t *testing.T, k, replyKey Key, handle func(*dns.Msg, string
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
-		t.Fatal(err)
+	// The TCP port is taken first (TIME_WAIT leftovers of other tests make
+	// TCP ports the scarce ones), then UDP on the same number; bounded retry.
+	var pc net.PacketConn
+	var ln net.Listener
+	for try := 0; ; try++ {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc, err = net.ListenPacket("udp", ln.Addr().String())
+		if err == nil {
+			break
+		}
+		ln.Close()
+		if try == 50 {
+			t.Fatalf("no port free for both UDP and TCP: %v", err)
+		}
 	}
 	f := &fakeServer{t: t, addr: pc.LocalAddr().String(), key: key, signer: signer, handle: handle}
 	var wg sync.WaitGroup

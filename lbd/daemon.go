@@ -163,12 +163,14 @@ func (d *Daemon) FetchHeartbeat(ctx context.Context) error {
 	return err
 }
 
-// mayWrite decides whether this instance writes DNS at now.
-func (d *Daemon) mayWrite(now time.Time) bool {
+// mayWrite decides whether this instance writes DNS at now; tookOver is
+// set when a slave has just become active (every alias must then be
+// evaluated at once, not at its next polling interval).
+func (d *Daemon) mayWrite(now time.Time) (active, tookOver bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.cfg.IsMaster(d.hostname) {
-		return true
+		return true, false
 	}
 	active, changed := d.follower.Active(now)
 	if changed {
@@ -182,13 +184,15 @@ func (d *Daemon) mayWrite(now time.Time) bool {
 			f.Info("master heartbeat fresh: slave is passive")
 		}
 	}
-	return active
+	return active, active && changed
 }
 
 // Cycle evaluates the aliases due at now (all of them when all is set):
 // resolve and poll their members once each, select, and write DNS where this
 // instance may write.
 func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport {
+	mayWrite, tookOver := d.mayWrite(now)
+	all = all || tookOver
 	d.mu.Lock()
 	cfg, poller := d.cfg, d.poller
 	var due []Params
@@ -201,7 +205,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	}
 	d.mu.Unlock()
 
-	rep := CycleReport{MayWrite: d.mayWrite(now)}
+	rep := CycleReport{MayWrite: mayWrite}
 	if len(due) == 0 {
 		return rep
 	}
@@ -415,11 +419,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 }
 
 func (d *Daemon) heartbeatLoop(ctx context.Context) {
+	var lastFetch time.Time
 	for {
 		d.mu.Lock()
 		cfg := d.cfg
 		master := cfg.IsMaster(d.hostname)
 		d.mu.Unlock()
+		interval := cfg.Heartbeat.Interval.Duration
+		wait := interval
 		if master {
 			now := time.Now()
 			d.pub.Beat(now)
@@ -430,17 +437,30 @@ func (d *Daemon) heartbeatLoop(ctx context.Context) {
 			}
 		} else {
 			d.pub.Stop()
-			fctx, cancel := context.WithTimeout(ctx, cfg.Heartbeat.Interval.Duration)
-			if err := d.FetchHeartbeat(fctx); err != nil {
-				d.log.Debug(err)
+			if time.Since(lastFetch) >= interval {
+				lastFetch = time.Now()
+				fctx, cancel := context.WithTimeout(ctx, interval)
+				if err := d.FetchHeartbeat(fctx); err != nil {
+					d.log.Debug(err)
+				}
+				cancel()
 			}
-			cancel()
+			// Between fetches, look at the role often: the heartbeat goes
+			// stale at a precise moment (last beat + stale_after), and the
+			// slave takes over then, not at its next fetch or tick.
+			if active, tookOver := d.mayWrite(time.Now()); active && tookOver {
+				select {
+				case d.wake <- struct{}{}:
+				default:
+				}
+			}
+			wait = min(interval/4, 250*time.Millisecond)
 		}
 		select {
 		case <-ctx.Done():
 			d.pub.Stop()
 			return
-		case <-time.After(cfg.Heartbeat.Interval.Duration):
+		case <-time.After(wait):
 		}
 	}
 }
