@@ -252,8 +252,10 @@ func (c *Config) Validate() error {
 	if c.Heartbeat.Interval.Duration <= 0 {
 		bad("heartbeat.interval", "must be positive")
 	}
-	if c.Heartbeat.StaleAfter.Duration <= c.Heartbeat.Interval.Duration {
-		bad("heartbeat.stale_after", "must be longer than heartbeat.interval (%s)", c.Heartbeat.Interval)
+	// A live master's newest beat, as a slave sees it, can be up to one
+	// fetch interval plus one second (whole-second timestamps) old.
+	if minStale := 2*c.Heartbeat.Interval.Duration + time.Second; c.Heartbeat.StaleAfter.Duration < minStale {
+		bad("heartbeat.stale_after", "must be at least 2 × heartbeat.interval + 1s (%s), or a slave may take over from a live master", minStale)
 	}
 	if c.Heartbeat.URL != "" {
 		if u, err := url.Parse(c.Heartbeat.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

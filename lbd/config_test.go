@@ -161,3 +161,13 @@ update_keys = ["k."]
 		t.Fatalf("valid embedded config: %v", err)
 	}
 }
+
+func TestStaleAfterBound(t *testing.T) {
+	src := minimal + "[heartbeat]\ninterval = \"5s\"\nstale_after = \"10s\"\n"
+	if _, err := Parse("hb.toml", []byte(src)); err == nil || !strings.Contains(err.Error(), "heartbeat.stale_after: must be at least 2 × heartbeat.interval + 1s (11s)") {
+		t.Fatalf("err %v", err)
+	}
+	if _, err := Parse("hb.toml", []byte(strings.Replace(src, "10s", "11s", 1))); err != nil {
+		t.Fatal(err)
+	}
+}

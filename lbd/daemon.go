@@ -448,11 +448,8 @@ func (d *Daemon) heartbeatLoop(ctx context.Context) {
 			// Between fetches, look at the role often: the heartbeat goes
 			// stale at a precise moment (last beat + stale_after), and the
 			// slave takes over then, not at its next fetch or tick.
-			if active, tookOver := d.mayWrite(time.Now()); active && tookOver {
-				select {
-				case d.wake <- struct{}{}:
-				default:
-				}
+			if _, tookOver := d.mayWrite(time.Now()); tookOver {
+				d.pokeAll()
 			}
 			wait = min(interval/4, 250*time.Millisecond)
 		}

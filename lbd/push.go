@@ -75,6 +75,17 @@ func (d *Daemon) Poke(aliases []string) int {
 	return n
 }
 
+// pokeAll makes every alias due now and wakes the cycle loop.
+func (d *Daemon) pokeAll() {
+	d.mu.Lock()
+	names := make([]string, 0, len(d.aliases))
+	for n := range d.aliases {
+		names = append(names, n)
+	}
+	d.mu.Unlock()
+	d.Poke(names)
+}
+
 // listenPush receives push notifications until ctx ends.
 func (d *Daemon) listenPush(ctx context.Context, addr, community string) error {
 	tl := gosnmp.NewTrapListener()
