@@ -132,6 +132,12 @@ func Compose(loads []AliasLoad) agent.Value {
 	if len(loads) == 1 {
 		return agent.Value{Int: clamp32(loads[0].Metric)}
 	}
+	return agent.Value{IsString: true, Str: joinLoads(loads)}
+}
+
+// joinLoads renders loads as "alias=N,alias2=M" (COMPAT.md §3.4 item 6: no
+// spaces, plain signed integers).
+func joinLoads(loads []AliasLoad) string {
 	var b strings.Builder
 	for i, l := range loads {
 		if i > 0 {
@@ -141,7 +147,7 @@ func Compose(loads []AliasLoad) agent.Value {
 		b.WriteByte('=')
 		b.WriteString(strconv.Itoa(int(clamp32(l.Metric))))
 	}
-	return agent.Value{IsString: true, Str: b.String()}
+	return b.String()
 }
 
 func clamp32(v int) int32 {

@@ -287,16 +287,7 @@ func ComposeLegacy(mappings int, loads []AliasLoad) agent.Value {
 	if mappings == 1 && len(loads) > 0 {
 		return agent.Value{Int: clamp32(loads[0].Metric)}
 	}
-	var b strings.Builder
-	for i, l := range loads {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(l.Alias)
-		b.WriteByte('=')
-		b.WriteString(strconv.Itoa(int(clamp32(l.Metric))))
-	}
-	return agent.Value{IsString: true, Str: b.String()}
+	return agent.Value{IsString: true, Str: joinLoads(loads)}
 }
 
 // LegacyOptions tune LoadLegacy.

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -195,13 +194,7 @@ func (p *pusher) varbinds(m *pushMsg) []gosnmp.SnmpPDU {
 	return vbs
 }
 
-func changedString(ls []AliasLoad) string {
-	parts := make([]string, len(ls))
-	for i, l := range ls {
-		parts[i] = l.Alias + "=" + strconv.Itoa(int(clamp32(l.Metric)))
-	}
-	return strings.Join(parts, ",")
-}
+func changedString(ls []AliasLoad) string { return joinLoads(ls) }
 
 // send sends one SNMPv2c trap, or inform (waiting for the acknowledgement,
 // at most 1+retries attempts of timeout each).

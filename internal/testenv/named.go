@@ -2,15 +2,7 @@ package testenv
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/sha512"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
-	"hash"
 	"net"
 	"os"
 	"os/exec"
@@ -23,6 +15,9 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/lbd-project/lbd/internal/bindconf"
+	"github.com/lbd-project/lbd/internal/tsig"
 )
 
 // Key is a TSIG key for named: Algorithm like "hmac-sha256" (also
@@ -143,20 +138,7 @@ func zoneFile(dir, view, zone string) string {
 func (n *Named) writeConfig() error {
 	var b strings.Builder
 	q := strconv.Quote
-	fmt.Fprintf(&b, `options {
-	directory %s;
-	pid-file %s;
-	session-keyfile %s;
-	managed-keys-directory %s;
-	listen-on port %d { 127.0.0.1; };
-	listen-on-v6 { none; };
-	recursion no;
-	dnssec-validation no;
-	notify no;
-	allow-transfer { none; };
-};
-controls { };
-`, q(n.Dir), q(filepath.Join(n.Dir, "named.pid")), q(filepath.Join(n.Dir, "session.key")), q(n.Dir), n.Opts.Port)
+	b.WriteString(bindconf.Options(n.Dir, n.Opts.Port))
 	keys := n.Opts.Keys
 	if n.Opts.ExternalKey != nil {
 		keys = append(append([]Key(nil), keys...), *n.Opts.ExternalKey)
@@ -317,10 +299,10 @@ func (n *Named) QueryView(t testing.TB, name string, qtype uint16, key *Key) []d
 }
 
 func (n *Named) exchange(name string, qtype uint16, key *Key, timeout time.Duration) (*dns.Msg, error) {
-	var p *hmacProvider
+	var p *tsig.Key
 	if key != nil {
 		var err error
-		if p, err = newHMAC(*key); err != nil {
+		if p, err = tsig.Compile(key.Name, key.Algorithm, key.Secret); err != nil {
 			return nil, err
 		}
 	}
@@ -334,7 +316,7 @@ func (n *Named) exchange(name string, qtype uint16, key *Key, timeout time.Durat
 		c := &dns.Client{Net: network, Timeout: timeout}
 		if p != nil {
 			c.TsigProvider = p
-			m.SetTsig(dns.Fqdn(strings.ToLower(key.Name)), p.alg, 300, time.Now().Unix())
+			m.SetTsig(p.Name, p.Algorithm, 300, time.Now().Unix())
 		}
 		var err error
 		r, _, err = c.Exchange(m, n.Addr)
@@ -349,48 +331,4 @@ func (n *Named) exchange(name string, qtype uint16, key *Key, timeout time.Durat
 		return nil, fmt.Errorf("unsigned reply to a signed query (%s)", dns.RcodeToString[r.Rcode])
 	}
 	return r, nil
-}
-
-// hmacProvider is a dns.TsigProvider that also accepts hmac-md5, which the
-// library's own provider no longer does.
-type hmacProvider struct {
-	alg    string
-	h      func() hash.Hash
-	secret []byte
-}
-
-func newHMAC(k Key) (*hmacProvider, error) {
-	secret, err := base64.StdEncoding.DecodeString(k.Secret)
-	if err != nil {
-		return nil, fmt.Errorf("key %s: %w", k.Name, err)
-	}
-	p := &hmacProvider{secret: secret}
-	switch keyAlgorithm(k.Algorithm) {
-	case "hmac-md5":
-		p.alg, p.h = dns.HmacMD5, md5.New
-	case "hmac-sha1":
-		p.alg, p.h = dns.HmacSHA1, sha1.New
-	case "hmac-sha256":
-		p.alg, p.h = dns.HmacSHA256, sha256.New
-	case "hmac-sha512":
-		p.alg, p.h = dns.HmacSHA512, sha512.New
-	default:
-		return nil, fmt.Errorf("key %s: unsupported algorithm %q", k.Name, k.Algorithm)
-	}
-	return p, nil
-}
-
-func (p *hmacProvider) Generate(msg []byte, _ *dns.TSIG) ([]byte, error) {
-	h := hmac.New(p.h, p.secret)
-	h.Write(msg)
-	return h.Sum(nil), nil
-}
-
-func (p *hmacProvider) Verify(msg []byte, t *dns.TSIG) error {
-	want, _ := p.Generate(msg, t)
-	got, err := hex.DecodeString(t.MAC)
-	if err != nil || !hmac.Equal(want, got) {
-		return dns.ErrSig
-	}
-	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/lbd-project/lbd/internal/bindconf"
 )
 
 // SecondaryOptions configures StartSecondary.
@@ -52,21 +54,7 @@ func StartSecondary(t testing.TB, opts SecondaryOptions) *Named {
 	}
 	var b strings.Builder
 	q := strconv.Quote
-	fmt.Fprintf(&b, `options {
-	directory %s;
-	pid-file %s;
-	session-keyfile %s;
-	managed-keys-directory %s;
-	listen-on port %d { 127.0.0.1; };
-	listen-on-v6 { none; };
-	recursion no;
-	dnssec-validation no;
-	notify no;
-	allow-transfer { none; };
-	request-ixfr yes;
-};
-controls { };
-`, q(dir), q(filepath.Join(dir, "named.pid")), q(filepath.Join(dir, "session.key")), q(dir), opts.Port)
+	b.WriteString(bindconf.Options(dir, opts.Port, "request-ixfr yes;"))
 	for _, z := range opts.Zones {
 		zone := dns.Fqdn(z)
 		fmt.Fprintf(&b, "zone %s {\n\ttype secondary;\n\tprimaries { %s port %s; };\n\tfile %s;\n\tallow-notify { %s; };\n\tmasterfile-format text;\n};\n",

@@ -16,6 +16,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/lbd-project/lbd/dnsupdate"
+	"github.com/lbd-project/lbd/internal/bindconf"
 )
 
 // named is a throwaway BIND named on 127.0.0.1 (the same options block as
@@ -52,21 +53,8 @@ func startNamed(ctx context.Context, dir string, zones []string, secret string) 
 	}
 	q := strconv.Quote
 	var b strings.Builder
-	fmt.Fprintf(&b, `options {
-	directory %s;
-	pid-file %s;
-	session-keyfile %s;
-	managed-keys-directory %s;
-	listen-on port %d { 127.0.0.1; };
-	listen-on-v6 { none; };
-	recursion no;
-	dnssec-validation no;
-	notify no;
-	allow-transfer { none; };
-};
-controls { };
-key %s { algorithm hmac-sha256; secret %s; };
-`, q(dir), q(filepath.Join(dir, "named.pid")), q(filepath.Join(dir, "session.key")), q(dir), port, q(keyName), q(secret))
+	b.WriteString(bindconf.Options(dir, port))
+	fmt.Fprintf(&b, "key %s { algorithm hmac-sha256; secret %s; };\n", q(keyName), q(secret))
 	for _, z := range zones {
 		zone := dns.Fqdn(z)
 		file := filepath.Join(dir, strings.TrimSuffix(zone, ".")+".zone")

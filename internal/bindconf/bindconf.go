@@ -1,0 +1,37 @@
+// Package bindconf writes the parts of a named.conf that every throwaway
+// BIND instance of the project shares (tests, secondaries, the bench
+// harness): everything under one directory, loopback only, no rndc, no
+// recursion.
+package bindconf
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Options returns the options and controls blocks for a named listening on
+// 127.0.0.1:port with all its files under dir; extra lines (e.g.
+// "request-ixfr yes;") go inside options.
+func Options(dir string, port int, extra ...string) string {
+	q := strconv.Quote
+	var b strings.Builder
+	fmt.Fprintf(&b, `options {
+	directory %s;
+	pid-file %s;
+	session-keyfile %s;
+	managed-keys-directory %s;
+	listen-on port %d { 127.0.0.1; };
+	listen-on-v6 { none; };
+	recursion no;
+	dnssec-validation no;
+	notify no;
+	allow-transfer { none; };
+`, q(dir), q(filepath.Join(dir, "named.pid")), q(filepath.Join(dir, "session.key")), q(dir), port)
+	for _, e := range extra {
+		b.WriteString("\t" + e + "\n")
+	}
+	b.WriteString("};\ncontrols { };\n")
+	return b.String()
+}
