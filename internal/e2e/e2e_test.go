@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	for _, c := range []string{"lbd", "lbclient"} {
+	for _, c := range []string{"lbd", "lbclient", "lbsim"} {
 		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, c), "github.com/lbd-project/lbd/cmd/"+c).CombinedOutput()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", c, err, out)
