@@ -8,9 +8,7 @@ require (
 	github.com/gosnmp/gosnmp v1.47.0
 	github.com/miekg/dns v1.1.73
 	github.com/sirupsen/logrus v1.10.2
+	golang.org/x/net v0.57.0
 )
 
-require (
-	golang.org/x/net v0.57.0 // indirect
-	golang.org/x/sys v0.47.0 // indirect
-)
+require golang.org/x/sys v0.47.0 // indirect

@@ -67,10 +67,10 @@
 // aliases merged with the superseded ones. Load changes within the usable
 // range are not pushed (they reach lbd at its next poll).
 //
-// Listening. One socket is bound per configured listen address, so the
-// reply leaves from the address the request was sent to. A wildcard
-// address (0.0.0.0, ::) works on single-address hosts, but on a multi-homed
-// host the kernel picks the reply's source address, which a poller using a
-// connected socket (the existing CERN lbd) ignores: list the node's
-// addresses explicitly there.
+// Listening. One socket is bound per configured listen address. Every reply
+// leaves from the address the request was sent to: a socket bound to one
+// address does that by itself; on a wildcard socket (0.0.0.0, ::) the agent
+// reads each request's destination (IP_PKTINFO / IPV6_RECVPKTINFO) and sends
+// the reply from it, so a multi-homed node answers a poller using a
+// connected socket (the existing CERN lbd) on every address it is polled on.
 package lbclient

@@ -211,16 +211,32 @@ func (r *Responder) Serve(ctx context.Context, conn net.PacketConn) error {
 	buf := make([]byte, 65536)
 	out := make([]byte, 0, MaxMessage+256)
 	uc, _ := conn.(*net.UDPConn)
+	// On a wildcard socket (0.0.0.0, ::) the kernel would pick the reply's
+	// source address by route; a poller using a connected socket (the
+	// existing CERN lbd) drops a reply that does not come from the address
+	// it polled (COMPAT.md §3.4 item 1). So read each request's destination
+	// (IP_PKTINFO / IPV6_RECVPKTINFO) and send the reply from it.
+	var pkt *pktinfo
+	if uc != nil {
+		pkt = newPktinfo(uc)
+	}
+	var oob []byte
+	if pkt != nil {
+		oob = make([]byte, 128)
+	}
 	for {
 		var (
-			n    int
-			err  error
-			addr net.Addr
-			ap   netip.AddrPort
+			n, oobn int
+			err     error
+			addr    net.Addr
+			ap      netip.AddrPort
 		)
-		if uc != nil {
+		switch {
+		case pkt != nil:
+			n, oobn, _, ap, err = uc.ReadMsgUDPAddrPort(buf, oob)
+		case uc != nil:
 			n, ap, err = uc.ReadFromUDPAddrPort(buf)
-		} else {
+		default:
 			n, addr, err = conn.ReadFrom(buf)
 		}
 		if err != nil {
@@ -237,9 +253,12 @@ func (r *Responder) Serve(ctx context.Context, conn net.PacketConn) error {
 		if !ok {
 			continue
 		}
-		if uc != nil {
+		switch {
+		case pkt != nil:
+			_, _, _ = uc.WriteMsgUDPAddrPort(reply, pkt.reply(oob[:oobn]), ap)
+		case uc != nil:
 			_, _ = uc.WriteToUDPAddrPort(reply, ap)
-		} else {
+		default:
 			_, _ = conn.WriteTo(reply, addr)
 		}
 	}
