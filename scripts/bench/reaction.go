@@ -249,7 +249,7 @@ func failoverSection(ctx context.Context, o options, dir string) []*table {
 		cols: []string{"samples", "median s", "max s", "target s", "within target", "samples s"}}
 	t.note("method: a throwaway named serves zone %s; master and slave bin/lbd daemons (explicit roles, [heartbeat] interval 1s, stale_after 3s, the slave fetches the master's /load-balancing/heartbeat; polling_interval 1s, tick 1s) poll the same 3 lbclient agents (SNMPv3 MD5, [agent] interval %s) and have the same alias; "+
 		"per sample: start the master, wait until it published %q and the slave has a fresh beat, pause 0–1 s at random, SIGKILL the master, at once create /etc/nologin on 127.0.0.2, and time until named answers %q (A query every 10 ms)", benchZone, agentInterval, answerBest, answerDrained)
-	t.note("target (DESIGN §6): within 3 heartbeat intervals (3 s); the slave takes over when its last beat is older than stale_after (3 s), then writes at its next cycle (tick 1 s), so 2–4 s is expected with these settings")
+	t.note("target (DESIGN §6): within 3 heartbeat intervals (3 s); the slave checks its role between fetches and, the moment its newest beat (whole seconds, fetched every interval) is older than stale_after (3 s), evaluates every alias and writes; so 1–3 s after the kill is expected with these settings")
 	progress("failover")
 	d, err := failoverRun(ctx, o, dir)
 	if len(d) > 0 {
