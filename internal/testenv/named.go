@@ -52,22 +52,23 @@ type Named struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
-	log  *syncBuffer
+	log  *Buffer
 }
 
-// syncBuffer collects named's output from its stdout/stderr copier.
-type syncBuffer struct {
+// Buffer is a bytes.Buffer safe for a child process writing into it (via
+// exec's copier) while the test reads it: named's output, agents' logs.
+type Buffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *Buffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -100,7 +101,7 @@ func StartNamed(t testing.TB, opts NamedOptions) *Named {
 		Conf: filepath.Join(dir, "named.conf"),
 		Opts: opts,
 		bin:  bin,
-		log:  &syncBuffer{},
+		log:  &Buffer{},
 	}
 	if err := n.writeConfig(); err != nil {
 		t.Fatalf("StartNamed: %v", err)

@@ -50,7 +50,7 @@ func StartSecondary(t testing.TB, opts SecondaryOptions) *Named {
 		Conf: filepath.Join(dir, "named.conf"),
 		Opts: NamedOptions{Zones: opts.Zones, Port: opts.Port},
 		bin:  bin,
-		log:  &syncBuffer{},
+		log:  &Buffer{},
 	}
 	var b strings.Builder
 	q := strconv.Quote
