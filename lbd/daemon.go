@@ -42,7 +42,10 @@ type Daemon struct {
 }
 
 type aliasState struct {
-	nextDue   time.Time
+	nextDue time.Time
+	// poked is set by Poke; a cycle running meanwhile must leave the
+	// alias due rather than schedule it a polling interval later.
+	poked     bool
 	usable    map[string]bool // member host → usable, for in/out log lines
 	decision  Decision
 	lastEval  time.Time
@@ -201,6 +204,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		st := d.aliases[p.Name]
 		if all || !now.Before(st.nextDue) {
 			due = append(due, p)
+			st.poked = false
 		}
 	}
 	d.mu.Unlock()
@@ -264,12 +268,15 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		if r.Wrote {
 			st.lastWrite = now
 		}
-		if r.Err != nil {
+		switch {
+		case st.poked:
+			// Poked while this cycle ran: due again at once.
+		case r.Err != nil:
 			// Retry soon, with backoff, rather than at the next polling interval.
 			st.failures++
 			back := cfg.LBD.Tick.Duration << min(st.failures-1, 6)
 			st.nextDue = now.Add(min(back, p.PollingInterval))
-		} else {
+		default:
 			st.failures = 0
 			st.nextDue = now.Add(p.PollingInterval)
 		}

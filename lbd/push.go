@@ -61,7 +61,7 @@ func (d *Daemon) Poke(aliases []string) int {
 	n := 0
 	for _, a := range aliases {
 		if st, ok := d.aliases[normName(a)]; ok {
-			st.nextDue = time.Time{}
+			st.nextDue, st.poked = time.Time{}, true
 			n++
 		}
 	}
