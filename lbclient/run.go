@@ -291,27 +291,10 @@ func newResponder(cfg *Config, boots uint32, value func() agent.Value) (*agent.R
 }
 
 // serve answers requests on c with the current responder until ctx is
-// done or c is closed (replies leave from c, i.e. from the polled address).
+// done or c is closed; on a wildcard socket each reply leaves from the
+// address its request was sent to (agent.ServeWith).
 func (a *Agent) serve(ctx context.Context, c *net.UDPConn) error {
-	buf := make([]byte, 65536)
-	out := make([]byte, 0, agent.MaxMessage+256)
-	for {
-		n, from, err := c.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
-		}
-		reply, ok := a.resp.Load().HandleAppend(out[:0], buf[:n])
-		if ok {
-			_, _ = c.WriteToUDPAddrPort(reply, from)
-		}
-	}
+	return agent.ServeWith(ctx, c, a.resp.Load)
 }
 
 // CurrentResponder returns the responder answering now.

@@ -206,6 +206,12 @@ func (r *Responder) HandleAppend(dst, req []byte) (reply []byte, ok bool) {
 // replies come from that address). Several Serve calls may share one conn.
 // It returns nil on ctx cancellation or close, else the read error.
 func (r *Responder) Serve(ctx context.Context, conn net.PacketConn) error {
+	return ServeWith(ctx, conn, func() *Responder { return r })
+}
+
+// ServeWith is Serve with the responder looked up for every request, so
+// that a caller may replace it (a configuration reload) while serving.
+func ServeWith(ctx context.Context, conn net.PacketConn, current func() *Responder) error {
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	buf := make([]byte, 65536)
@@ -249,7 +255,7 @@ func (r *Responder) Serve(ctx context.Context, conn net.PacketConn) error {
 			}
 			return err
 		}
-		reply, ok := r.HandleAppend(out[:0], buf[:n])
+		reply, ok := current().HandleAppend(out[:0], buf[:n])
 		if !ok {
 			continue
 		}
