@@ -22,6 +22,7 @@ func run() int {
 	var (
 		config      = flag.String("config", "/etc/lbd/lbd.toml", "configuration file")
 		checkConfig = flag.String("check-config", "", "validate this configuration file and exit")
+		convert     = flag.String("convert-legacy", "", "print the TOML equivalent of a legacy lbd configuration (text, or YAML if the name ends in .yaml); exit 1 if it has errors")
 		once        = flag.Bool("once", false, "evaluate every alias once, update DNS if allowed, exit")
 		dryRun      = flag.Bool("dry-run", false, "like -once, but print the DNS changes instead of sending them")
 		hostname    = flag.String("hostname", "", "host name used for role = \"auto\" and the heartbeat (default: os.Hostname())")
@@ -40,6 +41,27 @@ func run() int {
 	}
 	if *logJSON {
 		log.SetFormatter(&logrus.JSONFormatter{})
+	}
+
+	if *convert != "" {
+		r, err := lbd.LoadLegacy(*convert)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%v\n", err)
+			return 1
+		}
+		out, err := r.TOML()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%v\n", err)
+			return 1
+		}
+		fmt.Print(out)
+		for _, p := range r.Problems {
+			fmt.Fprintf(os.Stderr, "%s: %s\n", *convert, p)
+		}
+		if r.Errors() {
+			return 1
+		}
+		return 0
 	}
 
 	if *checkConfig != "" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -324,4 +325,20 @@ func TestReloadOnSIGHUP(t *testing.T) {
 		g, _ := published(t, n, alias)
 		return equal(g, []string{"127.0.0.2", "127.0.0.3"})
 	})
+}
+
+// lbd -convert-legacy prints a loadable TOML configuration and exits 1
+// when the legacy file had errors.
+func TestConvertLegacyCommand(t *testing.T) {
+	out, errOut, err := runLBD(t, "-convert-legacy", filepath.Join("..", "..", "lbd", "testdata", "legacy", "lbd.conf"))
+	if err == nil || !strings.Contains(errOut, "metric cmsweb is rejected") {
+		t.Fatalf("want exit 1 and the report on stderr: %v\n%s", err, errOut)
+	}
+	path := filepath.Join(t.TempDir(), "converted.toml")
+	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if o, e, err := runLBD(t, "-check-config", path); err != nil || !strings.Contains(o, "OK (2 aliases)") {
+		t.Fatalf("converted file: %v\n%s\n%s\n%s", err, o, e, out)
+	}
 }
