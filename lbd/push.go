@@ -101,15 +101,15 @@ func (d *Daemon) listenPush(ctx context.Context, addr, community string) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- tl.Listen(addr) }()
+	// Wait for Listen to bind or fail, even when ctx is already done: a
+	// Close before Listen has its socket leaves the socket open and the
+	// Listen goroutine blocked for ever.
 	select {
 	case <-tl.Listening():
 	case err := <-errc:
 		return fmt.Errorf("push listen %s: %w", addr, err)
-	case <-ctx.Done():
-		tl.Close()
-		return nil
 	}
 	<-ctx.Done()
-	tl.Close()
+	tl.Close() // closes the socket; Listen then returns
 	return nil
 }

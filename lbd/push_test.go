@@ -3,6 +3,7 @@ package lbd
 import (
 	"context"
 	"io"
+	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -94,5 +95,24 @@ func TestPushedAliases(t *testing.T) {
 	}
 	if got, ok := PushedAliases(pkt(gosnmp.Version2c, "c", PushTrapOID, 42), "c"); !ok || len(got) != 0 {
 		t.Errorf("non-string changed list: %v %v", got, ok)
+	}
+}
+
+// listenPush must release its socket and goroutine when ctx ends, even when
+// it ends before the listener is up.
+func TestListenPushCancelledEarlyReleasesSocket(t *testing.T) {
+	d := testDaemon(t, quickConfig(t))
+	for i := 0; i < 20; i++ {
+		addr := "127.0.0.1:" + strconv.Itoa(freeUDPPort(t))
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := d.listenPush(ctx, addr, "c"); err != nil {
+			t.Fatal(err)
+		}
+		c, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			t.Fatalf("try %d: push socket still bound after listenPush returned: %v", i, err)
+		}
+		c.Close()
 	}
 }
