@@ -29,8 +29,14 @@ func (f *Follower) Grace(now time.Time) {
 	}
 }
 
-// Observe records one fetch: the beat's time when it succeeded.
-func (f *Follower) Observe(beat time.Time, ok bool) {
+// Observe records one fetch made at now: the beat's time when it
+// succeeded. A beat from the future (the master's clock is ahead) counts as
+// a beat at now: it proves the master alive now, and must not keep the
+// slave passive for the skew after the master stops.
+func (f *Follower) Observe(now, beat time.Time, ok bool) {
+	if beat.After(now) {
+		beat = now
+	}
 	if ok && beat.After(f.last) {
 		f.last = beat
 	}

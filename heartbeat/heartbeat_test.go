@@ -37,12 +37,12 @@ func TestFollower(t *testing.T) {
 	if a, ch := f.Active(t0); !a || !ch {
 		t.Fatalf("no beat seen yet: want active, changed; got %v %v", a, ch)
 	}
-	f.Observe(t0, true)
+	f.Observe(t0, t0, true)
 	if a, ch := f.Active(t0.Add(time.Second)); a || !ch {
 		t.Fatalf("fresh beat: want passive, changed; got %v %v", a, ch)
 	}
 	// Fetch failures bring no news; stays passive until the beat ages out.
-	f.Observe(time.Time{}, false)
+	f.Observe(t0.Add(2*time.Second), time.Time{}, false)
 	if a, ch := f.Active(t0.Add(30 * time.Second)); a || ch {
 		t.Fatalf("at exactly stale_after: want passive, unchanged; got %v %v", a, ch)
 	}
@@ -50,14 +50,30 @@ func TestFollower(t *testing.T) {
 		t.Fatalf("stale: want active, changed; got %v %v", a, ch)
 	}
 	// An old beat does not roll time back.
-	f.Observe(t0.Add(-time.Hour), true)
+	f.Observe(t0.Add(32*time.Second), t0.Add(-time.Hour), true)
 	if f.LastBeat() != t0 {
 		t.Fatalf("last beat went back to %v", f.LastBeat())
 	}
 	// Master back.
-	f.Observe(t0.Add(40*time.Second), true)
+	f.Observe(t0.Add(40*time.Second), t0.Add(40*time.Second), true)
 	if a, ch := f.Active(t0.Add(41 * time.Second)); a || !ch {
 		t.Fatalf("master back: want passive, changed; got %v %v", a, ch)
+	}
+}
+
+// A master whose clock is ahead must not keep the slave passive for the
+// skew once it stops: the beat counts as seen at the time of the fetch.
+func TestFollowerFutureBeat(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	f := Follower{StaleAfter: 30 * time.Second}
+	f.Observe(t0, t0.Add(time.Hour), true)
+	if a, _ := f.Active(t0.Add(time.Second)); a {
+		t.Fatal("fresh (future) beat: want passive")
+	}
+	// The master stops: fetches fail from now on.
+	f.Observe(t0.Add(5*time.Second), time.Time{}, false)
+	if a, _ := f.Active(t0.Add(31 * time.Second)); !a {
+		t.Fatalf("master silent for stale_after: want active (last beat %v)", f.LastBeat())
 	}
 }
 

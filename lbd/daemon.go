@@ -146,7 +146,7 @@ func (r CycleReport) Err() error {
 // state machine.
 func (d *Daemon) ObserveHeartbeat(beat time.Time, err error) {
 	d.mu.Lock()
-	d.follower.Observe(beat, err == nil)
+	d.follower.Observe(time.Now(), beat, err == nil)
 	d.fetchErr = err
 	d.mu.Unlock()
 }
