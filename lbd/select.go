@@ -164,15 +164,18 @@ func Select(in Input) Decision {
 	case FallbackNone:
 		return d
 	case FallbackAllRandom:
-		for i := range all {
-			all[i].eff = 0 // loads mean nothing here
-		}
-		sort.SliceStable(all, less(all))
-		n := clamp(in.BestHosts, len(all))
-		for _, c := range all[:n] {
-			if len(c.m.All) == 0 {
-				continue
+		// Members that resolved to no address cannot be published: they
+		// must not take one of the N places.
+		withAddr := all[:0]
+		for _, c := range all {
+			if len(c.m.All) > 0 {
+				c.eff = 0 // loads mean nothing here
+				withAddr = append(withAddr, c)
 			}
+		}
+		sort.SliceStable(withAddr, less(withAddr))
+		n := clamp(in.BestHosts, len(withAddr))
+		for _, c := range withAddr[:n] {
 			d.Hosts = append(d.Hosts, c.m.Host)
 			d.Addrs = append(d.Addrs, c.m.All...)
 		}

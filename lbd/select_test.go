@@ -181,3 +181,15 @@ func TestSelectDeterministic(t *testing.T) {
 		t.Fatalf("published tied hosts not kept: %v", pub.Hosts)
 	}
 }
+
+// all-random publishes best_hosts members that have addresses: a member that
+// resolved to nothing must not take one of the N places.
+func TestSelectAllRandomSkipsMembersWithoutAddress(t *testing.T) {
+	for _, alias := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
+		down := []Member{mem("none", LoadNoAddress), mem("x", LoadNoAnswer, "10.0.2.1"), mem("y", -1, "10.0.2.2")}
+		d := Select(Input{Alias: alias, BestHosts: 2, Fallback: FallbackAllRandom, Members: down})
+		if len(d.Hosts) != 2 || len(d.Addrs) != 2 {
+			t.Fatalf("alias %s: want x and y, got %+v", alias, d)
+		}
+	}
+}
