@@ -241,6 +241,10 @@ type LegacyConfig struct {
 	// Files are the alias files, in mapping order.
 	Files    []*LegacyFile
 	Problems []LegacyProblem
+	// unusable is set when nothing can be served because the directory
+	// or lbaliases could not be read and no alias file exists: the answer
+	// is then the INTEGER LegacyConfigError, not an empty string.
+	unusable bool
 }
 
 // HasErrors reports whether any problem is an error.
@@ -274,6 +278,9 @@ func (lc *LegacyConfig) Log(log logrus.FieldLogger) {
 // Compose builds the answer with the legacy rule (COMPAT.md §5.7, see
 // ComposeLegacy).
 func (lc *LegacyConfig) Compose(loads []AliasLoad) agent.Value {
+	if lc.unusable {
+		return agent.Value{Int: LegacyConfigError}
+	}
 	return ComposeLegacy(len(lc.Mappings()), loads)
 }
 
@@ -318,8 +325,10 @@ type LegacyOptions struct {
 // LegacyConfigError), replacing the mapping's evaluation. A missing default
 // file for listed aliases gives those aliases LegacyConfigError. A
 // missing lbaliases or directory leaves no listed alias: only alias files
-// are served, and with none of them the answer is the empty STRING of the
-// zero-mapping case (and the problem is an error).
+// are served, and with none of them the answer is the INTEGER
+// LegacyConfigError (an explicit code, never an empty answer; the problem is
+// an error). An lbaliases listing no alias with no alias file is the
+// zero-mapping case of COMPAT.md §5.7: the empty STRING.
 func LoadLegacy(dir string, opts LegacyOptions) *LegacyConfig {
 	lc := &LegacyConfig{Config: Defaults(), Dir: dir}
 	cfg := lc.Config
@@ -336,7 +345,8 @@ func LoadLegacy(dir string, opts LegacyOptions) *LegacyConfig {
 		lc.Problems = append(lc.Problems, LegacyProblem{Error: isErr, File: file, Line: line, Msg: fmt.Sprintf(format, a...)})
 	}
 
-	lc.Listed = readLbaliases(filepath.Join(dir, LegacyAliasesFile), problem)
+	var listErr bool
+	lc.Listed, listErr = readLbaliases(filepath.Join(dir, LegacyAliasesFile), problem)
 
 	// walk
 	var files []*LegacyFile
@@ -446,7 +456,11 @@ func LoadLegacy(dir string, opts LegacyOptions) *LegacyConfig {
 	}
 	// The legacy rule: one mapping answers an INTEGER (COMPAT.md §5.7).
 	cfg.Composer = lc.Compose
-	if len(cfg.mappings) == 0 {
+	if len(cfg.mappings) == 0 && (listErr || err != nil) {
+		lc.unusable = true
+		problem(true, dir, 0, "no alias is configured (%s unreadable and no %s<alias> file): the answer is %d",
+			LegacyAliasesFile, legacyAliasPrefix, LegacyConfigError)
+	} else if len(cfg.mappings) == 0 {
 		problem(true, dir, 0, "no alias is configured (no listed alias and no %s<alias> file): the answer is an empty string",
 			legacyAliasPrefix)
 	}
@@ -474,11 +488,11 @@ func badLegacyAlias(name string) string {
 }
 
 // readLbaliases reads the "lbalias=<alias>" lines of file.
-func readLbaliases(file string, problem func(bool, string, int, string, ...any)) []string {
+func readLbaliases(file string, problem func(bool, string, int, string, ...any)) (aliases []string, unreadable bool) {
 	data, err := readLimited(file)
 	if err != nil {
 		problem(true, file, 0, "%v: no alias is listed", err)
-		return nil
+		return nil, true
 	}
 	var out []string
 	seen := map[string]int{}
@@ -507,7 +521,7 @@ func readLbaliases(file string, problem func(bool, string, int, string, ...any))
 			out = append(out, v)
 		}
 	}
-	return out
+	return out, false
 }
 
 func readLimited(file string) ([]byte, error) {

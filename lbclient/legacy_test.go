@@ -214,10 +214,11 @@ func TestLegacyMissingFiles(t *testing.T) {
 	eq(t, ".1.3.6.1.4.1.96.255.1\ninteger\n5\n", lgAnswer(t, lc))
 	eq(t, true, lc.HasErrors())
 
-	// nothing at all: the zero-mapping answer, an empty string
+	// nothing at all: an explicit configuration error code, never an
+	// empty answer (issue 3 item 5)
 	for _, d := range []string{t.TempDir(), filepath.Join(t.TempDir(), "missing")} {
 		lc = lgLoad(t, d, t.TempDir())
-		eq(t, ".1.3.6.1.4.1.96.255.1\nstring\n\n", lgAnswer(t, lc))
+		eq(t, ".1.3.6.1.4.1.96.255.1\ninteger\n-102\n", lgAnswer(t, lc))
 		eq(t, true, lc.HasErrors())
 	}
 

@@ -58,12 +58,13 @@ func TOMLSource(cfg *Config) Source { return Source{Config: cfg, Compose: Compos
 // Source answers from a legacy configuration, with the legacy composition.
 func (lc *LegacyConfig) Source() Source { return Source{Config: lc.Config, Compose: lc.Compose} }
 
-// EmptySource answers the empty STRING (no alias): what the pass modes
-// answer when the configuration cannot be loaded at all.
-func EmptySource() Source {
+// ConfigErrorSource answers the INTEGER LegacyConfigError for every alias:
+// what the pass modes answer when the configuration cannot be loaded at all
+// (its aliases are unknown, and an empty answer would hide the error).
+func ConfigErrorSource() Source {
 	cfg := Defaults()
 	cfg.interval = DefaultInterval
-	return Source{Config: cfg, Compose: Compose}
+	return Source{Config: cfg, Compose: func([]AliasLoad) agent.Value { return agent.Value{Int: LegacyConfigError} }}
 }
 
 func (s Source) compose(loads []AliasLoad) agent.Value {

@@ -374,14 +374,14 @@ func runPass(ctx context.Context, a passArgs, stdin io.Reader, stdout io.Writer,
 }
 
 // loadSource loads the TOML file (-config given) or the legacy directory.
-// A TOML file that does not load answers the empty string (no alias
-// known), like a legacy directory without aliases; the error is logged.
+// A TOML file that does not load answers the INTEGER
+// lbclient.LegacyConfigError (its aliases are unknown); the error is logged.
 func loadSource(a passArgs, log *logrus.Logger) lbclient.Source {
 	if a.useConfig {
 		cfg, err := lbclient.Load(a.config)
 		if err != nil {
-			log.WithError(err).Error("configuration error: answering an empty string")
-			return lbclient.EmptySource()
+			log.WithError(err).Errorf("configuration error: answering %d", lbclient.LegacyConfigError)
+			return lbclient.ConfigErrorSource()
 		}
 		if a.root != "" {
 			cfg.Agent.Root = a.root

@@ -68,7 +68,7 @@ func TestPassLegacy(t *testing.T) {
 		{[]string{"-legacy-dir", fixtures + "one", "-g", ".1.3.6.1.4.1.96.255"}, ""},
 		{[]string{"-legacy-dir", fixtures + "one", "-s", theOID, "integer", "5"}, "not-writable\n"},
 		{[]string{"-legacy-dir", fixtures + "broken", "-g", theOID}, theOID + "\nstring\na.example=-17,b.example=50\n"},
-		{[]string{"-legacy-dir", filepath.Join(t.TempDir(), "none"), "-g", theOID}, theOID + "\nstring\n\n"},
+		{[]string{"-legacy-dir", filepath.Join(t.TempDir(), "none"), "-g", theOID}, theOID + "\ninteger\n-102\n"},
 		// bad invocations: silence, whatever happens
 		{[]string{"-g", theOID, "-nosuchflag"}, ""},
 		{[]string{"-legacy-dir", fixtures + "one", "-g", theOID, "-n", theOID}, ""},
@@ -119,7 +119,7 @@ func TestPassTOML(t *testing.T) {
 	}
 	bad, _ := writeConfig(t, "[[alias]]\nname = \"a\"\nloads = [{ type = \"constant\", data = \"abc\" }]\n")
 	_, out, errs = runStdin("", "-config", bad, "-g", theOID)
-	if out != theOID+"\nstring\n\n" || errs != "" {
+	if out != theOID+"\ninteger\n-102\n" || errs != "" {
 		t.Errorf("bad TOML: stdout %q, stderr %q", out, errs)
 	}
 }
