@@ -416,8 +416,19 @@ func (z *zone) appendJournal(rec []byte) error {
 		err = z.jnl.Sync()
 	}
 	if err != nil {
-		z.jnl.Truncate(off)
-		z.jnl.Seek(off, io.SeekStart)
+		// Cut the unacknowledged record off. If that fails too, a torn
+		// record may stay in the file and replay would stop there, losing
+		// every later record: refuse further updates (SERVFAIL) instead.
+		if terr := z.jnl.Truncate(off); terr != nil {
+			z.jnl.Close()
+			z.jnl = nil
+			return fmt.Errorf("zone %s: journal: %w (and cutting the torn record failed: %v; updates refused)", z.name, err, terr)
+		}
+		if _, serr := z.jnl.Seek(off, io.SeekStart); serr != nil {
+			z.jnl.Close()
+			z.jnl = nil
+			return fmt.Errorf("zone %s: journal: %w (and seeking back failed: %v; updates refused)", z.name, err, serr)
+		}
 		return fmt.Errorf("zone %s: journal: %w", z.name, err)
 	}
 	z.jnlPending++
