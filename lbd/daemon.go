@@ -198,6 +198,15 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	all = all || tookOver
 	d.mu.Lock()
 	cfg, poller := d.cfg, d.poller
+	// Hold the poller for the whole cycle: a reload meanwhile closes it
+	// only when the cycle is done, instead of failing every poll (every
+	// member unusable would fire the fallback).
+	release, err := poller.hold()
+	if err != nil {
+		d.mu.Unlock()
+		return d.failedCycle(cfg, mayWrite, fmt.Errorf("poller: %w", err))
+	}
+	defer release()
 	var due []Params
 	for i := range cfg.Aliases {
 		p := cfg.Params(i)
@@ -234,7 +243,8 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	for _, h := range hosts {
 		addrs = append(addrs, resolved[h]...)
 	}
-	replies := poller.PollAll(ctx, addrs)
+	replies := make(map[netip.Addr]Reply, len(addrs))
+	poller.pollHeld(ctx, addrs, replies)
 
 	polled := time.Now()
 	results := d.reconcile(ctx, cfg, due, resolved, replies, rep.MayWrite)
@@ -283,6 +293,17 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		d.logMembers(r.Alias, st, r.Members)
 	}
 	d.mu.Unlock()
+	return rep
+}
+
+// failedCycle reports every alias failed with err, evaluating none (Run
+// has ended and closed the poller).
+func (d *Daemon) failedCycle(cfg *Config, mayWrite bool, err error) CycleReport {
+	rep := CycleReport{MayWrite: mayWrite}
+	for i := range cfg.Aliases {
+		name := cfg.Params(i).Name
+		rep.Aliases = append(rep.Aliases, AliasResult{Alias: name, Err: fmt.Errorf("alias %s: %w", name, err)})
+	}
 	return rep
 }
 

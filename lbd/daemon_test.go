@@ -5,10 +5,13 @@ import (
 	"io"
 	"net/netip"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/lbd-project/lbd/lbclient/agent"
 )
 
 // testDaemon builds a master daemon over src whose DNS server and agents are
@@ -29,7 +32,10 @@ func testDaemon(t *testing.T, src string) *Daemon {
 	return d
 }
 
-func quickConfig(t *testing.T) string {
+func quickConfig(t *testing.T) string { return quickConfigSNMP(t, freeUDPPort(t)) }
+
+// quickConfigSNMP is quickConfig polling agents on snmpPort (v2c, "public").
+func quickConfigSNMP(t *testing.T, snmpPort int) string {
 	dns := "127.0.0.1:" + strconv.Itoa(freeUDPPort(t))
 	return `
 [lbd]
@@ -42,7 +48,7 @@ internal_key = { name = "k.", algorithm = "hmac-sha256", secret = "c2VjcmV0" }
 [snmp]
 version = "2c"
 community = "public"
-port = ` + strconv.Itoa(freeUDPPort(t)) + `
+port = ` + strconv.Itoa(snmpPort) + `
 timeout = "50ms"
 retries = 0
 [[alias]]
@@ -74,5 +80,36 @@ func TestPokeDuringCycleKeepsAliasDue(t *testing.T) {
 	// Without a poke, the alias is not due again at once.
 	if rep := d.Cycle(context.Background(), now, false); len(rep.Aliases) != 0 {
 		t.Fatalf("alias due again without a poke (evaluated %d aliases)", len(rep.Aliases))
+	}
+}
+
+// A reload (SetConfig) while a cycle resolves its members must not make
+// that cycle's polls fail: the replaced poller is closed only once the
+// cycle is done with it. Failed polls make every member unusable and fire
+// the fallback (fallback none empties the alias).
+func TestReloadDuringCycleKeepsPolling(t *testing.T) {
+	port := freeUDPPort(t)
+	startAgent(t, "127.0.0.1", port, agent.Config{Community: "public", EngineID: agent.EngineIDFor("reload"), Boots: 1}, agent.Value{Int: 7})
+	src := quickConfigSNMP(t, port)
+	d := testDaemon(t, src)
+	reloaded, err := Parse("d.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	d.SetResolver(func(ctx context.Context, host string) ([]netip.Addr, error) {
+		once.Do(func() { // SIGHUP while the cycle resolves names
+			if err := d.SetConfig(reloaded); err != nil {
+				t.Error(err)
+			}
+		})
+		return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+	})
+	rep := d.Cycle(context.Background(), time.Now(), true)
+	if len(rep.Aliases) != 1 || len(rep.Aliases[0].Members) != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	if m := rep.Aliases[0].Members[0]; m.Load != 7 {
+		t.Fatalf("member polled during a reload: load %d, want 7", m.Load)
 	}
 }

@@ -193,6 +193,33 @@ func (p *Poller) inFlight() int { return max(p.workers, MinInFlight) }
 // carry the error.
 func (p *Poller) PollAll(ctx context.Context, addrs []netip.Addr) map[netip.Addr]Reply {
 	out := make(map[netip.Addr]Reply, len(addrs))
+	if len(addrs) == 0 {
+		return out
+	}
+	release, err := p.hold()
+	if err != nil {
+		for _, a := range addrs {
+			out[a] = Reply{Err: fmt.Errorf("poll %s: %w", a, err)}
+		}
+		return out
+	}
+	defer release()
+	p.pollHeld(ctx, addrs, out)
+	return out
+}
+
+// hold keeps the poller usable until release is called, even if Close is
+// called meanwhile (a reload during a cycle): poll with pollHeld.
+func (p *Poller) hold() (release func(), err error) {
+	if err := p.client.acquire(); err != nil {
+		return nil, err
+	}
+	return p.client.release, nil
+}
+
+// pollHeld is PollAll for a caller holding the poller (hold): every
+// distinct address gets its reply in out.
+func (p *Poller) pollHeld(ctx context.Context, addrs []netip.Addr, out map[netip.Addr]Reply) {
 	todo := make([]netip.Addr, 0, len(addrs))
 	for _, a := range addrs {
 		if _, dup := out[a]; !dup {
@@ -201,16 +228,9 @@ func (p *Poller) PollAll(ctx context.Context, addrs []netip.Addr) map[netip.Addr
 		}
 	}
 	if len(todo) == 0 {
-		return out
+		return
 	}
 	c := p.client
-	if err := c.acquire(); err != nil {
-		for _, a := range todo {
-			out[a] = Reply{Err: fmt.Errorf("poll %s: %w", a, err)}
-		}
-		return out
-	}
-	defer c.release()
 	c.sweepEngines(c.now())
 	results := make([]Reply, len(todo))
 	var next atomic.Int64
@@ -238,7 +258,6 @@ func (p *Poller) PollAll(ctx context.Context, addrs []netip.Addr) map[netip.Addr
 	for i, a := range todo {
 		out[a] = results[i]
 	}
-	return out
 }
 
 // Get polls one address.
