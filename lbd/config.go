@@ -257,6 +257,9 @@ func (c *Config) Validate() error {
 	if minStale := 2*c.Heartbeat.Interval.Duration + time.Second; c.Heartbeat.StaleAfter.Duration < minStale {
 		bad("heartbeat.stale_after", "must be at least 2 × heartbeat.interval + 1s (%s), or a slave may take over from a live master", minStale)
 	}
+	if c.LBD.Role == "slave" && c.Heartbeat.URL == "" {
+		bad("heartbeat.url", "required when role is slave (where the master's heartbeat is fetched)")
+	}
 	if c.Heartbeat.URL != "" {
 		if u, err := url.Parse(c.Heartbeat.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("heartbeat.url", "not an http(s) URL: %q", c.Heartbeat.URL)
@@ -564,6 +567,16 @@ func contains(list []string, name string) bool {
 		}
 	}
 	return false
+}
+
+// checkRole rejects a configuration that makes this host (hostname) a
+// slave without heartbeat.url: it could never see the master, would take
+// over after stale_after and write DNS alongside it for ever.
+func (c *Config) checkRole(hostname string) error {
+	if c.IsMaster(hostname) || c.Heartbeat.URL != "" {
+		return nil
+	}
+	return c.errorf("heartbeat.url", "required: this host (%q) is not lbd.master (%q), so it runs as a slave", hostname, c.LBD.Master)
 }
 
 // IsMaster resolves the role: explicit, or "auto" comparing lbd.master with

@@ -1,11 +1,14 @@
 package lbd
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sirupsen/logrus"
 )
 
 func TestExampleConfigLoads(t *testing.T) {
@@ -169,5 +172,34 @@ func TestStaleAfterBound(t *testing.T) {
 	}
 	if _, err := Parse("hb.toml", []byte(strings.Replace(src, "10s", "11s", 1))); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A slave without heartbeat.url could never see the master: it would take
+// over after stale_after and both would write DNS for ever.
+func TestSlaveNeedsHeartbeatURL(t *testing.T) {
+	src := strings.Replace(minimal, `role = "master"`, `role = "slave"`, 1)
+	_, err := Parse("slave.toml", []byte(src))
+	if err == nil || !strings.Contains(err.Error(), "slave.toml: key heartbeat.url: required") {
+		t.Fatalf("role = slave without heartbeat.url: %v", err)
+	}
+	if _, err := Parse("slave.toml", []byte(src+"[heartbeat]\nurl = \"http://127.0.0.1:1/load-balancing/heartbeat\"\n")); err != nil {
+		t.Fatal(err)
+	}
+	// role = auto: known to be a slave only with the host name.
+	auto := strings.Replace(minimal, `role = "master"`, "role = \"auto\"\nmaster = \"m.example.org\"", 1)
+	cfg, err := Parse("auto.toml", []byte(auto))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	if d, err := New(cfg, "m.example.org", log); err != nil {
+		t.Fatalf("master: %v", err)
+	} else {
+		d.poller.Close()
+	}
+	if _, err := New(cfg, "s.example.org", log); err == nil || !strings.Contains(err.Error(), "heartbeat.url") {
+		t.Fatalf("auto slave without heartbeat.url: %v", err)
 	}
 }

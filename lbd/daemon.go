@@ -71,6 +71,9 @@ func New(cfg *Config, hostname string, log logrus.FieldLogger) (*Daemon, error) 
 // SetConfig swaps in a new, already validated configuration (reload). State
 // of aliases that still exist is kept.
 func (d *Daemon) SetConfig(cfg *Config) error {
+	if err := cfg.checkRole(d.hostname); err != nil {
+		return err
+	}
 	p, err := NewPoller(cfg.SNMP, cfg.LBD.Workers)
 	if err != nil {
 		return err
