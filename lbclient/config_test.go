@@ -92,7 +92,7 @@ func TestBadConfigs(t *testing.T) {
 		{"item without type", base + "[[alias]]\nname = \"a\"\nloads = [{ data = \"5\" }]\n",
 			[]string{"alias[0].loads[0].type", "required"}},
 		{"item not a list", base + "[[alias]]\nname = \"a\"\nloads = \"constant\"\n",
-			[]string{"bad.toml", "line 6", "alias.loads"}}, // type errors come from the TOML decoder
+			[]string{"bad.toml:6: key alias.loads: incompatible types"}},
 		{"bad auth protocol", "[agent]\nusers = [{ name = \"u\", auth_protocol = \"sha1024\", auth_password = \"12345678\" }]\n[[alias]]\nname = \"a\"\n",
 			[]string{"bad.toml:2", "agent.users[0].auth_protocol", "sha1024"}},
 		{"bad priv protocol", "[agent]\nusers = [{ name = \"u\", auth_protocol = \"md5\", auth_password = \"12345678\", priv_protocol = \"des\", priv_password = \"12345678\" }]\n[[alias]]\nname = \"a\"\n",

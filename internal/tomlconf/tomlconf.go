@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -34,6 +35,8 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+var decodeErrRE = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
+
 // Doc is a decoded file, kept to locate keys for later validation errors.
 type Doc struct {
 	File string
@@ -49,6 +52,17 @@ func Decode(file string, data []byte, v any) (*Doc, error) {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
 			return nil, &Error{File: file, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
+		}
+		// Type mismatches come as plain errors:
+		// toml: line N (last key "a.b"): message
+		if m := decodeErrRE.FindStringSubmatch(err.Error()); m != nil {
+			e := &Error{File: file, Key: m[2], Msg: m[3]}
+			if m[1] != "" {
+				e.Line, _ = strconv.Atoi(m[1])
+			} else {
+				e.Line = (&Doc{Data: data}).Line(m[2])
+			}
+			return nil, e
 		}
 		return nil, &Error{File: file, Msg: err.Error()}
 	}

@@ -64,3 +64,11 @@ func TestUnknownKey(t *testing.T) {
 		t.Fatalf("parse err = %v", err)
 	}
 }
+
+func TestTypeMismatchNamesLineAndKey(t *testing.T) {
+	var s sample
+	_, err := Decode("f.toml", []byte("[[alias]]\nname = \"a\"\nttl = \"two\"\n"), &s)
+	if err == nil || !strings.HasPrefix(err.Error(), "f.toml:3: key alias.ttl: incompatible types") {
+		t.Fatalf("err = %v", err)
+	}
+}
