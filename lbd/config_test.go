@@ -203,3 +203,26 @@ func TestSlaveNeedsHeartbeatURL(t *testing.T) {
 		t.Fatalf("auto slave without heartbeat.url: %v", err)
 	}
 }
+
+func TestReloadRefusesAuthoritativeChange(t *testing.T) {
+	base := minimal + "[authoritative]\nlisten = \"127.0.0.1:5353\"\ndata_dir = \"/tmp/x\"\n" +
+		"keys = [{ name = \"k.\", secret = \"c2VjcmV0\" }]\n[[authoritative.zone]]\nname = \"example.org\"\nupdate_keys = [\"k.\"]\n"
+	cfg, err := Parse("a.toml", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	d, err := New(cfg, "h", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, _ := Parse("a.toml", []byte(base))
+	if err := d.SetConfig(same); err != nil {
+		t.Fatalf("unchanged [authoritative] refused: %v", err)
+	}
+	moved, _ := Parse("a.toml", []byte(strings.Replace(base, "5353", "5354", 1)))
+	if err := d.SetConfig(moved); err == nil || !strings.Contains(err.Error(), "[authoritative] changed") {
+		t.Fatalf("err = %v", err)
+	}
+}

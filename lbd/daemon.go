@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"sort"
 	"sync"
 	"time"
@@ -73,6 +74,27 @@ func New(cfg *Config, hostname string, log logrus.FieldLogger) (*Daemon, error) 
 func (d *Daemon) SetConfig(cfg *Config) error {
 	if err := cfg.checkRole(d.hostname); err != nil {
 		return err
+	}
+	d.mu.Lock()
+	old := d.cfg
+	d.mu.Unlock()
+	if old != nil {
+		// The embedded server keeps its sockets and data directory until
+		// restart: writing to a new [authoritative] while the old one
+		// serves would be wrong, so such a reload is refused.
+		if !reflect.DeepEqual(old.Authoritative, cfg.Authoritative) {
+			return errors.New("[authoritative] changed: restart lbd to apply it (running configuration kept)")
+		}
+		for key, changed := range map[string]bool{
+			"lbd.http_listen":    old.LBD.HTTPListen != cfg.LBD.HTTPListen,
+			"lbd.push_listen":    old.LBD.PushListen != cfg.LBD.PushListen || old.LBD.PushCommunity != cfg.LBD.PushCommunity,
+			"lbd.tick":           old.LBD.Tick != cfg.LBD.Tick,
+			"heartbeat.interval": old.Heartbeat.Interval != cfg.Heartbeat.Interval,
+		} {
+			if changed {
+				d.log.WithField("key", key).Warn("reload: this setting takes effect only after a restart")
+			}
+		}
 	}
 	p, err := NewPoller(cfg.SNMP, cfg.LBD.Workers)
 	if err != nil {
