@@ -145,6 +145,9 @@ type AliasResult struct {
 	Change dnsupdate.Change
 	// Wrote is set when at least one server was written.
 	Wrote bool
+	// Decided is false when no DNS server could be read, so nothing was
+	// decided (Decision is then empty).
+	Decided bool
 	// Servers is each server's outcome (nil = in sync or written).
 	Servers map[string]error
 	Err     error
@@ -297,7 +300,9 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 			}
 		}
 		st.lastEval = now
-		st.decision = r.Decision
+		if r.Decided {
+			st.decision = r.Decision // else keep showing the last one made
+		}
 		st.lastErr = r.Err
 		st.servers = r.Servers
 		if r.Wrote {

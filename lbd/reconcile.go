@@ -113,6 +113,7 @@ func (d *Daemon) reconcile(ctx context.Context, cfg *Config, due []Params, resol
 		if !found {
 			continue // every internal view failed: nothing to decide on
 		}
+		res[i].Decided = true
 		res[i].Decision = Select(Input{Alias: p.Name, BestHosts: p.BestHosts, Fallback: p.Fallback,
 			Hysteresis: p.Hysteresis, Members: res[i].Members, Published: published})
 		if res[i].Decision.Keep {

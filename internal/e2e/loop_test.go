@@ -227,6 +227,15 @@ func TestTwoServersConverge(t *testing.T) {
 		return srv[a.Addr] == "ok" && srv[b.Addr] != "" && srv[b.Addr] != "ok"
 	})
 
+	// Both down: nothing can be decided; the status page keeps showing the
+	// last decision (what DNS still serves) next to the errors.
+	a.Stop()
+	waitFor(t, 10*time.Second, func() bool {
+		st := getStatus(t, httpAddr).Aliases[alias]
+		return st.Servers[a.Addr] != "ok" && st.Servers[a.Addr] != "" && equal(st.Hosts, []string{"127.0.0.3", "127.0.0.4"})
+	})
+	a.Start(t)
+
 	b.Start(t)
 	waitFor(t, 10*time.Second, func() bool { g, _ := published(t, b, alias); return equal(g, drained) })
 }
