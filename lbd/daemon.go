@@ -145,6 +145,9 @@ type AliasResult struct {
 	Change dnsupdate.Change
 	// Wrote is set when at least one server was written.
 	Wrote bool
+	// Passive counts the servers (and views) with a change this instance
+	// did not write because it is a passive slave.
+	Passive int
 	// Decided is false when no DNS server could be read, so nothing was
 	// decided (Decision is then empty).
 	Decided bool

@@ -136,6 +136,7 @@ func (d *Daemon) reconcile(ctx context.Context, cfg *Config, due []Params, resol
 				continue
 			}
 			if !mayWrite {
+				res[i].Passive++
 				d.log.WithFields(logrus.Fields{"alias": p.Name, "server": v.String(), "change": ch.String()}).
 					Debug("slave passive: not writing")
 				continue

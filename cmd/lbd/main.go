@@ -142,8 +142,8 @@ func wrote(a lbd.AliasResult) string {
 		return " — ERROR: " + a.Err.Error()
 	case a.Wrote:
 		return " — DNS updated"
-	case !a.Change.Empty():
-		return " — change not written (slave passive)"
+	case a.Passive > 0:
+		return fmt.Sprintf(" — %d server(s) differ, not written (slave passive)", a.Passive)
 	}
 	return " — DNS unchanged"
 }

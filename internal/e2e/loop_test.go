@@ -135,6 +135,15 @@ func TestSlaveTakesOverWhenMasterStops(t *testing.T) {
 		t.Fatalf("slave wrote DNS while the master's heartbeat was fresh: %v", got)
 	}
 
+	// lbd -once as the same slave: evaluates, says it did not write.
+	out, errOut, err := runLBD(t, "-config", scfg, "-once", "-hostname", "slave.test")
+	if err != nil || !strings.Contains(out, "1 server(s) differ, not written (slave passive)") {
+		t.Fatalf("slave -once: %v\n%s\n%s", err, out, errOut)
+	}
+	if got, _ := published(t, n, alias); len(got) != 0 {
+		t.Fatalf("slave -once wrote DNS while the master's heartbeat was fresh: %v", got)
+	}
+
 	stopMaster()
 	stopped := time.Now()
 	bound := 2*time.Second + 200*time.Millisecond + 200*time.Millisecond + 3*time.Second
