@@ -291,16 +291,11 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		"dns_seconds": time.Since(polled).Seconds(), "cycle_seconds": time.Since(start).Seconds()}).Debug("cycle")
 
 	d.mu.Lock()
-	for _, r := range results {
+	for i, r := range results {
+		p := due[i] // reconcile keeps the order of due
 		st := d.aliases[r.Alias]
 		if st == nil {
-			continue
-		}
-		var p Params
-		for _, q := range due {
-			if q.Name == r.Alias {
-				p = q
-			}
+			continue // removed by a reload meanwhile
 		}
 		st.lastEval = now
 		if r.Decided {
