@@ -78,20 +78,7 @@ users = [
 	must(t, os.WriteFile(file, []byte(text), 0o644))
 	cfg, err := Load(file)
 	must(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := Start(ctx, cfg, quietLog())
-	must(t, err)
-	t.Cleanup(func() {
-		cancel()
-		done := make(chan error, 1)
-		go func() { done <- a.Wait() }()
-		select {
-		case err := <-done:
-			must(t, err)
-		case <-time.After(5 * time.Second):
-			t.Error("agent did not stop")
-		}
-	})
+	startCfg(t, cfg)
 	return "127.0.0.1:" + strconv.Itoa(port), root
 }
 
