@@ -30,26 +30,13 @@ type collectdExpr struct {
 // newCollectdCheck builds "check collectd <expr>": the expression's value
 // (true = 1, false = -1, numbers truncated to int32) fails when negative;
 // 0 passes (COMPAT.md §5.4).
-func newCollectdCheck(spec Spec) (Check, error) {
-	e, err := compileCollectd(spec.Data, spec.Timeout)
-	if err != nil {
-		return nil, err
-	}
-	return CheckFunc(func(ctx context.Context, env Env) Result {
-		v, r, ok := e.eval(ctx, env)
-		if !ok {
-			return r
-		}
-		if v < 0 {
-			return Result{Code: CodeCollectd, Reason: fmt.Sprintf("%s = %d", e.source, v)}
-		}
-		return Result{OK: true, Code: CodeCollectd, Reason: fmt.Sprintf("%s = %d", e.source, v)}
-	}), nil
-}
+func newCollectdCheck(spec Spec) (Check, error) { return newCollectd(spec, false) }
 
 // newCollectdLoad builds "load collectd <expr>": the value is added to the
 // mapping's load; a negative value is a soft failure -15.
-func newCollectdLoad(spec Spec) (Check, error) {
+func newCollectdLoad(spec Spec) (Check, error) { return newCollectd(spec, true) }
+
+func newCollectd(spec Spec, load bool) (Check, error) {
 	e, err := compileCollectd(spec.Data, spec.Timeout)
 	if err != nil {
 		return nil, err
@@ -59,10 +46,18 @@ func newCollectdLoad(spec Spec) (Check, error) {
 		if !ok {
 			return r
 		}
+		reason := fmt.Sprintf("%s = %d", e.source, v)
 		if v < 0 {
-			return Result{Code: CodeCollectd, Reason: fmt.Sprintf("negative load %s = %d", e.source, v)}
+			if load {
+				reason = "negative load " + reason
+			}
+			return Result{Code: CodeCollectd, Reason: reason}
 		}
-		return Result{OK: true, Load: v, Code: CodeCollectd, Reason: fmt.Sprintf("%s = %d", e.source, v)}
+		res := Result{OK: true, Code: CodeCollectd, Reason: reason}
+		if load {
+			res.Load = v
+		}
+		return res
 	}), nil
 }
 
