@@ -12,4 +12,7 @@ require (
 	golang.org/x/net v0.57.0
 )
 
-require golang.org/x/sys v0.47.0 // indirect
+require (
+	github.com/stretchr/testify v1.12.1 // indirect
+	golang.org/x/sys v0.47.0 // indirect
+)

@@ -13,23 +13,8 @@ import (
 
 	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/internal/tomlconf"
+	"github.com/lbd-project/lbd/lbd/snmp"
 )
-
-// Duration is a time.Duration written in TOML as a string ("5s", "1m30s").
-type Duration struct{ time.Duration }
-
-// UnmarshalText parses a Go duration string.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(strings.TrimSpace(string(b)))
-	if err != nil {
-		return fmt.Errorf("bad duration %q (use e.g. \"5s\", \"2m\")", string(b))
-	}
-	d.Duration = v
-	return nil
-}
-
-// MarshalText writes the duration in Go syntax.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
 // Key is a TSIG key as configured.
 type Key struct {
@@ -44,7 +29,7 @@ type Config struct {
 	LBD       LBDSection       `toml:"lbd"`
 	Heartbeat HeartbeatSection `toml:"heartbeat"`
 	DNS       DNSSection       `toml:"dns"`
-	SNMP      SNMPSection      `toml:"snmp"`
+	SNMP      snmp.Config      `toml:"snmp"`
 	Defaults  AliasDefaults    `toml:"defaults"`
 	Aliases   []Alias          `toml:"alias"`
 	// Authoritative, when present, runs the embedded authoritative DNS
@@ -65,7 +50,7 @@ type LBDSection struct {
 	// MinInFlight polls in flight (waiting is cheap).
 	Workers int `toml:"workers"`
 	// Tick is how often the scheduler looks for due aliases.
-	Tick Duration `toml:"tick"`
+	Tick tomlconf.Duration `toml:"tick"`
 	// PushListen, when set ("ip:port", UDP), receives the agents' SNMPv2c
 	// "load changed" traps/informs; the aliases they name are
 	// re-evaluated at once instead of at their next polling interval.
@@ -75,9 +60,9 @@ type LBDSection struct {
 
 // HeartbeatSection is [heartbeat].
 type HeartbeatSection struct {
-	URL        string   `toml:"url"`
-	Interval   Duration `toml:"interval"`
-	StaleAfter Duration `toml:"stale_after"`
+	URL        string            `toml:"url"`
+	Interval   tomlconf.Duration `toml:"interval"`
+	StaleAfter tomlconf.Duration `toml:"stale_after"`
 	// File, when set, is where the master also writes the legacy heartbeat
 	// file (atomically, mode 0644) for a web server and legacy slaves.
 	File string `toml:"file"`
@@ -89,25 +74,11 @@ type DNSSection struct {
 	Server string `toml:"server"`
 	// Servers are every DNS server lbd keeps up to date, each reconciled
 	// on its own every cycle.
-	Servers     []string `toml:"servers"`
-	Timeout     Duration `toml:"timeout"`
-	Retries     int      `toml:"retries"`
-	InternalKey *Key     `toml:"internal_key"`
-	ExternalKey *Key     `toml:"external_key"`
-}
-
-// SNMPSection is [snmp].
-type SNMPSection struct {
-	Version      string   `toml:"version"` // "2c" | "3"
-	Port         int      `toml:"port"`
-	Community    string   `toml:"community"`
-	User         string   `toml:"user"`
-	AuthProtocol string   `toml:"auth_protocol"`
-	AuthPassword string   `toml:"auth_password"`
-	PrivProtocol string   `toml:"priv_protocol"`
-	PrivPassword string   `toml:"priv_password"`
-	Timeout      Duration `toml:"timeout"`
-	Retries      int      `toml:"retries"`
+	Servers     []string          `toml:"servers"`
+	Timeout     tomlconf.Duration `toml:"timeout"`
+	Retries     int               `toml:"retries"`
+	InternalKey *Key              `toml:"internal_key"`
+	ExternalKey *Key              `toml:"external_key"`
 }
 
 // AuthoritativeSection is [authoritative]: the embedded DNS server.
@@ -128,10 +99,10 @@ type AuthZone struct {
 
 // AliasDefaults is [defaults]: values every alias inherits.
 type AliasDefaults struct {
-	BestHosts       int      `toml:"best_hosts"`
-	TTL             Duration `toml:"ttl"`
-	PollingInterval Duration `toml:"polling_interval"`
-	Fallback        string   `toml:"fallback"`
+	BestHosts       int               `toml:"best_hosts"`
+	TTL             tomlconf.Duration `toml:"ttl"`
+	PollingInterval tomlconf.Duration `toml:"polling_interval"`
+	Fallback        string            `toml:"fallback"`
 	// Hysteresis is the relative margin (0..1) by which a candidate must
 	// beat a published member to replace it.
 	Hysteresis float64 `toml:"hysteresis"`
@@ -139,15 +110,15 @@ type AliasDefaults struct {
 
 // Alias is one [[alias]] table. Pointer fields fall back to [defaults].
 type Alias struct {
-	Name            string    `toml:"name"`
-	Zone            string    `toml:"zone"`
-	Members         []string  `toml:"members"`
-	BestHosts       *int      `toml:"best_hosts"`
-	External        bool      `toml:"external"`
-	TTL             *Duration `toml:"ttl"`
-	PollingInterval *Duration `toml:"polling_interval"`
-	Fallback        *string   `toml:"fallback"`
-	Hysteresis      *float64  `toml:"hysteresis"`
+	Name            string             `toml:"name"`
+	Zone            string             `toml:"zone"`
+	Members         []string           `toml:"members"`
+	BestHosts       *int               `toml:"best_hosts"`
+	External        bool               `toml:"external"`
+	TTL             *tomlconf.Duration `toml:"ttl"`
+	PollingInterval *tomlconf.Duration `toml:"polling_interval"`
+	Fallback        *string            `toml:"fallback"`
+	Hysteresis      *float64           `toml:"hysteresis"`
 }
 
 // Fallback says what happens to an alias none of whose members is usable.
@@ -176,13 +147,13 @@ func ParseFallback(s string) (Fallback, error) {
 // Defaults returns the configuration every file is decoded over.
 func Defaults() Config {
 	return Config{
-		LBD:       LBDSection{Role: "auto", Workers: 64, Tick: Duration{time.Second}, PushCommunity: "public"},
-		Heartbeat: HeartbeatSection{Interval: Duration{5 * time.Second}, StaleAfter: Duration{30 * time.Second}},
-		DNS:       DNSSection{Timeout: Duration{2 * time.Second}, Retries: 2},
-		SNMP: SNMPSection{Version: "3", Port: 161, User: "loadbalancing", AuthProtocol: "md5",
-			Timeout: Duration{2 * time.Second}, Retries: 1},
-		Defaults: AliasDefaults{BestHosts: 2, TTL: Duration{60 * time.Second},
-			PollingInterval: Duration{5 * time.Minute}, Fallback: "keep", Hysteresis: 0.1},
+		LBD:       LBDSection{Role: "auto", Workers: 64, Tick: tomlconf.Duration{Duration: time.Second}, PushCommunity: "public"},
+		Heartbeat: HeartbeatSection{Interval: tomlconf.Duration{Duration: 5 * time.Second}, StaleAfter: tomlconf.Duration{Duration: 30 * time.Second}},
+		DNS:       DNSSection{Timeout: tomlconf.Duration{Duration: 2 * time.Second}, Retries: 2},
+		SNMP: snmp.Config{Version: "3", Port: 161, User: "loadbalancing", AuthProtocol: "md5",
+			Timeout: tomlconf.Duration{Duration: 2 * time.Second}, Retries: 1},
+		Defaults: AliasDefaults{BestHosts: 2, TTL: tomlconf.Duration{Duration: 60 * time.Second},
+			PollingInterval: tomlconf.Duration{Duration: 5 * time.Minute}, Fallback: "keep", Hysteresis: 0.1},
 	}
 }
 
@@ -301,38 +272,8 @@ func (c *Config) Validate() error {
 		errs = append(errs, c.validateKey("dns.external_key", *c.DNS.ExternalKey)...)
 	}
 
-	s := &c.SNMP
-	switch s.Version {
-	case "2c":
-		if s.Community == "" {
-			bad("snmp.community", "required for version 2c")
-		}
-	case "3":
-		if s.User == "" {
-			bad("snmp.user", "required for version 3")
-		}
-		if _, err := authProtocol(s.AuthProtocol); err != nil {
-			bad("snmp.auth_protocol", "%v", err)
-		}
-		if len(s.AuthPassword) < 8 {
-			bad("snmp.auth_password", "required for version 3, at least 8 characters (RFC 3414)")
-		}
-		if _, err := privProtocol(s.PrivProtocol); err != nil {
-			bad("snmp.priv_protocol", "%v", err)
-		} else if s.PrivProtocol != "" && len(s.PrivPassword) < 8 {
-			bad("snmp.priv_password", "required with priv_protocol, at least 8 characters")
-		}
-	default:
-		bad("snmp.version", "must be \"2c\" or \"3\", not %q", s.Version)
-	}
-	if s.Port < 1 || s.Port > 65535 {
-		bad("snmp.port", "must be 1..65535")
-	}
-	if s.Timeout.Duration <= 0 {
-		bad("snmp.timeout", "must be positive")
-	}
-	if s.Retries < 0 {
-		bad("snmp.retries", "must not be negative")
+	for _, p := range c.SNMP.Problems() {
+		bad("snmp."+p.Key, "%s", p.Msg)
 	}
 
 	errs = append(errs, c.validateAuthoritative()...)

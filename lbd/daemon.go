@@ -17,6 +17,7 @@ import (
 
 	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/heartbeat"
+	"github.com/lbd-project/lbd/lbd/snmp"
 )
 
 // Daemon is one lbd instance (master or slave). Run owns its tickers, HTTP
@@ -35,7 +36,7 @@ type Daemon struct {
 
 	mu       sync.Mutex
 	cfg      *Config
-	poller   *Poller
+	poller   *snmp.Poller
 	follower heartbeat.Follower
 	aliases  map[string]*aliasState
 	fetchErr error
@@ -96,7 +97,7 @@ func (d *Daemon) SetConfig(cfg *Config) error {
 			}
 		}
 	}
-	p, err := NewPoller(cfg.SNMP, cfg.LBD.Workers)
+	p, err := snmp.NewPoller(cfg.SNMP, cfg.LBD.Workers)
 	if err != nil {
 		return err
 	}
@@ -232,7 +233,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	// Hold the poller for the whole cycle: a reload meanwhile closes it
 	// only when the cycle is done, instead of failing every poll (every
 	// member unusable would fire the fallback).
-	release, err := poller.hold()
+	release, err := poller.Hold()
 	if err != nil {
 		d.mu.Unlock()
 		return d.failedCycle(cfg, mayWrite, fmt.Errorf("poller: %w", err))
@@ -274,8 +275,8 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	for _, h := range hosts {
 		addrs = append(addrs, resolved[h]...)
 	}
-	replies := make(map[netip.Addr]Reply, len(addrs))
-	poller.pollHeld(ctx, addrs, replies)
+	replies := make(map[netip.Addr]snmp.Reply, len(addrs))
+	poller.PollInto(ctx, addrs, replies)
 
 	polled := time.Now()
 	results := d.reconcile(ctx, cfg, due, resolved, replies, rep.MayWrite)
@@ -455,7 +456,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := d.listenPush(ctx, cfg.LBD.PushListen, cfg.LBD.PushCommunity); err != nil {
+			if err := snmp.ListenPush(ctx, cfg.LBD.PushListen, cfg.LBD.PushCommunity, d.onPush); err != nil {
 				d.log.Error(err)
 			}
 		}()

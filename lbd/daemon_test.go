@@ -3,6 +3,7 @@ package lbd
 import (
 	"context"
 	"io"
+	"net"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -10,7 +11,10 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"github.com/stretchr/testify/assert"
 
+	"github.com/lbd-project/lbd/internal/testenv"
+	"github.com/lbd-project/lbd/internal/testenv/snmpagent"
 	"github.com/lbd-project/lbd/lbclient/agent"
 )
 
@@ -32,11 +36,11 @@ func testDaemon(t *testing.T, src string) *Daemon {
 	return d
 }
 
-func quickConfig(t *testing.T) string { return quickConfigSNMP(t, freeUDPPort(t)) }
+func quickConfig(t *testing.T) string { return quickConfigSNMP(t, testenv.FreePort(t, "127.0.0.1")) }
 
 // quickConfigSNMP is quickConfig polling agents on snmpPort (v2c, "public").
 func quickConfigSNMP(t *testing.T, snmpPort int) string {
-	dns := "127.0.0.1:" + strconv.Itoa(freeUDPPort(t))
+	dns := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t, "127.0.0.1"))
 	return `
 [lbd]
 role = "master"
@@ -88,8 +92,8 @@ func TestPokeDuringCycleKeepsAliasDue(t *testing.T) {
 // cycle is done with it. Failed polls make every member unusable and fire
 // the fallback (fallback none empties the alias).
 func TestReloadDuringCycleKeepsPolling(t *testing.T) {
-	port := freeUDPPort(t)
-	startAgent(t, "127.0.0.1", port, agent.Config{Community: "public", EngineID: agent.EngineIDFor("reload"), Boots: 1}, agent.Value{Int: 7})
+	port := testenv.FreePort(t, "127.0.0.1")
+	snmpagent.Start(t, "127.0.0.1", port, agent.Config{Community: "public", EngineID: agent.EngineIDFor("reload"), Boots: 1}, agent.Value{Int: 7})
 	src := quickConfigSNMP(t, port)
 	d := testDaemon(t, src)
 	reloaded, err := Parse("d.toml", []byte(src))
@@ -111,5 +115,27 @@ func TestReloadDuringCycleKeepsPolling(t *testing.T) {
 	}
 	if m := rep.Aliases[0].Members[0]; m.Load != 7 {
 		t.Fatalf("member polled during a reload: load %d, want 7", m.Load)
+	}
+}
+
+func TestPushPokesOnlyNamedAliases(t *testing.T) {
+	d := testDaemon(t, quickConfig(t)+"[[alias]]\nname = \"b.example.org\"\nmembers = [\"127.0.0.3\"]\n")
+	// Both aliases evaluated: not due for a polling interval.
+	for _, st := range d.aliases {
+		st.nextDue = time.Now().Add(time.Hour)
+	}
+	d.onPush(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 9)}, []string{"B.example.org.", "unknown.example.org"})
+	select {
+	case <-d.wake:
+	default:
+		t.Fatal("a push naming a configured alias did not wake the cycle loop")
+	}
+	assert.True(t, d.aliases["b.example.org"].nextDue.IsZero(), "b due")
+	assert.False(t, d.aliases["a.example.org"].nextDue.IsZero(), "a not due")
+	d.onPush(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 9)}, []string{"unknown.example.org"})
+	select {
+	case <-d.wake:
+		t.Fatal("a push naming no configured alias woke the loop")
+	default:
 	}
 }

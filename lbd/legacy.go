@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/lbd-project/lbd/internal/tomlconf"
+	"github.com/lbd-project/lbd/lbd/snmp"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -248,9 +250,9 @@ func (m *legacyModel) build(file string) *LegacyResult {
 		m.note(0, "", true, "master is missing (the master's host name)")
 	}
 	// The existing lbd ticks every 10 s and the slave takes over after 600 s.
-	cfg.LBD.Tick = Duration{10 * time.Second}
-	cfg.Heartbeat.Interval = Duration{10 * time.Second}
-	cfg.Heartbeat.StaleAfter = Duration{600 * time.Second}
+	cfg.LBD.Tick = tomlconf.Duration{Duration: 10 * time.Second}
+	cfg.Heartbeat.Interval = tomlconf.Duration{Duration: 10 * time.Second}
+	cfg.Heartbeat.StaleAfter = tomlconf.Duration{Duration: 600 * time.Second}
 	if hf := g("heartbeat_file").s; hf != "" {
 		if hp := g("heartbeat_path").s; hp != "" {
 			cfg.Heartbeat.File = strings.TrimRight(hp, "/") + "/" + hf
@@ -279,8 +281,8 @@ func (m *legacyModel) build(file string) *LegacyResult {
 	}
 	// COMPAT.md §3.1/§3.5: user loadbalancing, HMAC-MD5, 10 s × 3 attempts
 	// (the existing lbclient behind snmpd can take that long).
-	cfg.SNMP = SNMPSection{Version: "3", Port: 161, User: "loadbalancing", AuthProtocol: "md5",
-		AuthPassword: g("snmpd_password").s, Timeout: Duration{10 * time.Second}, Retries: 2}
+	cfg.SNMP = snmp.Config{Version: "3", Port: 161, User: "loadbalancing", AuthProtocol: "md5",
+		AuthPassword: g("snmpd_password").s, Timeout: tomlconf.Duration{Duration: 10 * time.Second}, Retries: 2}
 	if cfg.SNMP.AuthPassword == "" {
 		m.note(0, "", true, "snmpd_password is missing")
 	}
@@ -340,10 +342,10 @@ func (m *legacyModel) legacyAlias(a string, ps map[string]legacyValue, hosts []s
 				m.note(v.line, a, false, "ttl %d raised to 60 s (the existing lbd's minimum)", n)
 				n = 60
 			}
-			al.TTL = &Duration{time.Duration(n) * time.Second}
+			al.TTL = &tomlconf.Duration{Duration: time.Duration(n) * time.Second}
 		}
 	} else {
-		sixty := Duration{60 * time.Second}
+		sixty := tomlconf.Duration{Duration: 60 * time.Second}
 		al.TTL = &sixty
 	}
 	if v, has := ps["polling_interval"]; has && v.s != "" && v.s != "0" {
@@ -351,7 +353,7 @@ func (m *legacyModel) legacyAlias(a string, ps map[string]legacyValue, hosts []s
 		if err != nil || n < 0 {
 			bad(v, "polling_interval %q is not a number of seconds", v.s)
 		} else {
-			al.PollingInterval = &Duration{time.Duration(n) * time.Second}
+			al.PollingInterval = &tomlconf.Duration{Duration: time.Duration(n) * time.Second}
 		}
 	} else {
 		m.note(m.lines[a], a, false, "polling_interval missing or 0: the default 5 minutes applies (the existing lbd polled every tick)")

@@ -11,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/lbd-project/lbd/dnsupdate"
+	"github.com/lbd-project/lbd/lbd/snmp"
 )
 
 // dnsParallel bounds concurrent DNS queries and zone updates per cycle.
@@ -45,7 +46,7 @@ func (v view) query(ctx context.Context, name string) (dnsupdate.State, error) {
 // the changed names back. A server that was down is brought up to date when
 // it answers again, because the diff is against what it serves.
 func (d *Daemon) reconcile(ctx context.Context, cfg *Config, due []Params, resolved map[string][]netip.Addr,
-	replies map[netip.Addr]Reply, mayWrite bool) []AliasResult {
+	replies map[netip.Addr]snmp.Reply, mayWrite bool) []AliasResult {
 	var views []view
 	for _, srv := range cfg.DNSServers() {
 		views = append(views, view{server: srv, c: client(cfg, srv, *cfg.DNS.InternalKey)})

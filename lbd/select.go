@@ -5,13 +5,24 @@ import (
 	"net/netip"
 	"sort"
 	"strconv"
+
+	"github.com/lbd-project/lbd/lbd/snmp"
 )
 
-// Reply is one address's answer to the load GET.
-type Reply struct {
-	Value Value
-	Err   error
-}
+// Usable load range (COMPAT.md §2): 1..99999, lower is better.
+const (
+	MinUsable = 1
+	MaxUsable = 99999
+	// LoadNoAnswer is what a member gets for an alias when no address gave
+	// a value for it: a timeout, a failure, or the alias missing from the
+	// reply string.
+	LoadNoAnswer = 100000
+	// LoadNoAddress is a member that resolved to no address.
+	LoadNoAddress = -200
+)
+
+// Usable reports whether load is in the usable range.
+func Usable(load int) bool { return load >= MinUsable && load <= MaxUsable }
 
 // Member is one member host as seen for one alias after polling.
 type Member struct {
@@ -34,7 +45,7 @@ func (m Member) Usable() bool { return Usable(m.Load) && len(m.Addrs) > 0 }
 // the replies of each of its resolved addresses (COMPAT.md §3.3 with D2
 // fixed): the minimum usable value; publishable are the addresses that
 // answered usably for this alias. A missing reply counts as no answer.
-func MemberFor(alias, host string, resolved []netip.Addr, replies map[netip.Addr]Reply) Member {
+func MemberFor(alias, host string, resolved []netip.Addr, replies map[netip.Addr]snmp.Reply) Member {
 	m := Member{Host: host, All: resolved}
 	if len(resolved) == 0 {
 		m.Load = LoadNoAddress

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"sort"
 	"testing"
+
+	"github.com/lbd-project/lbd/lbd/snmp"
 )
 
 func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
@@ -19,8 +21,8 @@ func ips(ss ...string) []netip.Addr {
 	return out
 }
 
-func intReply(n int) Reply    { return Reply{Value: Value{Int: n}} }
-func strReply(s string) Reply { return Reply{Value: Value{IsString: true, Str: s}} }
+func intReply(n int) snmp.Reply    { return snmp.Reply{Value: snmp.Value{Int: n}} }
+func strReply(s string) snmp.Reply { return snmp.Reply{Value: snmp.Value{IsString: true, Str: s}} }
 
 var errTimeout = errors.New("timeout")
 
@@ -31,24 +33,24 @@ func TestMemberFor(t *testing.T) {
 		name     string
 		alias    string
 		resolved []netip.Addr
-		replies  map[netip.Addr]Reply
+		replies  map[netip.Addr]snmp.Reply
 		load     int
 		addrs    []netip.Addr
 	}{
-		{"both answer 50", "a", []netip.Addr{v6, v4}, map[netip.Addr]Reply{v6: intReply(50), v4: intReply(50)}, 50, []netip.Addr{v6, v4}},
-		{"v6 timed out", "a", []netip.Addr{v6, v4}, map[netip.Addr]Reply{v6: {Err: errTimeout}, v4: intReply(50)}, 50, []netip.Addr{v4}},
-		{"both -13", "a", []netip.Addr{v4, v6}, map[netip.Addr]Reply{v4: intReply(-13), v6: intReply(-13)}, -13, nil},
-		{"v4 0, v6 50: minimum usable (D2)", "a", []netip.Addr{v4, v6}, map[netip.Addr]Reply{v4: intReply(0), v6: intReply(50)}, 50, []netip.Addr{v6}},
-		{"different values: minimum", "a", []netip.Addr{v4, v6}, map[netip.Addr]Reply{v4: intReply(70), v6: intReply(20)}, 20, []netip.Addr{v4, v6}},
-		{"all failed", "a", []netip.Addr{v4, v6}, map[netip.Addr]Reply{v4: {Err: errTimeout}, v6: {Err: errTimeout}}, LoadNoAnswer, nil},
+		{"both answer 50", "a", []netip.Addr{v6, v4}, map[netip.Addr]snmp.Reply{v6: intReply(50), v4: intReply(50)}, 50, []netip.Addr{v6, v4}},
+		{"v6 timed out", "a", []netip.Addr{v6, v4}, map[netip.Addr]snmp.Reply{v6: {Err: errTimeout}, v4: intReply(50)}, 50, []netip.Addr{v4}},
+		{"both -13", "a", []netip.Addr{v4, v6}, map[netip.Addr]snmp.Reply{v4: intReply(-13), v6: intReply(-13)}, -13, nil},
+		{"v4 0, v6 50: minimum usable (D2)", "a", []netip.Addr{v4, v6}, map[netip.Addr]snmp.Reply{v4: intReply(0), v6: intReply(50)}, 50, []netip.Addr{v6}},
+		{"different values: minimum", "a", []netip.Addr{v4, v6}, map[netip.Addr]snmp.Reply{v4: intReply(70), v6: intReply(20)}, 20, []netip.Addr{v4, v6}},
+		{"all failed", "a", []netip.Addr{v4, v6}, map[netip.Addr]snmp.Reply{v4: {Err: errTimeout}, v6: {Err: errTimeout}}, LoadNoAnswer, nil},
 		{"missing reply counts as no answer", "a", []netip.Addr{v4}, nil, LoadNoAnswer, nil},
 		{"no addresses", "a", nil, nil, LoadNoAddress, nil},
-		{"string negative for alias", "b.cern.ch", []netip.Addr{v4}, map[netip.Addr]Reply{v4: strReply("a.cern.ch=5,b.cern.ch=-7")}, -7, nil},
-		{"string exact match (D1)", "a.cern.ch", []netip.Addr{v4}, map[netip.Addr]Reply{v4: strReply("xa.cern.ch=5,a.cern.ch=7")}, 7, []netip.Addr{v4}},
-		{"alias absent from string", "c.cern.ch", []netip.Addr{v4}, map[netip.Addr]Reply{v4: strReply("a.cern.ch=5")}, LoadNoAnswer, nil},
-		{"per-address string values checked", "a", []netip.Addr{v4, v6}, map[netip.Addr]Reply{v4: strReply("a=-1"), v6: strReply("a=30")}, 30, []netip.Addr{v6}},
-		{"too large is unusable", "a", []netip.Addr{v4}, map[netip.Addr]Reply{v4: intReply(100000)}, 100000, nil},
-		{"explicit code preferred over no answer", "a", []netip.Addr{v4, v6}, map[netip.Addr]Reply{v4: {Err: errTimeout}, v6: intReply(-1)}, -1, nil},
+		{"string negative for alias", "b.cern.ch", []netip.Addr{v4}, map[netip.Addr]snmp.Reply{v4: strReply("a.cern.ch=5,b.cern.ch=-7")}, -7, nil},
+		{"string exact match (D1)", "a.cern.ch", []netip.Addr{v4}, map[netip.Addr]snmp.Reply{v4: strReply("xa.cern.ch=5,a.cern.ch=7")}, 7, []netip.Addr{v4}},
+		{"alias absent from string", "c.cern.ch", []netip.Addr{v4}, map[netip.Addr]snmp.Reply{v4: strReply("a.cern.ch=5")}, LoadNoAnswer, nil},
+		{"per-address string values checked", "a", []netip.Addr{v4, v6}, map[netip.Addr]snmp.Reply{v4: strReply("a=-1"), v6: strReply("a=30")}, 30, []netip.Addr{v6}},
+		{"too large is unusable", "a", []netip.Addr{v4}, map[netip.Addr]snmp.Reply{v4: intReply(100000)}, 100000, nil},
+		{"explicit code preferred over no answer", "a", []netip.Addr{v4, v6}, map[netip.Addr]snmp.Reply{v4: {Err: errTimeout}, v6: intReply(-1)}, -1, nil},
 	}
 	for _, c := range cases {
 		m := MemberFor(c.alias, "h", c.resolved, c.replies)

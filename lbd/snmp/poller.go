@@ -1,4 +1,4 @@
-package lbd
+package snmp
 
 import (
 	"context"
@@ -31,7 +31,7 @@ const (
 // first use; Close releases them (they are also closed after a minute
 // unused).
 type Poller struct {
-	cfg     SNMPSection
+	cfg     Config
 	workers int
 	client  *snmpClient
 	// Resolve maps a member name to its addresses; IP literals never reach
@@ -53,7 +53,7 @@ type resolved struct {
 // NewPoller returns a poller for the [snmp] settings. workers bounds
 // concurrent name resolutions; PollAll keeps max(workers, MinInFlight)
 // addresses in flight.
-func NewPoller(cfg SNMPSection, workers int) (*Poller, error) {
+func NewPoller(cfg Config, workers int) (*Poller, error) {
 	if workers < 1 {
 		workers = 1
 	}
@@ -68,11 +68,11 @@ func NewPoller(cfg SNMPSection, workers int) (*Poller, error) {
 	switch cfg.Version {
 	case "2c":
 	case "3":
-		auth, err := authProtocol(cfg.AuthProtocol)
+		auth, err := snmpwire.LookupAuth(cfg.AuthProtocol)
 		if err != nil {
 			return nil, err
 		}
-		priv, err := privProtocol(cfg.PrivProtocol)
+		priv, err := snmpwire.LookupPriv(cfg.PrivProtocol)
 		if err != nil {
 			return nil, err
 		}
@@ -196,7 +196,7 @@ func (p *Poller) PollAll(ctx context.Context, addrs []netip.Addr) map[netip.Addr
 	if len(addrs) == 0 {
 		return out
 	}
-	release, err := p.hold()
+	release, err := p.Hold()
 	if err != nil {
 		for _, a := range addrs {
 			out[a] = Reply{Err: fmt.Errorf("poll %s: %w", a, err)}
@@ -204,22 +204,22 @@ func (p *Poller) PollAll(ctx context.Context, addrs []netip.Addr) map[netip.Addr
 		return out
 	}
 	defer release()
-	p.pollHeld(ctx, addrs, out)
+	p.PollInto(ctx, addrs, out)
 	return out
 }
 
 // hold keeps the poller usable until release is called, even if Close is
-// called meanwhile (a reload during a cycle): poll with pollHeld.
-func (p *Poller) hold() (release func(), err error) {
+// called meanwhile (a reload during a cycle): poll with PollInto.
+func (p *Poller) Hold() (release func(), err error) {
 	if err := p.client.acquire(); err != nil {
 		return nil, err
 	}
 	return p.client.release, nil
 }
 
-// pollHeld is PollAll for a caller holding the poller (hold): every
+// PollInto is PollAll for a caller holding the poller (Hold): every
 // distinct address gets its reply in out.
-func (p *Poller) pollHeld(ctx context.Context, addrs []netip.Addr, out map[netip.Addr]Reply) {
+func (p *Poller) PollInto(ctx context.Context, addrs []netip.Addr, out map[netip.Addr]Reply) {
 	todo := make([]netip.Addr, 0, len(addrs))
 	for _, a := range addrs {
 		if _, dup := out[a]; !dup {
@@ -274,16 +274,4 @@ func (p *Poller) Get(ctx context.Context, addr netip.Addr) (Value, error) {
 		return Value{}, fmt.Errorf("poll %s: %w", addr, err)
 	}
 	return v, nil
-}
-
-// authProtocol maps an [snmp] auth_protocol name (md5, sha, sha224,
-// sha256, sha384, sha512) to its protocol.
-func authProtocol(s string) (*snmpwire.AuthProtocol, error) {
-	return snmpwire.LookupAuth(s)
-}
-
-// privProtocol maps an [snmp] priv_protocol name ("", none, aes, aes192,
-// aes256) to its protocol; nil means no privacy.
-func privProtocol(s string) (*snmpwire.PrivProtocol, error) {
-	return snmpwire.LookupPriv(s)
 }

@@ -1,4 +1,4 @@
-package lbd
+package snmp
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/lbd-project/lbd/internal/snmpwire"
+	"github.com/lbd-project/lbd/internal/testenv/snmpagent"
+	"github.com/lbd-project/lbd/internal/tomlconf"
 	"github.com/lbd-project/lbd/lbclient/agent"
 	"github.com/lbd-project/lbd/lbclient/sim"
 )
@@ -20,9 +22,9 @@ const testPassword = "test-password"
 
 var md5User = []agent.User{{Name: "loadbalancing", AuthProtocol: "md5", AuthPassword: testPassword}}
 
-func v3md5(port int, timeout time.Duration, retries int) SNMPSection {
-	return SNMPSection{Version: "3", Port: port, User: "loadbalancing", AuthProtocol: "md5",
-		AuthPassword: testPassword, Timeout: Duration{timeout}, Retries: retries}
+func v3md5(port int, timeout time.Duration, retries int) Config {
+	return Config{Version: "3", Port: port, User: "loadbalancing", AuthProtocol: "md5",
+		AuthPassword: testPassword, Timeout: tomlconf.Duration{Duration: timeout}, Retries: retries}
 }
 
 // counter counts client events per kind.
@@ -47,30 +49,9 @@ func (c *counter) get(ev clientEvent) int {
 	return c.n[ev]
 }
 
-// startAgent serves cfg on ip:port until the returned stop is called (or
-// the test ends).
-func startAgent(t *testing.T, ip string, port int, cfg agent.Config, v agent.Value) (stop func()) {
-	t.Helper()
-	r, err := agent.New(cfg, func() agent.Value { return v }, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := net.ListenPacket("udp", net.JoinHostPort(ip, itoa(port)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { r.Serve(ctx, conn); close(done) }()
-	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); conn.Close(); <-done }) }
-	t.Cleanup(stop)
-	return stop
-}
-
 func TestEngineCache(t *testing.T) {
 	port := freeUDPPort(t)
-	startAgent(t, "127.0.0.51", port, agent.Config{Users: md5User, EngineID: agent.EngineIDFor("e51"), Boots: 1}, agent.Value{Int: 5})
+	snmpagent.Start(t, "127.0.0.51", port, agent.Config{Users: md5User, EngineID: agent.EngineIDFor("e51"), Boots: 1}, agent.Value{Int: 5})
 	p, _ := NewPoller(v3md5(port, time.Second, 1), 4)
 	defer p.Close()
 	ev := countEvents(p)
@@ -106,7 +87,7 @@ func TestEngineReboot(t *testing.T) {
 	port := freeUDPPort(t)
 	const addr = "127.0.0.52"
 	id := agent.EngineIDFor("e52")
-	stop := startAgent(t, addr, port, agent.Config{Users: md5User, EngineID: id, Boots: 1}, agent.Value{Int: 1})
+	stop := snmpagent.Start(t, addr, port, agent.Config{Users: md5User, EngineID: id, Boots: 1}, agent.Value{Int: 1})
 	p, _ := NewPoller(v3md5(port, time.Second, 0), 4)
 	defer p.Close()
 	ev := countEvents(p)
@@ -114,7 +95,7 @@ func TestEngineReboot(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop()
-	stop = startAgent(t, addr, port, agent.Config{Users: md5User, EngineID: id, Boots: 2}, agent.Value{Int: 2})
+	stop = snmpagent.Start(t, addr, port, agent.Config{Users: md5User, EngineID: id, Boots: 2}, agent.Value{Int: 2})
 	if v, err := p.Get(context.Background(), ip(addr)); err != nil || v.Int != 2 {
 		t.Fatalf("after reboot: %v %v", v, err)
 	}
@@ -125,7 +106,7 @@ func TestEngineReboot(t *testing.T) {
 		t.Fatalf("cached boots %d", e.boots)
 	}
 	stop()
-	startAgent(t, addr, port, agent.Config{Users: md5User, EngineID: agent.EngineIDFor("other"), Boots: 1}, agent.Value{Int: 3})
+	snmpagent.Start(t, addr, port, agent.Config{Users: md5User, EngineID: agent.EngineIDFor("other"), Boots: 1}, agent.Value{Int: 3})
 	if v, err := p.Get(context.Background(), ip(addr)); err != nil || v.Int != 3 {
 		t.Fatalf("after engine ID change: %v %v", v, err)
 	}
@@ -194,7 +175,7 @@ func TestReplyFromWrongSourceIgnored(t *testing.T) {
 			}
 			cfg := v3md5(port, 300*time.Millisecond, 0)
 			if version == "2c" {
-				cfg = SNMPSection{Version: "2c", Community: "public", Port: port, Timeout: Duration{300 * time.Millisecond}}
+				cfg = Config{Version: "2c", Community: "public", Port: port, Timeout: tomlconf.Duration{Duration: 300 * time.Millisecond}}
 			}
 			// .61 answers only from another address and from another port.
 			relay(t, hp("127.0.0.61", port), r, hp("127.0.0.62", port), hp("127.0.0.61", other))
@@ -568,7 +549,7 @@ func TestSilentMembersCostOneDeadline(t *testing.T) {
 }
 
 func TestResolveCache(t *testing.T) {
-	p, _ := NewPoller(SNMPSection{Version: "2c", Community: "public", Port: 161, Timeout: Duration{time.Second}}, 4)
+	p, _ := NewPoller(Config{Version: "2c", Community: "public", Port: 161, Timeout: tomlconf.Duration{Duration: time.Second}}, 4)
 	defer p.Close()
 	var now atomic.Int64
 	base := time.Now()
@@ -604,8 +585,8 @@ func TestResolveCache(t *testing.T) {
 
 func TestCloseAndReopen(t *testing.T) {
 	port := freeUDPPort(t)
-	startAgent(t, "127.0.0.53", port, agent.Config{Community: "public", EngineID: agent.EngineIDFor("c"), Boots: 1}, agent.Value{Int: 1})
-	p, _ := NewPoller(SNMPSection{Version: "2c", Community: "public", Port: port, Timeout: Duration{time.Second}}, 4)
+	snmpagent.Start(t, "127.0.0.53", port, agent.Config{Community: "public", EngineID: agent.EngineIDFor("c"), Boots: 1}, agent.Value{Int: 1})
+	p, _ := NewPoller(Config{Version: "2c", Community: "public", Port: port, Timeout: tomlconf.Duration{Duration: time.Second}}, 4)
 	if _, err := p.Get(context.Background(), ip("127.0.0.53")); err != nil {
 		t.Fatal(err)
 	}
@@ -635,3 +616,4 @@ func TestCancelledContext(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 }
+func ip(s string) netip.Addr { return netip.MustParseAddr(s) }

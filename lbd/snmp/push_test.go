@@ -1,37 +1,25 @@
-package lbd
+package snmp
 
 import (
 	"context"
-	"io"
 	"net"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/gosnmp/gosnmp"
-	"github.com/sirupsen/logrus"
+	"github.com/stretchr/testify/require"
 )
 
-func TestPushTrapPokesAlias(t *testing.T) {
-	cfg, err := Parse("push.toml", []byte(minimal+"[[alias]]\nname = \"b.example.org\"\nmembers = [\"127.0.0.3\"]\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	d, err := New(cfg, "h", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Both aliases evaluated: not due for a polling interval.
-	for _, st := range d.aliases {
-		st.nextDue = time.Now().Add(time.Hour)
-	}
+func TestListenPushDeliversOnlyValidPushes(t *testing.T) {
 	port := freeUDPPort(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- d.listenPush(ctx, addr, "pushc") }()
+	got := make(chan []string, 100)
+	go func() {
+		done <- ListenPush(ctx, addr, "pushc", func(_ *net.UDPAddr, aliases []string) { got <- aliases })
+	}()
 	defer func() { cancel(); <-done }()
 
 	send := func(community, trapOID, changed string) {
@@ -50,25 +38,22 @@ func TestPushTrapPokesAlias(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	due := func(name string) bool {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		return d.aliases[name].nextDue.IsZero()
-	}
-	// Wrong community and wrong trap OID are ignored; a push naming b wakes it.
-	var woke bool
-	for i := 0; i < 50 && !woke; i++ { // the listener may not be up yet: bounded resend
+	// Wrong community and wrong trap OID are ignored; a push naming b is delivered.
+	var pushed []string
+	for i := 0; i < 50 && pushed == nil; i++ { // the listener may not be up yet: bounded resend
 		send("wrong", PushTrapOID, "b.example.org=-1")
 		send("pushc", ".1.3.6.1.4.1.96.255.99", "b.example.org=-1")
 		send("pushc", PushTrapOID, "b.example.org=-1,unknown.example.org=5")
 		select {
-		case <-d.wake:
-			woke = true
+		case pushed = <-got:
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	if !woke || !due("b.example.org") || due("a.example.org") {
-		t.Fatalf("woke %v, b due %v, a due %v", woke, due("b.example.org"), due("a.example.org"))
+	require.Equal(t, []string{"b.example.org", "unknown.example.org"}, pushed)
+	select {
+	case more := <-got:
+		require.Equal(t, []string{"b.example.org", "unknown.example.org"}, more, "only the valid push is delivered")
+	default:
 	}
 }
 
@@ -101,12 +86,11 @@ func TestPushedAliases(t *testing.T) {
 // listenPush must release its socket and goroutine when ctx ends, even when
 // it ends before the listener is up.
 func TestListenPushCancelledEarlyReleasesSocket(t *testing.T) {
-	d := testDaemon(t, quickConfig(t))
 	for i := 0; i < 20; i++ {
 		addr := "127.0.0.1:" + strconv.Itoa(freeUDPPort(t))
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		if err := d.listenPush(ctx, addr, "c"); err != nil {
+		if err := ListenPush(ctx, addr, "c", func(*net.UDPAddr, []string) {}); err != nil {
 			t.Fatal(err)
 		}
 		c, err := net.ListenPacket("udp", addr)

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package lbd
+package snmp
 
 import "net"
 

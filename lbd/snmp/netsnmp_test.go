@@ -1,4 +1,4 @@
-package lbd
+package snmp
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lbd-project/lbd/internal/testenv"
+	"github.com/lbd-project/lbd/internal/tomlconf"
 )
 
 // netSNMPd is a net-snmp snmpd for tests.
@@ -85,7 +86,7 @@ func (s *netSNMPd) start() {
 	s.cmd, s.done = cmd, make(chan struct{})
 	go func() { cmd.Wait(); close(s.done) }()
 	// Ready when it answers a v2c GET: at most 50 tries, 100 ms apart.
-	p, _ := NewPoller(SNMPSection{Version: "2c", Community: "public", Port: s.port, Timeout: Duration{100 * time.Millisecond}}, 1)
+	p, _ := NewPoller(Config{Version: "2c", Community: "public", Port: s.port, Timeout: tomlconf.Duration{Duration: 100 * time.Millisecond}}, 1)
 	defer p.Close()
 	for i := 0; i < 50; i++ {
 		select {
@@ -120,7 +121,7 @@ func TestNetSNMPd(t *testing.T) {
 	want := Value{IsString: true, Str: "a.example=5,b.example=-7"}
 	local := ip("127.0.0.1")
 
-	v2, _ := NewPoller(SNMPSection{Version: "2c", Community: "public", Port: s.port, Timeout: Duration{2 * time.Second}}, 1)
+	v2, _ := NewPoller(Config{Version: "2c", Community: "public", Port: s.port, Timeout: tomlconf.Duration{Duration: 2 * time.Second}}, 1)
 	defer v2.Close()
 	if v, err := v2.Get(context.Background(), local); err != nil || v != want {
 		t.Fatalf("v2c: %+v %v", v, err)
@@ -143,8 +144,8 @@ func TestNetSNMPd(t *testing.T) {
 	}
 
 	// Wrong password: net-snmp's wrongDigests report is a failure.
-	bad, _ := NewPoller(SNMPSection{Version: "3", Port: s.port, User: "loadbalancing", AuthProtocol: "md5",
-		AuthPassword: "not-the-password", Timeout: Duration{time.Second}}, 1)
+	bad, _ := NewPoller(Config{Version: "3", Port: s.port, User: "loadbalancing", AuthProtocol: "md5",
+		AuthPassword: "not-the-password", Timeout: tomlconf.Duration{Duration: time.Second}}, 1)
 	defer bad.Close()
 	if v, err := bad.Get(context.Background(), local); err == nil {
 		t.Fatalf("wrong password gave %+v", v)

@@ -1,4 +1,4 @@
-package lbd
+package snmp
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbd-project/lbd/internal/tomlconf"
 	"github.com/lbd-project/lbd/lbclient/agent"
 )
 
@@ -57,16 +58,16 @@ func TestPollerVersionsAndProtocols(t *testing.T) {
 
 	cases := []struct {
 		name string
-		cfg  SNMPSection
+		cfg  Config
 	}{
-		{"v2c", SNMPSection{Version: "2c", Community: "public"}},
-		{"v3 md5 authNoPriv", SNMPSection{Version: "3", User: "loadbalancing", AuthProtocol: "md5", AuthPassword: "password-md5"}},
-		{"v3 sha authPriv aes", SNMPSection{Version: "3", User: "shauser", AuthProtocol: "sha", AuthPassword: "password-sha", PrivProtocol: "aes", PrivPassword: "privacy-pw"}},
-		{"v3 sha256", SNMPSection{Version: "3", User: "sha256user", AuthProtocol: "sha256", AuthPassword: "password-sha256"}},
+		{"v2c", Config{Version: "2c", Community: "public"}},
+		{"v3 md5 authNoPriv", Config{Version: "3", User: "loadbalancing", AuthProtocol: "md5", AuthPassword: "password-md5"}},
+		{"v3 sha authPriv aes", Config{Version: "3", User: "shauser", AuthProtocol: "sha", AuthPassword: "password-sha", PrivProtocol: "aes", PrivPassword: "privacy-pw"}},
+		{"v3 sha256", Config{Version: "3", User: "sha256user", AuthProtocol: "sha256", AuthPassword: "password-sha256"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			c.cfg.Port, c.cfg.Timeout, c.cfg.Retries = port, Duration{time.Second}, 1
+			c.cfg.Port, c.cfg.Timeout, c.cfg.Retries = port, tomlconf.Duration{Duration: time.Second}, 1
 			p, err := NewPoller(c.cfg, 4)
 			if err != nil {
 				t.Fatal(err)
@@ -85,8 +86,8 @@ func TestPollerVersionsAndProtocols(t *testing.T) {
 		})
 	}
 	// Wrong password: a failure of that address, not a crash or a value.
-	p, _ := NewPoller(SNMPSection{Version: "3", Port: port, User: "loadbalancing", AuthProtocol: "md5",
-		AuthPassword: "not-the-password", Timeout: Duration{300 * time.Millisecond}}, 1)
+	p, _ := NewPoller(Config{Version: "3", Port: port, User: "loadbalancing", AuthProtocol: "md5",
+		AuthPassword: "not-the-password", Timeout: tomlconf.Duration{Duration: 300 * time.Millisecond}}, 1)
 	if r := p.PollAll(context.Background(), []netip.Addr{ip("127.0.0.21")})[ip("127.0.0.21")]; r.Err == nil {
 		t.Fatalf("wrong password accepted: %+v", r)
 	}
@@ -100,7 +101,7 @@ func TestPollerVersionsAndProtocols(t *testing.T) {
 func TestCyclePollsSharedMemberOnce(t *testing.T) {
 	port := freeUDPPort(t)
 	calls := fakeMember(t, "127.0.0.23", port, nil, "public", agent.Value{Int: 7})
-	p, _ := NewPoller(SNMPSection{Version: "2c", Community: "public", Port: port, Timeout: Duration{time.Second}}, 4)
+	p, _ := NewPoller(Config{Version: "2c", Community: "public", Port: port, Timeout: tomlconf.Duration{Duration: time.Second}}, 4)
 	addrs, errs := p.ResolveAll(context.Background(), []string{"127.0.0.23", "127.0.0.23", "[::1]"})
 	if len(errs) != 0 || len(addrs["127.0.0.23"]) != 1 || addrs["[::1]"][0] != ip("::1") {
 		t.Fatalf("literals: %v %v", addrs, errs)

@@ -1,4 +1,4 @@
-package lbd
+package snmp
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/lbd-project/lbd/checks"
+	"github.com/lbd-project/lbd/internal/tomlconf"
 	"github.com/lbd-project/lbd/lbclient"
 )
 
@@ -52,8 +53,8 @@ func copyTree(t *testing.T, src, dst string) {
 // gets the load "lbclient -once" computes for the same configuration.
 func TestAgentInterop(t *testing.T) {
 	root := t.TempDir()
-	copyTree(t, "../checks/testdata/defaultload/compat", root)
-	copyTree(t, "../checks/testdata/net/listen/proc/net", filepath.Join(root, "proc", "net"))
+	copyTree(t, "../../checks/testdata/defaultload/compat", root)
+	copyTree(t, "../../checks/testdata/net/listen/proc/net", filepath.Join(root, "proc", "net"))
 	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -142,8 +143,8 @@ name = "default.example"
 		t.Errorf("default load on the fixture is %d", defLoad)
 	}
 
-	p, err := NewPoller(SNMPSection{Version: "3", Port: port, User: "loadbalancing", AuthProtocol: "md5",
-		AuthPassword: "interop-secret", Timeout: Duration{2 * time.Second}, Retries: 1}, 4)
+	p, err := NewPoller(Config{Version: "3", Port: port, User: "loadbalancing", AuthProtocol: "md5",
+		AuthPassword: "interop-secret", Timeout: tomlconf.Duration{Duration: 2 * time.Second}, Retries: 1}, 4)
 	if err != nil {
 		t.Fatal(err)
 	}

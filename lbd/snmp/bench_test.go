@@ -1,4 +1,4 @@
-package lbd
+package snmp
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbd-project/lbd/internal/tomlconf"
 	"github.com/lbd-project/lbd/lbclient/agent"
 	"github.com/lbd-project/lbd/lbclient/sim"
 )
@@ -38,7 +39,7 @@ func BenchmarkPollCycle(b *testing.B) {
 			port := freeUDPPort(b)
 			cfg := sim.Config{Members: tc.members, Aliases: tc.members / 10, Port: port, Seed: 1,
 				Base: netip.MustParseAddr("127.2.0.1"), Silent: tc.silent}
-			snmp := SNMPSection{Version: tc.version, Port: port, Timeout: Duration{tc.timeout}, Retries: 0}
+			snmp := Config{Version: tc.version, Port: port, Timeout: tomlconf.Duration{Duration: tc.timeout}, Retries: 0}
 			if tc.version == "2c" {
 				cfg.Community, snmp.Community = "public", "public"
 			} else {

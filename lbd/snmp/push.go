@@ -1,14 +1,12 @@
-package lbd
+package snmp
 
 import (
 	"context"
 	"fmt"
 	"net"
 	"strings"
-	"time"
 
 	"github.com/gosnmp/gosnmp"
-	"github.com/sirupsen/logrus"
 )
 
 // Push notifications from agents (the format lbclient sends, see
@@ -47,47 +45,17 @@ func PushedAliases(p *gosnmp.SnmpPacket, community string) (aliases []string, ok
 	}
 	for _, item := range strings.Split(changed, ",") {
 		name, _, _ := strings.Cut(item, "=")
-		if name = normName(name); name != "" {
+		if name = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), "."); name != "" {
 			aliases = append(aliases, name)
 		}
 	}
 	return aliases, true
 }
 
-// Poke makes the named aliases due now and wakes the cycle loop. Unknown
-// names are ignored. It returns how many aliases it made due.
-func (d *Daemon) Poke(aliases []string) int {
-	d.mu.Lock()
-	n := 0
-	for _, a := range aliases {
-		if st, ok := d.aliases[normName(a)]; ok {
-			st.nextDue, st.poked = time.Time{}, true
-			n++
-		}
-	}
-	d.mu.Unlock()
-	if n > 0 {
-		select {
-		case d.wake <- struct{}{}:
-		default:
-		}
-	}
-	return n
-}
-
-// pokeAll makes every alias due now and wakes the cycle loop.
-func (d *Daemon) pokeAll() {
-	d.mu.Lock()
-	names := make([]string, 0, len(d.aliases))
-	for n := range d.aliases {
-		names = append(names, n)
-	}
-	d.mu.Unlock()
-	d.Poke(names)
-}
-
-// listenPush receives push notifications until ctx ends.
-func (d *Daemon) listenPush(ctx context.Context, addr, community string) error {
+// ListenPush receives push notifications on addr (UDP) until ctx ends,
+// calling onPush with the aliases each valid notification names. It returns
+// once the socket is closed, or at once when addr cannot be bound.
+func ListenPush(ctx context.Context, addr, community string, onPush func(from *net.UDPAddr, aliases []string)) error {
 	tl := gosnmp.NewTrapListener()
 	tl.Params = &gosnmp.GoSNMP{Version: gosnmp.Version2c, Community: community}
 	tl.OnNewTrap = func(p *gosnmp.SnmpPacket, from *net.UDPAddr) {
@@ -95,9 +63,7 @@ func (d *Daemon) listenPush(ctx context.Context, addr, community string) error {
 		if !ok {
 			return
 		}
-		if n := d.Poke(aliases); n > 0 {
-			d.log.WithFields(logrus.Fields{"from": from.String(), "aliases": aliases}).Debug("push: re-evaluating")
-		}
+		onPush(from, aliases)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- tl.Listen(addr) }()

@@ -1,24 +1,9 @@
-package lbd
+package snmp
 
 import (
 	"strconv"
 	"strings"
 )
-
-// Usable load range (COMPAT.md §2): 1..99999, lower is better.
-const (
-	MinUsable = 1
-	MaxUsable = 99999
-	// LoadNoAnswer is what a member gets for an alias when no address gave
-	// a value for it: a timeout, a failure, or the alias missing from the
-	// reply string.
-	LoadNoAnswer = 100000
-	// LoadNoAddress is a member that resolved to no address.
-	LoadNoAddress = -200
-)
-
-// Usable reports whether load is in the usable range.
-func Usable(load int) bool { return load >= MinUsable && load <= MaxUsable }
 
 // Value is an agent's reply to the load OID: an INTEGER for every alias of the
 // node, or an OCTET STRING "alias=N,alias2=M".
