@@ -13,12 +13,6 @@ import (
 	"github.com/lbd-project/lbd/internal/tsig"
 )
 
-// Key is a TSIG key (RFC 8945). Name is the key name ("lbd-internal." or
-// without the final dot), Algorithm one of hmac-md5, hmac-sha1,
-// hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512 ("" = hmac-sha256),
-// Secret the base64 shared secret.
-type Key struct{ Name, Algorithm, Secret string }
-
 // Zone is one zone served with authority. NS seeds the apex NS RRset when
 // the zone is created (a zone already on disk keeps its own); UpdateKeys
 // names the keys allowed to update names in the zone (none = the zone
@@ -37,7 +31,7 @@ type Config struct {
 	// DataDir holds one snapshot and one journal per zone; it is created if
 	// missing and locked (flock) against a second server.
 	DataDir string
-	Keys    []Key
+	Keys    []tsig.Spec // TSIG keys (RFC 8945) that may update or transfer
 	// Secondaries are "ip:port" NOTIFY targets; their IP addresses may
 	// transfer zones (AXFR/IXFR) without TSIG.
 	Secondaries []string
@@ -57,9 +51,6 @@ const (
 	defaultCompactAfter    = 1000
 	defaultCompactInterval = time.Minute
 )
-
-// compile validates k with the TSIG rules shared with dnsupdate.
-func (k Key) compile() (*tsig.Key, error) { return tsig.Compile(k.Name, k.Algorithm, k.Secret) }
 
 // Validate checks the whole configuration and reports the first problem.
 func (c Config) Validate() error {
@@ -99,7 +90,7 @@ func (c Config) compile() (*compiledConfig, error) {
 		return nil, errors.New("dnsserver: data_dir: empty")
 	}
 	for i, k := range c.Keys {
-		ck, err := k.compile()
+		ck, err := k.Compile()
 		if err != nil {
 			return nil, fmt.Errorf("dnsserver: keys[%d]: %w", i, err)
 		}

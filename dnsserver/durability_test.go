@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbd-project/lbd/internal/tsig"
 	"github.com/miekg/dns"
 )
 
@@ -30,7 +31,7 @@ func helperMain(dir string) int {
 	cfg := Config{
 		Listen:  "127.0.0.1:0",
 		DataDir: dir,
-		Keys:    []Key{{Name: testKeyName, Algorithm: "hmac-sha256", Secret: testSecret}},
+		Keys:    []tsig.Spec{{Name: testKeyName, Algorithm: "hmac-sha256", Secret: testSecret}},
 		Zones:   []Zone{{Name: testZone, NS: []string{"ns1.lb.example.org."}, UpdateKeys: []string{testKeyName}}},
 		// Compact often, so that kills also hit compactions.
 		CompactAfter:    5,

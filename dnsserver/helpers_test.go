@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbd-project/lbd/internal/tsig"
 	"github.com/miekg/dns"
 )
 
@@ -28,7 +29,7 @@ func testConfig(t testing.TB) Config {
 	return Config{
 		Listen:  "127.0.0.1:0",
 		DataDir: t.TempDir(),
-		Keys: []Key{
+		Keys: []tsig.Spec{
 			{Name: testKeyName, Algorithm: "hmac-sha256", Secret: testSecret},
 			{Name: otherKey, Algorithm: "hmac-sha256", Secret: otherSecret},
 		},

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbd-project/lbd/internal/tsig"
 	"github.com/miekg/dns"
 )
 
@@ -232,7 +233,7 @@ func TestConfigValidate(t *testing.T) {
 		"bad ns":         func(c *Config) { c.Zones[0].NS = []string{""} },
 	} {
 		c := testConfig(t)
-		c.Keys = append([]Key(nil), c.Keys...)
+		c.Keys = append([]tsig.Spec(nil), c.Keys...)
 		c.Zones = append([]Zone(nil), c.Zones...)
 		mod(&c)
 		check(t, c.Validate() != nil, "%s: accepted", name)

@@ -53,7 +53,7 @@ func (c *Client) ApplyEach(ctx context.Context, changes []Change) map[string]err
 			byZone[z] = append(byZone[z], ch)
 		}
 	}
-	key, err := c.Key.compile()
+	key, err := c.key()
 	if err == nil {
 		_, err = ServerAddr(c.Server)
 	}

@@ -35,7 +35,7 @@ const (
 // be used concurrently.
 type Client struct {
 	Server  string        // "host:port", "[v6]:port"; a bare host gets :53
-	Key     Key           // signs every UPDATE
+	Key     *tsig.Key     // signs every UPDATE (and QuerySigned)
 	Timeout time.Duration // per exchange; 0 = DefaultTimeout
 	// Retries is the number of extra attempts after a transient failure
 	// (timeout, network error, SERVFAIL): 0 = DefaultRetries, negative = none.
@@ -57,6 +57,14 @@ type Attempt struct {
 	Rcode int    // reply RCODE, -1 when there was no usable reply
 	RTT   time.Duration
 	Err   error
+}
+
+// key is the client's TSIG key, or an error when it has none.
+func (c *Client) key() (*tsig.Key, error) {
+	if c.Key == nil {
+		return nil, errors.New("no TSIG key")
+	}
+	return c.Key, nil
 }
 
 func (c *Client) timeout() time.Duration {

@@ -32,19 +32,19 @@ type fakeServer struct {
 	nets []string
 }
 
-func startFake(t *testing.T, k Key, handle func(*dns.Msg, string) (*dns.Msg, bool)) *fakeServer {
+func startFake(t *testing.T, k tsig.Spec, handle func(*dns.Msg, string) (*dns.Msg, bool)) *fakeServer {
 	t.Helper()
 	return startFakeSigner(t, k, k, handle)
 }
 
 // startFakeSigner is startFake with a separate key for signing replies.
-func startFakeSigner(t *testing.T, k, replyKey Key, handle func(*dns.Msg, string) (*dns.Msg, bool)) *fakeServer {
+func startFakeSigner(t *testing.T, k, replyKey tsig.Spec, handle func(*dns.Msg, string) (*dns.Msg, bool)) *fakeServer {
 	t.Helper()
-	key, err := k.compile()
+	key, err := k.Compile()
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := replyKey.compile()
+	signer, err := replyKey.Compile()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,10 +151,19 @@ func (f *fakeServer) requests() ([]*dns.Msg, []string) {
 	return append([]*dns.Msg(nil), f.reqs...), append([]string(nil), f.nets...)
 }
 
-var fakeKey = Key{Name: "fake-key.", Algorithm: "hmac-sha256", Secret: "ZmFrZS1rZXktc2VjcmV0LWZha2Uta2V5LXNlY3JldA=="}
+var fakeKey = tsig.Spec{Name: "fake-key.", Algorithm: "hmac-sha256", Secret: "ZmFrZS1rZXktc2VjcmV0LWZha2Uta2V5LXNlY3JldA=="}
+
+// fakeTSIG is fakeKey compiled.
+var fakeTSIG = func() *tsig.Key {
+	k, err := fakeKey.Compile()
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
 
 func fakeClient(f *fakeServer) *Client {
-	return &Client{Server: f.addr, Key: fakeKey, Timeout: 500 * time.Millisecond, Retries: 2, Backoff: 5 * time.Millisecond}
+	return &Client{Server: f.addr, Key: fakeTSIG, Timeout: 500 * time.Millisecond, Retries: 2, Backoff: 5 * time.Millisecond}
 }
 
 func rcodeReply(rc int) func(*dns.Msg, string) (*dns.Msg, bool) {
@@ -350,7 +359,7 @@ func TestTimeoutRetriedAndBounded(t *testing.T) {
 	defer pc.Close()
 	var mu sync.Mutex
 	var attempts []Attempt
-	c := &Client{Server: pc.LocalAddr().String(), Key: fakeKey, Timeout: 50 * time.Millisecond, Retries: 2, Backoff: 5 * time.Millisecond,
+	c := &Client{Server: pc.LocalAddr().String(), Key: fakeTSIG, Timeout: 50 * time.Millisecond, Retries: 2, Backoff: 5 * time.Millisecond,
 		Observe: func(a Attempt) { mu.Lock(); attempts = append(attempts, a); mu.Unlock() }}
 	err = c.Apply(context.Background(), oneChange)
 	var ne net.Error
@@ -376,7 +385,7 @@ func TestTimeoutRetriedAndBounded(t *testing.T) {
 }
 
 func TestApplyValidation(t *testing.T) {
-	c := &Client{Server: "127.0.0.1:1", Key: fakeKey}
+	c := &Client{Server: "127.0.0.1:1", Key: fakeTSIG}
 	if err := c.Apply(context.Background(), nil); err != nil {
 		t.Fatalf("no changes: %v", err)
 	}

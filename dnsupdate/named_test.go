@@ -12,16 +12,17 @@ import (
 	"time"
 
 	"github.com/lbd-project/lbd/internal/testenv"
+	"github.com/lbd-project/lbd/internal/tsig"
 	"github.com/miekg/dns"
 )
 
 // Test keys: fixed secrets, one per algorithm.
 var (
-	keySHA256 = testenv.Key{Name: "lbd-internal.", Algorithm: "hmac-sha256", Secret: "bGJkLWludGVybmFsLXNlY3JldC1zaGEyNTYtMzJieXRlcw=="}
-	keyMD5    = testenv.Key{Name: "lbd-md5.", Algorithm: "hmac-md5", Secret: "bGVnYWN5LW1kNS1zZWNyZXQ="}
-	keySHA1   = testenv.Key{Name: "lbd-sha1.", Algorithm: "hmac-sha1", Secret: "c2hhMS1zZWNyZXQtZm9yLXRlc3Rz"}
-	keySHA512 = testenv.Key{Name: "lbd-sha512.", Algorithm: "hmac-sha512", Secret: "c2hhNTEyLXNlY3JldC1mb3ItdGVzdHMtc2hhNTEyLXNlY3JldC1mb3ItdGVzdHM="}
-	keyExt    = testenv.Key{Name: "lbd-external.", Algorithm: "hmac-sha256", Secret: "bGJkLWV4dGVybmFsLXNlY3JldC1zaGEyNTY="}
+	keySHA256 = tsig.Spec{Name: "lbd-internal.", Algorithm: "hmac-sha256", Secret: "bGJkLWludGVybmFsLXNlY3JldC1zaGEyNTYtMzJieXRlcw=="}
+	keyMD5    = tsig.Spec{Name: "lbd-md5.", Algorithm: "hmac-md5", Secret: "bGVnYWN5LW1kNS1zZWNyZXQ="}
+	keySHA1   = tsig.Spec{Name: "lbd-sha1.", Algorithm: "hmac-sha1", Secret: "c2hhMS1zZWNyZXQtZm9yLXRlc3Rz"}
+	keySHA512 = tsig.Spec{Name: "lbd-sha512.", Algorithm: "hmac-sha512", Secret: "c2hhNTEyLXNlY3JldC1mb3ItdGVzdHMtc2hhNTEyLXNlY3JldC1mb3ItdGVzdHM="}
+	keyExt    = tsig.Spec{Name: "lbd-external.", Algorithm: "hmac-sha256", Secret: "bGJkLWV4dGVybmFsLXNlY3JldC1zaGEyNTY="}
 )
 
 const (
@@ -29,8 +30,8 @@ const (
 	alias = "www.lb.example.org."
 )
 
-func newClient(n *testenv.Named, k testenv.Key) *Client {
-	return &Client{Server: n.Addr, Key: Key(k), Timeout: 2 * time.Second, Backoff: 20 * time.Millisecond}
+func newClient(t testing.TB, n *testenv.Named, k tsig.Spec) *Client {
+	return &Client{Server: n.Addr, Key: testenv.CompileKey(t, k), Timeout: 2 * time.Second, Backoff: 20 * time.Millisecond}
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -41,7 +42,7 @@ func ctxT(t *testing.T) context.Context {
 
 // published returns the A and AAAA addresses named serves for name
 // (through key's view when key is not nil).
-func published(t *testing.T, n *testenv.Named, name string, key *testenv.Key) ([]netip.Addr, uint32) {
+func published(t *testing.T, n *testenv.Named, name string, key *tsig.Spec) ([]netip.Addr, uint32) {
 	t.Helper()
 	var out []netip.Addr
 	var ttl uint32
@@ -86,8 +87,8 @@ func (r *recorder) count(op, network string) int {
 }
 
 func TestNamedApplyQueryRoundTrip(t *testing.T) {
-	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: []string{zone}, Keys: []testenv.Key{keySHA256}})
-	c := newClient(n, keySHA256)
+	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: []string{zone}, Keys: []tsig.Spec{keySHA256}})
+	c := newClient(t, n, keySHA256)
 	rec := &recorder{}
 	c.Observe = rec.observe
 	ctx := ctxT(t)
@@ -169,12 +170,12 @@ func TestNamedApplyQueryRoundTrip(t *testing.T) {
 }
 
 func TestNamedAlgorithms(t *testing.T) {
-	keys := []testenv.Key{keyMD5, keySHA1, keySHA256, keySHA512}
+	keys := []tsig.Spec{keyMD5, keySHA1, keySHA256, keySHA512}
 	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: []string{zone}, Keys: keys})
 	ctx := ctxT(t)
 	for i, k := range keys {
 		t.Run(k.Algorithm, func(t *testing.T) {
-			c := newClient(n, k)
+			c := newClient(t, n, k)
 			name := fmt.Sprintf("alg%d.%s", i, zone)
 			want := addrs(fmt.Sprintf("127.0.1.%d", i+1))
 			if err := c.Apply(ctx, []Change{Diff(zone, name, State{}, want, 60)}); err != nil {
@@ -193,10 +194,10 @@ func TestNamedAlgorithms(t *testing.T) {
 }
 
 func TestNamedWrongSecret(t *testing.T) {
-	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: []string{zone}, Keys: []testenv.Key{keySHA256}})
+	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: []string{zone}, Keys: []tsig.Spec{keySHA256}})
 	bad := keySHA256
 	bad.Secret = "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZw=="
-	c := newClient(n, bad)
+	c := newClient(t, n, bad)
 	rec := &recorder{}
 	c.Observe = rec.observe
 	err := c.Apply(ctxT(t), []Change{Diff(zone, alias, State{}, addrs("127.0.0.9"), 60)})
@@ -223,8 +224,8 @@ func TestNamedWrongSecret(t *testing.T) {
 }
 
 func TestNamedUnknownKey(t *testing.T) {
-	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: []string{zone}, Keys: []testenv.Key{keySHA256}})
-	c := newClient(n, testenv.Key{Name: "nobody.", Secret: keySHA256.Secret})
+	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: []string{zone}, Keys: []tsig.Spec{keySHA256}})
+	c := newClient(t, n, tsig.Spec{Name: "nobody.", Secret: keySHA256.Secret})
 	err := c.Apply(ctxT(t), []Change{Diff(zone, alias, State{}, addrs("127.0.0.9"), 60)})
 	var re *RcodeError
 	if !errors.As(err, &re) {
@@ -237,8 +238,8 @@ func TestNamedUnknownKey(t *testing.T) {
 }
 
 func TestNamedZoneNotServed(t *testing.T) {
-	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: []string{zone}, Keys: []testenv.Key{keySHA256}})
-	c := newClient(n, keySHA256)
+	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: []string{zone}, Keys: []tsig.Spec{keySHA256}})
+	c := newClient(t, n, keySHA256)
 	err := c.Apply(ctxT(t), []Change{Diff("other.example.org", "www.other.example.org", State{}, addrs("127.0.0.9"), 60)})
 	rc, ok := Rcode(err)
 	if !ok || (rc != dns.RcodeNotAuth && rc != dns.RcodeRefused && rc != dns.RcodeNotZone) {
@@ -251,8 +252,8 @@ func TestNamedZoneNotServed(t *testing.T) {
 }
 
 func TestNamedLargeUpdateOverTCP(t *testing.T) {
-	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: []string{zone}, Keys: []testenv.Key{keySHA256}})
-	c := newClient(n, keySHA256)
+	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: []string{zone}, Keys: []tsig.Spec{keySHA256}})
+	c := newClient(t, n, keySHA256)
 	rec := &recorder{}
 	c.Observe = rec.observe
 	ctx := ctxT(t)
@@ -277,8 +278,8 @@ func TestNamedLargeUpdateOverTCP(t *testing.T) {
 }
 
 func TestNamedServerDown(t *testing.T) {
-	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: []string{zone}, Keys: []testenv.Key{keySHA256}})
-	c := newClient(n, keySHA256)
+	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: []string{zone}, Keys: []tsig.Spec{keySHA256}})
+	c := newClient(t, n, keySHA256)
 	c.Timeout = 100 * time.Millisecond
 	c.Retries = 2
 	c.Backoff = 10 * time.Millisecond
@@ -315,8 +316,8 @@ func TestNamedServerDown(t *testing.T) {
 }
 
 func TestNamedContextCancel(t *testing.T) {
-	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: []string{zone}, Keys: []testenv.Key{keySHA256}})
-	c := newClient(n, keySHA256)
+	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: []string{zone}, Keys: []tsig.Spec{keySHA256}})
+	c := newClient(t, n, keySHA256)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err := c.Apply(ctx, []Change{Diff(zone, alias, State{}, addrs("127.0.0.7"), 60)})
@@ -327,11 +328,11 @@ func TestNamedContextCancel(t *testing.T) {
 
 func TestNamedViews(t *testing.T) {
 	n := testenv.StartNamed(t, testenv.NamedOptions{
-		Zones: []string{zone}, Keys: []testenv.Key{keySHA256}, ExternalKey: &keyExt,
+		Zones: []string{zone}, Keys: []tsig.Spec{keySHA256}, ExternalKey: &keyExt,
 	})
 	ctx := ctxT(t)
-	ext := newClient(n, keyExt)
-	in := newClient(n, keySHA256)
+	ext := newClient(t, n, keyExt)
+	in := newClient(t, n, keySHA256)
 	extAddrs := addrs("192.0.2.1", "2001:db8::1")
 	inAddrs := addrs("10.0.0.1")
 	if err := ext.Apply(ctx, []Change{Diff(zone, alias, State{}, extAddrs, 60)}); err != nil {
@@ -362,8 +363,8 @@ func TestNamedViews(t *testing.T) {
 
 func TestNamedSeveralZones(t *testing.T) {
 	zones := []string{"a.example.org.", "b.example.org.", "www.lb.example.org.", "lb.example.org.", "c.example.org."}
-	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: zones, Keys: []testenv.Key{keySHA256}})
-	c := newClient(n, keySHA256)
+	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: zones, Keys: []tsig.Spec{keySHA256}})
+	c := newClient(t, n, keySHA256)
 	ctx := ctxT(t)
 	var changes []Change
 	for i, z := range zones {

@@ -26,7 +26,7 @@ func (c *Client) Query(ctx context.Context, name string) (State, error) {
 // A server that selects views by key answers from the key's view, so this
 // reads back what an update with the same key wrote (D3).
 func (c *Client) QuerySigned(ctx context.Context, name string) (State, error) {
-	key, err := c.Key.compile()
+	key, err := c.key()
 	if err != nil {
 		return State{}, fmt.Errorf("query %s: %w", name, err)
 	}

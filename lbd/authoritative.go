@@ -10,10 +10,7 @@ import (
 // dnsserverConfig converts [authoritative] for package dnsserver.
 func (c *Config) dnsserverConfig() dnsserver.Config {
 	a := c.Authoritative
-	sc := dnsserver.Config{Listen: a.Listen, DataDir: a.DataDir, Secondaries: a.Secondaries}
-	for _, k := range a.Keys {
-		sc.Keys = append(sc.Keys, dnsserver.Key{Name: k.Name, Algorithm: k.Algorithm, Secret: k.Secret})
-	}
+	sc := dnsserver.Config{Listen: a.Listen, DataDir: a.DataDir, Secondaries: a.Secondaries, Keys: a.Keys}
 	for _, z := range a.Zones {
 		sc.Zones = append(sc.Zones, dnsserver.Zone{Name: z.Name, NS: z.NS, UpdateKeys: z.UpdateKeys})
 	}

@@ -7,21 +7,13 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
-	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/internal/tomlconf"
+	"github.com/lbd-project/lbd/internal/tsig"
 	"github.com/lbd-project/lbd/lbd/snmp"
 )
-
-// Key is a TSIG key as configured.
-type Key struct {
-	Name      string `toml:"name"`
-	Algorithm string `toml:"algorithm"`
-	Secret    string `toml:"secret"`
-}
 
 // Config is the lbd configuration (DESIGN.md §4). Load fills defaults,
 // decodes the file, rejects unknown keys and validates.
@@ -77,17 +69,17 @@ type DNSSection struct {
 	Servers     []string          `toml:"servers"`
 	Timeout     tomlconf.Duration `toml:"timeout"`
 	Retries     int               `toml:"retries"`
-	InternalKey *Key              `toml:"internal_key"`
-	ExternalKey *Key              `toml:"external_key"`
+	InternalKey *tsig.Spec        `toml:"internal_key"`
+	ExternalKey *tsig.Spec        `toml:"external_key"`
 }
 
 // AuthoritativeSection is [authoritative]: the embedded DNS server.
 type AuthoritativeSection struct {
-	Listen      string     `toml:"listen"`   // "ip:port", UDP and TCP
-	DataDir     string     `toml:"data_dir"` // snapshots + journals
-	Keys        []Key      `toml:"keys"`
-	Secondaries []string   `toml:"secondaries"` // NOTIFY targets, allowed to transfer
-	Zones       []AuthZone `toml:"zone"`
+	Listen      string      `toml:"listen"`   // "ip:port", UDP and TCP
+	DataDir     string      `toml:"data_dir"` // snapshots + journals
+	Keys        []tsig.Spec `toml:"keys"`
+	Secondaries []string    `toml:"secondaries"` // NOTIFY targets, allowed to transfer
+	Zones       []AuthZone  `toml:"zone"`
 }
 
 // AuthZone is one [[authoritative.zone]].
@@ -157,29 +149,6 @@ func Defaults() Config {
 	}
 }
 
-// Load reads, decodes and validates the configuration file at path.
-func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	return Parse(path, data)
-}
-
-// Parse decodes data (named file in errors) over the defaults and validates.
-func Parse(file string, data []byte) (*Config, error) {
-	cfg := Defaults()
-	doc, err := tomlconf.Decode(file, data, &cfg)
-	if err != nil {
-		return nil, err
-	}
-	cfg.File, cfg.doc = file, doc
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	return &cfg, nil
-}
-
 func (c *Config) errorf(key, format string, args ...any) error {
 	if c.doc == nil {
 		return fmt.Errorf("key %s: %s", key, fmt.Sprintf(format, args...))
@@ -191,8 +160,26 @@ func (c *Config) errorf(key, format string, args ...any) error {
 // its key (and file and line when the config came from a file).
 func (c *Config) Validate() error {
 	var errs []error
-	bad := func(key, format string, args ...any) { errs = append(errs, c.errorf(key, format, args...)) }
+	for _, f := range []func() []error{c.validateLBD, c.validateHeartbeat, c.validateDNS, c.validateSNMP,
+		c.validateAuthoritative, c.validateAliases} {
+		errs = append(errs, f()...)
+	}
+	return errors.Join(errs...)
+}
 
+// collector gathers located errors.
+type collector struct {
+	c    *Config
+	errs []error
+}
+
+func (e *collector) bad(key, format string, args ...any) {
+	e.errs = append(e.errs, e.c.errorf(key, format, args...))
+}
+
+func (c *Config) validateLBD() []error {
+	e := &collector{c: c}
+	bad := e.bad
 	switch c.LBD.Role {
 	case "auto", "master", "slave":
 	default:
@@ -220,6 +207,12 @@ func (c *Config) Validate() error {
 	if c.LBD.Tick.Duration <= 0 {
 		bad("lbd.tick", "must be positive")
 	}
+	return e.errs
+}
+
+func (c *Config) validateHeartbeat() []error {
+	e := &collector{c: c}
+	bad := e.bad
 	if c.Heartbeat.Interval.Duration <= 0 {
 		bad("heartbeat.interval", "must be positive")
 	}
@@ -236,7 +229,12 @@ func (c *Config) Validate() error {
 			bad("heartbeat.url", "not an http(s) URL: %q", c.Heartbeat.URL)
 		}
 	}
+	return e.errs
+}
 
+func (c *Config) validateDNS() []error {
+	e := &collector{c: c}
+	bad := e.bad
 	switch {
 	case c.DNS.Server != "" && len(c.DNS.Servers) > 0:
 		bad("dns.servers", "set either dns.server or dns.servers, not both")
@@ -266,21 +264,27 @@ func (c *Config) Validate() error {
 	if c.DNS.InternalKey == nil {
 		bad("dns.internal_key", "required: the TSIG key lbd signs updates with")
 	} else {
-		errs = append(errs, c.validateKey("dns.internal_key", *c.DNS.InternalKey)...)
+		e.errs = append(e.errs, c.validateKey("dns.internal_key", *c.DNS.InternalKey)...)
 	}
 	if c.DNS.ExternalKey != nil {
-		errs = append(errs, c.validateKey("dns.external_key", *c.DNS.ExternalKey)...)
+		e.errs = append(e.errs, c.validateKey("dns.external_key", *c.DNS.ExternalKey)...)
 	}
+	return e.errs
+}
 
+func (c *Config) validateSNMP() []error {
+	e := &collector{c: c}
 	for _, p := range c.SNMP.Problems() {
-		bad("snmp."+p.Key, "%s", p.Msg)
+		e.bad("snmp."+p.Key, "%s", p.Msg)
 	}
+	return e.errs
+}
 
-	errs = append(errs, c.validateAuthoritative()...)
-
-	errs = append(errs, c.validateAliasParams("defaults", c.Defaults.BestHosts, c.Defaults.TTL.Duration,
+func (c *Config) validateAliases() []error {
+	e := &collector{c: c}
+	bad := e.bad
+	e.errs = append(e.errs, c.validateAliasParams("defaults", c.Defaults.BestHosts, c.Defaults.TTL.Duration,
 		c.Defaults.PollingInterval.Duration, c.Defaults.Fallback, c.Defaults.Hysteresis)...)
-
 	seen := map[string]int{}
 	for i, a := range c.Aliases {
 		key := fmt.Sprintf("alias[%d]", i)
@@ -312,13 +316,13 @@ func (c *Config) Validate() error {
 		if a.External && c.DNS.ExternalKey == nil {
 			bad(key+".external", "external = true needs dns.external_key")
 		}
-		p := c.Params(i)
-		errs = append(errs, c.validateAliasParams(key, p.BestHosts, p.TTL, p.PollingInterval, string(p.Fallback), p.Hysteresis)...)
+		p, fb := c.params(i)
+		e.errs = append(e.errs, c.validateAliasParams(key, p.BestHosts, p.TTL, p.PollingInterval, fb, p.Hysteresis)...)
 	}
-	return errors.Join(errs...)
+	return e.errs
 }
 
-func (c *Config) validateKey(key string, k Key) []error {
+func (c *Config) validateKey(key string, k tsig.Spec) []error {
 	var errs []error
 	if k.Name == "" {
 		errs = append(errs, c.errorf(key+".name", "required"))
@@ -328,7 +332,7 @@ func (c *Config) validateKey(key string, k Key) []error {
 	} else if _, err := base64.StdEncoding.DecodeString(k.Secret); err != nil {
 		errs = append(errs, c.errorf(key+".secret", "not valid base64: %v", err))
 	}
-	if err := (dnsupdate.Key{Name: k.Name, Algorithm: k.Algorithm, Secret: k.Secret}).Validate(); err != nil && k.Name != "" && k.Secret != "" {
+	if _, err := k.Compile(); err != nil && k.Name != "" && k.Secret != "" {
 		errs = append(errs, c.errorf(key, "%v", err))
 	}
 	return errs
@@ -354,21 +358,10 @@ func (c *Config) validateAliasParams(key string, best int, ttl, poll time.Durati
 	return errs
 }
 
-// Params is an alias's effective settings: its own values over [defaults].
-type Params struct {
-	Name, Zone      string
-	Members         []string
-	BestHosts       int
-	TTL             time.Duration
-	PollingInterval time.Duration
-	Fallback        Fallback
-	Hysteresis      float64
-	External        bool
-}
-
-// Params resolves alias i against [defaults]. Names are lower-case without
-// the trailing dot; Zone defaults to the alias itself.
-func (c *Config) Params(i int) Params {
+// params resolves alias i against [defaults]: its settings and its fallback
+// as written (Fallback is set only when that parses). Names are lower-case
+// without the trailing dot; Zone defaults to the alias itself.
+func (c *Config) params(i int) (Params, string) {
 	a := c.Aliases[i]
 	d := c.Defaults
 	p := Params{Name: normName(a.Name), Zone: normName(a.Zone), Members: a.Members, BestHosts: d.BestHosts,
@@ -397,8 +390,10 @@ func (c *Config) Params(i int) Params {
 	if a.Hysteresis != nil {
 		p.Hysteresis = *a.Hysteresis
 	}
-	p.Fallback, _ = ParseFallback(fb)
-	return p
+	if f, err := ParseFallback(fb); err == nil {
+		p.Fallback = f
+	}
+	return p, fb
 }
 
 // DNSServers lists the servers to keep up to date, in configuration order:
@@ -471,7 +466,7 @@ func (c *Config) validateAuthoritative() []error {
 	if c.writesEmbedded() && c.DNS.InternalKey != nil {
 		ik := normName(c.DNS.InternalKey.Name)
 		for i := range c.Aliases {
-			p := c.Params(i)
+			p, _ := c.params(i)
 			z := c.authZone(p.Name)
 			switch {
 			case z == nil:

@@ -19,12 +19,12 @@ func TestExampleConfigLoads(t *testing.T) {
 	if len(cfg.Aliases) != 2 {
 		t.Fatalf("aliases: %d", len(cfg.Aliases))
 	}
-	p := cfg.Params(1)
+	p := cfg.Params[1]
 	if p.Name != "db.lb.example.org" || p.Zone != "db.lb.example.org" || p.BestHosts != -1 ||
 		p.TTL != 300*time.Second || p.Fallback != FallbackNone || !p.External || p.Hysteresis != 0.1 {
 		t.Fatalf("params %+v", p)
 	}
-	if p0 := cfg.Params(0); p0.PollingInterval != 5*time.Minute || p0.Fallback != FallbackKeep {
+	if p0 := cfg.Params[0]; p0.PollingInterval != 5*time.Minute || p0.Fallback != FallbackKeep {
 		t.Fatalf("defaults not inherited: %+v", p0)
 	}
 	if !cfg.IsMaster("lbd1.example.org") || cfg.IsMaster("lbd1") {
@@ -50,7 +50,7 @@ func TestMinimalConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := cfg.Params(0)
+	p := cfg.Params[0]
 	if p.BestHosts != 2 || p.TTL != time.Minute || p.Fallback != FallbackKeep {
 		t.Fatalf("defaults: %+v", p)
 	}
@@ -129,7 +129,7 @@ func TestEmbeddedExampleLoads(t *testing.T) {
 	if got := cfg.DNSServers(); len(got) != 1 || got[0] != "127.0.0.1:5353" {
 		t.Fatalf("servers %v", got)
 	}
-	if p := cfg.Params(0); p.Zone != "lb.example.org" {
+	if p := cfg.Params[0]; p.Zone != "lb.example.org" {
 		t.Fatalf("alias zone %q, want the embedded zone", p.Zone)
 	}
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
 	"reflect"
-	"sort"
 	"sync"
 	"time"
 
@@ -26,16 +24,16 @@ type Daemon struct {
 	log      logrus.FieldLogger
 	hostname string
 
-	// DryRun prints the DNS changes to Out instead of sending them.
+	// DryRun plans the DNS changes without sending them (they are in the
+	// cycle report's ViewResults, Action DryRun).
 	DryRun bool
-	Out    io.Writer
 	// HTTPClient fetches the master's heartbeat (slave).
 	HTTPClient *http.Client
 
 	pub *heartbeat.Publisher
 
 	mu       sync.Mutex
-	cfg      *Config
+	cfg      *Compiled
 	poller   *snmp.Poller
 	follower heartbeat.Follower
 	aliases  map[string]*aliasState
@@ -44,23 +42,19 @@ type Daemon struct {
 }
 
 type aliasState struct {
-	nextDue time.Time
-	// poked is set by Poke; a cycle running meanwhile must leave the
-	// alias due rather than schedule it a polling interval later.
-	poked     bool
+	sched     Schedule
 	usable    map[string]bool // member host → usable, for in/out log lines
 	decision  Decision
 	lastEval  time.Time
 	lastWrite time.Time
 	lastErr   error
 	servers   map[string]error // per DNS server (and external view): last outcome
-	failures  int
 }
 
 // New builds a daemon for cfg. hostname decides the role when lbd.role is
 // "auto".
-func New(cfg *Config, hostname string, log logrus.FieldLogger) (*Daemon, error) {
-	d := &Daemon{log: log, hostname: hostname, Out: io.Discard,
+func New(cfg *Compiled, hostname string, log logrus.FieldLogger) (*Daemon, error) {
+	d := &Daemon{log: log, hostname: hostname,
 		HTTPClient: &http.Client{Timeout: 10 * time.Second},
 		pub:        &heartbeat.Publisher{Host: hostname},
 		aliases:    map[string]*aliasState{}, wake: make(chan struct{}, 1)}
@@ -72,7 +66,7 @@ func New(cfg *Config, hostname string, log logrus.FieldLogger) (*Daemon, error) 
 
 // SetConfig swaps in a new, already validated configuration (reload). State
 // of aliases that still exist is kept.
-func (d *Daemon) SetConfig(cfg *Config) error {
+func (d *Daemon) SetConfig(cfg *Compiled) error {
 	if err := cfg.checkRole(d.hostname); err != nil {
 		return err
 	}
@@ -110,8 +104,8 @@ func (d *Daemon) SetConfig(cfg *Config) error {
 	d.cfg, d.poller = cfg, p
 	d.follower.StaleAfter = cfg.Heartbeat.StaleAfter.Duration
 	keep := map[string]*aliasState{}
-	for i := range cfg.Aliases {
-		n := cfg.Params(i).Name
+	for _, p := range cfg.Params {
+		n := p.Name
 		if st, ok := d.aliases[n]; ok {
 			keep[n] = st
 		} else {
@@ -155,6 +149,15 @@ type AliasResult struct {
 	// Servers is each server's outcome (nil = in sync or written).
 	Servers map[string]error
 	Err     error
+	// Views is the plan of each of the alias's views (what -dry-run prints).
+	Views []ViewResult
+}
+
+// ViewResult is one view's part of an AliasResult.
+type ViewResult struct {
+	View   string
+	Action Action
+	Change dnsupdate.Change
 }
 
 // CycleReport summarises one cycle.
@@ -223,8 +226,8 @@ func (d *Daemon) mayWrite(now time.Time) (active, tookOver bool) {
 }
 
 // Cycle evaluates the aliases due at now (all of them when all is set):
-// resolve and poll their members once each, select, and write DNS where this
-// instance may write.
+// resolve and poll their members once each, read what DNS serves, plan
+// (Decide) and apply the plan where this instance may write.
 func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport {
 	mayWrite, tookOver := d.mayWrite(now)
 	all = all || tookOver
@@ -239,14 +242,15 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		return d.failedCycle(cfg, mayWrite, fmt.Errorf("poller: %w", err))
 	}
 	defer release()
-	var due []Params
-	for i := range cfg.Aliases {
-		p := cfg.Params(i)
-		st := d.aliases[p.Name]
-		if all || !now.Before(st.nextDue) {
-			due = append(due, p)
-			st.poked = false
-		}
+	sched := make(map[string]Schedule, len(d.aliases))
+	for name, st := range d.aliases {
+		sched[name] = st.sched
+	}
+	due := Due(now, cfg, sched, all)
+	for _, i := range due {
+		st := d.aliases[cfg.Params[i].Name]
+		st.sched.Poked = false
+		sched[cfg.Params[i].Name] = st.sched
 	}
 	d.mu.Unlock()
 
@@ -258,8 +262,8 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	// Poll every distinct member once, whatever the number of its aliases.
 	hostSet := map[string]bool{}
 	var hosts []string
-	for _, p := range due {
-		for _, m := range p.Members {
+	for _, i := range due {
+		for _, m := range cfg.Params[i].Members {
 			if !hostSet[m] {
 				hostSet[m] = true
 				hosts = append(hosts, m)
@@ -277,10 +281,13 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	}
 	replies := make(map[netip.Addr]snmp.Reply, len(addrs))
 	poller.PollInto(ctx, addrs, replies)
-
 	polled := time.Now()
-	results := d.reconcile(ctx, cfg, due, resolved, replies, rep.MayWrite)
-	rep.Aliases = results
+
+	plan := Decide(PlanInput{Now: now, Config: cfg, Schedule: sched, All: all, Resolved: resolved, Replies: replies,
+		Served: ReadServed(ctx, cfg, due), MayWrite: mayWrite, DryRun: d.DryRun})
+	applied := Apply(ctx, cfg, plan)
+	rep.Aliases = results(cfg, plan, applied)
+	d.logPlan(cfg, plan, applied, rep.Aliases)
 	failed := 0
 	for _, r := range replies {
 		if r.Err != nil {
@@ -292,8 +299,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		"dns_seconds": time.Since(polled).Seconds(), "cycle_seconds": time.Since(start).Seconds()}).Debug("cycle")
 
 	d.mu.Lock()
-	for i, r := range results {
-		p := due[i] // reconcile keeps the order of due
+	for n, r := range rep.Aliases {
 		st := d.aliases[r.Alias]
 		if st == nil {
 			continue // removed by a reload meanwhile
@@ -307,31 +313,86 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		if r.Wrote {
 			st.lastWrite = now
 		}
-		switch {
-		case st.poked:
-			// Poked while this cycle ran: due again at once.
-		case r.Err != nil:
-			// Retry soon, with backoff, rather than at the next polling interval.
-			st.failures++
-			back := cfg.LBD.Tick.Duration << min(st.failures-1, 6)
-			st.nextDue = now.Add(min(back, p.PollingInterval))
-		default:
-			st.failures = 0
-			st.nextDue = now.Add(p.PollingInterval)
-		}
+		st.sched = Reschedule(now, cfg.LBD.Tick.Duration, &cfg.Params[plan.Aliases[n].Alias], st.sched, r.Err != nil)
 		d.logMembers(r.Alias, st, r.Members)
 	}
 	d.mu.Unlock()
 	return rep
 }
 
+// results summarises each planned alias with what applying it did.
+func results(cfg *Compiled, plan Plan, applied Report) []AliasResult {
+	out := make([]AliasResult, len(plan.Aliases))
+	for i, ap := range plan.Aliases {
+		ar := applied.Aliases[i]
+		r := AliasResult{Alias: ap.Name, Members: ap.Members, Decision: ap.Decision, Decided: ap.Decided,
+			Servers: map[string]error{}, Wrote: len(ar.Written) > 0}
+		for k, vp := range ap.Views {
+			v := cfg.Views[vp.View]
+			if k == 0 {
+				r.Change = vp.Change
+			}
+			r.Views = append(r.Views, ViewResult{View: v.String(), Action: vp.Action, Change: vp.Change})
+			switch {
+			case vp.Action == Passive:
+				r.Passive++
+			case vp.Action == Unread:
+				r.Servers[v.String()] = fmt.Errorf("read current records: %w", vp.Err)
+			}
+			if err := ar.Errs[vp.View]; err != nil {
+				r.Servers[v.String()] = err
+			}
+		}
+		var errs []error
+		for _, vi := range cfg.ViewsOf(&cfg.Params[ap.Alias]) {
+			v := cfg.Views[vi]
+			if err := r.Servers[v.String()]; err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", v, err))
+			}
+		}
+		if len(errs) > 0 {
+			r.Err = fmt.Errorf("alias %s: %w", ap.Name, errors.Join(errs...))
+		}
+		out[i] = r
+	}
+	return out
+}
+
+// logPlan logs what a cycle did to DNS: passive changes (debug), accepted
+// updates (info) and every failure (error).
+func (d *Daemon) logPlan(cfg *Compiled, plan Plan, applied Report, res []AliasResult) {
+	for i, ap := range plan.Aliases {
+		p := &cfg.Params[ap.Alias]
+		for _, vp := range ap.Views {
+			if vp.Action == Passive {
+				d.log.WithFields(logrus.Fields{"alias": ap.Name, "server": cfg.Views[vp.View].String(), "change": vp.Change.String()}).
+					Debug("slave passive: not writing")
+			}
+		}
+		for _, v := range applied.Aliases[i].Written {
+			var ch dnsupdate.Change
+			for _, vp := range ap.Views {
+				if vp.View == v {
+					ch = vp.Change
+				}
+			}
+			d.log.WithFields(logrus.Fields{"alias": ap.Name, "zone": p.Zone, "server": cfg.Views[v].String(),
+				"hosts": ap.Decision.Hosts, "change": ch.String()}).Info("DNS updated")
+		}
+		for _, vi := range cfg.ViewsOf(p) {
+			if err := res[i].Servers[cfg.Views[vi].String()]; err != nil {
+				d.log.WithFields(logrus.Fields{"alias": ap.Name, "server": cfg.Views[vi].String()}).Error(err)
+			}
+		}
+	}
+}
+
 // failedCycle reports every alias failed with err, evaluating none (Run
 // has ended and closed the poller).
-func (d *Daemon) failedCycle(cfg *Config, mayWrite bool, err error) CycleReport {
+func (d *Daemon) failedCycle(cfg *Compiled, mayWrite bool, err error) CycleReport {
 	rep := CycleReport{MayWrite: mayWrite}
-	for i := range cfg.Aliases {
-		name := cfg.Params(i).Name
-		rep.Aliases = append(rep.Aliases, AliasResult{Alias: name, Err: fmt.Errorf("alias %s: %w", name, err)})
+	for _, p := range cfg.Params {
+		rep.Aliases = append(rep.Aliases, AliasResult{Alias: p.Name, Err: fmt.Errorf("alias %s: %w", p.Name, err)})
 	}
 	return rep
 }
@@ -352,31 +413,6 @@ func (d *Daemon) logMembers(alias string, st *aliasState, members []Member) {
 		}
 	}
 	st.usable = now
-}
-
-func client(cfg *Config, server string, k Key) *dnsupdate.Client {
-	retries := cfg.DNS.Retries
-	if retries == 0 {
-		retries = -1 // dnsupdate: 0 means its default, negative means none
-	}
-	return &dnsupdate.Client{Server: server, Timeout: cfg.DNS.Timeout.Duration, Retries: retries,
-		Key: dnsupdate.Key{Name: k.Name, Algorithm: k.Algorithm, Secret: k.Secret}}
-}
-
-func sameAddrs(a, b []netip.Addr) bool {
-	x := append([]netip.Addr(nil), a...)
-	y := append([]netip.Addr(nil), b...)
-	sort.Slice(x, func(i, j int) bool { return x[i].Less(x[j]) })
-	sort.Slice(y, func(i, j int) bool { return y[i].Less(y[j]) })
-	if len(x) != len(y) {
-		return false
-	}
-	for i := range x {
-		if x[i] != y[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Once runs a single cycle over every alias (lbd -once / -dry-run). A slave

@@ -122,7 +122,7 @@ func TestPushPokesOnlyNamedAliases(t *testing.T) {
 	d := testDaemon(t, quickConfig(t)+"[[alias]]\nname = \"b.example.org\"\nmembers = [\"127.0.0.3\"]\n")
 	// Both aliases evaluated: not due for a polling interval.
 	for _, st := range d.aliases {
-		st.nextDue = time.Now().Add(time.Hour)
+		st.sched.NextDue = time.Now().Add(time.Hour)
 	}
 	d.onPush(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 9)}, []string{"B.example.org.", "unknown.example.org"})
 	select {
@@ -130,8 +130,8 @@ func TestPushPokesOnlyNamedAliases(t *testing.T) {
 	default:
 		t.Fatal("a push naming a configured alias did not wake the cycle loop")
 	}
-	assert.True(t, d.aliases["b.example.org"].nextDue.IsZero(), "b due")
-	assert.False(t, d.aliases["a.example.org"].nextDue.IsZero(), "a not due")
+	assert.True(t, d.aliases["b.example.org"].sched.NextDue.IsZero(), "b due")
+	assert.False(t, d.aliases["a.example.org"].sched.NextDue.IsZero(), "a not due")
 	d.onPush(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 9)}, []string{"unknown.example.org"})
 	select {
 	case <-d.wake:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/lbd-project/lbd/internal/tomlconf"
+	"github.com/lbd-project/lbd/internal/tsig"
 	"github.com/lbd-project/lbd/lbd/snmp"
 	"go.yaml.in/yaml/v3"
 )
@@ -272,12 +273,12 @@ func (m *legacyModel) build(file string) *LegacyResult {
 	}
 	prefix := g("tsig_key_prefix").s
 	if k := g("tsig_internal_key"); k.s != "" {
-		cfg.DNS.InternalKey = &Key{Name: prefix + "internal.", Algorithm: "hmac-md5", Secret: k.s}
+		cfg.DNS.InternalKey = &tsig.Spec{Name: prefix + "internal.", Algorithm: "hmac-md5", Secret: k.s}
 	} else {
 		m.note(0, "", true, "tsig_internal_key is missing")
 	}
 	if k := g("tsig_external_key"); k.s != "" {
-		cfg.DNS.ExternalKey = &Key{Name: prefix + "external.", Algorithm: "hmac-md5", Secret: k.s}
+		cfg.DNS.ExternalKey = &tsig.Spec{Name: prefix + "external.", Algorithm: "hmac-md5", Secret: k.s}
 	}
 	// COMPAT.md §3.1/§3.5: user loadbalancing, HMAC-MD5, 10 s × 3 attempts
 	// (the existing lbclient behind snmpd can take that long).

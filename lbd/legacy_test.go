@@ -103,7 +103,7 @@ func TestLegacyTOMLLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if len(cfg.Aliases) != 2 || cfg.Params(1).Fallback != FallbackKeep || cfg.Params(0).Fallback != FallbackAllRandom {
+	if len(cfg.Aliases) != 2 || cfg.Params[1].Fallback != FallbackKeep || cfg.Params[0].Fallback != FallbackAllRandom {
 		t.Fatalf("converted: %+v", cfg.Aliases)
 	}
 }

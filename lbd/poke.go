@@ -14,7 +14,7 @@ func (d *Daemon) Poke(aliases []string) int {
 	n := 0
 	for _, a := range aliases {
 		if st, ok := d.aliases[normName(a)]; ok {
-			st.nextDue, st.poked = time.Time{}, true
+			st.sched.NextDue, st.sched.Poked = time.Time{}, true
 			n++
 		}
 	}

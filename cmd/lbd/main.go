@@ -97,10 +97,11 @@ func run() int {
 
 	if *once || *dryRun {
 		d.DryRun = *dryRun
-		d.Out = os.Stdout
 		rep, err := d.Once(ctx)
 		for _, a := range rep.Aliases {
-			if !*dryRun {
+			if *dryRun {
+				printDryRun(a)
+			} else {
 				fmt.Printf("%s: %s%s\n", a.Alias, a.Decision, wrote(a))
 			}
 		}
@@ -146,4 +147,13 @@ func wrote(a lbd.AliasResult) string {
 		return fmt.Sprintf(" — %d server(s) differ, not written (slave passive)", a.Passive)
 	}
 	return " — DNS unchanged"
+}
+
+// printDryRun prints the changes -dry-run would have sent for one alias.
+func printDryRun(a lbd.AliasResult) {
+	for _, v := range a.Views {
+		if v.Action == lbd.DryRun {
+			fmt.Printf("; alias %s on %s: %s\n%s\n", a.Alias, v.View, a.Decision, v.Change)
+		}
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/lbd-project/lbd/internal/testenv"
+	"github.com/lbd-project/lbd/internal/tsig"
 )
 
 const alias = "www.lb.test"
@@ -23,7 +24,7 @@ func startNamed(t *testing.T) *testenv.Named {
 	t.Helper()
 	return testenv.StartNamed(t, testenv.NamedOptions{
 		Zones: []string{alias},
-		Keys:  []testenv.Key{{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}},
+		Keys:  []tsig.Spec{{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}},
 	})
 }
 
@@ -184,10 +185,10 @@ func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
 // external key; both views answer it.
 func TestExternalView(t *testing.T) {
 	agents := startThreeAgents(t)
-	ext := testenv.Key{Name: "lbd-ext.", Algorithm: "hmac-sha512", Secret: extSecret}
+	ext := tsig.Spec{Name: "lbd-ext.", Algorithm: "hmac-sha512", Secret: extSecret}
 	n := testenv.StartNamed(t, testenv.NamedOptions{
 		Zones:       []string{alias},
-		Keys:        []testenv.Key{{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}},
+		Keys:        []tsig.Spec{{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}},
 		ExternalKey: &ext,
 	})
 	cfg := writeLBDConfig(t, lbdOpts{Role: "master", Server: n.Addr, SNMPPort: agents[0].Port, Alias: alias,

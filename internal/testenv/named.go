@@ -20,22 +20,18 @@ import (
 	"github.com/lbd-project/lbd/internal/tsig"
 )
 
-// Key is a TSIG key for named: Algorithm like "hmac-sha256" (also
-// "hmac-md5", "hmac-sha1", "hmac-sha512"; "" = hmac-sha256), Secret base64.
-type Key struct{ Name, Algorithm, Secret string }
-
 // NamedOptions configures StartNamed.
 type NamedOptions struct {
 	// Zones are the zone apexes served, e.g. "lb.example.org". Each gets an
 	// SOA, an NS ns1.<zone> and an A 127.0.0.1 for ns1.<zone>.
 	Zones []string
 	// Keys may update every zone (update-policy grant <key> zonesub ANY).
-	Keys []Key
+	Keys []tsig.Spec
 	// ExternalKey, when set, makes named run two views, each with its own
 	// copy of every zone: "external" for clients signing with ExternalKey
 	// (which may update it) and "internal" for everyone else (Keys update
 	// it).
-	ExternalKey *Key
+	ExternalKey *tsig.Spec
 	// Port is the port on 127.0.0.1; 0 = a free port.
 	Port int
 }
@@ -142,12 +138,12 @@ func (n *Named) writeConfig() error {
 	b.WriteString(bindconf.Options(n.Dir, n.Opts.Port))
 	keys := n.Opts.Keys
 	if n.Opts.ExternalKey != nil {
-		keys = append(append([]Key(nil), keys...), *n.Opts.ExternalKey)
+		keys = append(append([]tsig.Spec(nil), keys...), *n.Opts.ExternalKey)
 	}
 	for _, k := range keys {
 		fmt.Fprintf(&b, "key %s { algorithm %s; secret %s; };\n", q(dns.Fqdn(k.Name)), keyAlgorithm(k.Algorithm), q(k.Secret))
 	}
-	zones := func(indent, view string, ks []Key) {
+	zones := func(indent, view string, ks []tsig.Spec) {
 		for _, z := range n.Opts.Zones {
 			zone := dns.Fqdn(z)
 			fmt.Fprintf(&b, "%szone %s {\n%s\ttype primary;\n%s\tfile %s;\n", indent, q(zone), indent, indent, q(zoneFile(n.Dir, view, z)))
@@ -163,7 +159,7 @@ func (n *Named) writeConfig() error {
 	}
 	if ext := n.Opts.ExternalKey; ext != nil {
 		fmt.Fprintf(&b, "view \"external\" {\n\tmatch-clients { key %s; };\n", q(dns.Fqdn(ext.Name)))
-		zones("\t", "external", []Key{*ext})
+		zones("\t", "external", []tsig.Spec{*ext})
 		fmt.Fprintf(&b, "};\nview \"internal\" {\n\tmatch-clients { !key %s; any; };\n", q(dns.Fqdn(ext.Name)))
 		zones("\t", "internal", n.Opts.Keys)
 		b.WriteString("};\n")
@@ -237,7 +233,7 @@ func (n *Named) Start(t testing.TB) {
 // ready checks that every zone answers SOA, in each view.
 func (n *Named) ready() error {
 	for _, z := range n.Opts.Zones {
-		keys := []*Key{nil}
+		keys := []*tsig.Spec{nil}
 		if n.Opts.ExternalKey != nil {
 			keys = append(keys, n.Opts.ExternalKey)
 		}
@@ -287,7 +283,7 @@ func (n *Named) Query(t testing.TB, name string, qtype uint16) []dns.RR {
 
 // QueryView is Query signed with key (nil = unsigned); with ExternalKey it
 // reads the external view. The reply's TSIG is verified.
-func (n *Named) QueryView(t testing.TB, name string, qtype uint16, key *Key) []dns.RR {
+func (n *Named) QueryView(t testing.TB, name string, qtype uint16, key *tsig.Spec) []dns.RR {
 	t.Helper()
 	r, err := n.exchange(dns.Fqdn(name), qtype, key, 2*time.Second)
 	if err != nil {
@@ -299,7 +295,7 @@ func (n *Named) QueryView(t testing.TB, name string, qtype uint16, key *Key) []d
 	return r.Answer
 }
 
-func (n *Named) exchange(name string, qtype uint16, key *Key, timeout time.Duration) (*dns.Msg, error) {
+func (n *Named) exchange(name string, qtype uint16, key *tsig.Spec, timeout time.Duration) (*dns.Msg, error) {
 	var p *tsig.Key
 	if key != nil {
 		var err error

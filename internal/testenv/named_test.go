@@ -3,6 +3,7 @@ package testenv
 import (
 	"testing"
 
+	"github.com/lbd-project/lbd/internal/tsig"
 	"github.com/miekg/dns"
 )
 
@@ -30,10 +31,10 @@ func TestStartNamedServesZones(t *testing.T) {
 }
 
 func TestStartNamedViews(t *testing.T) {
-	ext := &Key{Name: "ext-key", Algorithm: "hmac-md5", Secret: "ZXh0ZXJuYWxzZWNyZXQ="}
+	ext := &tsig.Spec{Name: "ext-key", Algorithm: "hmac-md5", Secret: "ZXh0ZXJuYWxzZWNyZXQ="}
 	n := StartNamed(t, NamedOptions{
 		Zones:       []string{"lb.example.org"},
-		Keys:        []Key{{Name: "int-key", Secret: "aW50ZXJuYWxzZWNyZXQ="}},
+		Keys:        []tsig.Spec{{Name: "int-key", Secret: "aW50ZXJuYWxzZWNyZXQ="}},
 		ExternalKey: ext,
 	})
 	if ans := n.QueryView(t, "lb.example.org", dns.TypeSOA, ext); len(ans) != 1 {

@@ -48,6 +48,19 @@ func CanonicalAlgorithm(alg string) (string, error) {
 	return a, nil
 }
 
+// Spec is a TSIG key as configured (TOML `{ name, algorithm, secret }`), the
+// one key type of every package: Name is the key name ("lbd-internal." or
+// without the final dot), Algorithm any spelling CanonicalAlgorithm accepts
+// ("" = DefaultAlgorithm), Secret the base64-encoded shared secret.
+type Spec struct {
+	Name      string `toml:"name"`
+	Algorithm string `toml:"algorithm"`
+	Secret    string `toml:"secret"`
+}
+
+// Compile validates s into a Key (see Compile).
+func (s Spec) Compile() (*Key, error) { return Compile(s.Name, s.Algorithm, s.Secret) }
+
 // Key is a validated TSIG key. As a dns.TsigProvider it signs and verifies
 // messages whose TSIG record carries its name and algorithm. It is
 // immutable and safe for concurrent use.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/internal/bindconf"
+	"github.com/lbd-project/lbd/internal/tsig"
 )
 
 // named is a throwaway BIND named on 127.0.0.1 (the same options block as
@@ -145,10 +146,15 @@ func dnsSection(ctx context.Context, o options, dir string) []*table {
 	addr := func(round, i, k int) netip.Addr {
 		return netip.AddrFrom4([4]byte{127, byte(10 + 2*round + k), byte(i >> 8), byte(i)})
 	}
+	key, err := tsig.Compile(keyName, "hmac-sha256", secret)
+	if err != nil {
+		t.fail("key: %v", err)
+		return []*table{t}
+	}
 	for _, l := range layouts {
 		var msgs, tcp atomic.Int64
 		c := &dnsupdate.Client{Server: nd.addr, Timeout: 5 * time.Second,
-			Key: dnsupdate.Key{Name: keyName, Algorithm: "hmac-sha256", Secret: secret},
+			Key: key,
 			Observe: func(a dnsupdate.Attempt) {
 				if a.Op == "update" {
 					msgs.Add(1)

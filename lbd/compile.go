@@ -1,0 +1,131 @@
+package lbd
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/lbd-project/lbd/dnsupdate"
+	"github.com/lbd-project/lbd/internal/tomlconf"
+)
+
+// Compiled is a validated configuration compiled once into what the daemon
+// runs on: every alias's effective settings, the TSIG keys, and one DNS
+// client per server and view. It is immutable; a reload swaps in a new one.
+type Compiled struct {
+	// Config is the configuration as written (read-only).
+	Config
+	// Params holds alias i's effective settings, as Config.Aliases[i].
+	Params []Params
+	// Views are every DNS server seen with the internal key, in
+	// DNSServers order, then (with dns.external_key) every server seen
+	// with the external key.
+	Views []*View
+	// internal is how many of Views are internal.
+	internal int
+}
+
+// View is one DNS server seen with one key: the internal view (updates
+// signed with the internal key, reads unsigned) or the external view
+// (updates and reads signed with the external key, so that a server
+// selecting views by key answers from that view).
+type View struct {
+	Server   string
+	External bool
+	Client   *dnsupdate.Client
+}
+
+// String names the view in logs, errors and status.
+func (v *View) String() string {
+	if v.External {
+		return v.Server + " (external view)"
+	}
+	return v.Server
+}
+
+// Load reads, decodes, validates and compiles the configuration file at
+// path.
+func Load(path string) (*Compiled, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes data (named file in errors) over the defaults, rejects
+// unknown keys, validates and compiles.
+func Parse(file string, data []byte) (*Compiled, error) {
+	cfg := Defaults()
+	doc, err := tomlconf.Decode(file, data, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg.File, cfg.doc = file, doc
+	return Compile(cfg)
+}
+
+// Compile validates cfg and compiles it.
+func Compile(cfg Config) (*Compiled, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Compiled{Config: cfg}
+	for i := range cfg.Aliases {
+		p, _ := cfg.params(i)
+		c.Params = append(c.Params, p)
+	}
+	internal, err := cfg.DNS.InternalKey.Compile()
+	if err != nil {
+		return nil, cfg.errorf("dns.internal_key", "%v", err)
+	}
+	retries := cfg.DNS.Retries
+	if retries == 0 {
+		retries = -1 // dnsupdate: 0 means its default, negative means none
+	}
+	client := func(server string) *dnsupdate.Client {
+		return &dnsupdate.Client{Server: server, Timeout: cfg.DNS.Timeout.Duration, Retries: retries, Key: internal}
+	}
+	for _, srv := range cfg.DNSServers() {
+		c.Views = append(c.Views, &View{Server: srv, Client: client(srv)})
+	}
+	c.internal = len(c.Views)
+	if cfg.DNS.ExternalKey != nil {
+		external, err := cfg.DNS.ExternalKey.Compile()
+		if err != nil {
+			return nil, cfg.errorf("dns.external_key", "%v", err)
+		}
+		for _, srv := range cfg.DNSServers() {
+			cl := client(srv)
+			cl.Key = external
+			c.Views = append(c.Views, &View{Server: srv, External: true, Client: cl})
+		}
+	}
+	return c, nil
+}
+
+// ViewsOf lists the indexes (into Views) of the views alias p is published
+// in: every internal view, and the external ones for an external alias.
+func (c *Compiled) ViewsOf(p *Params) []int {
+	n := c.internal
+	if p.External {
+		n = len(c.Views)
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
+}
+
+// Params is an alias's effective settings: its own values over [defaults].
+type Params struct {
+	Name, Zone      string
+	Members         []string
+	BestHosts       int
+	TTL             time.Duration
+	PollingInterval time.Duration
+	Fallback        Fallback
+	Hysteresis      float64
+	External        bool
+}

@@ -1,0 +1,234 @@
+package lbd
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/lbd-project/lbd/dnsupdate"
+	"github.com/lbd-project/lbd/lbd/snmp"
+)
+
+// The cycle is a pure plan followed by an apply step (docs/design.md): Due
+// says which aliases to poll and read, Decide turns what was polled and read
+// into a Plan, Apply (apply.go) sends the plan's updates, and Reschedule
+// says when each alias is due next. Only Decide's inputs come from I/O;
+// Decide, Due and Reschedule are pure functions of their arguments and now.
+
+// Schedule is an alias's place in the cycle: when it is next due and how
+// many evaluations in a row failed.
+type Schedule struct {
+	NextDue time.Time
+	// Failures counts consecutive failed evaluations (for the backoff).
+	Failures int
+	// Poked is set when a push or a take-over made the alias due while a
+	// cycle was running: it stays due after that cycle.
+	Poked bool
+}
+
+// Due lists the indexes (into cfg.Params) of the aliases due at now: every
+// one when all is set, else those whose NextDue has come. An alias with no
+// schedule yet is due.
+func Due(now time.Time, cfg *Compiled, sched map[string]Schedule, all bool) []int {
+	var due []int
+	for i := range cfg.Params {
+		if all || !now.Before(sched[cfg.Params[i].Name].NextDue) {
+			due = append(due, i)
+		}
+	}
+	return due
+}
+
+// errNotRead stands for a view missing from PlanInput.Served.
+var errNotRead = errors.New("not read")
+
+// Served is what one view served for an alias when it was read.
+type Served struct {
+	State dnsupdate.State
+	Err   error
+}
+
+// PlanInput is everything one cycle decides on.
+type PlanInput struct {
+	Now      time.Time
+	Config   *Compiled
+	Schedule map[string]Schedule // by alias name
+	All      bool                // evaluate every alias (-once, take-over)
+	// Resolved are the members' addresses, Replies every address's answer.
+	Resolved map[string][]netip.Addr
+	Replies  map[netip.Addr]snmp.Reply
+	// Served[name][k] is what view Config.ViewsOf(alias)[k] serves for
+	// the alias; a missing entry counts as a failed read.
+	Served map[string][]Served
+	// MayWrite is the role at plan time: this instance may write DNS.
+	MayWrite bool
+	// DryRun plans the changes without sending them.
+	DryRun bool
+}
+
+// Action is what a plan does with one view of one alias.
+type Action int
+
+// Actions.
+const (
+	InSync  Action = iota // the view serves the decision already
+	Write                 // send Change
+	Passive               // differs, not written: this instance is a passive slave
+	DryRun                // differs, shown but not sent (-dry-run)
+	Unread                // the view could not be read: nothing is done to it
+	Kept                  // the fallback keeps DNS as it is
+)
+
+var actionNames = [...]string{"in sync", "write", "passive", "dry run", "unread", "kept"}
+
+func (a Action) String() string {
+	if int(a) < len(actionNames) {
+		return actionNames[a]
+	}
+	return "unknown"
+}
+
+// ViewPlan is the plan for one alias in one view.
+type ViewPlan struct {
+	View   int // index into Config.Views
+	Action Action
+	// Change is the diff from what the view serves to the decision
+	// (Write, Passive, DryRun; empty for InSync).
+	Change dnsupdate.Change
+	// Err is the read error of an Unread view.
+	Err error
+}
+
+// AliasPlan is the plan for one due alias.
+type AliasPlan struct {
+	Alias   int // index into Config.Params
+	Name    string
+	Members []Member
+	// Decided is false when no internal view could be read: there is
+	// nothing to decide on, so Decision is empty and no view is written.
+	Decided  bool
+	Decision Decision
+	Views    []ViewPlan
+}
+
+// Failed reports whether planning already found an error (a view that
+// could not be read).
+func (a *AliasPlan) Failed() bool {
+	for _, v := range a.Views {
+		if v.Action == Unread {
+			return true
+		}
+	}
+	return false
+}
+
+// Plan is one cycle's decisions.
+type Plan struct {
+	Now time.Time
+	// Aliases are the due aliases, in configuration order.
+	Aliases []AliasPlan
+	// NextDue is the earliest moment an alias that was not due becomes
+	// due (zero when every alias was due).
+	NextDue time.Time
+}
+
+// Decide plans one cycle: for every due alias, its members' loads from the
+// replies, the selection on what the first readable internal view
+// publishes, and for each of its views the diff and what to do with it.
+func Decide(in PlanInput) Plan {
+	cfg := in.Config
+	plan := Plan{Now: in.Now}
+	due := Due(in.Now, cfg, in.Schedule, in.All)
+	isDue := make([]bool, len(cfg.Params))
+	for _, i := range due {
+		isDue[i] = true
+	}
+	for i := range cfg.Params {
+		if next := in.Schedule[cfg.Params[i].Name].NextDue; !isDue[i] && (plan.NextDue.IsZero() || next.Before(plan.NextDue)) {
+			plan.NextDue = next
+		}
+	}
+	for _, i := range due {
+		plan.Aliases = append(plan.Aliases, decideAlias(in, i))
+	}
+	return plan
+}
+
+func decideAlias(in PlanInput, i int) AliasPlan {
+	cfg := in.Config
+	p := &cfg.Params[i]
+	ap := AliasPlan{Alias: i, Name: p.Name}
+	for _, h := range p.Members {
+		ap.Members = append(ap.Members, MemberFor(p.Name, h, in.Resolved[h], in.Replies))
+	}
+	views := cfg.ViewsOf(p)
+	served := make([]Served, len(views))
+	for k := range views {
+		if s := in.Served[p.Name]; k < len(s) {
+			served[k] = s[k]
+		} else {
+			served[k] = Served{Err: errNotRead}
+		}
+	}
+	var published []netip.Addr
+	for k, v := range views {
+		if !cfg.Views[v].External && served[k].Err == nil {
+			published, ap.Decided = served[k].State.Addrs(), true
+			break
+		}
+	}
+	if ap.Decided {
+		ap.Decision = Select(Input{Alias: p.Name, BestHosts: p.BestHosts, Fallback: p.Fallback,
+			Hysteresis: p.Hysteresis, Members: ap.Members, Published: published})
+	}
+	ttl := uint32(p.TTL / time.Second)
+	for k, v := range views {
+		vp := ViewPlan{View: v}
+		switch {
+		case served[k].Err != nil:
+			vp.Action, vp.Err = Unread, served[k].Err
+		case !ap.Decided:
+			continue // an external view read while every internal one failed: nothing to diff against
+		case ap.Decision.Keep:
+			vp.Action = Kept
+		default:
+			vp.Change = dnsupdate.Diff(p.Zone, p.Name, served[k].State, ap.Decision.Addrs, ttl)
+			vp.Action = changeAction(vp.Change, in.DryRun, in.MayWrite)
+		}
+		ap.Views = append(ap.Views, vp)
+	}
+	return ap
+}
+
+func changeAction(ch dnsupdate.Change, dryRun, mayWrite bool) Action {
+	switch {
+	case ch.Empty():
+		return InSync
+	case dryRun:
+		return DryRun
+	case !mayWrite:
+		return Passive
+	}
+	return Write
+}
+
+// Reschedule is an alias's schedule after a cycle evaluated it at now: due
+// again after its polling interval, or, when the evaluation failed, after a
+// backoff (tick doubled per consecutive failure, at most the polling
+// interval); an alias poked meanwhile stays due.
+func Reschedule(now time.Time, tick time.Duration, p *Params, prev Schedule, failed bool) Schedule {
+	next := prev
+	next.Poked = false
+	switch {
+	case prev.Poked:
+		return prev // due again at once; the next cycle takes it
+	case failed:
+		next.Failures++
+		back := tick << min(next.Failures-1, 6)
+		next.NextDue = now.Add(min(back, p.PollingInterval))
+	default:
+		next.Failures = 0
+		next.NextDue = now.Add(p.PollingInterval)
+	}
+	return next
+}

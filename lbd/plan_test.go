@@ -1,0 +1,285 @@
+package lbd
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lbd-project/lbd/dnsupdate"
+	"github.com/lbd-project/lbd/lbd/snmp"
+)
+
+// planConfig compiles a configuration with two DNS servers, an external
+// key and the given aliases (TOML [[alias]] tables). No socket is opened.
+func planConfig(t *testing.T, aliases string) *Compiled {
+	t.Helper()
+	cfg, err := Parse("plan.toml", []byte(`
+[lbd]
+role = "master"
+[dns]
+servers = ["127.0.0.1:5301", "127.0.0.1:5302"]
+internal_key = { name = "int.", secret = "aW50ZXJuYWw=" }
+external_key = { name = "ext.", secret = "ZXh0ZXJuYWw=" }
+[snmp]
+version = "2c"
+community = "public"
+[defaults]
+best_hosts = 1
+polling_interval = "5m"
+`+aliases))
+	require.NoError(t, err)
+	return cfg
+}
+
+const (
+	aliasA = "[[alias]]\nname = \"a.lb.example.org\"\nmembers = [\"192.0.2.1\", \"192.0.2.2\"]\n"
+	aliasB = "[[alias]]\nname = \"b.lb.example.org\"\nmembers = [\"192.0.2.3\"]\n"
+)
+
+var planNow = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
+// loads makes the poll results: member literal → INTEGER load.
+func loads(m map[string]int) (map[string][]netip.Addr, map[netip.Addr]snmp.Reply) {
+	res, rep := map[string][]netip.Addr{}, map[netip.Addr]snmp.Reply{}
+	for h, l := range m {
+		a := netip.MustParseAddr(h)
+		res[h], rep[a] = []netip.Addr{a}, intReply(l)
+	}
+	return res, rep
+}
+
+func serves(addrs ...string) Served {
+	var st dnsupdate.State
+	for _, a := range addrs {
+		st.A = append(st.A, netip.MustParseAddr(a))
+	}
+	if len(st.A) > 0 {
+		st.TTL = 60
+	}
+	return Served{State: st}
+}
+
+func actions(ap AliasPlan) []Action {
+	var out []Action
+	for _, v := range ap.Views {
+		out = append(out, v.Action)
+	}
+	return out
+}
+
+func TestDecide(t *testing.T) {
+	errDown := errors.New("i/o timeout")
+	// Members: .1 load 10 (best), .2 load 20, .3 load 30.
+	good := map[string]int{"192.0.2.1": 10, "192.0.2.2": 20, "192.0.2.3": 30}
+	cases := []struct {
+		name     string
+		aliases  string
+		sched    map[string]Schedule
+		all      bool
+		loads    map[string]int
+		served   map[string][]Served
+		mayWrite bool
+		dryRun   bool
+
+		wantDue     []string
+		wantNextDue time.Time
+		wantHosts   map[string][]string // alias → decision hosts
+		wantActions map[string][]Action // alias → per-view actions
+		wantDecided map[string]bool
+		wantFB      map[string]Fallback
+	}{
+		{
+			name: "due alias written to both servers", aliases: aliasA, loads: good, mayWrite: true,
+			served:      map[string][]Served{"a.lb.example.org": {serves(), serves("192.0.2.1")}},
+			wantDue:     []string{"a.lb.example.org"},
+			wantHosts:   map[string][]string{"a.lb.example.org": {"192.0.2.1"}},
+			wantActions: map[string][]Action{"a.lb.example.org": {Write, InSync}},
+		},
+		{
+			name: "alias in backoff is not due; the other is", aliases: aliasA + aliasB, loads: good, mayWrite: true,
+			sched: map[string]Schedule{
+				"a.lb.example.org": {NextDue: planNow.Add(4 * time.Second), Failures: 3},
+				"b.lb.example.org": {NextDue: planNow},
+			},
+			served:      map[string][]Served{"b.lb.example.org": {serves("192.0.2.3"), serves("192.0.2.3")}},
+			wantDue:     []string{"b.lb.example.org"},
+			wantNextDue: planNow.Add(4 * time.Second),
+			wantActions: map[string][]Action{"b.lb.example.org": {InSync, InSync}},
+		},
+		{
+			name: "all overrides the schedule", aliases: aliasA, loads: good, mayWrite: true, all: true,
+			sched:       map[string]Schedule{"a.lb.example.org": {NextDue: planNow.Add(time.Hour)}},
+			served:      map[string][]Served{"a.lb.example.org": {serves("192.0.2.1"), serves("192.0.2.1")}},
+			wantDue:     []string{"a.lb.example.org"},
+			wantActions: map[string][]Action{"a.lb.example.org": {InSync, InSync}},
+		},
+		{
+			name: "passive slave plans but does not write", aliases: aliasA, loads: good, mayWrite: false,
+			served:      map[string][]Served{"a.lb.example.org": {serves("192.0.2.2"), serves("192.0.2.2")}},
+			wantDue:     []string{"a.lb.example.org"},
+			wantActions: map[string][]Action{"a.lb.example.org": {Passive, Passive}},
+		},
+		{
+			name: "dry run", aliases: aliasA, loads: good, mayWrite: true, dryRun: true,
+			served:      map[string][]Served{"a.lb.example.org": {serves(), serves()}},
+			wantDue:     []string{"a.lb.example.org"},
+			wantActions: map[string][]Action{"a.lb.example.org": {DryRun, DryRun}},
+		},
+		{
+			name: "fallback keep leaves DNS alone", aliases: aliasA, mayWrite: true,
+			loads:       map[string]int{"192.0.2.1": -1, "192.0.2.2": -14},
+			served:      map[string][]Served{"a.lb.example.org": {serves("192.0.2.9"), serves("192.0.2.9")}},
+			wantDue:     []string{"a.lb.example.org"},
+			wantActions: map[string][]Action{"a.lb.example.org": {Kept, Kept}},
+			wantFB:      map[string]Fallback{"a.lb.example.org": FallbackKeep},
+		},
+		{
+			name: "fallback none empties the alias", aliases: aliasA + "fallback = \"none\"\n", mayWrite: true,
+			loads:       map[string]int{"192.0.2.1": -1, "192.0.2.2": -14},
+			served:      map[string][]Served{"a.lb.example.org": {serves("192.0.2.1"), serves()}},
+			wantDue:     []string{"a.lb.example.org"},
+			wantHosts:   map[string][]string{"a.lb.example.org": nil},
+			wantActions: map[string][]Action{"a.lb.example.org": {Write, InSync}},
+			wantFB:      map[string]Fallback{"a.lb.example.org": FallbackNone},
+		},
+		{
+			name: "fallback all-random publishes best_hosts members anyway", aliases: aliasA + "fallback = \"all-random\"\n", mayWrite: true,
+			loads:       map[string]int{"192.0.2.1": -1, "192.0.2.2": -14},
+			served:      map[string][]Served{"a.lb.example.org": {serves(), serves()}},
+			wantDue:     []string{"a.lb.example.org"},
+			wantActions: map[string][]Action{"a.lb.example.org": {Write, Write}},
+			wantFB:      map[string]Fallback{"a.lb.example.org": FallbackAllRandom},
+		},
+		{
+			name: "two servers that disagree: each diffed on its own, selection on the first", aliases: aliasA, loads: good, mayWrite: true,
+			// .2 is published on server 1: with 10 % hysteresis .1 (10) still beats .2 (20).
+			served:      map[string][]Served{"a.lb.example.org": {serves("192.0.2.2"), serves("192.0.2.1")}},
+			wantDue:     []string{"a.lb.example.org"},
+			wantHosts:   map[string][]string{"a.lb.example.org": {"192.0.2.1"}},
+			wantActions: map[string][]Action{"a.lb.example.org": {Write, InSync}},
+		},
+		{
+			name: "first server down: the second decides, the first is unread", aliases: aliasA, loads: good, mayWrite: true,
+			served:      map[string][]Served{"a.lb.example.org": {{Err: errDown}, serves()}},
+			wantDue:     []string{"a.lb.example.org"},
+			wantHosts:   map[string][]string{"a.lb.example.org": {"192.0.2.1"}},
+			wantActions: map[string][]Action{"a.lb.example.org": {Unread, Write}},
+		},
+		{
+			name: "every internal view down: nothing decided", aliases: aliasA + "external = true\n", loads: good, mayWrite: true,
+			served: map[string][]Served{"a.lb.example.org": {{Err: errDown}, {Err: errDown}, serves(), serves()}},
+			wantDue: []string{"a.lb.example.org"}, wantDecided: map[string]bool{"a.lb.example.org": false},
+			wantActions: map[string][]Action{"a.lb.example.org": {Unread, Unread}},
+		},
+		{
+			name: "external view: internal and external views of both servers", aliases: aliasA + "external = true\n", loads: good, mayWrite: true,
+			served: map[string][]Served{"a.lb.example.org": {
+				serves("192.0.2.1"), serves("192.0.2.1"), serves(), serves("192.0.2.2")}},
+			wantDue:     []string{"a.lb.example.org"},
+			wantHosts:   map[string][]string{"a.lb.example.org": {"192.0.2.1"}},
+			wantActions: map[string][]Action{"a.lb.example.org": {InSync, InSync, Write, Write}},
+		},
+		{
+			name: "a view missing from the input counts as unread", aliases: aliasB, loads: good, mayWrite: true,
+			served:      map[string][]Served{"b.lb.example.org": {serves()}},
+			wantDue:     []string{"b.lb.example.org"},
+			wantActions: map[string][]Action{"b.lb.example.org": {Write, Unread}},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := planConfig(t, tc.aliases)
+			res, rep := loads(tc.loads)
+			in := PlanInput{Now: planNow, Config: cfg, Schedule: tc.sched, All: tc.all, Resolved: res, Replies: rep,
+				Served: tc.served, MayWrite: tc.mayWrite, DryRun: tc.dryRun}
+			plan := Decide(in)
+			assert.Equal(t, plan, Decide(in), "pure: the same input gives the same plan")
+
+			var due []string
+			for _, ap := range plan.Aliases {
+				due = append(due, ap.Name)
+			}
+			assert.Equal(t, tc.wantDue, due, "due aliases")
+			assert.Equal(t, tc.wantNextDue, plan.NextDue, "next due")
+			for _, ap := range plan.Aliases {
+				if want, ok := tc.wantHosts[ap.Name]; ok {
+					assert.Equal(t, want, ap.Decision.Hosts, "%s: hosts", ap.Name)
+				}
+				if want, ok := tc.wantActions[ap.Name]; ok {
+					assert.Equal(t, want, actions(ap), "%s: actions per view", ap.Name)
+				}
+				if want, ok := tc.wantDecided[ap.Name]; ok {
+					assert.Equal(t, want, ap.Decided, "%s: decided", ap.Name)
+				} else {
+					assert.True(t, ap.Decided, "%s: decided", ap.Name)
+				}
+				assert.Equal(t, tc.wantFB[ap.Name], ap.Decision.Fallback, "%s: fallback", ap.Name)
+				for _, vp := range ap.Views {
+					switch vp.Action {
+					case Write, Passive, DryRun:
+						assert.False(t, vp.Change.Empty(), "%s: %s with an empty change", ap.Name, vp.Action)
+						assert.Equal(t, sortedAddrs(ap.Decision.Addrs), sortedAddrs(vp.Change.Desired), "%s: the change publishes the decision", ap.Name)
+					case InSync, Kept:
+						assert.True(t, vp.Change.Empty(), "%s: %s with a change", ap.Name, vp.Action)
+					case Unread:
+						assert.Error(t, vp.Err)
+					}
+				}
+			}
+		})
+	}
+}
+
+func sortedAddrs(a []netip.Addr) []netip.Addr {
+	out := append([]netip.Addr{}, a...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j].Less(out[i]) {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+func TestDecideExternalViewSignsNothingItself(t *testing.T) {
+	// The compiled views: internal per server, then external per server,
+	// each with its own client and key.
+	cfg := planConfig(t, aliasA+"external = true\n"+aliasB)
+	require.Len(t, cfg.Views, 4)
+	assert.Equal(t, []int{0, 1, 2, 3}, cfg.ViewsOf(&cfg.Params[0]))
+	assert.Equal(t, []int{0, 1}, cfg.ViewsOf(&cfg.Params[1]))
+	assert.Equal(t, "127.0.0.1:5301 (external view)", cfg.Views[2].String())
+	assert.Equal(t, "int.", cfg.Views[0].Client.Key.Name)
+	assert.Equal(t, "ext.", cfg.Views[3].Client.Key.Name)
+	assert.Same(t, cfg.Views[0].Client.Key, cfg.Views[1].Client.Key, "one compiled key per configured key")
+}
+
+func TestReschedule(t *testing.T) {
+	p := &Params{PollingInterval: 5 * time.Minute}
+	tick := time.Second
+	cases := []struct {
+		name   string
+		prev   Schedule
+		failed bool
+		want   Schedule
+	}{
+		{"success: next polling interval", Schedule{Failures: 2}, false, Schedule{NextDue: planNow.Add(5 * time.Minute)}},
+		{"first failure: one tick", Schedule{}, true, Schedule{NextDue: planNow.Add(time.Second), Failures: 1}},
+		{"third failure: four ticks", Schedule{Failures: 2}, true, Schedule{NextDue: planNow.Add(4 * time.Second), Failures: 3}},
+		{"backoff capped at 64 ticks", Schedule{Failures: 20}, true, Schedule{NextDue: planNow.Add(64 * time.Second), Failures: 21}},
+		{"poked meanwhile: stays due", Schedule{Poked: true, Failures: 1}, true, Schedule{Poked: true, Failures: 1}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, Reschedule(planNow, tick, p, tc.prev, tc.failed))
+		})
+	}
+	short := &Params{PollingInterval: 3 * time.Second}
+	assert.Equal(t, planNow.Add(3*time.Second), Reschedule(planNow, tick, short, Schedule{Failures: 5}, true).NextDue,
+		"backoff never longer than the polling interval")
+}
