@@ -171,7 +171,7 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name: "every internal view down: nothing decided", aliases: aliasA + "external = true\n", loads: good, mayWrite: true,
-			served: map[string][]Served{"a.lb.example.org": {{Err: errDown}, {Err: errDown}, serves(), serves()}},
+			served:  map[string][]Served{"a.lb.example.org": {{Err: errDown}, {Err: errDown}, serves(), serves()}},
 			wantDue: []string{"a.lb.example.org"}, wantDecided: map[string]bool{"a.lb.example.org": false},
 			wantActions: map[string][]Action{"a.lb.example.org": {Unread, Unread}},
 		},
