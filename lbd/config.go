@@ -288,7 +288,7 @@ func (c *Config) validateAliases() []error {
 	seen := map[string]int{}
 	for i, a := range c.Aliases {
 		key := fmt.Sprintf("alias[%d]", i)
-		name := normName(a.Name)
+		name := NormName(a.Name)
 		if name == "" {
 			bad(key+".name", "required")
 		} else if _, ok := dnsNameOK(name); !ok {
@@ -299,9 +299,9 @@ func (c *Config) validateAliases() []error {
 			seen[name] = i
 		}
 		if a.Zone != "" {
-			if _, ok := dnsNameOK(normName(a.Zone)); !ok {
+			if _, ok := dnsNameOK(NormName(a.Zone)); !ok {
 				bad(key+".zone", "%q is not a valid DNS name", a.Zone)
-			} else if name != "" && !inZone(name, normName(a.Zone)) {
+			} else if name != "" && !inZone(name, NormName(a.Zone)) {
 				bad(key+".zone", "alias %q is not inside zone %q", a.Name, a.Zone)
 			}
 		}
@@ -364,14 +364,14 @@ func (c *Config) validateAliasParams(key string, best int, ttl, poll time.Durati
 func (c *Config) params(i int) (Params, string) {
 	a := c.Aliases[i]
 	d := c.Defaults
-	p := Params{Name: normName(a.Name), Zone: normName(a.Zone), Members: a.Members, BestHosts: d.BestHosts,
+	p := Params{Name: NormName(a.Name), Zone: NormName(a.Zone), Members: a.Members, BestHosts: d.BestHosts,
 		TTL: d.TTL.Duration, PollingInterval: d.PollingInterval.Duration, Hysteresis: d.Hysteresis, External: a.External}
 	if p.Zone == "" {
 		// The alias is its own zone (CERN layout), unless the embedded
 		// server serves a zone that contains it.
 		p.Zone = p.Name
 		if z := c.authZone(p.Name); z != nil {
-			p.Zone = normName(z.Name)
+			p.Zone = NormName(z.Name)
 		}
 	}
 	fb := d.Fallback
@@ -437,7 +437,7 @@ func (c *Config) validateAuthoritative() []error {
 	for i, k := range a.Keys {
 		key := fmt.Sprintf("authoritative.keys[%d]", i)
 		errs = append(errs, c.validateKey(key, k)...)
-		keys[normName(k.Name)] = true
+		keys[NormName(k.Name)] = true
 	}
 	for i, s := range a.Secondaries {
 		if _, _, err := net.SplitHostPort(s); err != nil {
@@ -450,7 +450,7 @@ func (c *Config) validateAuthoritative() []error {
 	seen := map[string]bool{}
 	for i, z := range a.Zones {
 		key := fmt.Sprintf("authoritative.zone[%d]", i)
-		n := normName(z.Name)
+		n := NormName(z.Name)
 		if _, ok := dnsNameOK(n); !ok {
 			bad(key+".name", "%q is not a valid zone name", z.Name)
 		} else if seen[n] {
@@ -458,13 +458,13 @@ func (c *Config) validateAuthoritative() []error {
 		}
 		seen[n] = true
 		for j, k := range z.UpdateKeys {
-			if !keys[normName(k)] {
+			if !keys[NormName(k)] {
 				bad(fmt.Sprintf("%s.update_keys[%d]", key, j), "key %q is not in authoritative.keys", k)
 			}
 		}
 	}
 	if c.writesEmbedded() && c.DNS.InternalKey != nil {
-		ik := normName(c.DNS.InternalKey.Name)
+		ik := NormName(c.DNS.InternalKey.Name)
 		for i := range c.Aliases {
 			p, _ := c.params(i)
 			z := c.authZone(p.Name)
@@ -473,7 +473,7 @@ func (c *Config) validateAuthoritative() []error {
 				bad(fmt.Sprintf("alias[%d].name", i), "alias %q is in no [[authoritative.zone]]", c.Aliases[i].Name)
 			case !contains(z.UpdateKeys, ik):
 				bad(fmt.Sprintf("alias[%d]", i), "dns.internal_key %q may not update zone %q (add it to update_keys)", c.DNS.InternalKey.Name, z.Name)
-			case normName(z.Name) != p.Zone:
+			case NormName(z.Name) != p.Zone:
 				bad(fmt.Sprintf("alias[%d].zone", i), "the embedded server serves zone %q, not %q", z.Name, p.Zone)
 			}
 		}
@@ -489,7 +489,7 @@ func (c *Config) authZone(name string) *AuthZone {
 	var best *AuthZone
 	for i := range c.Authoritative.Zones {
 		z := &c.Authoritative.Zones[i]
-		if inZone(name, normName(z.Name)) && (best == nil || len(z.Name) > len(best.Name)) {
+		if inZone(name, NormName(z.Name)) && (best == nil || len(z.Name) > len(best.Name)) {
 			best = z
 		}
 	}
@@ -498,7 +498,7 @@ func (c *Config) authZone(name string) *AuthZone {
 
 func contains(list []string, name string) bool {
 	for _, s := range list {
-		if normName(s) == name {
+		if NormName(s) == name {
 			return true
 		}
 	}
@@ -527,7 +527,9 @@ func (c *Config) IsMaster(hostname string) bool {
 	return c.LBD.Master == hostname
 }
 
-func normName(s string) string { return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".") }
+// NormName is how lbd compares DNS names: lower case, without surrounding
+// spaces and the trailing dot.
+func NormName(s string) string { return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".") }
 
 func inZone(name, zone string) bool { return name == zone || strings.HasSuffix(name, "."+zone) }
 

@@ -13,7 +13,7 @@ func (d *Daemon) Poke(aliases []string) int {
 	d.mu.Lock()
 	n := 0
 	for _, a := range aliases {
-		if st, ok := d.aliases[normName(a)]; ok {
+		if st, ok := d.aliases[NormName(a)]; ok {
 			st.sched.NextDue, st.sched.Poked = time.Time{}, true
 			n++
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/lbd-project/lbd/lbd"
+	"github.com/lbd-project/lbd/lbd/legacyconf"
 )
 
 func main() { os.Exit(run()) }
@@ -44,7 +45,7 @@ func run() int {
 	}
 
 	if *convert != "" {
-		r, err := lbd.LoadLegacy(*convert)
+		r, err := legacyconf.Load(*convert)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%v\n", err)
 			return 1

@@ -1,4 +1,4 @@
-package lbd
+package legacyconf
 
 import (
 	"bufio"
@@ -14,34 +14,20 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/lbd-project/lbd/internal/tomlconf"
 	"github.com/lbd-project/lbd/internal/tsig"
+	"github.com/lbd-project/lbd/lbd"
 	"github.com/lbd-project/lbd/lbd/snmp"
 	"go.yaml.in/yaml/v3"
 )
 
-// Legacy lbd configuration (COMPAT.md §6): the text format (any path not
-// ending in ".yaml") and the YAML format. Both are read into one model and
-// converted to the TOML configuration; `lbd -convert-legacy FILE` prints it.
-//
-// Differences from the existing lbd, on purpose (COMPAT.md §10):
-//   - D7: text lines are split on any run of blanks, CRLF is accepted, a
-//     short line is reported instead of crashing, and parameters never carry
-//     over from one alias to the next.
-//   - D11: an alias with a missing or 0 best_hosts, an unknown or empty
-//     metric, or the rejected "cmsweb" metric is reported as an error and
-//     left out (its DNS is left unchanged), instead of being emptied or
-//     re-polled every tick; a missing polling_interval gets the documented
-//     default (5 minutes) with a warning.
-//   - D12: dns_manager may be "[v6]:port".
-
-// LegacyProblem is one finding of the import, with the line it is about.
-type LegacyProblem struct {
+// Problem is one finding of the import, with the line it is about.
+type Problem struct {
 	Line  int
 	Alias string
 	Msg   string
 	Error bool // else a warning
 }
 
-func (p LegacyProblem) String() string {
+func (p Problem) String() string {
 	s := "warning"
 	if p.Error {
 		s = "error"
@@ -55,16 +41,16 @@ func (p LegacyProblem) String() string {
 	return s + ": " + p.Msg
 }
 
-// LegacyResult is a converted legacy configuration.
-type LegacyResult struct {
+// Result is a converted legacy configuration.
+type Result struct {
 	File string
 	// Config is the TOML model; aliases with errors are not in it.
-	Config   *Config
-	Problems []LegacyProblem
+	Config   *lbd.Config
+	Problems []Problem
 }
 
 // Errors reports whether any problem is an error.
-func (r *LegacyResult) Errors() bool {
+func (r *Result) Errors() bool {
 	for _, p := range r.Problems {
 		if p.Error {
 			return true
@@ -73,32 +59,32 @@ func (r *LegacyResult) Errors() bool {
 	return false
 }
 
-// legacyModel is what both formats are read into.
-type legacyModel struct {
-	globals  map[string]legacyValue // text key names
-	params   map[string]map[string]legacyValue
+// model is what both formats are read into.
+type model struct {
+	globals  map[string]value // text key names
+	params   map[string]map[string]value
 	clusters map[string][]string
 	lines    map[string]int // alias → line of its first mention
 	order    []string
-	problems []LegacyProblem
+	problems []Problem
 }
 
-type legacyValue struct {
+type value struct {
 	s    string
 	line int
 }
 
-func newLegacyModel() *legacyModel {
-	return &legacyModel{globals: map[string]legacyValue{}, params: map[string]map[string]legacyValue{},
+func newModel() *model {
+	return &model{globals: map[string]value{}, params: map[string]map[string]value{},
 		clusters: map[string][]string{}, lines: map[string]int{}}
 }
 
-func (m *legacyModel) note(line int, alias string, isErr bool, format string, args ...any) {
-	m.problems = append(m.problems, LegacyProblem{Line: line, Alias: alias, Msg: fmt.Sprintf(format, args...), Error: isErr})
+func (m *model) note(line int, alias string, isErr bool, format string, args ...any) {
+	m.problems = append(m.problems, Problem{Line: line, Alias: alias, Msg: fmt.Sprintf(format, args...), Error: isErr})
 }
 
-func (m *legacyModel) alias(name string, line int) string {
-	name = normName(name)
+func (m *model) alias(name string, line int) string {
+	name = lbd.NormName(name)
 	if _, ok := m.lines[name]; !ok {
 		m.lines[name] = line
 		m.order = append(m.order, name)
@@ -106,25 +92,25 @@ func (m *legacyModel) alias(name string, line int) string {
 	return name
 }
 
-// LoadLegacy reads a legacy lbd configuration file: YAML when the path ends
+// Load reads a legacy lbd configuration file: YAML when the path ends
 // in ".yaml", else the text format.
-func LoadLegacy(path string) (*LegacyResult, error) {
+func Load(path string) (*Result, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read legacy config: %w", err)
 	}
 	if strings.HasSuffix(path, ".yaml") {
-		return ParseLegacyYAML(path, data)
+		return ParseYAML(path, data)
 	}
-	return ParseLegacyText(path, data), nil
+	return ParseText(path, data), nil
 }
 
-var legacyGlobalKeys = map[string]bool{"master": true, "heartbeat_path": true, "heartbeat_file": true,
+var globalKeys = map[string]bool{"master": true, "heartbeat_path": true, "heartbeat_file": true,
 	"tsig_key_prefix": true, "tsig_internal_key": true, "tsig_external_key": true, "snmpd_password": true, "dns_manager": true}
 
-// ParseLegacyText reads the text format.
-func ParseLegacyText(file string, data []byte) *LegacyResult {
-	m := newLegacyModel()
+// ParseText reads the text format.
+func ParseText(file string, data []byte) *Result {
+	m := newModel()
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for n := 1; sc.Scan(); n++ {
@@ -150,24 +136,24 @@ func ParseLegacyText(file string, data []byte) *LegacyResult {
 			if _, dup := m.params[a]; dup {
 				m.note(n, a, false, "parameters given twice: the later line wins")
 			}
-			ps := map[string]legacyValue{}
+			ps := map[string]value{}
 			for _, kv := range f[3:] {
 				k, v, ok := strings.Cut(kv, "#")
 				if !ok || k == "" {
 					m.note(n, a, true, "parameter %q is not key#value", kv)
 					continue
 				}
-				ps[strings.ToLower(k)] = legacyValue{v, n}
+				ps[strings.ToLower(k)] = value{v, n}
 			}
 			m.params[a] = ps
 		case f[0] == "parameters" || f[0] == "clusters":
 			m.note(n, "", true, "%s line must be \"%s <alias> = ...\"", f[0], f[0])
 		case len(f) >= 3 && f[1] == "=":
-			if !legacyGlobalKeys[f[0]] {
+			if !globalKeys[f[0]] {
 				m.note(n, "", false, "unknown key %q ignored", f[0])
 				continue
 			}
-			m.globals[f[0]] = legacyValue{strings.Join(f[2:], " "), n}
+			m.globals[f[0]] = value{strings.Join(f[2:], " "), n}
 		default:
 			m.note(n, "", true, "unparsable line %q", truncateText(line, 60))
 		}
@@ -180,13 +166,13 @@ var yamlKeys = map[string]string{"master": "master", "heartbeatpath": "heartbeat
 	"tsigkeyprefix": "tsig_key_prefix", "tsiginternalkey": "tsig_internal_key", "tsigexternalkey": "tsig_external_key",
 	"snmppassword": "snmpd_password", "dnsmanager": "dns_manager"}
 
-// ParseLegacyYAML reads the YAML format.
-func ParseLegacyYAML(file string, data []byte) (*LegacyResult, error) {
+// ParseYAML reads the YAML format.
+func ParseYAML(file string, data []byte) (*Result, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	m := newLegacyModel()
+	m := newModel()
 	if len(doc.Content) == 0 {
 		return m.build(file), nil
 	}
@@ -222,9 +208,9 @@ func ParseLegacyYAML(file string, data []byte) (*LegacyResult, error) {
 					m.note(av.Line, a, true, "parameters must be a mapping")
 					continue
 				}
-				ps := map[string]legacyValue{}
+				ps := map[string]value{}
 				for p := 0; p+1 < len(av.Content); p += 2 {
-					ps[strings.ToLower(av.Content[p].Value)] = legacyValue{av.Content[p+1].Value, av.Content[p].Line}
+					ps[strings.ToLower(av.Content[p].Value)] = value{av.Content[p+1].Value, av.Content[p].Line}
 				}
 				m.params[a] = ps
 			}
@@ -234,17 +220,17 @@ func ParseLegacyYAML(file string, data []byte) (*LegacyResult, error) {
 				m.note(k.Line, "", false, "unknown key %q ignored", k.Value)
 				continue
 			}
-			m.globals[tk] = legacyValue{v.Value, k.Line}
+			m.globals[tk] = value{v.Value, k.Line}
 		}
 	}
 	return m.build(file), nil
 }
 
 // build turns the model into the TOML configuration.
-func (m *legacyModel) build(file string) *LegacyResult {
-	cfg := Defaults()
+func (m *model) build(file string) *Result {
+	cfg := lbd.Defaults()
 	cfg.File = file
-	g := func(k string) legacyValue { return m.globals[k] }
+	g := func(k string) value { return m.globals[k] }
 	cfg.LBD.Master = g("master").s
 	cfg.LBD.Role = "auto"
 	if cfg.LBD.Master == "" {
@@ -263,7 +249,7 @@ func (m *legacyModel) build(file string) *LegacyResult {
 		}
 	}
 	if dm := g("dns_manager"); dm.s != "" {
-		server, err := legacyServer(dm.s)
+		server, err := server(dm.s)
 		if err != nil {
 			m.note(dm.line, "", true, "dns_manager: %v", err)
 		}
@@ -296,25 +282,25 @@ func (m *legacyModel) build(file string) *LegacyResult {
 			m.note(line, a, false, "needs both parameters and a non-empty clusters entry: ignored (as the existing lbd does)")
 			continue
 		}
-		al, ok := m.legacyAlias(a, ps, hosts)
+		al, ok := m.toAlias(a, ps, hosts)
 		if ok {
 			cfg.Aliases = append(cfg.Aliases, al)
 		}
 	}
 	sort.SliceStable(m.problems, func(i, j int) bool { return m.problems[i].Line < m.problems[j].Line })
-	return &LegacyResult{File: file, Config: &cfg, Problems: m.problems}
+	return &Result{File: file, Config: &cfg, Problems: m.problems}
 }
 
-func (m *legacyModel) legacyAlias(a string, ps map[string]legacyValue, hosts []string) (Alias, bool) {
-	al := Alias{Name: a, Members: hosts}
+func (m *model) toAlias(a string, ps map[string]value, hosts []string) (lbd.Alias, bool) {
+	al := lbd.Alias{Name: a, Members: hosts}
 	ok := true
-	bad := func(v legacyValue, format string, args ...any) {
+	bad := func(v value, format string, args ...any) {
 		m.note(v.line, a, true, format+": alias left out, its DNS unchanged", args...)
 		ok = false
 	}
 	line := m.lines[a]
 	if v, has := ps["best_hosts"]; !has || v.s == "" || v.s == "0" {
-		bad(legacyValue{line: line}, "best_hosts is missing or 0 (the existing lbd would empty the alias)")
+		bad(value{line: line}, "best_hosts is missing or 0 (the existing lbd would empty the alias)")
 	} else if n, err := strconv.Atoi(v.s); err != nil || n < -1 {
 		bad(v, "best_hosts %q is not -1 or a positive number", v.s)
 	} else {
@@ -330,7 +316,7 @@ func (m *legacyModel) legacyAlias(a string, ps map[string]legacyValue, hosts []s
 	case "cmsweb":
 		bad(v, "metric cmsweb is rejected (as by the existing lbd)")
 	case "":
-		bad(legacyValue{line: line}, "metric is missing (minimum, minino or cmsfrontier)")
+		bad(value{line: line}, "metric is missing (minimum, minino or cmsfrontier)")
 	default:
 		bad(v, "unknown metric %q (minimum, minino or cmsfrontier)", v.s)
 	}
@@ -379,10 +365,10 @@ func (m *legacyModel) legacyAlias(a string, ps map[string]legacyValue, hosts []s
 	return al, ok
 }
 
-// legacyServer normalises dns_manager: host:port and "[v6]:port" (D12) as
+// server normalises dns_manager: host:port and "[v6]:port" (D12) as
 // they are; a bare host name or address gets :53 (the text format's rule,
 // applied to YAML too rather than failing later).
-func legacyServer(s string) (string, error) {
+func server(s string) (string, error) {
 	if _, _, err := net.SplitHostPort(s); err == nil {
 		return s, nil
 	}
@@ -393,7 +379,7 @@ func legacyServer(s string) (string, error) {
 }
 
 // TOML renders the converted configuration, problems first as comments.
-func (r *LegacyResult) TOML() (string, error) {
+func (r *Result) TOML() (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Converted from the legacy lbd configuration %s by lbd -convert-legacy.\n", r.File)
 	for _, p := range r.Problems {

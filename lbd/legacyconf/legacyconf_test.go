@@ -1,4 +1,4 @@
-package lbd
+package legacyconf
 
 import (
 	"path/filepath"
@@ -6,11 +6,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lbd-project/lbd/lbd"
 )
 
-func loadLegacyFixture(t *testing.T, name string) *LegacyResult {
+func loadLegacyFixture(t *testing.T, name string) *Result {
 	t.Helper()
-	r, err := LoadLegacy(filepath.Join("testdata", "legacy", name))
+	r, err := Load(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +52,7 @@ func TestLegacyTextAndYAMLAgree(t *testing.T) {
 		cfg.Heartbeat.URL != "http://lbmaster.example.org/load-balancing/heartbeat" || cfg.LBD.Master != "lbmaster.example.org" {
 		t.Fatalf("heartbeat %+v master %q", cfg.Heartbeat, cfg.LBD.Master)
 	}
-	for _, r := range []*LegacyResult{text, yml} {
+	for _, r := range []*Result{text, yml} {
 		report := ""
 		for _, p := range r.Problems {
 			report += p.String() + "\n"
@@ -76,7 +78,7 @@ func TestLegacyTextAndYAMLAgree(t *testing.T) {
 func TestLegacyTextReportsLinesAndSurvivesGarbage(t *testing.T) {
 	src := "master = m.example.org\r\nparameters\nclusters a.example.org\n  weird line here\n" +
 		"parameters a.example.org = best_hosts#1 metric#minino nohash\nclusters a.example.org = h1\n"
-	r := ParseLegacyText("x.conf", []byte(src))
+	r := ParseText("x.conf", []byte(src))
 	report := ""
 	for _, p := range r.Problems {
 		report += p.String() + "\n"
@@ -99,11 +101,11 @@ func TestLegacyTOMLLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Parse("converted.toml", []byte(out))
+	cfg, err := lbd.Parse("converted.toml", []byte(out))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if len(cfg.Aliases) != 2 || cfg.Params[1].Fallback != FallbackKeep || cfg.Params[0].Fallback != FallbackAllRandom {
+	if len(cfg.Aliases) != 2 || cfg.Params[1].Fallback != lbd.FallbackKeep || cfg.Params[0].Fallback != lbd.FallbackAllRandom {
 		t.Fatalf("converted: %+v", cfg.Aliases)
 	}
 }
@@ -113,7 +115,7 @@ func FuzzLegacyText(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		r := ParseLegacyText("f", []byte(s))
+		r := ParseText("f", []byte(s))
 		if _, err := r.TOML(); err != nil {
 			t.Fatal(err)
 		}
