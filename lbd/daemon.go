@@ -32,13 +32,26 @@ type Daemon struct {
 
 	pub *heartbeat.Publisher
 
-	mu       sync.Mutex
-	cfg      *Compiled
-	poller   *snmp.Poller
+	mu     sync.Mutex
+	cfg    *Compiled
+	poller Poller
+	// resolve, when set (SetResolver), replaces the pollers' resolver.
+	resolve  func(ctx context.Context, host string) ([]netip.Addr, error)
 	follower heartbeat.Follower
 	aliases  map[string]*aliasState
 	fetchErr error
 	wake     chan struct{} // Poke → Run: aliases became due
+}
+
+// Poller is what the daemon needs of the SNMP manager (*snmp.Poller).
+type Poller interface {
+	// Hold keeps the poller usable until release, even across Close.
+	Hold() (release func(), err error)
+	// ResolveAll maps member names to addresses (cached).
+	ResolveAll(ctx context.Context, hosts []string) (map[string][]netip.Addr, map[string]error)
+	// PollInto polls every distinct address once into out (under Hold).
+	PollInto(ctx context.Context, addrs []netip.Addr, out map[netip.Addr]snmp.Reply)
+	Close() error
 }
 
 type aliasState struct {
@@ -97,8 +110,10 @@ func (d *Daemon) SetConfig(cfg *Compiled) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.resolve != nil {
+		p.Resolve = d.resolve
+	}
 	if old := d.poller; old != nil {
-		p.Resolve = old.Resolve
 		old.Close() // closes once the polls of a running cycle are done
 	}
 	d.cfg, d.poller = cfg, p
@@ -119,7 +134,10 @@ func (d *Daemon) SetConfig(cfg *Compiled) error {
 // SetResolver replaces the member name resolver (tests).
 func (d *Daemon) SetResolver(f func(ctx context.Context, host string) ([]netip.Addr, error)) {
 	d.mu.Lock()
-	d.poller.Resolve = f
+	d.resolve = f
+	if p, ok := d.poller.(*snmp.Poller); ok {
+		p.Resolve = f
+	}
 	d.mu.Unlock()
 }
 
