@@ -56,7 +56,8 @@ var sections = []string{"poll", "reaction", "failover", "dns", "agent"}
 
 func main() { os.Exit(run()) }
 
-func run() int {
+// parseFlags reads the command line into options; an error is a usage error.
+func parseFlags() (options, error) {
 	var (
 		o         options
 		only      = flag.String("only", strings.Join(sections, ","), "comma-separated sections: "+strings.Join(sections, ","))
@@ -87,8 +88,7 @@ func run() int {
 			continue
 		}
 		if !contains(sections, s) {
-			fmt.Fprintf(os.Stderr, "bench: unknown section %q (known: %s)\n", s, strings.Join(sections, ", "))
-			return 2
+			return o, fmt.Errorf("unknown section %q (known: %s)", s, strings.Join(sections, ", "))
 		}
 		o.only[s] = true
 	}
@@ -115,28 +115,34 @@ func run() int {
 	for _, s := range strings.Split(*sizes, ",") {
 		var z size
 		if _, err := fmt.Sscanf(strings.TrimSpace(s), "%d/%d", &z.members, &z.aliases); err != nil || z.members < 1 || z.aliases < 1 || z.aliases > z.members {
-			fmt.Fprintf(os.Stderr, "bench: bad -poll-sizes entry %q (want members/aliases)\n", s)
-			return 2
+			return o, fmt.Errorf("bad -poll-sizes entry %q (want members/aliases)", s)
 		}
 		o.pollSizes = append(o.pollSizes, z)
 	}
 	for _, c := range strings.Split(*agentCli, ",") {
 		var k int
 		if _, err := fmt.Sscanf(strings.TrimSpace(c), "%d", &k); err != nil || k < 1 || k > 256 {
-			fmt.Fprintf(os.Stderr, "bench: bad -agent-clients entry %q (1..256)\n", c)
-			return 2
+			return o, fmt.Errorf("bad -agent-clients entry %q (1..256)", c)
 		}
 		o.agentConns = append(o.agentConns, k)
 	}
 	for _, b := range []string{"lbd", "lbclient", "lbsim"} {
 		if _, err := os.Stat(filepath.Join(o.bin, b)); err != nil {
-			fmt.Fprintf(os.Stderr, "bench: %v (run `make build` first)\n", err)
-			return 2
+			return o, fmt.Errorf("%v (run `make build` first)", err)
 		}
 	}
 	abs, err := filepath.Abs(o.bin)
 	if err == nil {
 		o.bin = abs
+	}
+	return o, nil
+}
+
+func run() int {
+	o, err := parseFlags()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 2
 	}
 
 	// 10,000 simulated agents need 10,000 sockets: raise the soft limit to
