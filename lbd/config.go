@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/internal/tomlconf"
 	"github.com/lbd-project/lbd/internal/tsig"
 	"github.com/lbd-project/lbd/lbd/snmp"
@@ -243,6 +244,8 @@ func (c *Config) validateDNS() []error {
 	case c.DNS.Server != "":
 		if _, _, err := net.SplitHostPort(c.DNS.Server); err != nil {
 			bad("dns.server", "not host:port (IPv6 as [::1]:53): %v", err)
+		} else if _, err := dnsupdate.ServerAddr(c.DNS.Server); err != nil {
+			bad("dns.server", "%v", err)
 		}
 	}
 	seenSrv := map[string]bool{}
@@ -250,6 +253,8 @@ func (c *Config) validateDNS() []error {
 		key := fmt.Sprintf("dns.servers[%d]", i)
 		if _, _, err := net.SplitHostPort(s); err != nil {
 			bad(key, "not host:port (IPv6 as [::1]:53): %v", err)
+		} else if _, err := dnsupdate.ServerAddr(s); err != nil {
+			bad(key, "%v", err)
 		} else if seenSrv[s] {
 			bad(key, "%s listed twice", s)
 		}

@@ -83,11 +83,17 @@ func TestBadConfigs(t *testing.T) {
 		{"external without key", "[[alias]]\nname = \"b.example.org\"\nmembers = [\"x\"]\nexternal = true\n", "needs dns.external_key"},
 		{"no members", "[[alias]]\nname = \"b.example.org\"\nmembers = []\n", "alias[1].members: at least one"},
 		{"bad snmp version", "", ""},
+		{"DNS server without host", "", ""},
 	}
 	for _, c := range cases {
 		src := minimal + c.edit
 		if c.name == "bad TSIG secret" {
 			src = strings.Replace(minimal, `secret = "c2VjcmV0"`, `secret = "not base64!"`, 1)
+		}
+		if c.name == "DNS server without host" {
+			// SplitHostPort accepts ":53"; the update client cannot use it.
+			src = strings.Replace(minimal, `server = "127.0.0.1:53"`, `server = ":53"`, 1)
+			c.want = "bad.toml:5: key dns.server: DNS server address \":53\": empty host"
 		}
 		if c.name == "bad snmp version" {
 			src = strings.Replace(minimal, "[snmp]\n", "[snmp]\nversion = \"1\"\n", 1)
