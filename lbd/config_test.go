@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"github.com/stretchr/testify/require"
 )
 
 func TestExampleConfigLoads(t *testing.T) {
@@ -214,15 +215,8 @@ func TestReloadRefusesAuthoritativeChange(t *testing.T) {
 	base := minimal + "[authoritative]\nlisten = \"127.0.0.1:5353\"\ndata_dir = \"/tmp/x\"\n" +
 		"keys = [{ name = \"k.\", secret = \"c2VjcmV0\" }]\n[[authoritative.zone]]\nname = \"example.org\"\nupdate_keys = [\"k.\"]\n"
 	cfg, err := Parse("a.toml", []byte(base))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	d, err := New(cfg, "h", log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	d := daemonFor(t, cfg)
 	same, _ := Parse("a.toml", []byte(base))
 	if err := d.SetConfig(same); err != nil {
 		t.Fatalf("unchanged [authoritative] refused: %v", err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/lbd-project/lbd/internal/testenv"
 	"github.com/lbd-project/lbd/internal/testenv/snmpagent"
@@ -23,15 +24,18 @@ import (
 func testDaemon(t *testing.T, src string) *Daemon {
 	t.Helper()
 	cfg, err := Parse("d.toml", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	return daemonFor(t, cfg)
+}
+
+// daemonFor builds a daemon for cfg (host name "h") that logs nowhere and
+// closes its poller when the test ends.
+func daemonFor(t *testing.T, cfg *Compiled) *Daemon {
+	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	d, err := New(cfg, "h", log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { d.poller.Close() })
 	return d
 }
