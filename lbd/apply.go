@@ -13,13 +13,11 @@ import (
 // dnsParallel bounds concurrent DNS queries and zone updates per cycle.
 const dnsParallel = 16
 
-// query reads what view v serves for name: unsigned for an internal view,
-// signed with the view's key for an external one.
+// query reads what view v serves for name, signed with the view's key
+// (RFC 8945 §5.1): a server that selects views by key answers from the
+// view the same key updates, and refuses nothing a key-only view allows.
 func query(ctx context.Context, v *View, name string) (dnsupdate.State, error) {
-	if v.External {
-		return v.Client.QuerySigned(ctx, name)
-	}
-	return v.Client.Query(ctx, name)
+	return v.Client.QuerySigned(ctx, name)
 }
 
 // ReadServed reads, for every alias of due (indexes into cfg.Params), what

@@ -25,10 +25,10 @@ type Compiled struct {
 	internal int
 }
 
-// View is one DNS server seen with one key: the internal view (updates
-// signed with the internal key, reads unsigned) or the external view
-// (updates and reads signed with the external key, so that a server
-// selecting views by key answers from that view).
+// View is one DNS server seen with one key: the internal view (reads and
+// updates signed with the internal key) or the external view (signed with
+// the external key), so that a server selecting views by key answers each
+// from its own view.
 type View struct {
 	Server   string
 	External bool

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -62,6 +63,9 @@ type aliasState struct {
 	lastWrite time.Time
 	lastErr   error
 	servers   map[string]error // per DNS server (and external view): last outcome
+	// known is what each view (by View.String()) was last found or left
+	// serving for the alias: the base of drift detection.
+	known map[string][]netip.Addr
 }
 
 // New builds a daemon for cfg. hostname decides the role when lbd.role is
@@ -261,8 +265,9 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	}
 	defer release()
 	sched := make(map[string]Schedule, len(d.aliases))
+	known := make(map[string]map[string][]netip.Addr, len(d.aliases))
 	for name, st := range d.aliases {
-		sched[name] = st.sched
+		sched[name], known[name] = st.sched, st.known
 	}
 	due := Due(now, cfg, sched, all)
 	for _, i := range due {
@@ -302,7 +307,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	polled := time.Now()
 
 	plan := Decide(PlanInput{Now: now, Config: cfg, Schedule: sched, All: all, Resolved: resolved, Replies: replies,
-		Served: ReadServed(ctx, cfg, due), MayWrite: mayWrite, DryRun: d.DryRun})
+		Served: ReadServed(ctx, cfg, due), Known: known, MayWrite: mayWrite, DryRun: d.DryRun})
 	applied := Apply(ctx, cfg, plan)
 	rep.Aliases = results(cfg, plan, applied)
 	d.logPlan(cfg, plan, applied, rep.Aliases)
@@ -332,10 +337,32 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 			st.lastWrite = now
 		}
 		st.sched = Reschedule(now, cfg.LBD.Tick.Duration, &cfg.Params[plan.Aliases[n].Alias], st.sched, r.Err != nil)
+		st.known = nextKnown(cfg, st.known, plan.Aliases[n], applied.Aliases[n])
 		d.logMembers(r.Alias, st, r.Members)
 	}
 	d.mu.Unlock()
 	return rep
+}
+
+// nextKnown is what each view of an alias is known to serve after a cycle:
+// what was found in sync or written; nothing for a view this instance did
+// not write (passive, dry run) or whose update failed.
+func nextKnown(cfg *Compiled, prev map[string][]netip.Addr, ap AliasPlan, ar AliasReport) map[string][]netip.Addr {
+	next := make(map[string][]netip.Addr, len(ap.Views))
+	for _, vp := range ap.Views {
+		name := cfg.Views[vp.View].String()
+		switch {
+		case vp.Action == InSync || vp.Action == Kept:
+			next[name] = vp.Served
+		case vp.Action == Write && slices.Contains(ar.Written, vp.View):
+			next[name] = vp.Change.Desired
+		case vp.Action == Unread:
+			if old, ok := prev[name]; ok {
+				next[name] = old
+			}
+		}
+	}
+	return next
 }
 
 // results summarises each planned alias with what applying it did.
@@ -382,6 +409,11 @@ func (d *Daemon) logPlan(cfg *Compiled, plan Plan, applied Report, res []AliasRe
 	for i, ap := range plan.Aliases {
 		p := &cfg.Params[ap.Alias]
 		for _, vp := range ap.Views {
+			if vp.Drift {
+				d.log.WithFields(logrus.Fields{"alias": ap.Name, "server": cfg.Views[vp.View].String(),
+					"found": vp.Served, "left": vp.Known, "action": vp.Action.String()}).
+					Warn("DNS drift: the server no longer serves what lbd last found or left there")
+			}
 			if vp.Action == Passive {
 				d.log.WithFields(logrus.Fields{"alias": ap.Name, "server": cfg.Views[vp.View].String(), "change": vp.Change.String()}).
 					Debug("slave passive: not writing")

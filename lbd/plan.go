@@ -60,6 +60,10 @@ type PlanInput struct {
 	// Served[name][k] is what view Config.ViewsOf(alias)[k] serves for
 	// the alias; a missing entry counts as a failed read.
 	Served map[string][]Served
+	// Known[name][view] is what this instance last found or left in a view
+	// (by View.String()) for the alias; a view that serves something else
+	// now was changed behind lbd's back: drift, repaired like any change.
+	Known map[string]map[string][]netip.Addr
 	// MayWrite is the role at plan time: this instance may write DNS.
 	MayWrite bool
 	// DryRun plans the changes without sending them.
@@ -97,6 +101,13 @@ type ViewPlan struct {
 	Change dnsupdate.Change
 	// Err is the read error of an Unread view.
 	Err error
+	// Served is what the view serves now (unless Unread).
+	Served []netip.Addr
+	// Drift is set when the view serves something other than what this
+	// instance last found or left there (PlanInput.Known) and it may write.
+	Drift bool
+	// Known is that earlier content, when Drift is set.
+	Known []netip.Addr
 }
 
 // AliasPlan is the plan for one due alias.
@@ -190,10 +201,14 @@ func decideAlias(in PlanInput, i int) AliasPlan {
 		case !ap.Decided:
 			continue // an external view read while every internal one failed: nothing to diff against
 		case ap.Decision.Keep:
-			vp.Action = Kept
+			vp.Action, vp.Served = Kept, served[k].State.Addrs()
 		default:
+			vp.Served = served[k].State.Addrs()
 			vp.Change = dnsupdate.Diff(p.Zone, p.Name, served[k].State, ap.Decision.Addrs, ttl)
 			vp.Action = changeAction(vp.Change, in.DryRun, in.MayWrite)
+			if known, ok := in.Known[p.Name][cfg.Views[v].String()]; ok && in.MayWrite && !sameAddrs(known, vp.Served) {
+				vp.Drift, vp.Known = true, known
+			}
 		}
 		ap.Views = append(ap.Views, vp)
 	}

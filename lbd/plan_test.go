@@ -283,3 +283,23 @@ func TestReschedule(t *testing.T) {
 	assert.Equal(t, planNow.Add(3*time.Second), Reschedule(planNow, tick, short, Schedule{Failures: 5}, true).NextDue,
 		"backoff never longer than the polling interval")
 }
+
+func TestDecideDrift(t *testing.T) {
+	cfg := planConfig(t, aliasA)
+	res, rep := loads(map[string]int{"192.0.2.1": 10, "192.0.2.2": 20})
+	left := map[string]map[string][]netip.Addr{"a.lb.example.org": {
+		"127.0.0.1:5301": ips("192.0.2.1"), "127.0.0.1:5302": ips("192.0.2.1")}}
+	in := PlanInput{Now: planNow, Config: cfg, Resolved: res, Replies: rep, Known: left, MayWrite: true,
+		Served: map[string][]Served{"a.lb.example.org": {serves("192.0.2.1"), serves("192.0.2.77")}}}
+	ap := Decide(in).Aliases[0]
+	assert.Equal(t, []Action{InSync, Write}, actions(ap))
+	assert.False(t, ap.Views[0].Drift, "server 1 serves what lbd left")
+	assert.True(t, ap.Views[1].Drift, "server 2 was changed behind lbd's back")
+	assert.Equal(t, ips("192.0.2.1"), ap.Views[1].Known)
+	assert.Equal(t, ips("192.0.2.77"), ap.Views[1].Served)
+
+	in.MayWrite = false
+	assert.False(t, Decide(in).Aliases[0].Views[1].Drift, "a passive slave sees the master's writes, not drift")
+	in.MayWrite, in.Known = true, nil
+	assert.False(t, Decide(in).Aliases[0].Views[1].Drift, "nothing known (first cycle): no drift")
+}

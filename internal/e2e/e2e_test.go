@@ -171,6 +171,10 @@ type lbdOpts struct {
 	// server (zone "lb.test"), which lbd then writes to.
 	Embedded string
 	DataDir  string
+	// Extra is appended to the file (more [[alias]] tables).
+	Extra string
+	// ExtKey configures dns.external_key (also implied by External).
+	ExtKey bool
 }
 
 func writeLBDConfig(t *testing.T, o lbdOpts) string {
@@ -217,7 +221,7 @@ func writeLBDConfig(t *testing.T, o lbdOpts) string {
 		fmt.Fprintf(&b, "[dns]\nserver = %q\ntimeout = \"1s\"\nretries = 1\n", o.Server)
 	}
 	fmt.Fprintf(&b, "internal_key = { name = \"lbd-key.\", algorithm = \"hmac-sha256\", secret = %q }\n", o.Secret)
-	if o.External {
+	if o.External || o.ExtKey {
 		fmt.Fprintf(&b, "external_key = { name = \"lbd-ext.\", algorithm = \"hmac-sha512\", secret = %q }\n", extSecret)
 	}
 	fmt.Fprintf(&b, "[snmp]\nversion = \"3\"\nport = %d\nauth_protocol = \"md5\"\nauth_password = %q\ntimeout = \"500ms\"\nretries = 1\n", o.SNMPPort, snmpPassword)
@@ -232,6 +236,7 @@ func writeLBDConfig(t *testing.T, o lbdOpts) string {
 		}
 		fmt.Fprintf(&b, "]\nbest_hosts = %d\nttl = %q\nexternal = %v\n", o.BestHosts, o.TTL, o.External)
 	}
+	b.WriteString(o.Extra)
 	path := filepath.Join(t.TempDir(), "lbd.toml")
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)

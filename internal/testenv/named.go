@@ -32,6 +32,12 @@ type NamedOptions struct {
 	// (which may update it) and "internal" for everyone else (Keys update
 	// it).
 	ExternalKey *tsig.Spec
+	// KeyOnly makes the views match by key alone, as in the CERN internal /
+	// external layout: "internal" for clients signing with one of Keys,
+	// "external" (with ExternalKey) for that key, and no view for unsigned
+	// clients, whose queries and updates are REFUSED. Query then reads the
+	// internal view signed with Keys[0].
+	KeyOnly bool
 	// Port is the port on 127.0.0.1; 0 = a free port.
 	Port int
 }
@@ -118,6 +124,9 @@ func keyAlgorithm(alg string) string {
 }
 
 func (n *Named) viewNames() []string {
+	if n.Opts.KeyOnly && n.Opts.ExternalKey == nil {
+		return []string{"internal"}
+	}
 	if n.Opts.ExternalKey == nil {
 		return []string{""}
 	}
@@ -157,7 +166,20 @@ func (n *Named) writeConfig() error {
 			fmt.Fprintf(&b, "%s};\n", indent)
 		}
 	}
-	if ext := n.Opts.ExternalKey; ext != nil {
+	if n.Opts.KeyOnly {
+		if ext := n.Opts.ExternalKey; ext != nil {
+			fmt.Fprintf(&b, "view \"external\" {\n\tmatch-clients { key %s; };\n", q(dns.Fqdn(ext.Name)))
+			zones("\t", "external", []tsig.Spec{*ext})
+			b.WriteString("};\n")
+		}
+		b.WriteString("view \"internal\" {\n\tmatch-clients {")
+		for _, k := range n.Opts.Keys {
+			fmt.Fprintf(&b, " key %s;", q(dns.Fqdn(k.Name)))
+		}
+		b.WriteString(" };\n")
+		zones("\t", "internal", n.Opts.Keys)
+		b.WriteString("};\n")
+	} else if ext := n.Opts.ExternalKey; ext != nil {
 		fmt.Fprintf(&b, "view \"external\" {\n\tmatch-clients { key %s; };\n", q(dns.Fqdn(ext.Name)))
 		zones("\t", "external", []tsig.Spec{*ext})
 		fmt.Fprintf(&b, "};\nview \"internal\" {\n\tmatch-clients { !key %s; any; };\n", q(dns.Fqdn(ext.Name)))
@@ -233,7 +255,7 @@ func (n *Named) Start(t testing.TB) {
 // ready checks that every zone answers SOA, in each view.
 func (n *Named) ready() error {
 	for _, z := range n.Opts.Zones {
-		keys := []*tsig.Spec{nil}
+		keys := []*tsig.Spec{n.internalKey()}
 		if n.Opts.ExternalKey != nil {
 			keys = append(keys, n.Opts.ExternalKey)
 		}
@@ -278,7 +300,26 @@ func (n *Named) Log() string { return n.log.String() }
 // RCODE other than NOERROR/NXDOMAIN.
 func (n *Named) Query(t testing.TB, name string, qtype uint16) []dns.RR {
 	t.Helper()
-	return n.QueryView(t, name, qtype, nil)
+	return n.QueryView(t, name, qtype, n.internalKey())
+}
+
+// internalKey is what reads the internal view: nothing, or Keys[0] with
+// KeyOnly.
+func (n *Named) internalKey() *tsig.Spec {
+	if n.Opts.KeyOnly && len(n.Opts.Keys) > 0 {
+		return &n.Opts.Keys[0]
+	}
+	return nil
+}
+
+// Refuses reports whether an unsigned query for name is REFUSED (KeyOnly).
+func (n *Named) Refuses(t testing.TB, name string) bool {
+	t.Helper()
+	r, err := n.exchange(dns.Fqdn(name), dns.TypeSOA, nil, 2*time.Second)
+	if err != nil {
+		t.Fatalf("query %s at %s: %v", name, n.Addr, err)
+	}
+	return r.Rcode == dns.RcodeRefused
 }
 
 // QueryView is Query signed with key (nil = unsigned); with ExternalKey it

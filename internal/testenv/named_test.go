@@ -5,6 +5,7 @@ import (
 
 	"github.com/lbd-project/lbd/internal/tsig"
 	"github.com/miekg/dns"
+	"github.com/stretchr/testify/require"
 )
 
 func TestStartNamedServesZones(t *testing.T) {
@@ -43,4 +44,17 @@ func TestStartNamedViews(t *testing.T) {
 	if ans := n.Query(t, "lb.example.org", dns.TypeSOA); len(ans) != 1 {
 		t.Fatalf("internal SOA: %v", ans)
 	}
+}
+
+func TestStartNamedKeyOnlyViews(t *testing.T) {
+	ext := &tsig.Spec{Name: "ext-key", Algorithm: "hmac-sha256", Secret: "ZXh0ZXJuYWxzZWNyZXQ="}
+	n := StartNamed(t, NamedOptions{
+		Zones:       []string{"lb.example.org"},
+		Keys:        []tsig.Spec{{Name: "int-key", Secret: "aW50ZXJuYWxzZWNyZXQ="}},
+		ExternalKey: ext,
+		KeyOnly:     true,
+	})
+	require.True(t, n.Refuses(t, "lb.example.org"), "an unsigned query matches no view")
+	require.Len(t, n.QueryView(t, "lb.example.org", dns.TypeSOA, ext), 1, "external view")
+	require.Len(t, n.Query(t, "lb.example.org", dns.TypeSOA), 1, "internal view, signed with Keys[0]")
 }
