@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/stretchr/testify/require"
 )
 
 func fuzzServer(t testing.TB) *Server {
@@ -13,9 +14,7 @@ func fuzzServer(t testing.TB) *Server {
 	cfg.Secondaries = []string{"127.0.0.1:9"}
 	cfg.Log = nil
 	s, err := New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	require.NoError(t, err, "New")
 	t.Cleanup(func() { s.Close() })
 	return s
 }
@@ -23,9 +22,7 @@ func fuzzServer(t testing.TB) *Server {
 func seedMessages(t testing.TB) [][]byte {
 	pack := func(m *dns.Msg) []byte {
 		b, err := m.Pack()
-		if err != nil {
-			t.Fatalf("pack: %v", err)
-		}
+		require.NoError(t, err, "pack")
 		return b
 	}
 	var seeds [][]byte
@@ -68,9 +65,7 @@ func seedMessages(t testing.TB) [][]byte {
 	}
 	u.SetTsig(testKeyName, dns.HmacSHA256, 300, time.Now().Unix())
 	b, _, err := dns.TsigGenerate(u, testSecret, "", false)
-	if err != nil {
-		t.Fatalf("sign: %v", err)
-	}
+	require.NoError(t, err, "sign")
 	seeds = append(seeds, b)
 	seeds = append(seeds,
 		[]byte{},
@@ -94,16 +89,12 @@ func FuzzHandle(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, tcp bool) {
 		in := append([]byte(nil), data...)
 		s.handle(in, from, tcp, func(b []byte) error {
-			if len(b) > dns.MaxMsgSize {
-				t.Fatalf("reply of %d bytes", len(b))
-			}
-			if !tcp && len(b) > maxUDPSize {
-				t.Fatalf("UDP reply of %d bytes", len(b))
+			require.LessOrEqual(t, len(b), dns.MaxMsgSize, "reply size")
+			if !tcp {
+				require.LessOrEqual(t, len(b), maxUDPSize, "UDP reply size")
 			}
 			var r dns.Msg
-			if err := r.Unpack(b); err != nil {
-				t.Fatalf("reply does not parse: %v", err)
-			}
+			require.NoError(t, r.Unpack(b), "reply does not parse")
 			return nil
 		})
 	})
@@ -130,9 +121,8 @@ func FuzzUpdate(f *testing.F) {
 		reply := new(dns.Msg)
 		reply.SetReply(m)
 		s.handleUpdate(&request{msg: m, key: key}, reply)
-		if _, err := s.pack(&request{msg: m}, reply, dns.MaxMsgSize); err != nil {
-			t.Fatalf("pack reply: %v", err)
-		}
+		_, err := s.pack(&request{msg: m}, reply, dns.MaxMsgSize)
+		require.NoError(t, err, "pack reply")
 		z.mu.RLock()
 		last := z.hist
 		seq := z.seq
@@ -141,29 +131,21 @@ func FuzzUpdate(f *testing.F) {
 			return
 		}
 		rec, err := encodeDelta(last[len(last)-1])
-		if err != nil {
-			t.Fatalf("encode delta: %v", err)
-		}
-		if _, err := decodeDelta(rec[8:]); err != nil {
-			t.Fatalf("journaled change does not decode: %v", err)
-		}
+		require.NoError(t, err, "encode delta")
+		_, err = decodeDelta(rec[8:])
+		require.NoError(t, err, "journaled change does not decode")
 		if changes++; changes%50 == 0 {
 			// Compact and load the zone from disk: same serial, same data.
-			if err := z.compact(); err != nil {
-				t.Fatalf("compact: %v", err)
-			}
+			require.NoError(t, z.compact(), "compact")
 			z2, err := loadZone(z.dir, z.cfg)
-			if err != nil {
-				t.Fatalf("zone does not load: %v", err)
-			}
+			require.NoError(t, err, "zone does not load")
 			z2.jnl.Close()
 			z.mu.RLock()
 			want := len(allRRs(z.nodes, z.soa))
 			wantSerial := z.soa.Serial
 			z.mu.RUnlock()
-			if got := len(allRRs(z2.nodes, z2.soa)); got != want || z2.soa.Serial != wantSerial {
-				t.Fatalf("reloaded zone: %d RRs serial %d, want %d RRs serial %d", got, z2.soa.Serial, want, wantSerial)
-			}
+			require.Len(t, allRRs(z2.nodes, z2.soa), want, "reloaded zone: RRs")
+			require.Equal(t, wantSerial, z2.soa.Serial, "reloaded zone: serial")
 		}
 	})
 }

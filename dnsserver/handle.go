@@ -24,45 +24,20 @@ type request struct {
 // handle processes one request message and calls emit for every reply
 // message (zero for garbage and responses, several for zone transfers).
 // It validates everything it reads; Server.serve adds a recover on top.
+// The steps: decode, prepare the reply and its size limit (EDNS), verify
+// the TSIG, dispatch on opcode, then emit.
 func (s *Server) handle(raw []byte, from netip.Addr, tcp bool, emit func([]byte) error) {
-	if len(raw) < 12 {
-		return // not even a header: no reply (avoid amplification)
-	}
-	m := new(dns.Msg)
-	if err := m.Unpack(raw); err != nil {
-		if m.Response {
-			return
-		}
-		// FORMERR with the header only (RFC 1035 §4.1.1).
-		r := &dns.Msg{MsgHdr: dns.MsgHdr{Id: m.Id, Response: true, Opcode: m.Opcode, Rcode: dns.RcodeFormatError}}
-		if b, err := r.Pack(); err == nil {
-			emit(b)
-		}
-		return
-	}
-	if m.Response {
+	m, ok := decodeRequest(raw, emit)
+	if !ok {
 		return
 	}
 	req := &request{msg: m}
-	reply := new(dns.Msg)
-	reply.Id, reply.Response, reply.Opcode = m.Id, true, m.Opcode
-	reply.Compress = true
-	reply.RecursionDesired = m.RecursionDesired
-	reply.CheckingDisabled = m.CheckingDisabled
-	if len(m.Question) > 0 {
-		reply.Question = m.Question[:1]
-	}
+	reply := newReply(m)
 
 	// OPT (RFC 6891 §6.1.1: at most one, in the additional section).
 	opt, formerr := findOPT(m)
-	limit := dns.MaxMsgSize
-	if !tcp {
-		limit = dns.MinMsgSize
-	}
+	limit := replyLimit(opt, tcp)
 	if opt != nil {
-		if !tcp {
-			limit = max(dns.MinMsgSize, min(int(opt.UDPSize()), maxUDPSize))
-		}
 		reply.SetEdns0(maxUDPSize, false)
 	}
 
@@ -70,50 +45,10 @@ func (s *Server) handle(raw []byte, from netip.Addr, tcp bool, emit func([]byte)
 	rr, bad := findTSIG(m)
 	formerr = formerr || bad
 	if rr != nil && !formerr {
-		req.tsig = rr
-		buf := append([]byte(nil), raw...)
-		err := dns.TsigVerifyWithProvider(buf, s.keys, "", false)
-		switch {
-		case err == nil:
-			req.key = s.keys[dns.CanonicalName(rr.Hdr.Name)]
-		case tsig.IsBadKey(err):
-			req.tsigErr = dns.RcodeBadKey
-		case errors.Is(err, dns.ErrSig):
-			req.tsigErr = dns.RcodeBadSig
-		case errors.Is(err, dns.ErrTime):
-			req.tsigErr = dns.RcodeBadTime
-			req.key = s.keys[dns.CanonicalName(rr.Hdr.Name)]
-		default:
-			formerr = true
-		}
+		formerr = s.verifyTSIG(req, raw, rr)
 	}
 
-	var xfr []dns.RR
-	switch {
-	case formerr:
-		reply.Rcode = dns.RcodeFormatError
-	case req.tsigErr != 0:
-		reply.Rcode = dns.RcodeNotAuth
-	case opt != nil && opt.Version() != 0:
-		reply.Rcode = dns.RcodeBadVers // RFC 6891 §6.1.3
-	case m.Opcode == dns.OpcodeQuery:
-		if len(m.Question) != 1 {
-			reply.Rcode = dns.RcodeFormatError
-			break
-		}
-		switch m.Question[0].Qtype {
-		case dns.TypeAXFR, dns.TypeIXFR:
-			xfr = s.xfr(m, reply, from, tcp, req.key)
-		case dns.TypeMAILA, dns.TypeMAILB, dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY:
-			reply.Rcode = dns.RcodeNotImplemented
-		default:
-			s.query(m, reply)
-		}
-	case m.Opcode == dns.OpcodeUpdate:
-		s.handleUpdate(req, reply)
-	default:
-		reply.Rcode = dns.RcodeNotImplemented
-	}
+	xfr := s.dispatch(req, reply, opt, formerr, from, tcp)
 	if reply.Rcode > 0xF && reply.IsEdns0() == nil {
 		reply.Rcode = dns.RcodeServerFailure
 	}
@@ -122,11 +57,132 @@ func (s *Server) handle(raw []byte, from netip.Addr, tcp bool, emit func([]byte)
 		s.emitTransfer(req, reply, xfr, emit)
 		return
 	}
+	s.emitReply(req, reply, limit, emit)
+}
+
+// decodeRequest unpacks raw. It reports false when there is nothing more
+// to do: garbage shorter than a header and responses get no reply (avoid
+// amplification); an unparsable request gets a header-only FORMERR
+// (RFC 1035 §4.1.1), emitted here.
+func decodeRequest(raw []byte, emit func([]byte) error) (*dns.Msg, bool) {
+	if len(raw) < 12 {
+		return nil, false
+	}
+	m := new(dns.Msg)
+	if err := m.Unpack(raw); err != nil {
+		if m.Response {
+			return nil, false
+		}
+		r := &dns.Msg{MsgHdr: dns.MsgHdr{Id: m.Id, Response: true, Opcode: m.Opcode, Rcode: dns.RcodeFormatError}}
+		if b, err := r.Pack(); err == nil {
+			emit(b)
+		}
+		return nil, false
+	}
+	if m.Response {
+		return nil, false
+	}
+	return m, true
+}
+
+// newReply is the reply skeleton for m: same ID and opcode, RD and CD
+// copied, the first question echoed.
+func newReply(m *dns.Msg) *dns.Msg {
+	reply := new(dns.Msg)
+	reply.Id, reply.Response, reply.Opcode = m.Id, true, m.Opcode
+	reply.Compress = true
+	reply.RecursionDesired = m.RecursionDesired
+	reply.CheckingDisabled = m.CheckingDisabled
+	if len(m.Question) > 0 {
+		reply.Question = m.Question[:1]
+	}
+	return reply
+}
+
+// replyLimit is the largest reply allowed: 64 KiB over TCP; over UDP 512
+// bytes, or the requester's EDNS buffer size capped to maxUDPSize.
+func replyLimit(opt *dns.OPT, tcp bool) int {
+	switch {
+	case tcp:
+		return dns.MaxMsgSize
+	case opt != nil:
+		return max(dns.MinMsgSize, min(int(opt.UDPSize()), maxUDPSize))
+	default:
+		return dns.MinMsgSize
+	}
+}
+
+// verifyTSIG checks the request's TSIG rr against the raw message and
+// records the outcome in req: the verified key, or the TSIG error to
+// report (BADKEY, BADSIG; BADTIME keeps the key, the reply is signed with
+// it). It reports true when the TSIG cannot be checked at all (FORMERR).
+func (s *Server) verifyTSIG(req *request, raw []byte, rr *dns.TSIG) (formerr bool) {
+	req.tsig = rr
+	buf := append([]byte(nil), raw...)
+	err := dns.TsigVerifyWithProvider(buf, s.keys, "", false)
+	switch {
+	case err == nil:
+		req.key = s.keys[dns.CanonicalName(rr.Hdr.Name)]
+	case tsig.IsBadKey(err):
+		req.tsigErr = dns.RcodeBadKey
+	case errors.Is(err, dns.ErrSig):
+		req.tsigErr = dns.RcodeBadSig
+	case errors.Is(err, dns.ErrTime):
+		req.tsigErr = dns.RcodeBadTime
+		req.key = s.keys[dns.CanonicalName(rr.Hdr.Name)]
+	default:
+		return true
+	}
+	return false
+}
+
+// dispatch fills reply for the request (errors first, then by opcode) and
+// returns the RRs of a zone transfer, if the request is one.
+func (s *Server) dispatch(req *request, reply *dns.Msg, opt *dns.OPT, formerr bool, from netip.Addr, tcp bool) []dns.RR {
+	m := req.msg
+	switch {
+	case formerr:
+		reply.Rcode = dns.RcodeFormatError
+	case req.tsigErr != 0:
+		reply.Rcode = dns.RcodeNotAuth
+	case opt != nil && opt.Version() != 0:
+		reply.Rcode = dns.RcodeBadVers // RFC 6891 §6.1.3
+	case m.Opcode == dns.OpcodeQuery:
+		return s.dispatchQuery(req, reply, from, tcp)
+	case m.Opcode == dns.OpcodeUpdate:
+		s.handleUpdate(req, reply)
+	default:
+		reply.Rcode = dns.RcodeNotImplemented
+	}
+	return nil
+}
+
+// dispatchQuery answers a QUERY: exactly one question; AXFR/IXFR return
+// the transfer's RRs; meta types are not implemented.
+func (s *Server) dispatchQuery(req *request, reply *dns.Msg, from netip.Addr, tcp bool) []dns.RR {
+	m := req.msg
+	if len(m.Question) != 1 {
+		reply.Rcode = dns.RcodeFormatError
+		return nil
+	}
+	switch m.Question[0].Qtype {
+	case dns.TypeAXFR, dns.TypeIXFR:
+		return s.xfr(m, reply, from, tcp, req.key)
+	case dns.TypeMAILA, dns.TypeMAILB, dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY:
+		reply.Rcode = dns.RcodeNotImplemented
+	default:
+		s.query(m, reply)
+	}
+	return nil
+}
+
+// emitReply packs (and signs) reply within limit and emits it; if packing
+// fails, which cannot happen for data we validated, it answers SERVFAIL
+// rather than nothing.
+func (s *Server) emitReply(req *request, reply *dns.Msg, limit int, emit func([]byte) error) {
 	b, err := s.pack(req, reply, limit)
 	if err != nil {
-		// Cannot happen for data we validated; answer SERVFAIL rather
-		// than nothing.
-		r := &dns.Msg{MsgHdr: dns.MsgHdr{Id: m.Id, Response: true, Opcode: m.Opcode, Rcode: dns.RcodeServerFailure}}
+		r := &dns.Msg{MsgHdr: dns.MsgHdr{Id: req.msg.Id, Response: true, Opcode: req.msg.Opcode, Rcode: dns.RcodeServerFailure}}
 		r.Question = reply.Question
 		if b, err = r.Pack(); err != nil {
 			return

@@ -11,6 +11,8 @@ import (
 
 	"github.com/lbd-project/lbd/internal/tsig"
 	"github.com/miekg/dns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const (
@@ -42,9 +44,7 @@ func testConfig(t testing.TB) Config {
 func startServer(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	s, err := New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	require.NoError(t, err, "New")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -52,11 +52,9 @@ func startServer(t testing.TB, cfg Config) *Server {
 		cancel()
 		select {
 		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
+			assert.NoError(t, err, "Run")
 		case <-time.After(10 * time.Second):
-			t.Errorf("Run did not return")
+			assert.Fail(t, "Run did not return")
 		}
 	})
 	return s
@@ -67,9 +65,7 @@ func exchange(t testing.TB, addr string, m *dns.Msg, network string) *dns.Msg {
 	c := &dns.Client{Net: network, Timeout: 3 * time.Second,
 		TsigSecret: map[string]string{testKeyName: testSecret, otherKey: otherSecret}}
 	r, _, err := c.Exchange(m, addr)
-	if err != nil {
-		t.Fatalf("exchange %v over %s: %v", m.Question, network, err)
-	}
+	require.NoError(t, err, "exchange %v over %s", m.Question, network)
 	return r
 }
 
@@ -84,9 +80,7 @@ func query(t testing.TB, addr, name string, qtype uint16) *dns.Msg {
 func mustRR(t testing.TB, s string) dns.RR {
 	t.Helper()
 	rr, err := dns.NewRR(s)
-	if err != nil {
-		t.Fatalf("NewRR %q: %v", s, err)
-	}
+	require.NoError(t, err, "NewRR %q", s)
 	return rr
 }
 
@@ -111,9 +105,8 @@ func update(t testing.TB, addr string, build func(m *dns.Msg)) int {
 func serial(t testing.TB, addr string) uint32 {
 	t.Helper()
 	r := query(t, addr, testZone, dns.TypeSOA)
-	if len(r.Answer) != 1 {
-		t.Fatalf("SOA: %v", r)
-	}
+	require.Len(t, r.Answer, 1, "SOA: %v", r)
+	require.IsType(t, (*dns.SOA)(nil), r.Answer[0], "SOA: %v", r)
 	return r.Answer[0].(*dns.SOA).Serial
 }
 
@@ -132,34 +125,11 @@ func rcodeName(rc int) string {
 	return fmt.Sprint(rc)
 }
 
-// Small assertion helpers (testify's dependencies are not in go.sum).
-
-func check(t testing.TB, ok bool, format string, args ...any) {
-	t.Helper()
-	if !ok {
-		t.Errorf(format, args...)
-	}
-}
-
-func must(t testing.TB, ok bool, format string, args ...any) {
-	t.Helper()
-	if !ok {
-		t.Fatalf(format, args...)
-	}
-}
-
-func eq[T comparable](t testing.TB, want, got T, what string) {
-	t.Helper()
-	if want != got {
-		t.Errorf("%s: got %v, want %v", what, got, want)
-	}
-}
-
+// wantRcode asserts r's RCODE, naming both codes (and showing r) on
+// failure.
 func wantRcode(t testing.TB, want int, r *dns.Msg, what string) {
 	t.Helper()
-	if r.Rcode != want {
-		t.Errorf("%s: rcode %s, want %s\n%v", what, rcodeName(r.Rcode), rcodeName(want), r)
-	}
+	assert.Equal(t, rcodeName(want), rcodeName(r.Rcode), "%s: rcode\n%v", what, r)
 }
 
 // rawExchange sends wire over UDP and unpacks the reply without verifying
@@ -167,16 +137,16 @@ func wantRcode(t testing.TB, want int, r *dns.Msg, what string) {
 func rawExchange(t testing.TB, addr string, wire []byte) *dns.Msg {
 	t.Helper()
 	c, err := net.Dial("udp", addr)
-	must(t, err == nil, "dial: %v", err)
+	require.NoError(t, err, "dial")
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(3 * time.Second))
 	_, err = c.Write(wire)
-	must(t, err == nil, "write: %v", err)
+	require.NoError(t, err, "write")
 	buf := make([]byte, 65535)
 	n, err := c.Read(buf)
-	must(t, err == nil, "read: %v", err)
+	require.NoError(t, err, "read")
 	r := new(dns.Msg)
-	must(t, r.Unpack(buf[:n]) == nil, "unpack reply")
+	require.NoError(t, r.Unpack(buf[:n]), "unpack reply")
 	return r
 }
 
@@ -185,6 +155,6 @@ func signWire(t testing.TB, m *dns.Msg) []byte {
 	t.Helper()
 	m.SetTsig(testKeyName, dns.HmacSHA256, 300, time.Now().Unix())
 	b, _, err := dns.TsigGenerate(m, testSecret, "", false)
-	must(t, err == nil, "sign: %v", err)
+	require.NoError(t, err, "sign")
 	return b
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestQueries(t *testing.T) {
@@ -14,14 +16,14 @@ func TestQueries(t *testing.T) {
 
 	r := query(t, addr, testZone, dns.TypeSOA)
 	wantRcode(t, dns.RcodeSuccess, r, "SOA")
-	check(t, r.Authoritative, "AA not set: %v", r)
-	must(t, len(r.Answer) == 1, "want 1 answers: %v", r)
-	eq(t, uint32(1), r.Answer[0].(*dns.SOA).Serial, "r.Answer[0].(*dns.SOA).Serial")
+	assert.True(t, r.Authoritative, "AA not set: %v", r)
+	require.Len(t, r.Answer, 1, "%v", r)
+	assert.Equal(t, uint32(1), r.Answer[0].(*dns.SOA).Serial, "r.Answer[0].(*dns.SOA).Serial")
 
 	r = query(t, addr, "LB.Example.ORG", dns.TypeNS)
-	must(t, len(r.Answer) == 1, "want 1 answers: %v", r)
-	eq(t, "ns1.lb.example.org.", r.Answer[0].(*dns.NS).Ns, "r.Answer[0].(*dns.NS).Ns")
-	eq(t, "LB.Example.ORG.", r.Question[0].Name, "question copied verbatim")
+	require.Len(t, r.Answer, 1, "%v", r)
+	assert.Equal(t, "ns1.lb.example.org.", r.Answer[0].(*dns.NS).Ns, "r.Answer[0].(*dns.NS).Ns")
+	assert.Equal(t, "LB.Example.ORG.", r.Question[0].Name, "question copied verbatim")
 
 	rc := update(t, addr, func(m *dns.Msg) {
 		m.Insert([]dns.RR{
@@ -32,47 +34,47 @@ func TestQueries(t *testing.T) {
 			mustRR(t, "ext.lb.example.org. 60 IN CNAME www.example.net."),
 		})
 	})
-	eq(t, dns.RcodeSuccess, rc, "update rcode")
-	eq(t, uint32(2), serial(t, addr), "serial")
+	assert.Equal(t, dns.RcodeSuccess, rc, "update rcode")
+	assert.Equal(t, uint32(2), serial(t, addr), "serial")
 
 	r = query(t, addr, "www.lb.example.org", dns.TypeA)
-	must(t, len(r.Answer) == 1, "want 1 answers: %v", r)
-	eq(t, "192.0.2.1", r.Answer[0].(*dns.A).A.String(), "r.Answer[0].(*dns.A).A.String()")
+	require.Len(t, r.Answer, 1, "%v", r)
+	assert.Equal(t, "192.0.2.1", r.Answer[0].(*dns.A).A.String(), "r.Answer[0].(*dns.A).A.String()")
 
 	// NODATA: NOERROR, no answer, SOA in authority with TTL ≤ minimum.
 	r = query(t, addr, "www.lb.example.org", dns.TypeTXT)
 	wantRcode(t, dns.RcodeSuccess, r, "")
-	check(t, len(r.Answer) == 0, "want no answer: %v", r)
-	must(t, len(r.Ns) == 1, "want 1 authority RRs: %v", r)
-	eq(t, uint32(60), r.Ns[0].Header().Ttl, "r.Ns[0].Header().Ttl")
-	check(t, r.Authoritative, "AA not set: %v", r)
+	assert.Empty(t, r.Answer, "want no answer: %v", r)
+	require.Len(t, r.Ns, 1, "%v", r)
+	assert.Equal(t, uint32(60), r.Ns[0].Header().Ttl, "r.Ns[0].Header().Ttl")
+	assert.True(t, r.Authoritative, "AA not set: %v", r)
 
 	// Empty non-terminal: NODATA.
 	r = query(t, addr, "b.lb.example.org", dns.TypeA)
 	wantRcode(t, dns.RcodeSuccess, r, "")
-	must(t, len(r.Ns) == 1, "want 1 authority RRs: %v", r)
+	require.Len(t, r.Ns, 1, "%v", r)
 
 	// NXDOMAIN with SOA.
 	r = query(t, addr, "nope.lb.example.org", dns.TypeA)
 	wantRcode(t, dns.RcodeNameError, r, "")
-	must(t, len(r.Ns) == 1, "want 1 authority RRs: %v", r)
-	eq(t, dns.TypeSOA, r.Ns[0].Header().Rrtype, "r.Ns[0].Header().Rrtype")
-	check(t, r.Authoritative, "AA not set: %v", r)
+	require.Len(t, r.Ns, 1, "%v", r)
+	assert.Equal(t, dns.TypeSOA, r.Ns[0].Header().Rrtype, "r.Ns[0].Header().Rrtype")
+	assert.True(t, r.Authoritative, "AA not set: %v", r)
 
 	// CNAME chased inside the zone; not outside.
 	r = query(t, addr, "alias.lb.example.org", dns.TypeA)
-	must(t, len(r.Answer) == 2, "want 2 answers: %v", r)
-	eq(t, dns.TypeCNAME, r.Answer[0].Header().Rrtype, "r.Answer[0].Header().Rrtype")
-	eq(t, dns.TypeA, r.Answer[1].Header().Rrtype, "r.Answer[1].Header().Rrtype")
+	require.Len(t, r.Answer, 2, "%v", r)
+	assert.Equal(t, dns.TypeCNAME, r.Answer[0].Header().Rrtype, "r.Answer[0].Header().Rrtype")
+	assert.Equal(t, dns.TypeA, r.Answer[1].Header().Rrtype, "r.Answer[1].Header().Rrtype")
 	r = query(t, addr, "ext.lb.example.org", dns.TypeA)
-	must(t, len(r.Answer) == 1, "want 1 answers: %v", r)
+	require.Len(t, r.Answer, 1, "%v", r)
 	r = query(t, addr, "alias.lb.example.org", dns.TypeCNAME)
-	must(t, len(r.Answer) == 1, "want 1 answers: %v", r)
+	require.Len(t, r.Answer, 1, "%v", r)
 
 	// Outside our zones.
 	r = query(t, addr, "www.example.com", dns.TypeA)
 	wantRcode(t, dns.RcodeRefused, r, "")
-	check(t, !r.Authoritative, "AA set: %v", r)
+	assert.False(t, r.Authoritative, "AA set: %v", r)
 	r = query(t, addr, "example.org", dns.TypeSOA)
 	wantRcode(t, dns.RcodeRefused, r, "")
 
@@ -81,7 +83,7 @@ func TestQueries(t *testing.T) {
 	m.SetQuestion("www.lb.example.org.", dns.TypeA)
 	m.SetEdns0(1232, false)
 	r = exchange(t, addr, m, "udp")
-	must(t, r.IsEdns0() != nil, "no OPT: %v", r)
+	require.NotNil(t, r.IsEdns0(), "no OPT: %v", r)
 	m.IsEdns0().SetVersion(1)
 	r = exchange(t, addr, m, "udp")
 	wantRcode(t, dns.RcodeBadVers, r, "")
@@ -101,34 +103,34 @@ func TestTruncation(t *testing.T) {
 	for i := 0; i < 40; i++ {
 		rrs = append(rrs, mustRR(t, fmt.Sprintf("big.lb.example.org. 60 IN TXT \"%s-%02d\"", strings.Repeat("x", 40), i)))
 	}
-	eq(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) { m.Insert(rrs) }), "update rcode")
+	assert.Equal(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) { m.Insert(rrs) }), "update rcode")
 
 	// No EDNS: 512 bytes, TC.
 	r := query(t, addr, "big.lb.example.org", dns.TypeTXT)
-	check(t, r.Truncated, "TC not set: %v", r)
-	check(t, len(r.Answer) < 40, "not truncated")
+	assert.True(t, r.Truncated, "TC not set: %v", r)
+	assert.Less(t, len(r.Answer), 40, "not truncated")
 	// EDNS 4096: everything fits.
 	m := new(dns.Msg)
 	m.SetQuestion("big.lb.example.org.", dns.TypeTXT)
 	m.SetEdns0(4096, false)
 	r = exchange(t, addr, m, "udp")
-	check(t, !r.Truncated, "TC set: %v", r)
-	check(t, len(r.Answer) == 40, "want 40 answers: %v", r)
+	assert.False(t, r.Truncated, "TC set: %v", r)
+	assert.Len(t, r.Answer, 40, "%v", r)
 	// EDNS 1232 honoured.
 	m.IsEdns0().SetUDPSize(1232)
 	r = exchange(t, addr, m, "udp")
-	check(t, r.Truncated, "TC not set: %v", r)
+	assert.True(t, r.Truncated, "TC not set: %v", r)
 	// TCP: everything.
 	m = new(dns.Msg)
 	m.SetQuestion("big.lb.example.org.", dns.TypeTXT)
 	r = exchange(t, addr, m, "tcp")
-	check(t, !r.Truncated, "TC set: %v", r)
-	check(t, len(r.Answer) == 40, "want 40 answers: %v", r)
+	assert.False(t, r.Truncated, "TC set: %v", r)
+	assert.Len(t, r.Answer, 40, "%v", r)
 	// Signed over UDP without EDNS: TC, still signed (the client verifies).
 	m = new(dns.Msg)
 	m.SetQuestion("big.lb.example.org.", dns.TypeTXT)
 	m.SetTsig(testKeyName, dns.HmacSHA256, 300, 0)
 	r = exchange(t, addr, m, "udp")
-	check(t, r.Truncated, "TC not set: %v", r)
-	must(t, r.IsTsig() != nil, "unsigned reply: %v", r)
+	assert.True(t, r.Truncated, "TC not set: %v", r)
+	require.NotNil(t, r.IsTsig(), "unsigned reply: %v", r)
 }

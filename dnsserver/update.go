@@ -231,7 +231,9 @@ func prescan(upd []dns.RR, owns func(string) bool) int {
 	return dns.RcodeSuccess
 }
 
-// apply is RFC 2136 §3.4.2 for one prescanned RR.
+// apply is RFC 2136 §3.4.2 for one prescanned RR: class IN adds,
+// class ANY deletes an RRset (or every RRset of the name), class NONE
+// deletes one RR.
 func (t *txn) apply(rr dns.RR) {
 	h := rr.Header()
 	name := dns.CanonicalName(h.Name)
@@ -239,68 +241,107 @@ func (t *txn) apply(rr dns.RR) {
 	n := t.get(name)
 	switch h.Class {
 	case dns.ClassINET:
-		c := withClass(rr, dns.ClassINET, name)
-		typ := h.Rrtype
-		if typ == dns.TypeCNAME {
-			for other, rrs := range n {
-				if other != dns.TypeCNAME && len(rrs) > 0 {
-					return // CNAME and other data (RFC 2136 §3.4.2.2, RFC 1034 §3.6.2)
-				}
-			}
-		} else if len(n[dns.TypeCNAME]) > 0 {
-			return
-		}
-		switch typ {
-		case dns.TypeSOA:
-			cur := t.z.soa
-			if t.soa != nil {
-				cur = t.soa
-			}
-			if !apex || !serialGreater(c.(*dns.SOA).Serial, cur.Serial) {
-				return
-			}
-			t.soa = c.(*dns.SOA)
-			return
-		case dns.TypeCNAME:
-			n[typ] = []dns.RR{c}
-			return
-		}
-		// Replace a duplicate, else add; the RRset takes the new TTL
-		// (RFC 2181 §5.2).
-		rrs := make([]dns.RR, 0, len(n[typ])+1)
-		for _, x := range n[typ] {
-			if dns.IsDuplicate(x, c) {
-				continue
-			}
-			if x.Header().Ttl != c.Header().Ttl {
-				x = dns.Copy(x)
-				x.Header().Ttl = c.Header().Ttl
-			}
-			rrs = append(rrs, x)
-		}
-		n[typ] = append(rrs, c)
+		t.add(n, withClass(rr, dns.ClassINET, name), apex)
 	case dns.ClassANY:
-		switch {
-		case h.Rrtype == dns.TypeANY:
-			for typ := range n {
-				if !apex || (typ != dns.TypeSOA && typ != dns.TypeNS) {
-					delete(n, typ)
-				}
-			}
-		case apex && (h.Rrtype == dns.TypeSOA || h.Rrtype == dns.TypeNS):
-		default:
-			delete(n, h.Rrtype)
-		}
+		deleteRRsets(n, h.Rrtype, apex)
 	case dns.ClassNONE:
-		if h.Rrtype == dns.TypeSOA {
-			return
+		deleteRR(n, rr, name, apex)
+	}
+}
+
+// add is §3.4.2.2 for one class-IN RR c (already renamed to its
+// canonical owner) at node n: CNAME and other data never coexist, an SOA
+// only replaces the apex SOA with a greater serial, a CNAME replaces the
+// CNAME, anything else joins its RRset.
+func (t *txn) add(n node, c dns.RR, apex bool) {
+	typ := c.Header().Rrtype
+	if cnameConflict(n, typ) {
+		return // CNAME and other data (RFC 2136 §3.4.2.2, RFC 1034 §3.6.2)
+	}
+	switch typ {
+	case dns.TypeSOA:
+		t.addSOA(c.(*dns.SOA), apex)
+	case dns.TypeCNAME:
+		n[typ] = []dns.RR{c}
+	default:
+		n[typ] = addToRRset(n[typ], c)
+	}
+}
+
+// cnameConflict reports whether adding an RR of type typ to n would put
+// a CNAME beside other data.
+func cnameConflict(n node, typ uint16) bool {
+	if typ != dns.TypeCNAME {
+		return len(n[dns.TypeCNAME]) > 0
+	}
+	for other, rrs := range n {
+		if other != dns.TypeCNAME && len(rrs) > 0 {
+			return true
 		}
-		c := withClass(rr, dns.ClassINET, name)
-		if apex && h.Rrtype == dns.TypeNS {
-			if ns := n[dns.TypeNS]; len(ns) == 1 && dns.IsDuplicate(ns[0], c) {
-				return // never delete the last apex NS
+	}
+	return false
+}
+
+// addSOA keeps an explicit apex SOA whose serial is greater than the
+// current one (the zone's, or an earlier SOA of this update); others are
+// ignored.
+func (t *txn) addSOA(soa *dns.SOA, apex bool) {
+	cur := t.z.soa
+	if t.soa != nil {
+		cur = t.soa
+	}
+	if !apex || !serialGreater(soa.Serial, cur.Serial) {
+		return
+	}
+	t.soa = soa
+}
+
+// addToRRset replaces a duplicate of c in rrs, else adds c; the RRset
+// takes the new TTL (RFC 2181 §5.2). rrs is not modified.
+func addToRRset(rrs []dns.RR, c dns.RR) []dns.RR {
+	out := make([]dns.RR, 0, len(rrs)+1)
+	for _, x := range rrs {
+		if dns.IsDuplicate(x, c) {
+			continue
+		}
+		if x.Header().Ttl != c.Header().Ttl {
+			x = dns.Copy(x)
+			x.Header().Ttl = c.Header().Ttl
+		}
+		out = append(out, x)
+	}
+	return append(out, c)
+}
+
+// deleteRRsets is §3.4.2.3 (class ANY): type ANY deletes every RRset of
+// the name, except the apex SOA and NS; another type deletes that RRset,
+// except at the apex for SOA and NS.
+func deleteRRsets(n node, rrtype uint16, apex bool) {
+	switch {
+	case rrtype == dns.TypeANY:
+		for typ := range n {
+			if !apex || (typ != dns.TypeSOA && typ != dns.TypeNS) {
+				delete(n, typ)
 			}
 		}
-		n[h.Rrtype] = removeRR(n[h.Rrtype], c)
+	case apex && (rrtype == dns.TypeSOA || rrtype == dns.TypeNS):
+	default:
+		delete(n, rrtype)
 	}
+}
+
+// deleteRR is §3.4.2.4 (class NONE): deletes one RR, never an SOA and
+// never the last apex NS.
+func deleteRR(n node, rr dns.RR, name string, apex bool) {
+	rrtype := rr.Header().Rrtype
+	if rrtype == dns.TypeSOA {
+		return
+	}
+	c := withClass(rr, dns.ClassINET, name)
+	if apex && rrtype == dns.TypeNS {
+		if ns := n[dns.TypeNS]; len(ns) == 1 && dns.IsDuplicate(ns[0], c) {
+			return // never delete the last apex NS
+		}
+	}
+	n[rrtype] = removeRR(n[rrtype], c)
 }

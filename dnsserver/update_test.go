@@ -9,6 +9,8 @@ import (
 
 	"github.com/lbd-project/lbd/internal/tsig"
 	"github.com/miekg/dns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func rrsetStrings(t *testing.T, addr, name string, qtype uint16) []string {
@@ -23,65 +25,65 @@ func TestUpdateSemantics(t *testing.T) {
 	rr := func(s string) dns.RR { return mustRR(t, s) }
 
 	// Apex SOA/NS cannot be deleted; the last NS stays.
-	eq(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
+	assert.Equal(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
 		m.RemoveRRset([]dns.RR{rr("lb.example.org. 0 IN NS x.")})
 		m.RemoveRRset([]dns.RR{rr("lb.example.org. 0 IN SOA . . 0 0 0 0 0")})
 		m.Remove([]dns.RR{rr("lb.example.org. 0 IN NS ns1.lb.example.org.")})
 		m.RemoveName([]dns.RR{rr("lb.example.org. 0 IN A 0.0.0.0")})
 	}), "apex deletes")
-	eq(t, uint32(1), serial(t, addr), "serial after no-op update")
-	eq(t, 1, len(rrsetStrings(t, addr, testZone, dns.TypeNS)), "apex NS")
+	assert.Equal(t, uint32(1), serial(t, addr), "serial after no-op update")
+	assert.Len(t, rrsetStrings(t, addr, testZone, dns.TypeNS), 1, "apex NS")
 
 	// Add a second NS, then the first one may go.
-	eq(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
+	assert.Equal(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
 		m.Insert([]dns.RR{rr("lb.example.org. 300 IN NS ns2.lb.example.org.")})
 		m.Remove([]dns.RR{rr("lb.example.org. 0 IN NS ns1.lb.example.org.")})
 	}), "NS swap")
-	eq(t, "lb.example.org. 300 IN NS ns2.lb.example.org.", rrsetStrings(t, addr, testZone, dns.TypeNS)[0], "NS")
-	eq(t, uint32(2), serial(t, addr), "serial")
+	assert.Equal(t, "lb.example.org. 300 IN NS ns2.lb.example.org.", rrsetStrings(t, addr, testZone, dns.TypeNS)[0], "NS")
+	assert.Equal(t, uint32(2), serial(t, addr), "serial")
 
 	// An explicit larger SOA serial is kept; a smaller one ignored.
-	eq(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
+	assert.Equal(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
 		m.Insert([]dns.RR{rr("lb.example.org. 300 IN SOA ns2.lb.example.org. hostmaster.lb.example.org. 100 3600 600 86400 60")})
 	}), "SOA")
-	eq(t, uint32(100), serial(t, addr), "explicit serial")
-	eq(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
+	assert.Equal(t, uint32(100), serial(t, addr), "explicit serial")
+	assert.Equal(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
 		m.Insert([]dns.RR{rr("lb.example.org. 300 IN SOA ns2.lb.example.org. hostmaster.lb.example.org. 50 3600 600 86400 60")})
 	}), "SOA")
-	eq(t, uint32(100), serial(t, addr), "smaller serial ignored")
+	assert.Equal(t, uint32(100), serial(t, addr), "smaller serial ignored")
 
 	// CNAME and other data never coexist.
-	eq(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
+	assert.Equal(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
 		m.Insert([]dns.RR{rr("c.lb.example.org. 60 IN CNAME x.example.net."), rr("c.lb.example.org. 60 IN A 192.0.2.1")})
 		m.Insert([]dns.RR{rr("d.lb.example.org. 60 IN A 192.0.2.1"), rr("d.lb.example.org. 60 IN CNAME x.example.net.")})
 	}), "cname")
-	eq(t, 1, len(rrsetStrings(t, addr, "c.lb.example.org", dns.TypeANY)), "A beside CNAME")
-	eq(t, 1, len(rrsetStrings(t, addr, "c.lb.example.org", dns.TypeCNAME)), "CNAME")
-	eq(t, 0, len(rrsetStrings(t, addr, "d.lb.example.org", dns.TypeCNAME)), "CNAME beside A")
+	assert.Len(t, rrsetStrings(t, addr, "c.lb.example.org", dns.TypeANY), 1, "A beside CNAME")
+	assert.Len(t, rrsetStrings(t, addr, "c.lb.example.org", dns.TypeCNAME), 1, "CNAME")
+	assert.Empty(t, rrsetStrings(t, addr, "d.lb.example.org", dns.TypeCNAME), "CNAME beside A")
 
 	// Duplicate add replaces (new TTL for the whole RRset), no duplicate RR.
-	eq(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
+	assert.Equal(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
 		m.Insert([]dns.RR{rr("d.lb.example.org. 60 IN A 192.0.2.2"), rr("d.lb.example.org. 120 IN A 192.0.2.1")})
 	}), "dup")
-	eq(t, "d.lb.example.org. 120 IN A 192.0.2.1,d.lb.example.org. 120 IN A 192.0.2.2",
+	assert.Equal(t, "d.lb.example.org. 120 IN A 192.0.2.1,d.lb.example.org. 120 IN A 192.0.2.2",
 		joinComma(rrsetStrings(t, addr, "d.lb.example.org", dns.TypeA)), "RRset TTL")
 	before := serial(t, addr)
-	eq(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
+	assert.Equal(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
 		m.Insert([]dns.RR{rr("d.lb.example.org. 120 IN A 192.0.2.2")})
 	}), "same again")
-	eq(t, before, serial(t, addr), "serial after an update that changes nothing")
+	assert.Equal(t, before, serial(t, addr), "serial after an update that changes nothing")
 
 	// Format errors and out-of-zone names.
-	eq(t, dns.RcodeNotZone, update(t, addr, func(m *dns.Msg) {
+	assert.Equal(t, dns.RcodeNotZone, update(t, addr, func(m *dns.Msg) {
 		m.Insert([]dns.RR{rr("www.example.com. 60 IN A 192.0.2.1")})
 	}), "NOTZONE")
-	eq(t, dns.RcodeNotZone, update(t, addr, func(m *dns.Msg) {
+	assert.Equal(t, dns.RcodeNotZone, update(t, addr, func(m *dns.Msg) {
 		m.NameUsed([]dns.RR{rr("www.example.com. 0 IN A 0.0.0.0")})
 	}), "NOTZONE prereq")
-	eq(t, dns.RcodeFormatError, update(t, addr, func(m *dns.Msg) {
+	assert.Equal(t, dns.RcodeFormatError, update(t, addr, func(m *dns.Msg) {
 		m.Ns = append(m.Ns, rr("x.lb.example.org. 60 CH A 192.0.2.1"))
 	}), "FORMERR class")
-	eq(t, dns.RcodeFormatError, update(t, addr, func(m *dns.Msg) {
+	assert.Equal(t, dns.RcodeFormatError, update(t, addr, func(m *dns.Msg) {
 		x := rr("x.lb.example.org. 60 IN A 192.0.2.1")
 		x.Header().Class = dns.ClassANY
 		m.Ns = append(m.Ns, x)
@@ -93,20 +95,21 @@ func TestUpdateSemantics(t *testing.T) {
 	m.Insert([]dns.RR{rr("www.example.com. 60 IN A 192.0.2.1")})
 	r := rawExchange(t, addr, signWire(t, m))
 	wantRcode(t, dns.RcodeNotAuth, r, "foreign zone")
-	must(t, r.IsTsig() != nil && r.IsTsig().MAC != "", "NOTAUTH for a foreign zone not signed: %v", r)
+	require.NotNil(t, r.IsTsig(), "NOTAUTH for a foreign zone not signed: %v", r)
+	require.NotEmpty(t, r.IsTsig().MAC, "NOTAUTH for a foreign zone not signed: %v", r)
 
 	// Value-dependent prerequisite: exact RRset (order and TTL ignored).
-	eq(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
+	assert.Equal(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
 		m.Used([]dns.RR{rr("d.lb.example.org. 1 IN A 192.0.2.2"), rr("d.lb.example.org. 1 IN A 192.0.2.1")})
 		m.Insert([]dns.RR{rr("e.lb.example.org. 60 IN A 192.0.2.5")})
 	}), "exact RRset")
-	eq(t, dns.RcodeNXRrset, update(t, addr, func(m *dns.Msg) {
+	assert.Equal(t, dns.RcodeNXRrset, update(t, addr, func(m *dns.Msg) {
 		m.Used([]dns.RR{rr("d.lb.example.org. 1 IN A 192.0.2.2")})
 		m.Insert([]dns.RR{rr("f.lb.example.org. 60 IN A 192.0.2.5")})
 	}), "subset is not the RRset")
 
 	// Atomicity: the first RR of a failing message is not applied.
-	eq(t, dns.RcodeFormatError, update(t, addr, func(m *dns.Msg) {
+	assert.Equal(t, dns.RcodeFormatError, update(t, addr, func(m *dns.Msg) {
 		m.Insert([]dns.RR{rr("g.lb.example.org. 60 IN A 192.0.2.5")})
 		m.Ns = append(m.Ns, rr("g.lb.example.org. 60 CH A 192.0.2.1"))
 	}), "half-bad update")
@@ -116,7 +119,7 @@ func TestUpdateSemantics(t *testing.T) {
 	r = exchange(t, addr, signedUpdate(testKeyName, func(m *dns.Msg) {
 		m.Insert([]dns.RR{rr("h.lb.example.org. 60 IN A 192.0.2.5")})
 	}), "udp")
-	must(t, r.IsTsig() != nil, "update reply not signed")
+	require.NotNil(t, r.IsTsig(), "update reply not signed")
 }
 
 func joinComma(s []string) string {
@@ -138,10 +141,11 @@ func TestBadTime(t *testing.T) {
 	m.Extra = nil
 	m.SetTsig(testKeyName, dns.HmacSHA256, 300, time.Now().Add(-time.Hour).Unix())
 	b, _, err := dns.TsigGenerate(m, testSecret, "", false)
-	must(t, err == nil, "sign: %v", err)
+	require.NoError(t, err, "sign")
 	r := rawExchange(t, s.Addr(), b)
 	wantRcode(t, dns.RcodeNotAuth, r, "old signature")
-	must(t, r.IsTsig() != nil && r.IsTsig().Error == dns.RcodeBadTime, "want BADTIME: %v", r)
+	require.NotNil(t, r.IsTsig(), "want BADTIME: %v", r)
+	require.Equal(t, rcodeName(dns.RcodeBadTime), rcodeName(int(r.IsTsig().Error)), "TSIG error: %v", r)
 	wantRcode(t, dns.RcodeNameError, query(t, s.Addr(), "t.lb.example.org", dns.TypeA), "not applied")
 }
 
@@ -153,21 +157,17 @@ func TestRestartAndCompaction(t *testing.T) {
 	run := func(f func(addr string)) {
 		t.Helper()
 		s, err := New(cfg)
-		if err != nil {
-			t.Fatalf("New: %v", err)
-		}
+		require.NoError(t, err, "New")
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)
 		go func() { done <- s.Run(ctx) }()
 		f(s.Addr())
 		cancel()
-		if err := <-done; err != nil {
-			t.Fatalf("Run: %v", err)
-		}
+		require.NoError(t, <-done, "Run")
 	}
 	names := []string{}
 	add := func(addr, name string) {
-		eq(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
+		assert.Equal(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
 			m.Insert([]dns.RR{mustRR(t, name+" 60 IN A 192.0.2.1")})
 		}), "add "+name)
 		names = append(names, name)
@@ -176,7 +176,7 @@ func TestRestartAndCompaction(t *testing.T) {
 		for _, n := range names {
 			wantRcode(t, dns.RcodeSuccess, query(t, addr, n, dns.TypeA), n)
 		}
-		eq(t, uint32(len(names)+1), serial(t, addr), "serial")
+		assert.Equal(t, uint32(len(names)+1), serial(t, addr), "serial")
 	}
 	run(func(addr string) {
 		for i := 0; i < 10; i++ {
@@ -189,14 +189,14 @@ func TestRestartAndCompaction(t *testing.T) {
 	})
 	// Explicit compaction, then a torn record appended by hand.
 	s, err := New(cfg)
-	must(t, err == nil, "New: %v", err)
+	require.NoError(t, err, "New")
 	for _, z := range s.zones {
-		must(t, z.compact() == nil, "compact")
+		require.NoError(t, z.compact(), "compact")
 	}
 	s.Close()
 	jnl := filepath.Join(cfg.DataDir, "lb.example.org.jnl")
 	f, err := os.OpenFile(jnl, os.O_WRONLY|os.O_APPEND, 0)
-	must(t, err == nil, "%v", err)
+	require.NoError(t, err)
 	f.Write([]byte{0, 0, 1, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3})
 	f.Close()
 	run(func(addr string) {
@@ -210,15 +210,15 @@ func TestRestartAndCompaction(t *testing.T) {
 
 	// Two servers on one data dir: refused.
 	s1, err := New(cfg)
-	must(t, err == nil, "New: %v", err)
+	require.NoError(t, err, "New")
 	defer s1.Close()
 	_, err = New(cfg)
-	must(t, err != nil, "second server on the same data dir started")
+	require.Error(t, err, "second server on the same data dir started")
 }
 
 func TestConfigValidate(t *testing.T) {
 	good := testConfig(t)
-	must(t, good.Validate() == nil, "good config: %v", good.Validate())
+	require.NoError(t, good.Validate(), "good config")
 	for name, mod := range map[string]func(c *Config){
 		"no listen":      func(c *Config) { c.Listen = "" },
 		"listen no port": func(c *Config) { c.Listen = "127.0.0.1" },
@@ -236,6 +236,6 @@ func TestConfigValidate(t *testing.T) {
 		c.Keys = append([]tsig.Spec(nil), c.Keys...)
 		c.Zones = append([]Zone(nil), c.Zones...)
 		mod(&c)
-		check(t, c.Validate() != nil, "%s: accepted", name)
+		assert.Error(t, c.Validate(), "%s: accepted", name)
 	}
 }

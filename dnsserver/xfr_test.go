@@ -8,6 +8,8 @@ import (
 
 	"github.com/lbd-project/lbd/internal/testenv"
 	"github.com/miekg/dns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // transfer runs an AXFR or IXFR (fromSerial) and returns the RRs.
@@ -44,7 +46,7 @@ func TestTransfers(t *testing.T) {
 	s := startServer(t, cfg)
 	addr := s.Addr()
 	for i := 0; i < 5; i++ {
-		eq(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
+		assert.Equal(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
 			m.Insert([]dns.RR{mustRR(t, fmt.Sprintf("h%d.lb.example.org. 60 IN A 192.0.2.%d", i, i+1))})
 			if i > 0 {
 				m.RemoveRRset([]dns.RR{mustRR(t, fmt.Sprintf("h%d.lb.example.org. 0 IN A 0.0.0.0", i-1))})
@@ -56,21 +58,21 @@ func TestTransfers(t *testing.T) {
 	for i := 0; i < 600; i++ {
 		big = append(big, mustRR(t, fmt.Sprintf("big%03d.lb.example.org. 60 IN TXT \"%s\"", i, strings.Repeat("y", 60))))
 	}
-	eq(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) { m.Insert(big) }), "big update")
-	eq(t, uint32(7), serial(t, addr), "serial")
+	assert.Equal(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) { m.Insert(big) }), "big update")
+	assert.Equal(t, uint32(7), serial(t, addr), "serial")
 
 	for _, signed := range []bool{false, true} {
 		rrs, err := transfer(t, addr, dns.TypeAXFR, 0, signed)
-		must(t, err == nil, "AXFR signed=%v: %v", signed, err)
+		require.NoError(t, err, "AXFR signed=%v", signed)
 		// SOA, NS, h4 A, 600 TXT, SOA
-		eq(t, 604, len(rrs), "AXFR RRs")
-		eq(t, dns.TypeSOA, rrs[0].Header().Rrtype, "first")
-		eq(t, dns.TypeSOA, rrs[len(rrs)-1].Header().Rrtype, "last")
+		assert.Len(t, rrs, 604, "AXFR RRs")
+		assert.Equal(t, dns.TypeSOA, rrs[0].Header().Rrtype, "first")
+		assert.Equal(t, dns.TypeSOA, rrs[len(rrs)-1].Header().Rrtype, "last")
 	}
 
 	// IXFR from serial 3: two small deltas then the big one.
 	rrs, err := transfer(t, addr, dns.TypeIXFR, 3, true)
-	must(t, err == nil, "IXFR: %v", err)
+	require.NoError(t, err, "IXFR")
 	// current SOA, then per change: old SOA, deleted RRs, new SOA, added RRs; current SOA.
 	var serials []uint32
 	for _, rr := range rrs {
@@ -78,23 +80,25 @@ func TestTransfers(t *testing.T) {
 			serials = append(serials, soa.Serial)
 		}
 	}
-	eq(t, "[7 3 4 4 5 5 6 6 7 7]", fmt.Sprint(serials), "IXFR SOA sequence")
+	assert.Equal(t, "[7 3 4 4 5 5 6 6 7 7]", fmt.Sprint(serials), "IXFR SOA sequence")
 	// Up to date: only the SOA.
 	rrs, err = transfer(t, addr, dns.TypeIXFR, 7, false)
-	must(t, err == nil && len(rrs) == 1, "IXFR current: %v %v", err, rrs)
+	require.NoError(t, err, "IXFR current")
+	require.Len(t, rrs, 1, "IXFR current")
 	// Unknown serial: AXFR form.
 	rrs, err = transfer(t, addr, dns.TypeIXFR, 0, false)
-	must(t, err == nil, "IXFR fallback: %v", err)
-	eq(t, 604, len(rrs), "IXFR fallback RRs")
+	require.NoError(t, err, "IXFR fallback")
+	assert.Len(t, rrs, 604, "IXFR fallback RRs")
 
 	// Not a secondary and not signed: REFUSED; signed: allowed.
 	cfg2 := testConfig(t)
 	cfg2.Secondaries = []string{"127.0.0.9:53"}
 	s2 := startServer(t, cfg2)
 	_, err = transfer(t, s2.Addr(), dns.TypeAXFR, 0, false)
-	must(t, err != nil, "AXFR from a non-secondary allowed")
+	require.Error(t, err, "AXFR from a non-secondary allowed")
 	rrs, err = transfer(t, s2.Addr(), dns.TypeAXFR, 0, true)
-	must(t, err == nil && len(rrs) == 3, "signed AXFR: %v %d", err, len(rrs))
+	require.NoError(t, err, "signed AXFR")
+	require.Len(t, rrs, 3, "signed AXFR")
 	// AXFR over UDP: refused with FORMERR.
 	m := new(dns.Msg)
 	m.SetAxfr(testZone)
@@ -111,7 +115,7 @@ func TestNamedSecondary(t *testing.T) {
 	cfg.CompactAfter = 4
 	s := startServer(t, cfg)
 	addr := s.Addr()
-	eq(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
+	assert.Equal(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
 		m.Insert([]dns.RR{mustRR(t, "www.lb.example.org. 60 IN A 192.0.2.1"), mustRR(t, "www.lb.example.org. 60 IN TXT \"v1\"")})
 	}), "first update")
 
@@ -121,7 +125,7 @@ func TestNamedSecondary(t *testing.T) {
 		deadline := time.Now().Add(20 * time.Second)
 		for !ok() {
 			if time.Now().After(deadline) {
-				t.Fatalf("secondary: %s not reached; named log:\n%s", what, sec.Log())
+				require.FailNow(t, "secondary: "+what+" not reached", "named log:\n%s", sec.Log())
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -136,7 +140,7 @@ func TestNamedSecondary(t *testing.T) {
 	// Further updates (more than CompactAfter, so the journal is
 	// compacted meanwhile): NOTIFY makes named follow.
 	for i := 2; i <= 8; i++ {
-		eq(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
+		assert.Equal(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
 			m.RemoveRRset([]dns.RR{mustRR(t, "www.lb.example.org. 0 IN TXT \"\"")})
 			m.Insert([]dns.RR{mustRR(t, fmt.Sprintf("www.lb.example.org. 60 IN TXT \"v%d\"", i)),
 				mustRR(t, fmt.Sprintf("www.lb.example.org. 60 IN A 192.0.2.%d", i))})
@@ -147,11 +151,11 @@ func TestNamedSecondary(t *testing.T) {
 		return len(soa) == 1 && soa[0].(*dns.SOA).Serial == 9
 	})
 	for _, q := range []uint16{dns.TypeA, dns.TypeTXT} {
-		check(t, same("www.lb.example.org", q), "secondary differs for %s", dns.TypeToString[q])
+		assert.True(t, same("www.lb.example.org", q), "secondary differs for %s", dns.TypeToString[q])
 	}
-	eq(t, "v8", strings.Join(sec.Query(t, "www.lb.example.org", dns.TypeTXT)[0].(*dns.TXT).Txt, ""), "TXT at the secondary")
+	assert.Equal(t, "v8", strings.Join(sec.Query(t, "www.lb.example.org", dns.TypeTXT)[0].(*dns.TXT).Txt, ""), "TXT at the secondary")
 	log := sec.Log()
-	check(t, strings.Contains(log, "notify from 127.0.0.1"), "named log does not show our NOTIFY:\n%s", log)
+	assert.Contains(t, log, "notify from 127.0.0.1", "named log does not show our NOTIFY")
 	for _, l := range strings.Split(log, "\n") {
 		if strings.Contains(l, "transfer") || strings.Contains(l, "IXFR") || strings.Contains(l, "AXFR") {
 			t.Logf("named: %s", l)
