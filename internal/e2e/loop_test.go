@@ -349,7 +349,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 // lbd -convert-legacy prints a loadable TOML configuration and exits 1
 // when the legacy file had errors.
 func TestConvertLegacyCommand(t *testing.T) {
-	out, errOut, err := runLBD(t, "-convert-legacy", filepath.Join("..", "..", "lbd", "testdata", "legacy", "lbd.conf"))
+	out, errOut, err := runLBD(t, "-convert-legacy", filepath.Join("..", "..", "lbd", "legacyconf", "testdata", "lbd.conf"))
 	if err == nil || !strings.Contains(errOut, "metric cmsweb is rejected") {
 		t.Fatalf("want exit 1 and the report on stderr: %v\n%s", err, errOut)
 	}
