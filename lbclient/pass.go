@@ -43,37 +43,6 @@ const PassParallel = 8
 // PassNotWritable is the answer to a SET (snmpd.conf(5)).
 const PassNotWritable = "not-writable"
 
-// Source is a configuration and its output composition rule.
-type Source struct {
-	Config *Config
-	// Compose builds the answer from the per-alias loads (in
-	// Config.Aliases() order); nil means Compose (the TOML rule). A legacy
-	// configuration uses LegacyConfig.Compose.
-	Compose func([]AliasLoad) agent.Value
-}
-
-// TOMLSource answers from a TOML configuration.
-func TOMLSource(cfg *Config) Source { return Source{Config: cfg, Compose: Compose} }
-
-// Source answers from a legacy configuration, with the legacy composition.
-func (lc *LegacyConfig) Source() Source { return Source{Config: lc.Config, Compose: lc.Compose} }
-
-// ConfigErrorSource answers the INTEGER LegacyConfigError for every alias:
-// what the pass modes answer when the configuration cannot be loaded at all
-// (its aliases are unknown, and an empty answer would hide the error).
-func ConfigErrorSource() Source {
-	cfg := Defaults()
-	cfg.interval = DefaultInterval
-	return Source{Config: cfg, Compose: func([]AliasLoad) agent.Value { return agent.Value{Int: LegacyConfigError} }}
-}
-
-func (s Source) compose(loads []AliasLoad) agent.Value {
-	if s.Compose == nil {
-		return Compose(loads)
-	}
-	return s.Compose(loads)
-}
-
 // ParseOID parses a dotted numeric OID ("1.3.6" or ".1.3.6"); each arc
 // is a 32-bit unsigned integer and there are 1 to 128 arcs.
 func ParseOID(s string) ([]uint32, bool) {
@@ -156,12 +125,12 @@ func FormatPass(v agent.Value) string {
 // (exactly three lines), or "" when the OID is not served. It evaluates
 // every mapping once (EvaluateOnce with deadline; ≤ 0 means PassDeadline),
 // and logs each alias's result and any failure to log (nil: nowhere).
-func Pass(ctx context.Context, src Source, op PassOp, oid string, deadline time.Duration, log logrus.FieldLogger) string {
+func Pass(ctx context.Context, cfg *Compiled, op PassOp, oid string, deadline time.Duration, log logrus.FieldLogger) string {
 	if !Serves(op, oid) {
 		return ""
 	}
-	loads := EvaluateOnce(ctx, src.Config, deadline, log)
-	v := src.compose(loads)
+	loads := EvaluateOnce(ctx, cfg, deadline, log)
+	v := cfg.Compose(loads)
 	if log != nil {
 		for _, l := range loads {
 			f := log.WithFields(logrus.Fields{"alias": l.Alias, "load": l.Metric})
@@ -186,7 +155,7 @@ func Pass(ctx context.Context, src Source, op PassOp, oid string, deadline time.
 // returns within deadline (≤ 0: PassDeadline) plus PassGrace: a mapping
 // still running at the deadline reports CheckHung for its aliases. A panic
 // in a mapping reports CheckHung too.
-func EvaluateOnce(ctx context.Context, cfg *Config, deadline time.Duration, log logrus.FieldLogger) []AliasLoad {
+func EvaluateOnce(ctx context.Context, cfg *Compiled, deadline time.Duration, log logrus.FieldLogger) []AliasLoad {
 	if deadline <= 0 {
 		deadline = PassDeadline
 	}
@@ -283,12 +252,12 @@ const maxPassPersistLine = 64 << 10
 
 // ServePassPersist runs the net-snmp pass_persist protocol on in/out until
 // EOF on in (returns nil) or ctx is done (returns ctx.Err()). An Evaluator
-// runs src.Config in the background every Config.Interval(); get and
+// runs cfg in the background every Compiled.Interval(); get and
 // getnext answer from its last state at once (only the very first one may
 // wait, ReadyWait at most, for the first round). Commands are
 // case-insensitive; blank lines are ignored; an unknown command is
 // answered NONE.
-func ServePassPersist(ctx context.Context, src Source, in io.Reader, out io.Writer, opts PassPersistOptions) error {
+func ServePassPersist(ctx context.Context, cfg *Compiled, in io.Reader, out io.Writer, opts PassPersistOptions) error {
 	log := opts.Log
 	if log == nil {
 		l := logrus.New()
@@ -300,7 +269,7 @@ func ServePassPersist(ctx context.Context, src Source, in io.Reader, out io.Writ
 		wait = 2 * time.Second
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	ev := NewEvaluator(src.Config, log)
+	ev := NewEvaluator(cfg, log)
 	loopDone := make(chan struct{})
 	go func() {
 		defer close(loopDone)
@@ -363,7 +332,7 @@ func ServePassPersist(ctx context.Context, src Source, in io.Reader, out io.Writ
 				time.Sleep(10 * time.Millisecond)
 			}
 		}
-		return FormatPass(src.compose(ev.State().Loads))
+		return FormatPass(cfg.Compose(ev.State().Loads))
 	}
 	for {
 		cmd, ok := next()
