@@ -270,16 +270,7 @@ func ServePassPersist(ctx context.Context, cfg *Compiled, in io.Reader, out io.W
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	ev := NewEvaluator(cfg, log)
-	loopDone := make(chan struct{})
-	go func() {
-		defer close(loopDone)
-		defer func() {
-			if p := recover(); p != nil {
-				log.WithField("panic", fmt.Sprint(p)).Error("evaluator stopped")
-			}
-		}()
-		ev.Loop(ctx)
-	}()
+	loopDone := runEvaluator(ctx, ev, log)
 	defer func() {
 		cancel()
 		t := time.NewTimer(PassGrace)
@@ -290,6 +281,54 @@ func ServePassPersist(ctx context.Context, cfg *Compiled, in io.Reader, out io.W
 		t.Stop()
 	}()
 
+	lines, readErr := readLines(ctx, in)
+	s := &persistSession{ctx: ctx, cfg: cfg, ev: ev, lines: lines, wait: wait, log: log}
+	w := bufio.NewWriter(out)
+	for {
+		cmd, ok := s.next()
+		if !ok {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			select {
+			case err := <-readErr:
+				return err
+			default:
+				return nil
+			}
+		}
+		resp := s.respond(cmd)
+		if resp == "" {
+			continue // blank line, or EOF within a request: the loop returns
+		}
+		if _, err := w.WriteString(resp); err != nil {
+			return err
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+}
+
+// runEvaluator runs ev.Loop until ctx is done; the channel is closed when
+// it has returned.
+func runEvaluator(ctx context.Context, ev *Evaluator, log logrus.FieldLogger) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			if p := recover(); p != nil {
+				log.WithField("panic", fmt.Sprint(p)).Error("evaluator stopped")
+			}
+		}()
+		ev.Loop(ctx)
+	}()
+	return done
+}
+
+// readLines sends the trimmed lines of in until EOF or ctx is done; the
+// read error (nil at EOF) is sent on the second channel.
+func readLines(ctx context.Context, in io.Reader) (<-chan string, <-chan error) {
 	lines := make(chan string)
 	readErr := make(chan error, 1)
 	go func() {
@@ -305,78 +344,73 @@ func ServePassPersist(ctx context.Context, cfg *Compiled, in io.Reader, out io.W
 		}
 		readErr <- sc.Err()
 	}()
-	next := func() (string, bool) {
-		select {
-		case l, ok := <-lines:
-			return l, ok
-		case <-ctx.Done():
-			return "", false
-		}
+	return lines, readErr
+}
+
+// persistSession is the state of one pass_persist conversation.
+type persistSession struct {
+	ctx    context.Context
+	cfg    *Compiled
+	ev     *Evaluator
+	lines  <-chan string
+	wait   time.Duration
+	waited bool
+	log    logrus.FieldLogger
+}
+
+// next returns the next line; false at EOF or when ctx is done.
+func (s *persistSession) next() (string, bool) {
+	select {
+	case l, ok := <-s.lines:
+		return l, ok
+	case <-s.ctx.Done():
+		return "", false
 	}
-	w := bufio.NewWriter(out)
-	reply := func(s string) error {
-		if _, err := w.WriteString(s); err != nil {
-			return err
-		}
-		return w.Flush()
-	}
-	waited := false
-	answer := func(op PassOp, oid string) string {
-		if !Serves(op, oid) {
-			return "NONE\n"
-		}
-		if !waited {
-			waited = true
-			deadline := time.Now().Add(wait)
-			for i := 0; i < 10000 && !ev.State().Ready && time.Now().Before(deadline) && ctx.Err() == nil; i++ {
-				time.Sleep(10 * time.Millisecond)
-			}
-		}
-		return FormatPass(cfg.Compose(ev.State().Loads))
-	}
-	for {
-		cmd, ok := next()
+}
+
+// respond reads the rest of the request cmd starts and returns the answer;
+// "" for a blank line or an input that ends within the request.
+func (s *persistSession) respond(cmd string) string {
+	switch strings.ToLower(cmd) {
+	case "":
+		return ""
+	case "ping":
+		return "PONG\n"
+	case "get", "getnext":
+		oid, ok := s.next()
 		if !ok {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			select {
-			case err := <-readErr:
-				return err
-			default:
-				return nil
-			}
+			return ""
 		}
-		var resp string
-		switch strings.ToLower(cmd) {
-		case "":
-			continue
-		case "ping":
-			resp = "PONG\n"
-		case "get", "getnext":
-			oid, ok := next()
-			if !ok {
-				continue // EOF: the loop returns
-			}
-			op := PassGet
-			if strings.EqualFold(cmd, "getnext") {
-				op = PassGetNext
-			}
-			resp = answer(op, oid)
-		case "set":
-			if _, ok := next(); !ok { // OID
-				continue
-			}
-			if _, ok := next(); !ok { // type and value
-				continue
-			}
-			resp = PassNotWritable + "\n"
-		default:
-			log.WithField("command", cmd).Warn("pass_persist: unknown command")
-			resp = "NONE\n"
+		op := PassGet
+		if strings.EqualFold(cmd, "getnext") {
+			op = PassGetNext
 		}
-		if err := reply(resp); err != nil {
-			return err
+		return s.answer(op, oid)
+	case "set":
+		if _, ok := s.next(); !ok { // OID
+			return ""
+		}
+		if _, ok := s.next(); !ok { // type and value
+			return ""
+		}
+		return PassNotWritable + "\n"
+	}
+	s.log.WithField("command", cmd).Warn("pass_persist: unknown command")
+	return "NONE\n"
+}
+
+// answer is the reply to a get or getnext; only the first one may wait
+// (s.wait at most) for the first evaluation round.
+func (s *persistSession) answer(op PassOp, oid string) string {
+	if !Serves(op, oid) {
+		return "NONE\n"
+	}
+	if !s.waited {
+		s.waited = true
+		deadline := time.Now().Add(s.wait)
+		for i := 0; i < 10000 && !s.ev.State().Ready && time.Now().Before(deadline) && s.ctx.Err() == nil; i++ {
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	return FormatPass(s.cfg.Compose(s.ev.State().Loads))
 }
