@@ -1,6 +1,7 @@
 package lbclient
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lbd-project/lbd/checks"
+	"github.com/lbd-project/lbd/lbclient/agent"
 )
 
 func TestExampleConfigLoads(t *testing.T) {
@@ -130,4 +132,48 @@ func TestBadConfigs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Compile builds a Plan: steps, configuration errors as failing steps, the
+// composition rule, and step errors under their key.
+func TestCompile(t *testing.T) {
+	steps := []StepPlan{{Key: "k0", Spec: checks.Spec{Type: "constant", Data: "5"}, Load: true}}
+	failing := []StepPlan{{Key: "f:1", Failure: &Failure{Metric: ConfigError, Msg: "broken"}}}
+	two := []MappingPlan{{Name: "a", Aliases: []string{"a"}, Steps: steps}, {Default: true, Aliases: []string{"b", "c"}, Steps: failing}}
+	one := []MappingPlan{{Default: true, Aliases: []string{"b", "c"}, Steps: steps}}
+	for _, c := range []struct {
+		name     string
+		mappings []MappingPlan
+		rule     Rule
+		want     agent.Value
+	}{
+		{"per alias", two, PerAlias, agent.Value{IsString: true, Str: "a=5,b=-102,c=-102"}},
+		{"per alias, one mapping", one, PerAlias, agent.Value{IsString: true, Str: "b=5,c=5"}},
+		{"per mapping, one mapping", one, PerMapping, agent.Value{Int: 5}},
+		{"per mapping, two mappings", two, PerMapping, agent.Value{IsString: true, Str: "a=5,b=-102,c=-102"}},
+		{"always config error", two, AlwaysConfigError, agent.Value{Int: ConfigError}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var aliases []string
+			for _, m := range c.mappings {
+				aliases = append(aliases, m.Aliases...)
+			}
+			cfg, err := Compile(&Plan{File: "p", Agent: Defaults().Agent, Mappings: c.mappings, Aliases: aliases, Rule: c.rule})
+			require.NoError(t, err)
+			assert.Equal(t, c.rule, cfg.Rule())
+			assert.Equal(t, DefaultInterval, cfg.Interval())
+			assert.Equal(t, c.want, cfg.Compose(EvaluateOnce(context.Background(), cfg, 0, nil)))
+		})
+	}
+
+	_, err := Compile(&Plan{File: "p", Mappings: []MappingPlan{{Name: "a", Aliases: []string{"a"},
+		Steps: []StepPlan{{Key: "alias[0].loads[0]", Spec: checks.Spec{Type: "constant", Data: "x"}, Load: true}}}}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "p: key alias[0].loads[0]: load constant")
+	_, err = Compile(nil)
+	assert.Error(t, err)
+
+	broken := BrokenConfig()
+	assert.Equal(t, agent.Value{Int: ConfigError}, broken.Compose(nil))
+	assert.Empty(t, broken.Aliases())
 }

@@ -352,6 +352,8 @@ name = "a"
 		{"push = [\"127.0.0.1\"]", "agent.push[0]"},
 		{"push = [\"127.0.0.1:0\"]", "agent.push[0]"},
 		{"push_timeout = \"x\"", "agent.push_timeout"},
+		{"push_timeout = \"0s\"", "agent.push_timeout"},
+		{"interval = \"0s\"", "agent.interval"},
 		{"push_retries = 99", "agent.push_retries"},
 	} {
 		_, err := Parse("x.toml", []byte("[agent]\ncommunity = \"c\"\n"+c.text+"\n[[alias]]\nname = \"a\"\n"))

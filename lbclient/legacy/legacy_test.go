@@ -397,3 +397,29 @@ func FuzzFile(f *testing.F) {
 		}
 	})
 }
+
+// Load describes the directory as an lbclient.Plan (declarative, the
+// legacy rule) and compiles it.
+func TestPlan(t *testing.T) {
+	lc := lgLoad(t, "testdata/two", "")
+	require.NotNil(t, lc.Plan)
+	assert.Equal(t, lbclient.PerMapping, lc.Plan.Rule)
+	assert.Equal(t, lbclient.PerMapping, lc.Rule())
+	assert.Equal(t, []string{"test2.cern.ch", "test.cern.ch"}, lc.Plan.Aliases)
+	require.Len(t, lc.Plan.Mappings, 2)
+	assert.Equal(t, "testdata/two/lbclient.conf.test2.cern.ch:1", lc.Plan.Mappings[0].Steps[0].Key)
+	assert.True(t, lc.Plan.Mappings[1].Default)
+
+	// nothing readable: nothing can be served
+	lc = lgLoad(t, filepath.Join(t.TempDir(), "missing"), "")
+	assert.Equal(t, lbclient.AlwaysConfigError, lc.Plan.Rule)
+
+	// a listed alias without a default file: a failing step
+	dir := testenv.WriteTree(t, map[string]string{"lbaliases": "lbalias=a.example\n"})
+	lc = lgLoad(t, dir, "")
+	require.Len(t, lc.Plan.Mappings, 1)
+	require.Len(t, lc.Plan.Mappings[0].Steps, 1)
+	f := lc.Plan.Mappings[0].Steps[0].Failure
+	require.NotNil(t, f)
+	assert.Equal(t, ConfigError, f.Metric)
+}
