@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 )
@@ -91,11 +90,11 @@ func (f CheckFunc) Run(ctx context.Context, env Env) Result { return f(ctx, env)
 
 // New builds the check named by spec.Type, validating its arguments.
 func New(spec Spec) (Check, error) {
-	f, ok := checkRegistry[strings.ToLower(spec.Type)]
+	e, ok := Lookup(spec.Type)
 	if !ok {
 		return nil, fmt.Errorf("unknown check %q (known: %s)", spec.Type, strings.Join(CheckNames(), ", "))
 	}
-	c, err := f(spec)
+	c, err := e.New(spec)
 	if err != nil {
 		return nil, fmt.Errorf("check %s: %w", spec.Type, err)
 	}
@@ -104,11 +103,11 @@ func New(spec Spec) (Check, error) {
 
 // NewLoad builds the load source named by spec.Type.
 func NewLoad(spec Spec) (Check, error) {
-	f, ok := loadRegistry[strings.ToLower(spec.Type)]
+	e, ok := LookupLoad(spec.Type)
 	if !ok {
 		return nil, fmt.Errorf("unknown load type %q (known: %s)", spec.Type, strings.Join(LoadNames(), ", "))
 	}
-	c, err := f(spec)
+	c, err := e.New(spec)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", spec.Type, err)
 	}
@@ -116,16 +115,7 @@ func NewLoad(spec Spec) (Check, error) {
 }
 
 // CheckNames lists the registered checks, sorted.
-func CheckNames() []string { return keys(checkRegistry) }
+func CheckNames() []string { return names(KindCheck) }
 
 // LoadNames lists the registered load types, sorted.
-func LoadNames() []string { return keys(loadRegistry) }
-
-func keys(m map[string]Factory) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func LoadNames() []string { return names(KindLoad) }

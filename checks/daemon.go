@@ -69,49 +69,66 @@ func parseDaemonJSON(data string) (daemonSpec, error) {
 	if err := json.NewDecoder(strings.NewReader(data[start:])).Decode(&raw); err != nil {
 		return d, fmt.Errorf("bad JSON %q: %v", data, err)
 	}
-	// port (mandatory)
-	pv, ok := raw["port"]
-	if !ok {
+	if _, ok := raw["port"]; !ok { // mandatory
 		return d, fmt.Errorf("missing \"port\" in %s", data)
 	}
-	items, err := jsonScalarOrList(pv)
+	steps := []func(*daemonSpec, map[string]json.RawMessage) error{daemonPorts, daemonProtocols, daemonFamilies, daemonHosts}
+	for _, step := range steps {
+		if err := step(&d, raw); err != nil {
+			return d, err
+		}
+	}
+	return d, nil
+}
+
+// daemonPorts reads "port" (present): integers or numeric strings.
+func daemonPorts(d *daemonSpec, raw map[string]json.RawMessage) error {
+	items, err := jsonScalarOrList(raw["port"])
 	if err != nil {
-		return d, fmt.Errorf("port: %v", err)
+		return fmt.Errorf("port: %v", err)
 	}
 	for _, it := range items {
 		s := string(it)
 		if len(it) > 0 && it[0] == '"' {
 			if err := json.Unmarshal(it, &s); err != nil {
-				return d, fmt.Errorf("port %s: %v", it, err)
+				return fmt.Errorf("port %s: %v", it, err)
 			}
 			s = strings.TrimSpace(s)
 		}
 		n, err := strconv.ParseUint(s, 10, 32)
 		if err != nil || n < 1 || n > 65535 {
-			return d, fmt.Errorf("port %s: want an integer in 1..65535", it)
+			return fmt.Errorf("port %s: want an integer in 1..65535", it)
 		}
 		d.ports = appendUnique(d.ports, uint16(n))
 	}
-	// protocol (default both)
+	return nil
+}
+
+// daemonProtocols reads "protocol" (default both).
+func daemonProtocols(d *daemonSpec, raw map[string]json.RawMessage) error {
 	strs, err := jsonStrings(raw, "protocol")
 	if err != nil {
-		return d, err
+		return err
 	}
 	for _, s := range strs {
 		switch p := strings.ToLower(strings.TrimSpace(s)); p {
 		case "tcp", "udp":
 			d.protocols = appendUnique(d.protocols, p)
 		default:
-			return d, fmt.Errorf("protocol %q: want tcp or udp", s)
+			return fmt.Errorf("protocol %q: want tcp or udp", s)
 		}
 	}
 	if strs == nil {
 		d.protocols = []string{"tcp", "udp"}
 	}
-	// ip (default both)
-	strs, err = jsonStrings(raw, "ip")
+	return nil
+}
+
+// daemonFamilies reads "ip" (default both).
+func daemonFamilies(d *daemonSpec, raw map[string]json.RawMessage) error {
+	strs, err := jsonStrings(raw, "ip")
 	if err != nil {
-		return d, err
+		return err
 	}
 	for _, s := range strs {
 		switch strings.ToLower(strings.TrimSpace(s)) {
@@ -120,32 +137,36 @@ func parseDaemonJSON(data string) (daemonSpec, error) {
 		case "ipv6", "6":
 			d.families = appendUnique(d.families, 6)
 		default:
-			return d, fmt.Errorf("ip %q: want ipv4, 4, ipv6 or 6", s)
+			return fmt.Errorf("ip %q: want ipv4, 4, ipv6 or 6", s)
 		}
 	}
 	if strs == nil {
 		d.families = []int{4, 6}
 	}
-	// host (default any)
-	strs, err = jsonStrings(raw, "host")
+	return nil
+}
+
+// daemonHosts reads "host" (default any), after "ip".
+func daemonHosts(d *daemonSpec, raw map[string]json.RawMessage) error {
+	strs, err := jsonStrings(raw, "host")
 	if err != nil {
-		return d, err
+		return err
 	}
 	for _, s := range strs {
 		a, err := netip.ParseAddr(strings.TrimSpace(s))
 		if err != nil {
-			return d, fmt.Errorf("host %q: want a literal IP address", s)
+			return fmt.Errorf("host %q: want a literal IP address", s)
 		}
 		a = a.Unmap().WithZone("")
 		if !slices.Contains(d.families, addrFamily(a)) {
-			return d, fmt.Errorf("host %q is IPv%d but ip allows only %v", s, addrFamily(a), d.families)
+			return fmt.Errorf("host %q is IPv%d but ip allows only %v", s, addrFamily(a), d.families)
 		}
 		d.hosts = appendUnique(d.hosts, a)
 	}
 	if strs != nil && len(d.hosts) == 0 {
-		return d, fmt.Errorf("host: empty list")
+		return fmt.Errorf("host: empty list")
 	}
-	return d, nil
+	return nil
 }
 
 func addrFamily(a netip.Addr) int {

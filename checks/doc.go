@@ -1,6 +1,16 @@
 // Package checks holds the member health checks and load sources of the
-// lbclient agent, one file per check, all registered in one explicit map
+// lbclient agent, one file per check, all registered in one explicit table
 // (registry.go).
+//
+// Each registry Entry carries every fact about a check: its constructor,
+// its code, whether its result depends on Env.Alias (the lbclient engine
+// shares a run between mappings of different aliases only when it does
+// not), its argument rule (NoArgs, OptionalArgs, RequiredArgs) and, when
+// they differ from its name and code, its legacy keyword and code. New,
+// NewLoad, CheckNames and LoadNames, the engine (Lookup, LookupLoad) and
+// the legacy parser (LookupLegacy) all read the entries; no other table
+// exists. A new check is one file (its constructor), one entry in
+// registry.go and its row in the table below.
 //
 // Every check validates its arguments when it is built (at config load) and
 // returns a Result with a reason when it runs. Checks read files under

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+	"github.com/stretchr/testify/require"
 
 	"github.com/lbd-project/lbd/internal/testenv"
 	"github.com/lbd-project/lbd/lbclient/agent"
@@ -45,7 +46,7 @@ func benchAgent(b *testing.B) (*Agent, string) {
 	port := testenv.FreePort(b, "127.0.0.1")
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	root := b.TempDir()
-	must(b, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	require.NoError(b, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
 	text := fmt.Sprintf(`[agent]
 listen = [%q]
 root = %q
@@ -65,10 +66,10 @@ name = "ftp.lb.example.org"
 loads = [{ type = "constant", data = "43" }]
 `, addr, root, benchPass, benchPass, benchPass)
 	cfg, err := Parse(filepath.Join(root, "lbclient.toml"), []byte(text))
-	must(b, err)
+	require.NoError(b, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := Start(ctx, cfg, quietLog())
-	must(b, err)
+	a, err := Start(ctx, cfg, testenv.QuietLogger())
+	require.NoError(b, err)
 	b.Cleanup(func() {
 		cancel()
 		_ = a.Wait()
@@ -95,16 +96,16 @@ func benchRequest(b *testing.B, r *agent.Responder, user string, auth gosnmp.Snm
 		sp = &gosnmp.UsmSecurityParameters{UserName: user, AuthenticationProtocol: auth, AuthenticationPassphrase: benchPass,
 			PrivacyProtocol: priv, PrivacyPassphrase: benchPass, AuthoritativeEngineID: string(r.EngineID()),
 			AuthoritativeEngineBoots: r.Boots(), Logger: gosnmp.NewLogger(log.New(io.Discard, "", 0))}
-		must(b, sp.InitSecurityKeys())
+		require.NoError(b, sp.InitSecurityKeys())
 		p.Version, p.SecurityModel, p.SecurityParameters = gosnmp.Version3, gosnmp.UserSecurityModel, sp
 		p.MsgFlags, p.ContextEngineID = gosnmp.AuthNoPriv|gosnmp.Reportable, string(r.EngineID())
 		if priv != gosnmp.NoPriv {
 			p.MsgFlags = gosnmp.AuthPriv | gosnmp.Reportable
-			must(b, sp.InitPacket(p)) // the AES salt
+			require.NoError(b, sp.InitPacket(p)) // the AES salt
 		}
 	}
 	req, err := p.MarshalMsg()
-	must(b, err)
+	require.NoError(b, err)
 	return req, sp
 }
 
@@ -117,7 +118,7 @@ func verifyReply(b *testing.B, sp *gosnmp.UsmSecurityParameters, reply []byte) {
 		g.Version, g.SecurityModel, g.SecurityParameters = gosnmp.Version3, gosnmp.UserSecurityModel, sp
 	}
 	p, err := g.SnmpDecodePacket(append([]byte(nil), reply...))
-	must(b, err)
+	require.NoError(b, err)
 	if p.PDUType != gosnmp.GetResponse || len(p.Variables) != 1 {
 		b.Fatalf("reply %v with varbinds %+v", p.PDUType, p.Variables)
 	}
@@ -164,18 +165,18 @@ func benchUDP(b *testing.B, rate float64, user string, auth gosnmp.SnmpV3AuthPro
 	conns := make([]net.Conn, benchClients)
 	for i := range conns {
 		c, err := net.Dial("udp4", addr)
-		must(b, err)
+		require.NoError(b, err)
 		defer c.Close()
 		conns[i] = c
 	}
 	// warm-up round trip on every socket (also checks the reply)
 	buf := make([]byte, 4096)
 	for _, c := range conns {
-		must(b, c.SetReadDeadline(time.Now().Add(2*time.Second)))
+		require.NoError(b, c.SetReadDeadline(time.Now().Add(2*time.Second)))
 		_, err := c.Write(req)
-		must(b, err)
+		require.NoError(b, err)
 		n, err := c.Read(buf)
-		must(b, err)
+		require.NoError(b, err)
 		verifyReply(b, sp, buf[:n])
 	}
 	var next, lost atomic.Int64

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,36 +37,16 @@ const (
 // DefaultListen is used when [agent] has no listen key.
 var DefaultListen = []string{"0.0.0.0:161", "[::]:161"}
 
-// Config is the lbclient TOML configuration. Fill it with Load, or with
-// Defaults + tomlconf.Decode + Validate.
+// Config is the lbclient TOML configuration as written: a plain value,
+// with File, the path it was read from. Load and Parse decode it and
+// compile it (Config.Plan, then Compile) into the runtime configuration.
 type Config struct {
 	Agent   AgentConfig   `toml:"agent"`
 	Default MappingConfig `toml:"default"`
 	Alias   []AliasConfig `toml:"alias"`
 
-	// DefaultLoad computes the built-in default load (COMPAT.md §5.6) of a
-	// mapping whose metric is 0 after its checks and loads; root is
-	// [agent] root. Defaults sets checks.DefaultLoad; tests may replace it.
-	// nil means 1.
-	DefaultLoad func(root string) int `toml:"-"`
-
 	// File is the path the configuration was read from.
 	File string `toml:"-"`
-
-	// Composer, when set, replaces Compose in the Evaluator (e.g. the
-	// legacy rule: one mapping → INTEGER even with several aliases).
-	Composer func([]AliasLoad) agent.Value `toml:"-"`
-
-	// Source, when set, re-reads the configuration on SIGHUP (Run). nil
-	// means Load(File) when File is set.
-	Source func() (*Config, error) `toml:"-"`
-
-	// Set by Validate.
-	interval    time.Duration
-	pushTimeout time.Duration
-	engineID    []byte
-	mappings    []*Mapping
-	aliases     []string
 }
 
 // AgentConfig is the [agent] section.
@@ -87,7 +66,7 @@ type AgentConfig struct {
 	// when systemd sets STATE_DIRECTORY, else not persisted (see BootsPath).
 	BootsFile string `toml:"boots_file"`
 	// Interval is the evaluation period (Go duration).
-	Interval string `toml:"interval"`
+	Interval tomlconf.Duration `toml:"interval"`
 	// Workers bounds how many mappings are evaluated concurrently (default
 	// DefaultWorkers); within a mapping the steps run in order.
 	Workers int `toml:"workers"`
@@ -102,8 +81,8 @@ type AgentConfig struct {
 	PushInform bool `toml:"push_inform"`
 	// PushTimeout (Go duration, default "1s") and PushRetries (default 2)
 	// bound one inform.
-	PushTimeout string `toml:"push_timeout"`
-	PushRetries *int   `toml:"push_retries"`
+	PushTimeout tomlconf.Duration `toml:"push_timeout"`
+	PushRetries *int              `toml:"push_retries"`
 }
 
 // UserConfig is one SNMPv3 user.
@@ -133,7 +112,7 @@ type AliasConfig struct {
 // absent, empty (non-nil) for "checks = []".
 type ItemList []Item
 
-// Item is one element of an ItemList as decoded; Validate converts it (so
+// Item is one element of an ItemList as decoded; Config.Plan converts it (so
 // that errors carry the key) with checks.Spec.
 type Item struct{ Raw any }
 
@@ -147,15 +126,17 @@ func (i *Item) UnmarshalTOML(v any) error {
 // Defaults returns a Config holding the default values.
 func Defaults() *Config {
 	return &Config{Agent: AgentConfig{
-		Listen:   append([]string(nil), DefaultListen...),
-		Root:     DefaultRoot,
-		Interval: DefaultInterval.String(),
-		Workers:  DefaultWorkers,
-	}, DefaultLoad: func(root string) int { return checks.DefaultLoad(checks.Env{Root: root}) }}
+		Listen:      append([]string(nil), DefaultListen...),
+		Root:        DefaultRoot,
+		Interval:    tomlconf.Duration{Duration: DefaultInterval},
+		Workers:     DefaultWorkers,
+		PushTimeout: tomlconf.Duration{Duration: DefaultPushTimeout},
+	}}
 }
 
-// Load reads, decodes (unknown keys are errors) and validates file.
-func Load(file string) (*Config, error) {
+// Load reads, decodes (unknown keys are errors), validates and compiles
+// file.
+func Load(file string) (*Compiled, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
@@ -164,147 +145,193 @@ func Load(file string) (*Config, error) {
 }
 
 // Parse is Load for data already read from file.
-func Parse(file string, data []byte) (*Config, error) {
+func Parse(file string, data []byte) (*Compiled, error) {
 	cfg := Defaults()
 	cfg.File = file
 	doc, err := tomlconf.Decode(file, data, cfg)
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.Validate(doc); err != nil {
+	plan, perr := cfg.Plan(doc)
+	c, cerr := Compile(plan)
+	if err := errors.Join(perr, cerr); err != nil {
 		return nil, err
 	}
-	return cfg, nil
+	return c, nil
 }
 
-// Validate checks every value and builds every check and load (so bad
-// arguments are reported now, with their key), and the mappings. doc
-// locates keys for error messages; it may be nil.
-func (c *Config) Validate(doc *tomlconf.Doc) error {
+// problems collects configuration errors located by a Doc.
+type problems struct {
+	doc  *tomlconf.Doc
+	errs []error
+}
+
+func (p *problems) bad(key, format string, args ...any) {
+	p.errs = append(p.errs, p.doc.Errorf(key, format, args...))
+}
+
+func (p *problems) err() error { return errors.Join(p.errs...) }
+
+// Plan checks every value and converts every item (so that errors carry
+// their key) and returns what the configuration means as a Plan, the input
+// of Compile. doc locates keys for error messages; it may be nil. With
+// errors the Plan is still returned, so that Compile can report the
+// arguments its checks reject in the same run.
+func (c *Config) Plan(doc *tomlconf.Doc) (*Plan, error) {
 	if doc == nil {
 		doc = &tomlconf.Doc{File: c.File}
 	}
-	var errs []error
-	bad := func(key, format string, args ...any) { errs = append(errs, doc.Errorf(key, format, args...)) }
-
+	p := &problems{doc: doc}
 	a := &c.Agent
-	if len(a.Listen) == 0 {
-		bad("agent.listen", "at least one listen address is required")
+	checkListen(p, a.Listen)
+	checkRoot(p, a.Root)
+	checkUsers(p, a)
+	checkTimers(p, a)
+	checkPush(p, a)
+	plan := &Plan{File: c.File, Agent: c.Agent, Doc: doc, Rule: PerAlias}
+	c.planMappings(p, plan)
+	return plan, p.err()
+}
+
+func checkListen(p *problems, listen []string) {
+	if len(listen) == 0 {
+		p.bad("agent.listen", "at least one listen address is required")
 	}
 	seen := map[netip.AddrPort]bool{}
-	for i, l := range a.Listen {
+	for i, l := range listen {
 		ap, err := netip.ParseAddrPort(l)
 		switch {
 		case err != nil:
-			bad(fmt.Sprintf("agent.listen[%d]", i), "%q is not an ip:port address (IPv6 in brackets): %v", l, err)
+			p.bad(fmt.Sprintf("agent.listen[%d]", i), "%q is not an ip:port address (IPv6 in brackets): %v", l, err)
 		case ap.Port() == 0:
-			bad(fmt.Sprintf("agent.listen[%d]", i), "%q: port 0", l)
+			p.bad(fmt.Sprintf("agent.listen[%d]", i), "%q: port 0", l)
 		case seen[ap]:
-			bad(fmt.Sprintf("agent.listen[%d]", i), "%q listed twice", l)
+			p.bad(fmt.Sprintf("agent.listen[%d]", i), "%q listed twice", l)
 		}
 		seen[ap] = true
 	}
-	if a.Root == "" {
-		bad("agent.root", "must not be empty (default %q)", DefaultRoot)
-	} else if st, err := os.Stat(a.Root); err != nil || !st.IsDir() {
-		bad("agent.root", "%q is not a directory", a.Root)
+}
+
+func checkRoot(p *problems, root string) {
+	if root == "" {
+		p.bad("agent.root", "must not be empty (default %q)", DefaultRoot)
+	} else if st, err := os.Stat(root); err != nil || !st.IsDir() {
+		p.bad("agent.root", "%q is not a directory", root)
 	}
+}
+
+// checkUsers checks the SNMP settings: community, users, engine ID.
+func checkUsers(p *problems, a *AgentConfig) {
 	if a.Community == "" && len(a.Users) == 0 {
-		bad("agent", "configure a community (SNMPv2c) or at least one SNMPv3 user")
+		p.bad("agent", "configure a community (SNMPv2c) or at least one SNMPv3 user")
 	}
 	users := map[string]bool{}
 	for i, u := range a.Users {
 		k := fmt.Sprintf("agent.users[%d]", i)
 		if u.Name == "" {
-			bad(k+".name", "user name is required")
+			p.bad(k+".name", "user name is required")
 		} else if users[u.Name] {
-			bad(k+".name", "duplicate user %q", u.Name)
+			p.bad(k+".name", "duplicate user %q", u.Name)
 		}
 		users[u.Name] = true
-		if !oneOf(u.AuthProtocol, agent.AuthProtocols) {
-			bad(k+".auth_protocol", "%q is not one of %s", u.AuthProtocol, strings.Join(agent.AuthProtocols, ", "))
-		}
-		if len(u.AuthPassword) < 8 {
-			bad(k+".auth_password", "must have at least 8 characters")
-		}
-		if !oneOf(u.PrivProtocol, agent.PrivProtocols) {
-			bad(k+".priv_protocol", "%q is not one of \"\", aes, aes256", u.PrivProtocol)
-		} else if u.PrivProtocol != "" && len(u.PrivPassword) < 8 {
-			bad(k+".priv_password", "must have at least 8 characters")
-		} else if u.PrivProtocol == "" && u.PrivPassword != "" {
-			bad(k+".priv_password", "set without priv_protocol")
-		}
+		checkUser(p, k, u)
 	}
-	c.engineID = nil
-	if a.EngineID != "" {
-		s := strings.ReplaceAll(strings.TrimPrefix(strings.ToLower(a.EngineID), "0x"), ":", "")
-		id, err := hex.DecodeString(s)
-		if err != nil || len(id) < 5 || len(id) > 32 {
-			bad("agent.engine_id", "%q: want 5 to 32 bytes in hex", a.EngineID)
-		}
-		c.engineID = id
+	if _, ok := parseEngineID(a.EngineID); !ok {
+		p.bad("agent.engine_id", "%q: want 5 to 32 bytes in hex", a.EngineID)
 	}
-	d, err := time.ParseDuration(a.Interval)
-	if err != nil || d <= 0 {
-		bad("agent.interval", "%q is not a positive duration such as \"10s\"", a.Interval)
+}
+
+func checkUser(p *problems, k string, u UserConfig) {
+	if !oneOf(u.AuthProtocol, agent.AuthProtocols) {
+		p.bad(k+".auth_protocol", "%q is not one of %s", u.AuthProtocol, strings.Join(agent.AuthProtocols, ", "))
 	}
-	c.interval = d
+	if len(u.AuthPassword) < 8 {
+		p.bad(k+".auth_password", "must have at least 8 characters")
+	}
+	switch {
+	case !oneOf(u.PrivProtocol, agent.PrivProtocols):
+		p.bad(k+".priv_protocol", "%q is not one of \"\", aes, aes256", u.PrivProtocol)
+	case u.PrivProtocol != "" && len(u.PrivPassword) < 8:
+		p.bad(k+".priv_password", "must have at least 8 characters")
+	case u.PrivProtocol == "" && u.PrivPassword != "":
+		p.bad(k+".priv_password", "set without priv_protocol")
+	}
+}
+
+// parseEngineID decodes [agent] engine_id; "" is nil (derived from the
+// host name).
+func parseEngineID(s string) ([]byte, bool) {
+	if s == "" {
+		return nil, true
+	}
+	id, err := hex.DecodeString(strings.ReplaceAll(strings.TrimPrefix(strings.ToLower(s), "0x"), ":", ""))
+	return id, err == nil && len(id) >= 5 && len(id) <= 32
+}
+
+func checkTimers(p *problems, a *AgentConfig) {
+	if a.Interval.Duration <= 0 {
+		p.bad("agent.interval", "%q is not a positive duration such as \"10s\"", a.Interval.String())
+	}
 	if a.Workers < 1 || a.Workers > 256 {
-		bad("agent.workers", "%d: want 1..256 (default %d)", a.Workers, DefaultWorkers)
+		p.bad("agent.workers", "%d: want 1..256 (default %d)", a.Workers, DefaultWorkers)
 	}
-	for i, p := range a.Push {
-		host, port, err := net.SplitHostPort(p)
+}
+
+func checkPush(p *problems, a *AgentConfig) {
+	for i, t := range a.Push {
+		host, port, err := net.SplitHostPort(t)
 		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
-			bad(fmt.Sprintf("agent.push[%d]", i), "%q is not a host:port address (IPv6 in brackets), e.g. \"192.0.2.1:162\"", p)
+			p.bad(fmt.Sprintf("agent.push[%d]", i), "%q is not a host:port address (IPv6 in brackets), e.g. \"192.0.2.1:162\"", t)
 		}
 	}
-	c.pushTimeout = DefaultPushTimeout
-	if a.PushTimeout != "" {
-		d, err := time.ParseDuration(a.PushTimeout)
-		if err != nil || d <= 0 {
-			bad("agent.push_timeout", "%q is not a positive duration such as \"1s\"", a.PushTimeout)
-		}
-		c.pushTimeout = d
+	if a.PushTimeout.Duration <= 0 {
+		p.bad("agent.push_timeout", "%q is not a positive duration such as \"1s\"", a.PushTimeout.String())
 	}
 	if a.PushRetries != nil && (*a.PushRetries < 0 || *a.PushRetries > 10) {
-		bad("agent.push_retries", "%d: want 0..10", *a.PushRetries)
+		p.bad("agent.push_retries", "%d: want 0..10", *a.PushRetries)
 	}
+}
 
-	// mappings
-	c.mappings, c.aliases = nil, nil
-	def := &Mapping{Default: true}
-	def.Steps = c.buildSteps(bad, "default", c.Default.Checks, c.Default.Loads)
+// planMappings fills plan's mappings and aliases: alias-specific mappings in
+// configuration order, then the default mapping if it serves an alias.
+func (c *Config) planMappings(p *problems, plan *Plan) {
+	def := MappingPlan{Default: true}
+	def.Steps = planSteps(p, "default", c.Default.Checks, c.Default.Loads)
 	if len(c.Alias) == 0 {
-		bad("alias", "at least one [[alias]] is required")
+		p.bad("alias", "at least one [[alias]] is required")
 	}
 	names := map[string]int{}
 	for i := range c.Alias {
 		al := &c.Alias[i]
 		k := fmt.Sprintf("alias[%d]", i)
-		switch n := canonical(al.Name); {
-		case al.Name == "":
-			bad(k+".name", "alias name is required")
-		case strings.ContainsAny(al.Name, ",= \t\r\n"):
-			bad(k+".name", "%q: an alias name cannot contain ',', '=' or blanks", al.Name)
-		default:
-			if j, dup := names[n]; dup {
-				bad(k+".name", "duplicate alias %q (also alias[%d])", al.Name, j)
-			}
-			names[n] = i
-		}
-		c.aliases = append(c.aliases, al.Name)
+		checkAliasName(p, k, al.Name, i, names)
+		plan.Aliases = append(plan.Aliases, al.Name)
 		if al.Checks != nil || al.Loads != nil {
-			m := &Mapping{Name: al.Name, Aliases: []string{al.Name}}
-			m.Steps = c.buildSteps(bad, k, al.Checks, al.Loads)
-			c.mappings = append(c.mappings, m)
+			plan.Mappings = append(plan.Mappings, MappingPlan{Name: al.Name, Aliases: []string{al.Name},
+				Steps: planSteps(p, k, al.Checks, al.Loads)})
 		} else {
 			def.Aliases = append(def.Aliases, al.Name)
 		}
 	}
 	if len(def.Aliases) > 0 {
-		c.mappings = append(c.mappings, def)
+		plan.Mappings = append(plan.Mappings, def)
 	}
-	return errors.Join(errs...)
+}
+
+// checkAliasName checks the name of alias[i] (key k); names maps the
+// canonical names seen so far to their index.
+func checkAliasName(p *problems, k, name string, i int, names map[string]int) {
+	switch n := canonical(name); {
+	case name == "":
+		p.bad(k+".name", "alias name is required")
+	case strings.ContainsAny(name, ",= \t\r\n"):
+		p.bad(k+".name", "%q: an alias name cannot contain ',', '=' or blanks", name)
+	default:
+		if j, dup := names[n]; dup {
+			p.bad(k+".name", "duplicate alias %q (also alias[%d])", name, j)
+		}
+		names[n] = i
+	}
 }
 
 func oneOf(s string, list []string) bool {
@@ -319,9 +346,9 @@ func oneOf(s string, list []string) bool {
 // canonical is the comparison form of an alias name.
 func canonical(name string) string { return strings.TrimSuffix(strings.ToLower(name), ".") }
 
-// buildSteps converts and builds the checks and loads of one section.
-func (c *Config) buildSteps(bad func(string, string, ...any), section string, cl, ll ItemList) []Step {
-	var steps []Step
+// planSteps converts the checks and loads of one section.
+func planSteps(p *problems, section string, cl, ll ItemList) []StepPlan {
+	var steps []StepPlan
 	for _, part := range []struct {
 		name string
 		list ItemList
@@ -331,21 +358,10 @@ func (c *Config) buildSteps(bad func(string, string, ...any), section string, cl
 			key := fmt.Sprintf("%s.%s[%d]", section, part.name, i)
 			spec, err := toSpec(item.Raw)
 			if err != nil {
-				bad(key+err.key, "%s", err.msg)
+				p.bad(key+err.key, "%s", err.msg)
 				continue
 			}
-			var chk checks.Check
-			var berr error
-			if part.load {
-				chk, berr = checks.NewLoad(spec)
-			} else {
-				chk, berr = checks.New(spec)
-			}
-			if berr != nil {
-				bad(key, "%v", berr)
-				continue
-			}
-			steps = append(steps, Step{Key: key, Spec: spec, Check: chk, Load: part.load})
+			steps = append(steps, StepPlan{Key: key, Spec: spec, Load: part.load})
 		}
 	}
 	return steps
@@ -390,11 +406,11 @@ func toSpec(raw any) (checks.Spec, *itemError) {
 				}
 			case "timeout":
 				str, ok := x.(string)
-				d, err := time.ParseDuration(str)
-				if !ok || err != nil || d <= 0 {
+				var d tomlconf.Duration
+				if !ok || d.UnmarshalText([]byte(str)) != nil || d.Duration <= 0 {
 					return s, &itemError{".timeout", fmt.Sprintf("%v is not a positive duration such as \"3s\"", x)}
 				}
-				s.Timeout = d
+				s.Timeout = d.Duration
 			default:
 				return s, &itemError{"." + k, "unknown key (want type, data, timeout)"}
 			}
@@ -405,64 +421,4 @@ func toSpec(raw any) (checks.Spec, *itemError) {
 		return s, nil
 	}
 	return checks.Spec{}, &itemError{"", fmt.Sprintf("must be a name or a {type, data, timeout} table, not %T", raw)}
-}
-
-// Interval is the evaluation period.
-func (c *Config) Interval() time.Duration { return c.interval }
-
-// Aliases lists the aliases in configuration order.
-func (c *Config) Aliases() []string { return c.aliases }
-
-// Mappings lists the mappings: alias-specific ones in configuration order,
-// then the default mapping if it serves at least one alias.
-func (c *Config) Mappings() []*Mapping { return c.mappings }
-
-// Workers is [agent] workers; DefaultWorkers if unset (a Config built
-// without Defaults, e.g. from legacy files).
-func (c *Config) Workers() int {
-	if c.Agent.Workers < 1 {
-		return DefaultWorkers
-	}
-	return c.Agent.Workers
-}
-
-// BootsPath is where snmpEngineBoots is persisted: boots_file, else
-// $STATE_DIRECTORY/boots when systemd provides a state directory
-// (StateDirectory=lbclient in etc/lbclient.service), else "" (not
-// persisted: boots is 1 at every start).
-func (c *Config) BootsPath() string {
-	if c.Agent.BootsFile != "" {
-		return c.Agent.BootsFile
-	}
-	if dir, _, _ := strings.Cut(os.Getenv("STATE_DIRECTORY"), ":"); dir != "" {
-		return filepath.Join(dir, StateBootsFile)
-	}
-	return ""
-}
-
-// compose is Composer or Compose.
-func (c *Config) compose(loads []AliasLoad) agent.Value {
-	if c.Composer != nil {
-		return c.Composer(loads)
-	}
-	return Compose(loads)
-}
-
-// EngineID is the configured engine ID, or one derived from the host name.
-func (c *Config) EngineID() []byte {
-	if c.engineID != nil {
-		return c.engineID
-	}
-	h, _ := os.Hostname()
-	return agent.EngineIDFor(h)
-}
-
-// agentUsers converts the users for package agent.
-func (c *Config) agentUsers() []agent.User {
-	var out []agent.User
-	for _, u := range c.Agent.Users {
-		out = append(out, agent.User{Name: u.Name, AuthProtocol: strings.ToLower(u.AuthProtocol), AuthPassword: u.AuthPassword,
-			PrivProtocol: strings.ToLower(u.PrivProtocol), PrivPassword: u.PrivPassword})
-	}
-	return out
 }

@@ -1,40 +1,45 @@
 package lbclient
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/lbd-project/lbd/checks"
+	"github.com/lbd-project/lbd/lbclient/agent"
 )
 
 func TestExampleConfigLoads(t *testing.T) {
 	t.Setenv("STATE_DIRECTORY", "")
 	cfg, err := Load("../etc/lbclient.toml")
-	must(t, err)
-	eq(t, 10*time.Second, cfg.Interval())
-	eq(t, []string{"0.0.0.0:161", "[::]:161"}, cfg.Agent.Listen)
-	eq(t, []string{"www.lb.example.org", "ssh.lb.example.org", "batch.lb.example.org", "ftp.lb.example.org"}, cfg.Aliases())
+	require.NoError(t, err)
+	assert.Equal(t, 10*time.Second, cfg.Interval())
+	assert.Equal(t, []string{"0.0.0.0:161", "[::]:161"}, cfg.Agent.Listen)
+	assert.Equal(t, []string{"www.lb.example.org", "ssh.lb.example.org", "batch.lb.example.org", "ftp.lb.example.org"}, cfg.Aliases())
 	ms := cfg.Mappings()
 	if len(ms) != 4 {
 		t.Fatalf("want 4 mappings, got %d", len(ms))
 	}
-	eq(t, "www.lb.example.org", ms[0].Name)
-	eq(t, 5, len(ms[0].Steps))
-	eq(t, "alias[0].checks[3]", ms[0].Steps[3].Key)
-	eq(t, 3*time.Second, ms[0].Steps[3].Spec.Timeout)
-	eq(t, true, ms[3].Default)
-	eq(t, []string{"ssh.lb.example.org"}, ms[3].Aliases)
-	eq(t, 13, len(cfg.EngineID()))
-	eq(t, 4, cfg.Workers())
-	eq(t, "/var/lib/lbclient/boots", cfg.BootsPath())
-	eq(t, pushSettings{community: "public", timeout: time.Second, retries: 2, targets: []string{}}, cfg.pushSettings())
+	assert.Equal(t, "www.lb.example.org", ms[0].Name)
+	assert.Len(t, ms[0].Steps, 5)
+	assert.Equal(t, "alias[0].checks[3]", ms[0].Steps[3].Key)
+	assert.Equal(t, 3*time.Second, ms[0].Steps[3].Spec.Timeout)
+	assert.True(t, ms[3].Default)
+	assert.Equal(t, []string{"ssh.lb.example.org"}, ms[3].Aliases)
+	assert.Len(t, cfg.EngineID(), 13)
+	assert.Equal(t, 4, cfg.Workers())
+	assert.Equal(t, "/var/lib/lbclient/boots", cfg.BootsPath())
+	assert.Equal(t, pushSettings{community: "public", timeout: time.Second, retries: 2, targets: []string{}}, cfg.pushSettings())
 
 	// every check and load type is shown (active or commented out)
 	data, err := os.ReadFile("../etc/lbclient.toml")
-	must(t, err)
+	require.NoError(t, err)
 	text := string(data)
 	for _, name := range append(checks.CheckNames(), checks.LoadNames()...) {
 		if !strings.Contains(text, `"`+name+`"`) {
@@ -55,13 +60,13 @@ engine_id = "0x8000006005:01:02:03"
 [[alias]]
 name = "a.example"
 `))
-	must(t, err)
-	eq(t, DefaultListen, cfg.Agent.Listen)
-	eq(t, "/", cfg.Agent.Root)
-	eq(t, DefaultInterval, cfg.Interval())
-	eq(t, []byte{0x80, 0, 0, 0x60, 5, 1, 2, 3}, cfg.EngineID())
-	eq(t, 1, len(cfg.Mappings()))
-	eq(t, true, cfg.Mappings()[0].Default)
+	require.NoError(t, err)
+	assert.Equal(t, DefaultListen, cfg.Agent.Listen)
+	assert.Equal(t, "/", cfg.Agent.Root)
+	assert.Equal(t, DefaultInterval, cfg.Interval())
+	assert.Equal(t, []byte{0x80, 0, 0, 0x60, 5, 1, 2, 3}, cfg.EngineID())
+	assert.Len(t, cfg.Mappings(), 1)
+	assert.True(t, cfg.Mappings()[0].Default)
 }
 
 func TestBadConfigs(t *testing.T) {
@@ -114,7 +119,7 @@ func TestBadConfigs(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			f := filepath.Join(dir, "bad.toml")
-			must(t, os.WriteFile(f, []byte(c.text), 0o644))
+			require.NoError(t, os.WriteFile(f, []byte(c.text), 0o644))
 			_, err := Load(f)
 			if err == nil {
 				t.Fatalf("no error for:\n%s", c.text)
@@ -127,4 +132,48 @@ func TestBadConfigs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Compile builds a Plan: steps, configuration errors as failing steps, the
+// composition rule, and step errors under their key.
+func TestCompile(t *testing.T) {
+	steps := []StepPlan{{Key: "k0", Spec: checks.Spec{Type: "constant", Data: "5"}, Load: true}}
+	failing := []StepPlan{{Key: "f:1", Failure: &Failure{Metric: ConfigError, Msg: "broken"}}}
+	two := []MappingPlan{{Name: "a", Aliases: []string{"a"}, Steps: steps}, {Default: true, Aliases: []string{"b", "c"}, Steps: failing}}
+	one := []MappingPlan{{Default: true, Aliases: []string{"b", "c"}, Steps: steps}}
+	for _, c := range []struct {
+		name     string
+		mappings []MappingPlan
+		rule     Rule
+		want     agent.Value
+	}{
+		{"per alias", two, PerAlias, agent.Value{IsString: true, Str: "a=5,b=-102,c=-102"}},
+		{"per alias, one mapping", one, PerAlias, agent.Value{IsString: true, Str: "b=5,c=5"}},
+		{"per mapping, one mapping", one, PerMapping, agent.Value{Int: 5}},
+		{"per mapping, two mappings", two, PerMapping, agent.Value{IsString: true, Str: "a=5,b=-102,c=-102"}},
+		{"always config error", two, AlwaysConfigError, agent.Value{Int: ConfigError}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var aliases []string
+			for _, m := range c.mappings {
+				aliases = append(aliases, m.Aliases...)
+			}
+			cfg, err := Compile(&Plan{File: "p", Agent: Defaults().Agent, Mappings: c.mappings, Aliases: aliases, Rule: c.rule})
+			require.NoError(t, err)
+			assert.Equal(t, c.rule, cfg.Rule())
+			assert.Equal(t, DefaultInterval, cfg.Interval())
+			assert.Equal(t, c.want, cfg.Compose(EvaluateOnce(context.Background(), cfg, 0, nil)))
+		})
+	}
+
+	_, err := Compile(&Plan{File: "p", Mappings: []MappingPlan{{Name: "a", Aliases: []string{"a"},
+		Steps: []StepPlan{{Key: "alias[0].loads[0]", Spec: checks.Spec{Type: "constant", Data: "x"}, Load: true}}}}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "p: key alias[0].loads[0]: load constant")
+	_, err = Compile(nil)
+	assert.Error(t, err)
+
+	broken := BrokenConfig()
+	assert.Equal(t, agent.Value{Int: ConfigError}, broken.Compose(nil))
+	assert.Empty(t, broken.Aliases())
 }

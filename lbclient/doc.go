@@ -3,24 +3,33 @@
 // alias's checks and loads in the background, composes the answer
 // (COMPAT.md §5.7) and serves it over SNMP with package agent.
 //
+// Configuration. Config is the TOML configuration as written (a plain
+// value). Config.Plan validates it and describes, as data, what it means
+// (a Plan: agent settings, mappings with their steps, aliases, composition
+// rule); Compile builds the checks of a Plan into the runtime Compiled
+// value that the Evaluator, Start and the pass modes use. Load and Parse
+// do all three; package legacy produces a Plan from the legacy formats,
+// compiled the same way.
+//
 // Mappings. Every [[alias]] that has checks or loads of its own is its own
 // mapping, evaluated with checks.Env{Alias: name}. Aliases without either
 // share the [default] mapping, evaluated once per round with Env.Alias "".
 // Evaluation follows COMPAT.md §5.2: checks in order, the first failing one
 // gives -Code and stops; then loads in order, summed, a failing one gives
 // -Code and stops; a sum of 0 is replaced by the built-in default load
-// (Config.DefaultLoad).
+// (Compiled.DefaultLoad).
 //
 // Output. A configuration with exactly one alias answers an INTEGER (that
 // alias's metric); otherwise an OCTET STRING "alias1=N1,alias2=N2" with every
 // alias, in configuration order, no spaces (COMPAT.md §3.4 item 6). Zero
-// aliases is rejected by Validate.
+// aliases is rejected by Config.Plan. (The legacy rule, PerMapping, answers
+// an INTEGER for exactly one mapping instead.)
 //
 // Codes of our own (not used by COMPAT.md, whose codes are 1..19):
 // NotReady (-100) is answered for every alias until the first evaluation
 // round has finished; CheckHung (-101) is a check or load that did not
 // return within its timeout plus a grace period (it is abandoned, the round
-// goes on).
+// goes on); ConfigError (-102) is a configuration that cannot be evaluated.
 //
 // Engine. A round (Evaluator.Round, every [agent] interval) evaluates the
 // mappings with at most [agent] workers (default 4) at a time; within a
@@ -39,8 +48,9 @@
 // users or engine ID builds a new responder with engine boots incremented
 // (persisted); push settings restart the pusher; listen addresses need a
 // restart (Reload returns an error and keeps the old configuration, as for
-// any error). Run does this on SIGHUP with Config.Source (else
-// Load(Config.File)).
+// any error). Agent.Reread reads the configuration again with the agent's
+// Loader (FileLoader(Compiled.File) unless the caller sets one); Run does
+// this on SIGHUP.
 //
 // Engine boots. [agent] boots_file, else $STATE_DIRECTORY/boots (systemd
 // StateDirectory=), else not persisted (1 at every start, warning logged).

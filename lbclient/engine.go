@@ -13,7 +13,7 @@ import (
 
 // The evaluation engine of one round (Evaluator.Round):
 //
-//   - Mappings are evaluated concurrently by at most Config.Workers()
+//   - Mappings are evaluated concurrently by at most Compiled.Workers()
 //     goroutines; within a mapping the steps run in order and the first
 //     failure stops it (COMPAT.md §5.2).
 //   - A step is memoised for the round by its key (stepKey): the same
@@ -28,16 +28,17 @@ import (
 //     instead of starting another copy, so a check stuck in the kernel (a
 //     hung AFS stat) leaks one goroutine, not one per round.
 
-// aliasFree lists the check and load types whose result does not depend on
-// Env.Alias, so they are shared between mappings of different aliases. A
-// type missing here (nologin, or a check added later) is shared only
-// between mappings with the same alias context: safe by default.
-var aliasFree = map[string]bool{
-	"tmpfull": true, "xsessions": true, "swapping": true, "swaping": true,
-	"sshdaemon": true, "webdaemon": true, "ftpdaemon": true, "gridftpdaemon": true,
-	"daemon": true, "afs": true, "roger": true, "command": true, "collectd": true,
-	"collectd_alarms": true, "eos": true, "reboot": true, "lemon": true,
-	"lemonload": true, "collectdload": true, "constant": true,
+// readsAlias reports whether a step's result may depend on Env.Alias (the
+// registry's ReadsAlias). A type missing from the registry (a check built
+// by a test, a configuration error) is shared only between mappings with
+// the same alias context: safe by default.
+func readsAlias(s Step) bool {
+	lookup := checks.Lookup
+	if s.Load {
+		lookup = checks.LookupLoad
+	}
+	e, ok := lookup(s.Spec.Type)
+	return !ok || e.ReadsAlias
 }
 
 // stepKey identifies a step's run within a round.
@@ -48,7 +49,7 @@ func stepKey(s Step, env checks.Env) string {
 		to = DefaultTimeout
 	}
 	alias := env.Alias
-	if aliasFree[typ] {
+	if !readsAlias(s) {
 		alias = ""
 	}
 	kind := "check"

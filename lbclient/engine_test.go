@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/lbd-project/lbd/checks"
 	"github.com/lbd-project/lbd/internal/testenv"
@@ -22,7 +24,7 @@ import (
 )
 
 // replaceChecks replaces every step whose Spec.Type is typ by f.
-func replaceChecks(cfg *Config, typ string, f checks.CheckFunc) {
+func replaceChecks(cfg *Compiled, typ string, f checks.CheckFunc) {
 	for _, m := range cfg.Mappings() {
 		for i := range m.Steps {
 			if m.Steps[i].Spec.Type == typ {
@@ -58,17 +60,17 @@ loads = [{ type = "constant", data = "30" }]
 		nologinRuns.Add(1)
 		return nologin.Run(ctx, env)
 	})
-	touch(t, root, "etc/iss.nologin.b")
-	ev := NewEvaluator(cfg, quietLog())
+	testenv.Touch(t, root, "etc/iss.nologin.b")
+	ev := NewEvaluator(cfg, testenv.QuietLogger())
 	for round := 1; round <= 3; round++ {
 		st := ev.Round(context.Background())
-		eq(t, agent.Value{IsString: true, Str: "a=10,b=-1,c=30"}, st.Value, "round", round)
+		assert.Equal(t, agent.Value{IsString: true, Str: "a=10,b=-1,c=30"}, st.Value, "round %d", round)
 		// "command /bin/true" with the default timeout is shared by a and b
 		// (b stops at nologin before reaching it); c's has another timeout.
-		eq(t, int32(2*round), cmdRuns.Load(), "command runs after round", round)
+		assert.Equal(t, int32(2*round), cmdRuns.Load(), "command runs after round %d", round)
 		// nologin depends on the alias: one run per alias
-		eq(t, int32(3*round), nologinRuns.Load(), "nologin runs after round", round)
-		eq(t, int64(7), ev.runs.Load(), "steps started, round", round) // 3 nologin + 2 command + constants of a and c
+		assert.Equal(t, int32(3*round), nologinRuns.Load(), "nologin runs after round %d", round)
+		assert.Equal(t, int64(7), ev.runs.Load(), "steps started, round %d", round) // 3 nologin + 2 command + constants of a and c
 	}
 }
 
@@ -83,9 +85,9 @@ loads = [{ type = "constant", data = "0" }]
 `)
 	var n atomic.Int32
 	cfg.DefaultLoad = func(string) int { n.Add(1); return 321 }
-	st := NewEvaluator(cfg, quietLog()).Round(context.Background())
-	eq(t, agent.Value{IsString: true, Str: "a=321,b=321"}, st.Value)
-	eq(t, int32(1), n.Load())
+	st := NewEvaluator(cfg, testenv.QuietLogger()).Round(context.Background())
+	assert.Equal(t, agent.Value{IsString: true, Str: "a=321,b=321"}, st.Value)
+	assert.Equal(t, int32(1), n.Load())
 }
 
 func TestBoundedConcurrency(t *testing.T) {
@@ -122,10 +124,10 @@ func TestBoundedConcurrency(t *testing.T) {
 		return checks.Result{OK: true}
 	})
 	cfg.DefaultLoad = func(string) int { return 5 }
-	st := NewEvaluator(cfg, quietLog()).Round(context.Background())
-	eq(t, int32(8), runs.Load())
-	eq(t, int32(3), peak.Load(), "peak concurrency with workers = 3")
-	eq(t, "first=5,a0=1,a1=2,a2=3,a3=4,a4=5,a5=6,a6=7,a7=8", st.Value.Str)
+	st := NewEvaluator(cfg, testenv.QuietLogger()).Round(context.Background())
+	assert.Equal(t, int32(8), runs.Load())
+	assert.Equal(t, int32(3), peak.Load(), "peak concurrency with workers = 3")
+	assert.Equal(t, "first=5,a0=1,a1=2,a2=3,a3=4,a4=5,a5=6,a6=7,a7=8", st.Value.Str)
 }
 
 func TestShortCircuit(t *testing.T) {
@@ -140,10 +142,10 @@ loads = [{ type = "constant", data = "10" }]
 		runs.Add(1)
 		return checks.Result{OK: true}
 	})
-	touch(t, root, "etc/nologin")
-	st := NewEvaluator(cfg, quietLog()).Round(context.Background())
-	eq(t, agent.Value{Int: -1}, st.Value)
-	eq(t, int32(0), runs.Load(), "a check after a failing one must not run")
+	testenv.Touch(t, root, "etc/nologin")
+	st := NewEvaluator(cfg, testenv.QuietLogger()).Round(context.Background())
+	assert.Equal(t, agent.Value{Int: -1}, st.Value)
+	assert.Equal(t, int32(0), runs.Load(), "a check after a failing one must not run")
 }
 
 func TestHungCheckNotRestarted(t *testing.T) {
@@ -164,15 +166,15 @@ loads = [{ type = "constant", data = "10" }]
 		}
 		return checks.Result{OK: true}
 	})
-	ev := NewEvaluator(cfg, quietLog())
+	ev := NewEvaluator(cfg, testenv.QuietLogger())
 	st := ev.Round(context.Background())
-	eq(t, agent.Value{Int: CheckHung}, st.Value)
+	assert.Equal(t, agent.Value{Int: CheckHung}, st.Value)
 	st = ev.Round(context.Background())
-	eq(t, agent.Value{Int: CheckHung}, st.Value)
+	assert.Equal(t, agent.Value{Int: CheckHung}, st.Value)
 	if !strings.Contains(st.Loads[0].Reason, "still running since") {
 		t.Errorf("reason %q", st.Loads[0].Reason)
 	}
-	eq(t, int32(1), runs.Load(), "a hung check is not started again while it runs")
+	assert.Equal(t, int32(1), runs.Load(), "a hung check is not started again while it runs")
 	close(release)
 	deadline := time.Now().Add(5 * time.Second)
 	for i := 0; i < 500 && time.Now().Before(deadline); i++ {
@@ -181,20 +183,20 @@ loads = [{ type = "constant", data = "10" }]
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	eq(t, agent.Value{Int: 10}, st.Value, "after the hung run returned")
-	eq(t, int32(2), runs.Load())
+	assert.Equal(t, agent.Value{Int: 10}, st.Value, "after the hung run returned")
+	assert.Equal(t, int32(2), runs.Load())
 }
 
 // v2cClient returns a gosnmp v2c client of addr ("ip:port").
 func v2cClient(t *testing.T, addr, community string) *gosnmp.GoSNMP {
 	t.Helper()
 	host, port, err := net.SplitHostPort(addr)
-	must(t, err)
+	require.NoError(t, err)
 	var p int
 	fmt.Sscan(port, &p)
 	g := &gosnmp.GoSNMP{Target: host, Port: uint16(p), Transport: "udp", Version: gosnmp.Version2c, Community: community,
 		Timeout: 2 * time.Second, Retries: 0, MaxOids: 1, Logger: gosnmp.NewLogger(log.New(io.Discard, "", 0))}
-	must(t, g.Connect())
+	require.NoError(t, g.Connect())
 	t.Cleanup(func() { g.Conn.Close() })
 	return g
 }
@@ -218,18 +220,18 @@ func getValue(g *gosnmp.GoSNMP) (agent.Value, error) {
 }
 
 // startCfg starts an agent for cfg and stops it at cleanup.
-func startCfg(t *testing.T, cfg *Config) *Agent {
+func startCfg(t *testing.T, cfg *Compiled) *Agent {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := Start(ctx, cfg, quietLog())
-	must(t, err)
+	a, err := Start(ctx, cfg, testenv.QuietLogger())
+	require.NoError(t, err)
 	t.Cleanup(func() {
 		cancel()
 		done := make(chan error, 1)
 		go func() { done <- a.Wait() }()
 		select {
 		case err := <-done:
-			must(t, err)
+			require.NoError(t, err)
 		case <-time.After(10 * time.Second):
 			t.Error("agent did not stop")
 		}
@@ -237,17 +239,17 @@ func startCfg(t *testing.T, cfg *Config) *Agent {
 	return a
 }
 
-func listenCfg(t *testing.T, body string) (*Config, string, string) {
+func listenCfg(t *testing.T, body string) (*Compiled, string, string) {
 	t.Helper()
 	port := testenv.FreePort(t, "127.0.0.1")
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	root := t.TempDir()
-	must(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
 	text := fmt.Sprintf("[agent]\nlisten = [%q]\nroot = %q\ncommunity = \"public\"\ninterval = \"50ms\"\n%s", addr, root, body)
 	file := filepath.Join(root, "lbclient.toml")
-	must(t, os.WriteFile(file, []byte(text), 0o644))
+	require.NoError(t, os.WriteFile(file, []byte(text), 0o644))
 	cfg, err := Load(file)
-	must(t, err, text)
+	require.NoError(t, err, text)
 	return cfg, addr, root
 }
 
@@ -280,50 +282,50 @@ loads = [{ type = "constant", data = "50" }]
 
 	<-entered // first round is running, blocked in the check
 	v, err := getValue(g)
-	must(t, err)
-	eq(t, agent.Value{Int: NotReady}, v, "before the first round completes")
+	require.NoError(t, err)
+	assert.Equal(t, agent.Value{Int: NotReady}, v, "before the first round completes")
 
 	gate <- struct{}{} // let round 1 finish
 	deadline := time.Now().Add(5 * time.Second)
 	for v.Int != 50 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 		v, err = getValue(g)
-		must(t, err)
+		require.NoError(t, err)
 	}
-	eq(t, agent.Value{Int: 50}, v)
+	assert.Equal(t, agent.Value{Int: 50}, v)
 
 	<-entered // round 2 is blocked in the check
 	for range 20 {
 		v, err = getValue(g)
-		must(t, err, "GET while a check hangs")
-		eq(t, agent.Value{Int: 50}, v, "previous value while a check hangs")
+		require.NoError(t, err, "GET while a check hangs")
+		assert.Equal(t, agent.Value{Int: 50}, v, "previous value while a check hangs")
 	}
-	eq(t, int32(2), calls.Load())
-	eq(t, true, a.Evaluator.State().Ready)
+	assert.Equal(t, int32(2), calls.Load())
+	assert.True(t, a.Evaluator.State().Ready)
 }
 
 func TestBootsPath(t *testing.T) {
 	cfg, _ := fixture(t, "[[alias]]\nname = \"a\"\n")
 	t.Setenv("STATE_DIRECTORY", "")
-	eq(t, "", cfg.BootsPath())
+	assert.Equal(t, "", cfg.BootsPath())
 	t.Setenv("STATE_DIRECTORY", "/var/lib/lbclient:/other")
-	eq(t, "/var/lib/lbclient/boots", cfg.BootsPath())
+	assert.Equal(t, "/var/lib/lbclient/boots", cfg.BootsPath())
 	cfg.Agent.BootsFile = "/srv/boots"
-	eq(t, "/srv/boots", cfg.BootsPath())
+	assert.Equal(t, "/srv/boots", cfg.BootsPath())
 
 	dir := t.TempDir()
 	f := filepath.Join(dir, "boots")
 	for want := uint32(1); want <= 3; want++ {
 		b, err := nextBoots(f)
-		must(t, err)
-		eq(t, want, b)
+		require.NoError(t, err)
+		assert.Equal(t, want, b)
 	}
-	must(t, os.WriteFile(filepath.Join(dir, "file"), nil, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "file"), nil, 0o644))
 	_, err := nextBoots(filepath.Join(dir, "file", "boots")) // not a directory, even for root
 	if err == nil || !strings.Contains(err.Error(), "boots_file") {
 		t.Errorf("want an error naming boots_file, got %v", err)
 	}
-	must(t, os.WriteFile(f, []byte("garbage\n"), 0o644))
+	require.NoError(t, os.WriteFile(f, []byte("garbage\n"), 0o644))
 	if _, err := nextBoots(f); err == nil {
 		t.Error("garbage boots file accepted")
 	}
@@ -340,16 +342,18 @@ push_retries = 0
 [[alias]]
 name = "a"
 `))
-	must(t, err)
-	eq(t, 8, cfg.Workers())
+	require.NoError(t, err)
+	assert.Equal(t, 8, cfg.Workers())
 	s := cfg.pushSettings()
-	eq(t, pushSettings{targets: []string{"127.0.0.1:10162", "[::1]:162", "lbd1.example.org:162"}, community: "c",
+	assert.Equal(t, pushSettings{targets: []string{"127.0.0.1:10162", "[::1]:162", "lbd1.example.org:162"}, community: "c",
 		inform: true, timeout: 250 * time.Millisecond, retries: 0}, s)
 	for _, c := range []struct{ text, key string }{
 		{"workers = 0", "agent.workers"},
 		{"push = [\"127.0.0.1\"]", "agent.push[0]"},
 		{"push = [\"127.0.0.1:0\"]", "agent.push[0]"},
 		{"push_timeout = \"x\"", "agent.push_timeout"},
+		{"push_timeout = \"0s\"", "agent.push_timeout"},
+		{"interval = \"0s\"", "agent.interval"},
 		{"push_retries = 99", "agent.push_retries"},
 	} {
 		_, err := Parse("x.toml", []byte("[agent]\ncommunity = \"c\"\n"+c.text+"\n[[alias]]\nname = \"a\"\n"))

@@ -21,6 +21,11 @@ const (
 	// CheckHung is a check or load abandoned because it did not return
 	// within its timeout plus HangGrace.
 	CheckHung = -101
+	// ConfigError is what a mapping reports when its configuration cannot
+	// be evaluated (the legacy formats: an unparsable line, an unreadable
+	// file, a listed alias without a default file), and the answer when no
+	// configuration could be loaded at all (BrokenConfig).
+	ConfigError = -102
 )
 
 // HangGrace is how long a step may overrun its timeout before it is
@@ -130,6 +135,19 @@ type AliasLoad struct {
 // INTEGER; otherwise an OCTET STRING "a=N,b=M" listing every alias in order.
 func Compose(loads []AliasLoad) agent.Value {
 	if len(loads) == 1 {
+		return agent.Value{Int: clamp32(loads[0].Metric)}
+	}
+	return agent.Value{IsString: true, Str: joinLoads(loads)}
+}
+
+// ComposePerMapping is the legacy output composition (COMPAT.md §5.7):
+// exactly one mapping → INTEGER, that mapping's metric (loads[0]), even if
+// it serves several aliases; zero or ≥ 2 mappings → OCTET STRING
+// "alias=metric,..." over loads in order (empty for none). It differs from
+// Compose (the TOML rule: exactly one alias → INTEGER) only for one mapping
+// serving several aliases.
+func ComposePerMapping(mappings int, loads []AliasLoad) agent.Value {
+	if mappings == 1 && len(loads) > 0 {
 		return agent.Value{Int: clamp32(loads[0].Metric)}
 	}
 	return agent.Value{IsString: true, Str: joinLoads(loads)}

@@ -8,7 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/lbd-project/lbd/checks"
+	"github.com/lbd-project/lbd/internal/testenv"
 	"github.com/lbd-project/lbd/lbclient/agent"
 )
 
@@ -27,24 +31,19 @@ func TestCompose(t *testing.T) {
 			agent.Value{IsString: true, Str: "z=1,a=2,m=-100"}},
 		{"clamped", []AliasLoad{{Alias: "a", Metric: 1 << 40}}, agent.Value{Int: 1<<31 - 1}},
 	} {
-		eq(t, c.want, Compose(c.loads), c.name)
+		assert.Equal(t, c.want, Compose(c.loads), c.name)
 	}
 }
 
 // fixture writes a config with root = a temp dir and returns it with the root.
-func fixture(t *testing.T, body string) (*Config, string) {
+func fixture(t *testing.T, body string) (*Compiled, string) {
 	t.Helper()
 	root := t.TempDir()
-	must(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
 	text := fmt.Sprintf("[agent]\nroot = %q\ncommunity = \"public\"\nlisten = [\"127.0.0.1:1161\"]\ninterval = \"50ms\"\n%s", root, body)
 	cfg, err := Parse("test.toml", []byte(text))
-	must(t, err, text)
+	require.NoError(t, err, text)
 	return cfg, root
-}
-
-func touch(t *testing.T, root, p string) {
-	t.Helper()
-	must(t, os.WriteFile(filepath.Join(root, p), nil, 0o644))
 }
 
 func TestEvaluate(t *testing.T) {
@@ -99,23 +98,23 @@ name = "b.example"
 			cfg, root := fixture(t, c.body)
 			cfg.DefaultLoad = c.defaultLoad
 			for _, f := range c.files {
-				touch(t, root, f)
+				testenv.Touch(t, root, f)
 			}
-			ev := NewEvaluator(cfg, quietLog())
+			ev := NewEvaluator(cfg, testenv.QuietLogger())
 			st := ev.Round(context.Background())
-			eq(t, true, st.Ready)
-			eq(t, c.want, st.Value)
-			eq(t, c.want, ev.Value())
-			eq(t, c.wantStep, st.Loads[len(st.Loads)-1].Step)
+			assert.True(t, st.Ready)
+			assert.Equal(t, c.want, st.Value)
+			assert.Equal(t, c.want, ev.Value())
+			assert.Equal(t, c.wantStep, st.Loads[len(st.Loads)-1].Step)
 		})
 	}
 }
 
 func TestNotReadyAndHung(t *testing.T) {
 	cfg, _ := fixture(t, "[[alias]]\nname = \"a\"\n[[alias]]\nname = \"b\"\nloads = [{ type = \"constant\", data = \"3\" }]\n")
-	ev := NewEvaluator(cfg, quietLog())
-	eq(t, false, ev.State().Ready)
-	eq(t, agent.Value{IsString: true, Str: "a=-100,b=-100"}, ev.Value())
+	ev := NewEvaluator(cfg, testenv.QuietLogger())
+	assert.False(t, ev.State().Ready)
+	assert.Equal(t, agent.Value{IsString: true, Str: "a=-100,b=-100"}, ev.Value())
 
 	// a check that ignores its context is abandoned after timeout + grace
 	old := HangGrace
@@ -131,8 +130,8 @@ func TestNotReadyAndHung(t *testing.T) {
 		})}}}
 	start := time.Now()
 	o := m.Evaluate(context.Background(), "/", nil)
-	eq(t, CheckHung, o.Metric)
-	eq(t, true, o.Hard)
+	assert.Equal(t, CheckHung, o.Metric)
+	assert.True(t, o.Hard)
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("hung check held the round for %v", d)
 	}
@@ -145,5 +144,14 @@ func TestNotReadyAndHung(t *testing.T) {
 		return checks.Result{Code: 14, Hard: true, Reason: "timeout"}
 	})
 	o = m.Evaluate(context.Background(), "/", nil)
-	eq(t, -14, o.Metric)
+	assert.Equal(t, -14, o.Metric)
+}
+
+func TestComposePerMapping(t *testing.T) {
+	two := []AliasLoad{{Alias: "a", Metric: 5}, {Alias: "b", Metric: 5}}
+	assert.Equal(t, agent.Value{Int: 5}, ComposePerMapping(1, two), "one mapping, two aliases")
+	assert.Equal(t, agent.Value{IsString: true, Str: "a=5,b=5"}, Compose(two), "TOML rule")
+	assert.Equal(t, agent.Value{IsString: true, Str: "a=5,b=5"}, ComposePerMapping(2, two))
+	assert.Equal(t, agent.Value{IsString: true, Str: ""}, ComposePerMapping(0, nil))
+	assert.Equal(t, agent.Value{Int: -13}, ComposePerMapping(1, []AliasLoad{{Alias: "a", Metric: -13}}))
 }

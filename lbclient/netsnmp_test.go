@@ -3,7 +3,6 @@ package lbclient
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,17 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sirupsen/logrus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/lbd-project/lbd/internal/testenv"
 	"github.com/lbd-project/lbd/lbclient/agent"
 )
-
-func quietLog() *logrus.Logger {
-	l := logrus.New()
-	l.SetOutput(io.Discard)
-	return l
-}
 
 // snmpget runs net-snmp's snmpget (one 2 s attempt) with private state dirs.
 func snmpget(t *testing.T, bin, target string, args ...string) (string, error) {
@@ -62,7 +56,7 @@ func startAgent(t *testing.T, body string) (string, string) {
 	t.Helper()
 	port := testenv.FreePort(t, "127.0.0.1")
 	root := t.TempDir()
-	must(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
 	text := fmt.Sprintf(`[agent]
 listen = ["127.0.0.1:%d"]
 root = %q
@@ -75,9 +69,9 @@ users = [
 ]
 %s`, port, root, filepath.Join(root, "boots"), body)
 	file := filepath.Join(root, "lbclient.toml")
-	must(t, os.WriteFile(file, []byte(text), 0o644))
+	require.NoError(t, os.WriteFile(file, []byte(text), 0o644))
 	cfg, err := Load(file)
-	must(t, err)
+	require.NoError(t, err)
 	startCfg(t, cfg)
 	return "127.0.0.1:" + strconv.Itoa(port), root
 }
@@ -110,7 +104,7 @@ name = "b.example"
 	}
 
 	// nologin drains the aliases of the default mapping at the next round
-	touch(t, root, "etc/nologin")
+	testenv.Touch(t, root, "etc/nologin")
 	eventually(t, `"a.example=50,b.example=-1"`, md5)
 	out, err := aes()
 	if err != nil || out != `"a.example=50,b.example=-1"` {
@@ -128,8 +122,8 @@ name = "b.example"
 		t.Errorf("unknown user: %q %v", out, err)
 	}
 	data, err := os.ReadFile(filepath.Join(root, "boots"))
-	must(t, err)
-	eq(t, "1\n", string(data))
+	require.NoError(t, err)
+	assert.Equal(t, "1\n", string(data))
 }
 
 func TestNetSNMPInteger(t *testing.T) {
@@ -144,7 +138,7 @@ loads = [{ type = "constant", data = "50000" }]
 		return snmpget(t, bin, target, "-v3", "-l", "authNoPriv", "-u", "loadbalancing", "-a", "MD5", "-A", "lb-secret-1")
 	}
 	eventually(t, "50000", md5)
-	touch(t, root, "etc/iss.nologin.only.example")
+	testenv.Touch(t, root, "etc/iss.nologin.only.example")
 	eventually(t, "-1", md5)
 }
 
@@ -152,17 +146,17 @@ func TestStartErrors(t *testing.T) {
 	port := testenv.FreePort(t, "127.0.0.1")
 	cfg, _ := fixture(t, "[[alias]]\nname = \"a\"\n")
 	cfg.Agent.Listen = []string{fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", port)}
-	if _, err := Start(context.Background(), cfg, quietLog()); err == nil {
+	if _, err := Start(context.Background(), cfg, testenv.QuietLogger()); err == nil {
 		t.Error("binding the same address twice must fail")
 	}
 	cfg.Agent.Listen = []string{fmt.Sprintf("127.0.0.1:%d", port)}
 	cfg.Agent.BootsFile = filepath.Join(t.TempDir(), "boots")
-	must(t, os.WriteFile(cfg.Agent.BootsFile, []byte("41\n"), 0o644))
+	require.NoError(t, os.WriteFile(cfg.Agent.BootsFile, []byte("41\n"), 0o644))
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := Start(ctx, cfg, quietLog())
-	must(t, err)
-	eq(t, uint32(42), a.Responder.Boots())
-	eq(t, 1, len(a.Addrs()))
+	a, err := Start(ctx, cfg, testenv.QuietLogger())
+	require.NoError(t, err)
+	assert.Equal(t, uint32(42), a.Responder.Boots())
+	assert.Len(t, a.Addrs(), 1)
 	cancel()
-	must(t, a.Wait())
+	require.NoError(t, a.Wait())
 }

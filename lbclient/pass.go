@@ -43,37 +43,6 @@ const PassParallel = 8
 // PassNotWritable is the answer to a SET (snmpd.conf(5)).
 const PassNotWritable = "not-writable"
 
-// Source is a configuration and its output composition rule.
-type Source struct {
-	Config *Config
-	// Compose builds the answer from the per-alias loads (in
-	// Config.Aliases() order); nil means Compose (the TOML rule). A legacy
-	// configuration uses LegacyConfig.Compose.
-	Compose func([]AliasLoad) agent.Value
-}
-
-// TOMLSource answers from a TOML configuration.
-func TOMLSource(cfg *Config) Source { return Source{Config: cfg, Compose: Compose} }
-
-// Source answers from a legacy configuration, with the legacy composition.
-func (lc *LegacyConfig) Source() Source { return Source{Config: lc.Config, Compose: lc.Compose} }
-
-// ConfigErrorSource answers the INTEGER LegacyConfigError for every alias:
-// what the pass modes answer when the configuration cannot be loaded at all
-// (its aliases are unknown, and an empty answer would hide the error).
-func ConfigErrorSource() Source {
-	cfg := Defaults()
-	cfg.interval = DefaultInterval
-	return Source{Config: cfg, Compose: func([]AliasLoad) agent.Value { return agent.Value{Int: LegacyConfigError} }}
-}
-
-func (s Source) compose(loads []AliasLoad) agent.Value {
-	if s.Compose == nil {
-		return Compose(loads)
-	}
-	return s.Compose(loads)
-}
-
 // ParseOID parses a dotted numeric OID ("1.3.6" or ".1.3.6"); each arc
 // is a 32-bit unsigned integer and there are 1 to 128 arcs.
 func ParseOID(s string) ([]uint32, bool) {
@@ -156,12 +125,12 @@ func FormatPass(v agent.Value) string {
 // (exactly three lines), or "" when the OID is not served. It evaluates
 // every mapping once (EvaluateOnce with deadline; ≤ 0 means PassDeadline),
 // and logs each alias's result and any failure to log (nil: nowhere).
-func Pass(ctx context.Context, src Source, op PassOp, oid string, deadline time.Duration, log logrus.FieldLogger) string {
+func Pass(ctx context.Context, cfg *Compiled, op PassOp, oid string, deadline time.Duration, log logrus.FieldLogger) string {
 	if !Serves(op, oid) {
 		return ""
 	}
-	loads := EvaluateOnce(ctx, src.Config, deadline, log)
-	v := src.compose(loads)
+	loads := EvaluateOnce(ctx, cfg, deadline, log)
+	v := cfg.Compose(loads)
 	if log != nil {
 		for _, l := range loads {
 			f := log.WithFields(logrus.Fields{"alias": l.Alias, "load": l.Metric})
@@ -186,7 +155,7 @@ func Pass(ctx context.Context, src Source, op PassOp, oid string, deadline time.
 // returns within deadline (≤ 0: PassDeadline) plus PassGrace: a mapping
 // still running at the deadline reports CheckHung for its aliases. A panic
 // in a mapping reports CheckHung too.
-func EvaluateOnce(ctx context.Context, cfg *Config, deadline time.Duration, log logrus.FieldLogger) []AliasLoad {
+func EvaluateOnce(ctx context.Context, cfg *Compiled, deadline time.Duration, log logrus.FieldLogger) []AliasLoad {
 	if deadline <= 0 {
 		deadline = PassDeadline
 	}
@@ -283,12 +252,12 @@ const maxPassPersistLine = 64 << 10
 
 // ServePassPersist runs the net-snmp pass_persist protocol on in/out until
 // EOF on in (returns nil) or ctx is done (returns ctx.Err()). An Evaluator
-// runs src.Config in the background every Config.Interval(); get and
+// runs cfg in the background every Compiled.Interval(); get and
 // getnext answer from its last state at once (only the very first one may
 // wait, ReadyWait at most, for the first round). Commands are
 // case-insensitive; blank lines are ignored; an unknown command is
 // answered NONE.
-func ServePassPersist(ctx context.Context, src Source, in io.Reader, out io.Writer, opts PassPersistOptions) error {
+func ServePassPersist(ctx context.Context, cfg *Compiled, in io.Reader, out io.Writer, opts PassPersistOptions) error {
 	log := opts.Log
 	if log == nil {
 		l := logrus.New()
@@ -300,17 +269,8 @@ func ServePassPersist(ctx context.Context, src Source, in io.Reader, out io.Writ
 		wait = 2 * time.Second
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	ev := NewEvaluator(src.Config, log)
-	loopDone := make(chan struct{})
-	go func() {
-		defer close(loopDone)
-		defer func() {
-			if p := recover(); p != nil {
-				log.WithField("panic", fmt.Sprint(p)).Error("evaluator stopped")
-			}
-		}()
-		ev.Loop(ctx)
-	}()
+	ev := NewEvaluator(cfg, log)
+	loopDone := runEvaluator(ctx, ev, log)
 	defer func() {
 		cancel()
 		t := time.NewTimer(PassGrace)
@@ -321,6 +281,54 @@ func ServePassPersist(ctx context.Context, src Source, in io.Reader, out io.Writ
 		t.Stop()
 	}()
 
+	lines, readErr := readLines(ctx, in)
+	s := &persistSession{ctx: ctx, cfg: cfg, ev: ev, lines: lines, wait: wait, log: log}
+	w := bufio.NewWriter(out)
+	for {
+		cmd, ok := s.next()
+		if !ok {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			select {
+			case err := <-readErr:
+				return err
+			default:
+				return nil
+			}
+		}
+		resp := s.respond(cmd)
+		if resp == "" {
+			continue // blank line, or EOF within a request: the loop returns
+		}
+		if _, err := w.WriteString(resp); err != nil {
+			return err
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+}
+
+// runEvaluator runs ev.Loop until ctx is done; the channel is closed when
+// it has returned.
+func runEvaluator(ctx context.Context, ev *Evaluator, log logrus.FieldLogger) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			if p := recover(); p != nil {
+				log.WithField("panic", fmt.Sprint(p)).Error("evaluator stopped")
+			}
+		}()
+		ev.Loop(ctx)
+	}()
+	return done
+}
+
+// readLines sends the trimmed lines of in until EOF or ctx is done; the
+// read error (nil at EOF) is sent on the second channel.
+func readLines(ctx context.Context, in io.Reader) (<-chan string, <-chan error) {
 	lines := make(chan string)
 	readErr := make(chan error, 1)
 	go func() {
@@ -336,78 +344,73 @@ func ServePassPersist(ctx context.Context, src Source, in io.Reader, out io.Writ
 		}
 		readErr <- sc.Err()
 	}()
-	next := func() (string, bool) {
-		select {
-		case l, ok := <-lines:
-			return l, ok
-		case <-ctx.Done():
-			return "", false
-		}
+	return lines, readErr
+}
+
+// persistSession is the state of one pass_persist conversation.
+type persistSession struct {
+	ctx    context.Context
+	cfg    *Compiled
+	ev     *Evaluator
+	lines  <-chan string
+	wait   time.Duration
+	waited bool
+	log    logrus.FieldLogger
+}
+
+// next returns the next line; false at EOF or when ctx is done.
+func (s *persistSession) next() (string, bool) {
+	select {
+	case l, ok := <-s.lines:
+		return l, ok
+	case <-s.ctx.Done():
+		return "", false
 	}
-	w := bufio.NewWriter(out)
-	reply := func(s string) error {
-		if _, err := w.WriteString(s); err != nil {
-			return err
-		}
-		return w.Flush()
-	}
-	waited := false
-	answer := func(op PassOp, oid string) string {
-		if !Serves(op, oid) {
-			return "NONE\n"
-		}
-		if !waited {
-			waited = true
-			deadline := time.Now().Add(wait)
-			for i := 0; i < 10000 && !ev.State().Ready && time.Now().Before(deadline) && ctx.Err() == nil; i++ {
-				time.Sleep(10 * time.Millisecond)
-			}
-		}
-		return FormatPass(src.compose(ev.State().Loads))
-	}
-	for {
-		cmd, ok := next()
+}
+
+// respond reads the rest of the request cmd starts and returns the answer;
+// "" for a blank line or an input that ends within the request.
+func (s *persistSession) respond(cmd string) string {
+	switch strings.ToLower(cmd) {
+	case "":
+		return ""
+	case "ping":
+		return "PONG\n"
+	case "get", "getnext":
+		oid, ok := s.next()
 		if !ok {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			select {
-			case err := <-readErr:
-				return err
-			default:
-				return nil
-			}
+			return ""
 		}
-		var resp string
-		switch strings.ToLower(cmd) {
-		case "":
-			continue
-		case "ping":
-			resp = "PONG\n"
-		case "get", "getnext":
-			oid, ok := next()
-			if !ok {
-				continue // EOF: the loop returns
-			}
-			op := PassGet
-			if strings.EqualFold(cmd, "getnext") {
-				op = PassGetNext
-			}
-			resp = answer(op, oid)
-		case "set":
-			if _, ok := next(); !ok { // OID
-				continue
-			}
-			if _, ok := next(); !ok { // type and value
-				continue
-			}
-			resp = PassNotWritable + "\n"
-		default:
-			log.WithField("command", cmd).Warn("pass_persist: unknown command")
-			resp = "NONE\n"
+		op := PassGet
+		if strings.EqualFold(cmd, "getnext") {
+			op = PassGetNext
 		}
-		if err := reply(resp); err != nil {
-			return err
+		return s.answer(op, oid)
+	case "set":
+		if _, ok := s.next(); !ok { // OID
+			return ""
+		}
+		if _, ok := s.next(); !ok { // type and value
+			return ""
+		}
+		return PassNotWritable + "\n"
+	}
+	s.log.WithField("command", cmd).Warn("pass_persist: unknown command")
+	return "NONE\n"
+}
+
+// answer is the reply to a get or getnext; only the first one may wait
+// (s.wait at most) for the first evaluation round.
+func (s *persistSession) answer(op PassOp, oid string) string {
+	if !Serves(op, oid) {
+		return "NONE\n"
+	}
+	if !s.waited {
+		s.waited = true
+		deadline := time.Now().Add(s.wait)
+		for i := 0; i < 10000 && !s.ev.State().Ready && time.Now().Before(deadline) && s.ctx.Err() == nil; i++ {
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	return FormatPass(s.cfg.Compose(s.ev.State().Loads))
 }

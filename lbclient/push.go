@@ -31,7 +31,7 @@ const (
 	sysNameOID     = ".1.3.6.1.2.1.1.5.0"
 )
 
-// pushSettings is the push part of a Config, normalised.
+// pushSettings is the push part of a Compiled, normalised.
 type pushSettings struct {
 	targets   []string
 	community string
@@ -40,9 +40,9 @@ type pushSettings struct {
 	retries   int
 }
 
-func (c *Config) pushSettings() pushSettings {
+func (c *Compiled) pushSettings() pushSettings {
 	s := pushSettings{targets: c.Agent.Push, community: c.Agent.PushCommunity, inform: c.Agent.PushInform,
-		timeout: c.pushTimeout, retries: DefaultPushRetries}
+		timeout: c.Agent.PushTimeout.Duration, retries: DefaultPushRetries}
 	if s.community == "" {
 		s.community = c.Agent.Community
 	}
@@ -89,7 +89,7 @@ type pushMsg struct {
 
 // newPusher starts the pusher of cfg, or returns nil if no push target is
 // configured.
-func newPusher(ctx context.Context, cfg *Config, lg logrus.FieldLogger) *pusher {
+func newPusher(ctx context.Context, cfg *Compiled, lg logrus.FieldLogger) *pusher {
 	set := cfg.pushSettings()
 	if len(set.targets) == 0 {
 		return nil

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/lbd-project/lbd/internal/testenv"
 	"github.com/lbd-project/lbd/lbclient/agent"
@@ -116,20 +118,20 @@ name = "b.example"
 
 	// the first round makes both aliases usable (they were not ready)
 	n := waitTrap(t, traps, "a.example=50,b.example=7")
-	eq(t, gosnmp.SNMPv2Trap, n.pdu)
-	eq(t, "lbd-push", n.community)
-	eq(t, strings.TrimPrefix(TrapOID, "."), strings.TrimPrefix(n.trapOID, "."))
-	eq(t, agent.Value{IsString: true, Str: "a.example=50,b.example=7"}, n.value)
-	eq(t, host, n.sysName)
-	eq(t, []string{sysUpTimeOID, snmpTrapOIDOID, agent.OID, ChangedOID, sysNameOID}, n.names)
+	assert.Equal(t, gosnmp.SNMPv2Trap, n.pdu)
+	assert.Equal(t, "lbd-push", n.community)
+	assert.Equal(t, strings.TrimPrefix(TrapOID, "."), strings.TrimPrefix(n.trapOID, "."))
+	assert.Equal(t, agent.Value{IsString: true, Str: "a.example=50,b.example=7"}, n.value)
+	assert.Equal(t, host, n.sysName)
+	assert.Equal(t, []string{sysUpTimeOID, snmpTrapOIDOID, agent.OID, ChangedOID, sysNameOID}, n.names)
 
 	// /etc/iss.nologin drains the default mapping only: one trap for b
-	touch(t, root, "etc/iss.nologin")
+	testenv.Touch(t, root, "etc/iss.nologin")
 	n = waitTrap(t, traps, "b.example=-1")
-	eq(t, agent.Value{IsString: true, Str: "a.example=50,b.example=-1"}, n.value)
-	must(t, os.Remove(filepath.Join(root, "etc/iss.nologin")))
+	assert.Equal(t, agent.Value{IsString: true, Str: "a.example=50,b.example=-1"}, n.value)
+	require.NoError(t, os.Remove(filepath.Join(root, "etc/iss.nologin")))
 	n = waitTrap(t, traps, "b.example=7")
-	eq(t, agent.Value{IsString: true, Str: "a.example=50,b.example=7"}, n.value)
+	assert.Equal(t, agent.Value{IsString: true, Str: "a.example=50,b.example=7"}, n.value)
 
 	// rounds with no usability change send nothing
 	time.Sleep(300 * time.Millisecond) // several 50 ms rounds
@@ -144,7 +146,7 @@ func TestPushInform(t *testing.T) {
 	trapAddr, traps := trapListener(t)
 	// a UDP port with nobody reading: informs to it are never acknowledged
 	dead, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	must(t, err)
+	require.NoError(t, err)
 	defer dead.Close()
 	cfg, _, root := listenCfg(t, fmt.Sprintf(`push = [%q, %q]
 push_community = "lbd-push"
@@ -158,11 +160,11 @@ loads = [{ type = "constant", data = "50" }]
 `, dead.LocalAddr().String(), trapAddr))
 	a := startCfg(t, cfg)
 	n := waitTrap(t, traps, "only.example=50")
-	eq(t, gosnmp.InformRequest, n.pdu)
-	eq(t, agent.Value{Int: 50}, n.value)
-	touch(t, root, "etc/nologin")
+	assert.Equal(t, gosnmp.InformRequest, n.pdu)
+	assert.Equal(t, agent.Value{Int: 50}, n.value)
+	testenv.Touch(t, root, "etc/nologin")
 	n = waitTrap(t, traps, "only.example=-1")
-	eq(t, agent.Value{Int: -1}, n.value)
+	assert.Equal(t, agent.Value{Int: -1}, n.value)
 
 	p := a.push.Load()
 	deadline := time.Now().Add(5 * time.Second)
@@ -175,20 +177,20 @@ loads = [{ type = "constant", data = "50" }]
 	// the dead receiver does not hold up evaluation
 	g := v2cClient(t, listenOf(cfg), "public")
 	v, err := getValue(g)
-	must(t, err)
-	eq(t, agent.Value{Int: -1}, v)
+	require.NoError(t, err)
+	assert.Equal(t, agent.Value{Int: -1}, v)
 }
 
-func listenOf(cfg *Config) string { return cfg.Agent.Listen[0] }
+func listenOf(cfg *Compiled) string { return cfg.Agent.Listen[0] }
 
 func TestPushCoalesces(t *testing.T) {
 	p := &pusher{targets: []*pushTarget{{wake: make(chan struct{}, 1)}}}
 	p.notify(&State{Value: agent.Value{Int: 5}}, []AliasLoad{{Alias: "a", Metric: 5}})
 	p.notify(&State{Value: agent.Value{IsString: true, Str: "a=-1,b=3"}}, []AliasLoad{{Alias: "a", Metric: -1}, {Alias: "b", Metric: 3}})
 	m := p.targets[0].pending
-	eq(t, agent.Value{IsString: true, Str: "a=-1,b=3"}, m.value)
-	eq(t, "a=-1,b=3", changedString(m.changed))
-	eq(t, 1, len(p.targets[0].wake))
+	assert.Equal(t, agent.Value{IsString: true, Str: "a=-1,b=3"}, m.value)
+	assert.Equal(t, "a=-1,b=3", changedString(m.changed))
+	assert.Len(t, p.targets[0].wake, 1)
 }
 
 func TestReload(t *testing.T) {
@@ -199,30 +201,30 @@ loads = [{ type = "constant", data = "50" }]
 	boots := filepath.Join(root, "boots")
 	cfg.Agent.BootsFile = boots
 	a := startCfg(t, cfg)
-	eq(t, uint32(1), a.CurrentResponder().Boots())
+	assert.Equal(t, uint32(1), a.CurrentResponder().Boots())
 	g := v2cClient(t, addr, "public")
 	eventuallyValue(t, g, agent.Value{Int: 50})
 
 	rewrite := func(body string) {
 		t.Helper()
 		text := fmt.Sprintf("[agent]\nlisten = [%q]\nroot = %q\nboots_file = %q\ninterval = \"50ms\"\n%s", addr, root, boots, body)
-		must(t, os.WriteFile(cfg.File, []byte(text), 0o644))
+		require.NoError(t, os.WriteFile(cfg.File, []byte(text), 0o644))
 	}
 	// new loads and aliases, same SNMP settings: same responder
 	rewrite("community = \"public\"\n[[alias]]\nname = \"a\"\nloads = [{ type = \"constant\", data = \"60\" }]\n[[alias]]\nname = \"b\"\nloads = [{ type = \"constant\", data = \"70\" }]\n")
-	must(t, a.reloadFromSource())
+	require.NoError(t, a.Reread())
 	eventuallyValue(t, g, agent.Value{IsString: true, Str: "a=60,b=70"})
-	eq(t, a.Responder, a.CurrentResponder())
+	assert.Equal(t, a.Responder, a.CurrentResponder())
 
 	// an invalid file is refused, the running configuration stays
 	rewrite("community = \"public\"\n[[alias]]\nname = \"a\"\nloads = [{ type = \"constant\", data = \"lots\" }]\n")
-	if err := a.reloadFromSource(); err == nil || !strings.Contains(err.Error(), "alias[0].loads[0]") {
+	if err := a.Reread(); err == nil || !strings.Contains(err.Error(), "alias[0].loads[0]") {
 		t.Errorf("want a config error naming the key, got %v", err)
 	}
 	time.Sleep(150 * time.Millisecond)
 	v, err := getValue(g)
-	must(t, err)
-	eq(t, agent.Value{IsString: true, Str: "a=60,b=70"}, v)
+	require.NoError(t, err)
+	assert.Equal(t, agent.Value{IsString: true, Str: "a=60,b=70"}, v)
 
 	// listen addresses cannot change without a restart
 	other := *a.Evaluator.Config()
@@ -233,11 +235,11 @@ loads = [{ type = "constant", data = "50" }]
 
 	// a new community: new responder, boots incremented and persisted
 	rewrite("community = \"private\"\n[[alias]]\nname = \"a\"\nloads = [{ type = \"constant\", data = \"80\" }]\n")
-	must(t, a.reloadFromSource())
-	eq(t, uint32(2), a.CurrentResponder().Boots())
+	require.NoError(t, a.Reread())
+	assert.Equal(t, uint32(2), a.CurrentResponder().Boots())
 	data, err := os.ReadFile(boots)
-	must(t, err)
-	eq(t, "2\n", string(data))
+	require.NoError(t, err)
+	assert.Equal(t, "2\n", string(data))
 	eventuallyValue(t, v2cClient(t, addr, "private"), agent.Value{Int: 80})
 	if _, err := getValue(v2cClientTimeout(t, addr, "public", 200*time.Millisecond)); err == nil {
 		t.Error("the old community still answers")
@@ -252,7 +254,7 @@ func TestRunSIGHUP(t *testing.T) {
 	defer func() { runReady = nil }()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, quietLog()) }()
+	go func() { done <- Run(ctx, cfg, FileLoader(cfg.File), testenv.QuietLogger()) }()
 	select {
 	case <-ready:
 	case err := <-done:
@@ -261,14 +263,14 @@ func TestRunSIGHUP(t *testing.T) {
 	g := v2cClient(t, addr, "public")
 	eventuallyValue(t, g, agent.Value{Int: 50})
 	text, err := os.ReadFile(cfg.File)
-	must(t, err)
-	must(t, os.WriteFile(cfg.File, []byte(strings.Replace(string(text), `"50"`, `"55"`, 1)), 0o644))
-	must(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(cfg.File, []byte(strings.Replace(string(text), `"50"`, `"55"`, 1)), 0o644))
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))
 	eventuallyValue(t, g, agent.Value{Int: 55})
 	cancel()
 	select {
 	case err := <-done:
-		must(t, err)
+		require.NoError(t, err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return")
 	}

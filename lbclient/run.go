@@ -28,7 +28,7 @@ type State struct {
 	Ready bool
 	At    time.Time
 	Loads []AliasLoad // in configuration order
-	Value agent.Value // Compose(Loads)
+	Value agent.Value // Compiled.Compose(Loads)
 }
 
 // Evaluator evaluates the configuration's mappings and caches the result.
@@ -36,7 +36,7 @@ type State struct {
 // atomically. See engine.go for how a round runs (bounded concurrency,
 // per-round sharing of identical checks, hung checks).
 type Evaluator struct {
-	conf   atomic.Pointer[Config]
+	conf   atomic.Pointer[Compiled]
 	log    logrus.FieldLogger
 	cur    atomic.Pointer[State]
 	mu     sync.Mutex // serializes Round
@@ -48,7 +48,7 @@ type Evaluator struct {
 }
 
 // NewEvaluator returns an evaluator whose state is NotReady for every alias.
-func NewEvaluator(cfg *Config, log logrus.FieldLogger) *Evaluator {
+func NewEvaluator(cfg *Compiled, log logrus.FieldLogger) *Evaluator {
 	if log == nil {
 		l := logrus.New()
 		l.SetOutput(os.Stderr)
@@ -60,7 +60,7 @@ func NewEvaluator(cfg *Config, log logrus.FieldLogger) *Evaluator {
 	for _, a := range cfg.Aliases() {
 		st.Loads = append(st.Loads, AliasLoad{Alias: a, Metric: NotReady, Reason: "not evaluated yet"})
 	}
-	st.Value = cfg.compose(st.Loads)
+	st.Value = cfg.Compose(st.Loads)
 	e.cur.Store(st)
 	return e
 }
@@ -72,11 +72,11 @@ func (e *Evaluator) State() *State { return e.cur.Load() }
 func (e *Evaluator) Value() agent.Value { return e.cur.Load().Value }
 
 // Config returns the configuration the next round uses.
-func (e *Evaluator) Config() *Config { return e.conf.Load() }
+func (e *Evaluator) Config() *Compiled { return e.conf.Load() }
 
 // SetConfig replaces the configuration: the next round (started at once by
 // Loop) uses it; until it completes the previous answer is served.
-func (e *Evaluator) SetConfig(cfg *Config) {
+func (e *Evaluator) SetConfig(cfg *Compiled) {
 	e.conf.Store(cfg)
 	select {
 	case e.kick <- struct{}{}:
@@ -84,7 +84,7 @@ func (e *Evaluator) SetConfig(cfg *Config) {
 	}
 }
 
-// Round evaluates every mapping once (at most Config.Workers() at a time,
+// Round evaluates every mapping once (at most Compiled.Workers() at a time,
 // identical checks shared), stores and returns the new state, logs alias
 // state changes and reports usable/unusable changes to the push hook.
 func (e *Evaluator) Round(ctx context.Context) *State {
@@ -106,7 +106,7 @@ func (e *Evaluator) Round(ctx context.Context) *State {
 	for _, a := range cfg.Aliases() {
 		st.Loads = append(st.Loads, byAlias[a])
 	}
-	st.Value = cfg.compose(st.Loads)
+	st.Value = cfg.Compose(st.Loads)
 	if ctx.Err() != nil { // interrupted: results are not trustworthy, keep the last state
 		return st
 	}
@@ -207,14 +207,17 @@ type Agent struct {
 	cancel context.CancelFunc
 
 	reloadMu sync.Mutex
-	cfg      *Config // guarded by reloadMu
-	boots    uint32  // guarded by reloadMu
+	cfg      *Compiled // guarded by reloadMu
+	boots    uint32    // guarded by reloadMu
+	loader   Loader    // guarded by reloadMu; re-reads the configuration
 }
 
 // Start binds every listen address, starts the evaluator, the SNMP
 // responders and the pusher, and returns; Wait blocks until ctx is done.
 // An error binding any address closes the others and is returned.
-func Start(ctx context.Context, cfg *Config, log logrus.FieldLogger) (*Agent, error) {
+// A configuration read from a file (Compiled.File) is re-read with
+// FileLoader by Reread unless SetLoader says otherwise.
+func Start(ctx context.Context, cfg *Compiled, log logrus.FieldLogger) (*Agent, error) {
 	if log == nil {
 		log = logrus.StandardLogger()
 	}
@@ -229,6 +232,9 @@ func Start(ctx context.Context, cfg *Config, log logrus.FieldLogger) (*Agent, er
 		return nil, err
 	}
 	a := &Agent{Evaluator: ev, Responder: r, log: log, cfg: cfg, boots: boots, errc: make(chan error, len(cfg.Agent.Listen))}
+	if cfg.File != "" {
+		a.loader = FileLoader(cfg.File)
+	}
 	a.resp.Store(r)
 	for _, l := range cfg.Agent.Listen {
 		network := "udp4"
@@ -285,7 +291,7 @@ func Start(ctx context.Context, cfg *Config, log logrus.FieldLogger) (*Agent, er
 }
 
 // newResponder builds the SNMP responder of cfg.
-func newResponder(cfg *Config, boots uint32, value func() agent.Value) (*agent.Responder, error) {
+func newResponder(cfg *Compiled, boots uint32, value func() agent.Value) (*agent.Responder, error) {
 	return agent.New(agent.Config{Community: cfg.Agent.Community, Users: cfg.agentUsers(),
 		EngineID: cfg.EngineID(), Boots: boots}, value, nil)
 }
@@ -307,7 +313,7 @@ func (a *Agent) CurrentResponder() *agent.Responder { return a.resp.Load() }
 // push settings restarts the pusher. The listen addresses cannot change
 // without a restart: Reload then returns an error and keeps running the
 // old configuration, as it does for any error.
-func (a *Agent) Reload(cfg *Config) error {
+func (a *Agent) Reload(cfg *Compiled) error {
 	if cfg == nil {
 		return errors.New("reload: no configuration")
 	}
@@ -347,25 +353,24 @@ func (a *Agent) Reload(cfg *Config) error {
 	return nil
 }
 
-// reloadFromSource re-reads the configuration (Config.Source, else
-// Load(Config.File)) and applies it; an error is logged and the running
-// configuration kept.
-func (a *Agent) reloadFromSource() error {
+// SetLoader sets how Reread (SIGHUP under Run) reads the configuration
+// again; nil: it cannot.
+func (a *Agent) SetLoader(l Loader) {
 	a.reloadMu.Lock()
-	old := a.cfg
+	a.loader = l
 	a.reloadMu.Unlock()
-	var cfg *Config
-	var err error
-	switch {
-	case old.Source != nil:
-		cfg, err = old.Source()
-	case old.File != "":
-		cfg, err = Load(old.File)
-	default:
-		err = errors.New("the configuration was not read from a file")
-	}
-	if err == nil && cfg.Source == nil {
-		cfg.Source = old.Source
+}
+
+// Reread reads the configuration again with the agent's Loader and applies
+// it (Reload); an error is logged and the running configuration kept.
+func (a *Agent) Reread() error {
+	a.reloadMu.Lock()
+	l := a.loader
+	a.reloadMu.Unlock()
+	var cfg *Compiled
+	err := errors.New("the configuration was not read from a file")
+	if l != nil {
+		cfg, err = l.Load()
 	}
 	if err == nil {
 		err = a.Reload(cfg)
@@ -383,12 +388,12 @@ func sameSet(a, b []string) bool {
 	return slices.Equal(x, y)
 }
 
-func snmpChanged(a, b *Config) bool {
+func snmpChanged(a, b *Compiled) bool {
 	return a.Agent.Community != b.Agent.Community || !slices.Equal(a.agentUsers(), b.agentUsers()) ||
 		!bytes.Equal(a.EngineID(), b.EngineID())
 }
 
-func pushChanged(a, b *Config) bool {
+func pushChanged(a, b *Compiled) bool {
 	x, y := a.pushSettings(), b.pushSettings()
 	return !slices.Equal(x.targets, y.targets) || x.community != y.community || x.inform != y.inform ||
 		x.timeout != y.timeout || x.retries != y.retries
@@ -427,12 +432,15 @@ func (a *Agent) Wait() error {
 var runReady func(*Agent)
 
 // Run is Start then Wait; meanwhile SIGHUP reloads the configuration
-// (Config.Source, else Load(Config.File)), keeping the running one if the
-// new one is invalid.
-func Run(ctx context.Context, cfg *Config, log logrus.FieldLogger) error {
+// with loader (nil: FileLoader(cfg.File) when cfg was read from a file),
+// keeping the running one if the new one is invalid.
+func Run(ctx context.Context, cfg *Compiled, loader Loader, log logrus.FieldLogger) error {
 	a, err := Start(ctx, cfg, log)
 	if err != nil {
 		return err
+	}
+	if loader != nil {
+		a.SetLoader(loader)
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -445,7 +453,7 @@ func Run(ctx context.Context, cfg *Config, log logrus.FieldLogger) error {
 		for {
 			select {
 			case <-hup:
-				_ = a.reloadFromSource()
+				_ = a.Reread()
 			case <-done:
 				return
 			}

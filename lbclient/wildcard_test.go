@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/lbd-project/lbd/internal/testenv"
 )
 
@@ -16,13 +18,13 @@ import (
 func TestStartWildcardRepliesFromPolledAddress(t *testing.T) {
 	port := testenv.FreePort(t, "127.0.0.1")
 	root := t.TempDir()
-	must(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
 	text := fmt.Sprintf("[agent]\nlisten = [\"0.0.0.0:%d\"]\nroot = %q\ncommunity = \"public\"\ninterval = \"50ms\"\n"+
 		"[[alias]]\nname = \"a\"\nloads = [{ type = \"constant\", data = \"42\" }]\n", port, root)
 	file := filepath.Join(root, "lbclient.toml")
-	must(t, os.WriteFile(file, []byte(text), 0o644))
+	require.NoError(t, os.WriteFile(file, []byte(text), 0o644))
 	cfg, err := Load(file)
-	must(t, err)
+	require.NoError(t, err)
 	startCfg(t, cfg)
 	for _, ip := range []string{"127.0.0.1", "127.0.0.7"} {
 		g := v2cClient(t, fmt.Sprintf("%s:%d", ip, port), "public")

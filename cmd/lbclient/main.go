@@ -45,6 +45,7 @@ import (
 	lsyslog "github.com/sirupsen/logrus/hooks/syslog"
 
 	"github.com/lbd-project/lbd/lbclient"
+	"github.com/lbd-project/lbd/lbclient/legacy"
 )
 
 func main() {
@@ -134,61 +135,77 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return runIO(ctx, args, os.Stdin, stdout, stderr)
 }
 
-func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	pass := isPassMode(args)
-	fs := flag.NewFlagSet("lbclient", flag.ContinueOnError)
+// options are the parsed flags.
+type options struct {
+	fs                                *flag.FlagSet
+	set                               map[string]bool // flags given explicitly
+	config, level, logFile, legacyDir string
+	root, convert, getOID, nextOID    string
+	setOID                            string
+	once, persist                     bool
+	check                             checkFlag
+	interval, deadline                time.Duration
+}
+
+// parseFlags parses args; ok false means exit with code.
+func parseFlags(args []string, pass bool, stderr io.Writer) (o *options, code int, ok bool) {
+	o = &options{fs: flag.NewFlagSet("lbclient", flag.ContinueOnError), set: map[string]bool{}}
+	fs := o.fs
 	fs.SetOutput(stderr)
 	if pass {
 		fs.SetOutput(io.Discard)
 	}
-	config := fs.String("config", "/etc/lbclient.toml", "configuration file (TOML)")
-	once := fs.Bool("once", false, "evaluate every alias once, print \"alias load reason\" lines and exit")
-	var check checkFlag
-	fs.Var(&check, "check-config", "validate the configuration and exit (non-zero with file:line: key errors)")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	logFile := fs.String("log-file", "", "append logs to this file (default: stderr; in the pass modes syslog, else nowhere)")
-	legacyDir := fs.String("legacy-dir", lbclient.DefaultLegacyDir,
+	fs.StringVar(&o.config, "config", "/etc/lbclient.toml", "configuration file (TOML)")
+	fs.BoolVar(&o.once, "once", false, "evaluate every alias once, print \"alias load reason\" lines and exit")
+	fs.Var(&o.check, "check-config", "validate the configuration and exit (non-zero with file:line: key errors)")
+	fs.StringVar(&o.level, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&o.logFile, "log-file", "", "append logs to this file (default: stderr; in the pass modes syslog, else nowhere)")
+	fs.StringVar(&o.legacyDir, "legacy-dir", legacy.DefaultDir,
 		"legacy configuration directory (lbaliases, lbclient.conf, lbclient.conf.<alias>), used when -config is not given")
-	root := fs.String("root", "", "file-system root the checks read under (default: [agent] root, or / for a legacy directory)")
-	interval := fs.Duration("interval", lbclient.DefaultInterval, "evaluation period of a legacy configuration (pass_persist)")
-	convert := fs.String("convert-legacy", "", "print the TOML equivalent of this legacy configuration directory and exit")
-	getOID := fs.String("g", "", "net-snmp pass: GET of `OID` (prints three lines or nothing)")
-	nextOID := fs.String("n", "", "net-snmp pass: GETNEXT of `OID`")
-	setOID := fs.String("s", "", "net-snmp pass: SET of `OID` TYPE VALUE (answers not-writable)")
-	persist := fs.Bool("pass-persist", false, "net-snmp pass_persist protocol on stdin/stdout")
-	deadline := fs.Duration("pass-deadline", lbclient.PassDeadline, "pass mode: bound of one evaluation of every mapping")
+	fs.StringVar(&o.root, "root", "", "file-system root the checks read under (default: [agent] root, or / for a legacy directory)")
+	fs.DurationVar(&o.interval, "interval", lbclient.DefaultInterval, "evaluation period of a legacy configuration (pass_persist)")
+	fs.StringVar(&o.convert, "convert-legacy", "", "print the TOML equivalent of this legacy configuration directory and exit")
+	fs.StringVar(&o.getOID, "g", "", "net-snmp pass: GET of `OID` (prints three lines or nothing)")
+	fs.StringVar(&o.nextOID, "n", "", "net-snmp pass: GETNEXT of `OID`")
+	fs.StringVar(&o.setOID, "s", "", "net-snmp pass: SET of `OID` TYPE VALUE (answers not-writable)")
+	fs.BoolVar(&o.persist, "pass-persist", false, "net-snmp pass_persist protocol on stdin/stdout")
+	fs.DurationVar(&o.deadline, "pass-deadline", lbclient.PassDeadline, "pass mode: bound of one evaluation of every mapping")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) && !pass {
-			return 0
+			return nil, 0, false
 		}
-		return 2
+		return nil, 2, false
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+	return o, 0, true
+}
 
-	// In the pass modes a bad -log-level or -log-file must not silence the
-	// answer: the defaults (info, syslog) are used instead.
-	lvl, err := logrus.ParseLevel(*level)
+// setupLog makes the logger. In the pass modes a bad -log-level or
+// -log-file must not silence the answer: the defaults (info, syslog) are
+// used instead. The returned close func closes the log file.
+func setupLog(o *options, pass bool, stderr io.Writer) (log *logrus.Logger, closeLog func(), code int, ok bool) {
+	lvl, err := logrus.ParseLevel(o.level)
 	if err != nil {
 		if !pass {
 			fmt.Fprintf(stderr, "lbclient: -log-level: %v\n", err)
-			return 2
+			return nil, nil, 2, false
 		}
 		lvl = logrus.InfoLevel
 	}
-	log := logrus.New()
+	log = logrus.New()
 	log.SetLevel(lvl)
+	closeLog = func() {}
 	var logOut *os.File
-	if *logFile != "" {
-		logOut, err = os.OpenFile(*logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if o.logFile != "" {
+		logOut, err = os.OpenFile(o.logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 		if err != nil && !pass {
 			fmt.Fprintf(stderr, "lbclient: -log-file: %v\n", err)
-			return 2
+			return nil, nil, 2, false
 		}
 	}
 	switch {
 	case logOut != nil:
-		defer logOut.Close()
+		closeLog = func() { logOut.Close() }
 		log.SetOutput(logOut)
 	case pass:
 		log.SetOutput(io.Discard)
@@ -198,63 +215,83 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	default:
 		log.SetOutput(stderr)
 	}
+	return log, closeLog, 0, true
+}
 
-	if pass {
+func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	pass := isPassMode(args)
+	o, code, ok := parseFlags(args, pass, stderr)
+	if !ok {
+		return code
+	}
+	log, closeLog, code, ok := setupLog(o, pass, stderr)
+	if !ok {
+		return code
+	}
+	defer closeLog()
+	fs := o.fs
+	switch {
+	case pass:
 		return runPass(ctx, passArgs{
-			get: *getOID, next: *nextOID, setOID: *setOID, set: set, persist: *persist, rest: fs.Args(),
-			config: *config, useConfig: set["config"], legacyDir: *legacyDir, root: *root, interval: *interval,
-			deadline: *deadline,
+			get: o.getOID, next: o.nextOID, setOID: o.setOID, set: o.set, persist: o.persist, rest: fs.Args(),
+			config: o.config, useConfig: o.set["config"], legacyDir: o.legacyDir, root: o.root, interval: o.interval,
+			deadline: o.deadline,
 		}, stdin, stdout, log)
+	case o.convert != "":
+		return runConvert(o, stdout, stderr)
 	}
-
-	if *convert != "" {
-		if fs.NArg() > 0 {
-			fmt.Fprintf(stderr, "lbclient: unexpected arguments %q\n", fs.Args())
-			return 2
-		}
-		lc := lbclient.LoadLegacy(*convert, lbclient.LegacyOptions{Root: *root, Interval: *interval})
-		for _, p := range lc.Problems {
-			fmt.Fprintf(stderr, "lbclient: %s\n", p)
-		}
-		fmt.Fprint(stdout, lbclient.ConvertLegacy(lc))
-		if lc.HasErrors() {
-			return 1
-		}
-		return 0
-	}
-
-	file := *config
-	useConfig := set["config"]
-	if check.set {
+	file, useConfig := o.config, o.set["config"]
+	if o.check.set {
 		switch {
-		case check.file != "":
-			file, useConfig = check.file, true
+		case o.check.file != "":
+			file, useConfig = o.check.file, true
 		case fs.NArg() == 1:
 			file, useConfig = fs.Arg(0), true
 		}
 	}
-	if fs.NArg() > 0 && !(check.set && check.file == "" && fs.NArg() == 1) {
+	if fs.NArg() > 0 && !(o.check.set && o.check.file == "" && fs.NArg() == 1) {
 		fmt.Fprintf(stderr, "lbclient: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
-	if !useConfig && set["legacy-dir"] {
-		return runLegacy(ctx, *legacyDir, lbclient.LegacyOptions{Root: *root, Interval: *interval}, check.set, *once, stdout, stderr, log)
+	if !useConfig && o.set["legacy-dir"] {
+		return runLegacy(ctx, o.legacyDir, legacy.Options{Root: o.root, Interval: o.interval}, o.check.set, o.once, stdout, stderr, log)
 	}
+	return runTOML(ctx, o, file, stdout, stderr, log)
+}
 
+// runConvert is -convert-legacy.
+func runConvert(o *options, stdout, stderr io.Writer) int {
+	if o.fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "lbclient: unexpected arguments %q\n", o.fs.Args())
+		return 2
+	}
+	lc := legacy.Load(o.convert, legacy.Options{Root: o.root, Interval: o.interval})
+	for _, p := range lc.Problems {
+		fmt.Fprintf(stderr, "lbclient: %s\n", p)
+	}
+	fmt.Fprint(stdout, legacy.Convert(lc))
+	if lc.HasErrors() {
+		return 1
+	}
+	return 0
+}
+
+// runTOML is -check-config, -once or the standalone agent for a TOML file.
+func runTOML(ctx context.Context, o *options, file string, stdout, stderr io.Writer, log *logrus.Logger) int {
 	cfg, err := lbclient.Load(file)
 	if err != nil {
 		fmt.Fprintf(stderr, "lbclient: %v\n", err)
 		return 1
 	}
-	if *root != "" {
-		cfg.Agent.Root = *root
+	if o.root != "" {
+		cfg.Agent.Root = o.root
 	}
 	switch {
-	case check.set:
+	case o.check.set:
 		fmt.Fprintf(stdout, "%s: OK (%d aliases, %d mappings)\n", file, len(cfg.Aliases()), len(cfg.Mappings()))
 		return 0
-	case *once:
-		if lvl == logrus.InfoLevel {
+	case o.once:
+		if log.GetLevel() == logrus.InfoLevel {
 			log.SetLevel(logrus.WarnLevel) // the printed lines say it all
 		}
 		st := lbclient.NewEvaluator(cfg, log).Round(ctx)
@@ -267,7 +304,7 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		}
 		return 0
 	}
-	if err := lbclient.Run(ctx, cfg, log); err != nil {
+	if err := lbclient.Run(ctx, cfg, lbclient.FileLoader(file), log); err != nil {
 		log.WithError(err).Error("lbclient stopped")
 		return 1
 	}
@@ -276,8 +313,8 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 }
 
 // runLegacy is -once / -check-config for a legacy directory.
-func runLegacy(ctx context.Context, dir string, opts lbclient.LegacyOptions, check, once bool, stdout, stderr io.Writer, log *logrus.Logger) int {
-	lc := lbclient.LoadLegacy(dir, opts)
+func runLegacy(ctx context.Context, dir string, opts legacy.Options, check, once bool, stdout, stderr io.Writer, log *logrus.Logger) int {
+	lc := legacy.Load(dir, opts)
 	for _, p := range lc.Problems {
 		fmt.Fprintf(stderr, "lbclient: %s\n", p)
 	}
@@ -293,7 +330,7 @@ func runLegacy(ctx context.Context, dir string, opts lbclient.LegacyOptions, che
 		if log.GetLevel() == logrus.InfoLevel {
 			log.SetLevel(logrus.WarnLevel)
 		}
-		loads := lbclient.EvaluateOnce(ctx, lc.Config, 0, nil)
+		loads := lbclient.EvaluateOnce(ctx, lc.Compiled, 0, nil)
 		if ctx.Err() != nil {
 			fmt.Fprintln(stderr, "lbclient: interrupted")
 			return 1
@@ -374,21 +411,21 @@ func runPass(ctx context.Context, a passArgs, stdin io.Reader, stdout io.Writer,
 }
 
 // loadSource loads the TOML file (-config given) or the legacy directory.
-// A TOML file that does not load answers the INTEGER
-// lbclient.LegacyConfigError (its aliases are unknown); the error is logged.
-func loadSource(a passArgs, log *logrus.Logger) lbclient.Source {
+// A TOML file that does not load answers the INTEGER lbclient.ConfigError
+// (its aliases are unknown); the error is logged.
+func loadSource(a passArgs, log *logrus.Logger) *lbclient.Compiled {
 	if a.useConfig {
 		cfg, err := lbclient.Load(a.config)
 		if err != nil {
-			log.WithError(err).Errorf("configuration error: answering %d", lbclient.LegacyConfigError)
-			return lbclient.ConfigErrorSource()
+			log.WithError(err).Errorf("configuration error: answering %d", lbclient.ConfigError)
+			return lbclient.BrokenConfig()
 		}
 		if a.root != "" {
 			cfg.Agent.Root = a.root
 		}
-		return lbclient.TOMLSource(cfg)
+		return cfg
 	}
-	lc := lbclient.LoadLegacy(a.legacyDir, lbclient.LegacyOptions{Root: a.root, Interval: a.interval})
+	lc := legacy.Load(a.legacyDir, legacy.Options{Root: a.root, Interval: a.interval})
 	lc.Log(log)
-	return lc.Source()
+	return lc.Compiled
 }

@@ -9,10 +9,11 @@ import (
 	"testing"
 
 	"github.com/lbd-project/lbd/lbclient"
+	"github.com/lbd-project/lbd/lbclient/legacy"
 )
 
 const (
-	fixtures = "../../lbclient/testdata/legacy/"
+	fixtures = "../../lbclient/legacy/testdata/"
 	theOID   = ".1.3.6.1.4.1.96.255.1"
 )
 
@@ -166,7 +167,7 @@ func TestLegacyCommands(t *testing.T) {
 			t.Errorf("%s: %v\n%s", fx, err, out)
 			continue
 		}
-		lc := lbclient.LoadLegacy(fixtures+fx, lbclient.LegacyOptions{})
+		lc := legacy.Load(fixtures+fx, legacy.Options{})
 		if strings.Join(cfg.Aliases(), ",") != strings.Join(lc.Aliases(), ",") {
 			t.Errorf("%s: aliases %v, legacy %v", fx, cfg.Aliases(), lc.Aliases())
 		}

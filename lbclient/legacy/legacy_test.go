@@ -1,4 +1,4 @@
-package lbclient
+package legacy
 
 import (
 	"context"
@@ -7,37 +7,30 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/lbd-project/lbd/checks"
+	"github.com/lbd-project/lbd/internal/testenv"
+	"github.com/lbd-project/lbd/lbclient"
 	"github.com/lbd-project/lbd/lbclient/agent"
 )
 
-// lgDir writes files (relative path → content) into a temp dir.
-func lgDir(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for p, c := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		must(t, os.MkdirAll(filepath.Dir(full), 0o755))
-		must(t, os.WriteFile(full, []byte(c), 0o644))
-	}
-	return dir
-}
-
 // lgLoad loads a legacy dir with a fixture root and default load 1.
-func lgLoad(t *testing.T, dir, root string) *LegacyConfig {
+func lgLoad(t *testing.T, dir, root string) *Config {
 	t.Helper()
-	lc := LoadLegacy(dir, LegacyOptions{Root: root})
+	lc := Load(dir, Options{Root: root})
 	lc.DefaultLoad = func(string) int { return 1 }
 	return lc
 }
 
 // lgAnswer is the pass-mode GET output for a legacy dir.
-func lgAnswer(t *testing.T, lc *LegacyConfig) string {
+func lgAnswer(t *testing.T, lc *Config) string {
 	t.Helper()
-	return Pass(context.Background(), lc.Source(), PassGet, agent.OID, 0, nil)
+	return lbclient.Pass(context.Background(), lc.Compiled, lbclient.PassGet, agent.OID, 0, nil)
 }
 
-func lgProblems(lc *LegacyConfig) string {
+func lgProblems(lc *Config) string {
 	var b strings.Builder
 	for _, p := range lc.Problems {
 		b.WriteString(p.String() + "\n")
@@ -46,23 +39,23 @@ func lgProblems(lc *LegacyConfig) string {
 }
 
 // COMPAT.md §4: the byte-exact answers.
-func TestLegacyCompatExamples(t *testing.T) {
-	lc := lgLoad(t, "testdata/legacy/one", "")
-	eq(t, ".1.3.6.1.4.1.96.255.1\ninteger\n50000\n", lgAnswer(t, lc))
-	eq(t, "", lgProblems(lc))
+func TestCompatExamples(t *testing.T) {
+	lc := lgLoad(t, "testdata/one", "")
+	assert.Equal(t, ".1.3.6.1.4.1.96.255.1\ninteger\n50000\n", lgAnswer(t, lc))
+	assert.Equal(t, "", lgProblems(lc))
 
-	lc = lgLoad(t, "testdata/legacy/two", "")
-	eq(t, ".1.3.6.1.4.1.96.255.1\nstring\ntest2.cern.ch=40000,test.cern.ch=50000\n", lgAnswer(t, lc))
-	eq(t, "", lgProblems(lc))
-	eq(t, []string{"test2.cern.ch", "test.cern.ch"}, lc.Aliases())
-	eq(t, 2, len(lc.Mappings()))
-	eq(t, "test2.cern.ch", lc.Mappings()[0].Name)
-	eq(t, true, lc.Mappings()[1].Default)
+	lc = lgLoad(t, "testdata/two", "")
+	assert.Equal(t, ".1.3.6.1.4.1.96.255.1\nstring\ntest2.cern.ch=40000,test.cern.ch=50000\n", lgAnswer(t, lc))
+	assert.Equal(t, "", lgProblems(lc))
+	assert.Equal(t, []string{"test2.cern.ch", "test.cern.ch"}, lc.Aliases())
+	assert.Len(t, lc.Mappings(), 2)
+	assert.Equal(t, "test2.cern.ch", lc.Mappings()[0].Name)
+	assert.True(t, lc.Mappings()[1].Default)
 }
 
 // Whitespace variants of the one-mapping example (D7): same answer, with
 // warnings for what the existing CERN lbclient rejects.
-func TestLegacyWhitespace(t *testing.T) {
+func TestWhitespace(t *testing.T) {
 	for name, c := range map[string]struct {
 		aliases, conf string
 		warn          bool
@@ -80,16 +73,16 @@ func TestLegacyWhitespace(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			root := t.TempDir()
-			dir := lgDir(t, map[string]string{"lbaliases": c.aliases, "lbclient.conf": c.conf})
+			dir := testenv.WriteTree(t, map[string]string{"lbaliases": c.aliases, "lbclient.conf": c.conf})
 			lc := lgLoad(t, dir, root)
-			eq(t, ".1.3.6.1.4.1.96.255.1\ninteger\n50000\n", lgAnswer(t, lc))
-			eq(t, false, lc.HasErrors(), lgProblems(lc))
-			eq(t, c.warn, len(lc.Problems) > 0, lgProblems(lc))
+			assert.Equal(t, ".1.3.6.1.4.1.96.255.1\ninteger\n50000\n", lgAnswer(t, lc))
+			assert.False(t, lc.HasErrors(), lgProblems(lc))
+			assert.Equal(t, c.warn, len(lc.Problems) > 0, lgProblems(lc))
 		})
 	}
 }
 
-func TestParseLegacyLine(t *testing.T) {
+func TestParseLine(t *testing.T) {
 	for _, c := range []struct {
 		line string
 		code int    // 0: valid
@@ -136,14 +129,14 @@ func TestParseLegacyLine(t *testing.T) {
 		{"check collectd [a", -checks.CodeCollectd, "", "", false},
 		{"check collectd_alarms [{", -checks.CodeCollectd, "", "", false},
 		{"load collectd", -checks.CodeCollectd, "", "", false},
-		{"check frobnicate", LegacyConfigError, "", "", false},
-		{"check", LegacyConfigError, "", "", false},
-		{"load", LegacyConfigError, "", "", false},
-		{"load average 5", LegacyConfigError, "", "", false},
-		{"chekc nologin", LegacyConfigError, "", "", false},
-		{"lbalias=foo", LegacyConfigError, "", "", false},
+		{"check frobnicate", ConfigError, "", "", false},
+		{"check", ConfigError, "", "", false},
+		{"load", ConfigError, "", "", false},
+		{"load average 5", ConfigError, "", "", false},
+		{"chekc nologin", ConfigError, "", "", false},
+		{"lbalias=foo", ConfigError, "", "", false},
 	} {
-		l, ok := ParseLegacyLine(c.line, 0)
+		l, ok := ParseLine(c.line, 0)
 		if !ok {
 			t.Errorf("%q: skipped as blank", c.line)
 			continue
@@ -158,11 +151,11 @@ func TestParseLegacyLine(t *testing.T) {
 			t.Errorf("%q: %v", c.line, l.Err)
 			continue
 		}
-		eq(t, checks.Spec{Type: c.typ, Data: c.data}, l.Spec, c.line)
-		eq(t, c.load, l.Load, c.line)
+		assert.Equal(t, checks.Spec{Type: c.typ, Data: c.data}, l.Spec, c.line)
+		assert.Equal(t, c.load, l.Load, c.line)
 	}
 	for _, blank := range []string{"", "   ", "\t", "\r", "#", "# check nologin", "   # x", "\t#x\r"} {
-		if _, ok := ParseLegacyLine(blank, 0); ok {
+		if _, ok := ParseLine(blank, 0); ok {
 			t.Errorf("%q must be skipped", blank)
 		}
 	}
@@ -170,10 +163,10 @@ func TestParseLegacyLine(t *testing.T) {
 
 // A broken line gives its mapping a negative code (D6), the other mappings
 // are unaffected, and the problem is reported.
-func TestLegacyBrokenLine(t *testing.T) {
-	lc := lgLoad(t, "testdata/legacy/broken", t.TempDir())
-	eq(t, ".1.3.6.1.4.1.96.255.1\nstring\na.example=-17,b.example=50\n", lgAnswer(t, lc))
-	eq(t, true, lc.HasErrors())
+func TestBrokenLine(t *testing.T) {
+	lc := lgLoad(t, "testdata/broken", t.TempDir())
+	assert.Equal(t, ".1.3.6.1.4.1.96.255.1\nstring\na.example=-17,b.example=50\n", lgAnswer(t, lc))
+	assert.True(t, lc.HasErrors())
 	if p := lgProblems(lc); !strings.Contains(p, "broken/lbclient.conf.a.example:2: error: check daemon") {
 		t.Errorf("problems:\n%s", p)
 	}
@@ -187,67 +180,67 @@ func TestLegacyBrokenLine(t *testing.T) {
 		{"load constant ten\n", -16},
 		{"check command\n", -14},
 		{"check daemon {nope}\n", -17},
-		{"check nologin\nthis is not a line\n", LegacyConfigError},
-		{"check frobnicate\n", LegacyConfigError},
+		{"check nologin\nthis is not a line\n", ConfigError},
+		{"check frobnicate\n", ConfigError},
 		{"load constant -1\n", -16}, // the package's default file: a soft failure
 	} {
-		dir := lgDir(t, map[string]string{"lbaliases": "lbalias=x.example\n", "lbclient.conf": c.conf})
+		dir := testenv.WriteTree(t, map[string]string{"lbaliases": "lbalias=x.example\n", "lbclient.conf": c.conf})
 		lc := lgLoad(t, dir, t.TempDir())
-		loads := EvaluateOnce(context.Background(), lc.Config, 0, nil)
-		eq(t, 1, len(loads), c.conf)
-		eq(t, c.want, loads[0].Metric, c.conf, loads[0].Reason)
-		eq(t, agent.Value{Int: int32(c.want)}, lc.Compose(loads), c.conf)
+		loads := lbclient.EvaluateOnce(context.Background(), lc.Compiled, 0, nil)
+		assert.Len(t, loads, 1, c.conf)
+		assert.Equal(t, c.want, loads[0].Metric, "%s: %s", c.conf, loads[0].Reason)
+		assert.Equal(t, agent.Value{Int: int32(c.want)}, lc.Compose(loads), c.conf)
 	}
 }
 
-func TestLegacyMissingFiles(t *testing.T) {
+func TestMissingFiles(t *testing.T) {
 	// listed aliases without their own file and no default file
-	dir := lgDir(t, map[string]string{"lbaliases": "lbalias=a.example\nlbalias=b.example\n",
+	dir := testenv.WriteTree(t, map[string]string{"lbaliases": "lbalias=a.example\nlbalias=b.example\n",
 		"lbclient.conf.b.example": "load constant 5\n"})
 	lc := lgLoad(t, dir, t.TempDir())
-	eq(t, ".1.3.6.1.4.1.96.255.1\nstring\nb.example=5,a.example=-102\n", lgAnswer(t, lc))
-	eq(t, true, lc.HasErrors())
+	assert.Equal(t, ".1.3.6.1.4.1.96.255.1\nstring\nb.example=5,a.example=-102\n", lgAnswer(t, lc))
+	assert.True(t, lc.HasErrors())
 
 	// no lbaliases: only alias files are served
-	dir = lgDir(t, map[string]string{"lbclient.conf": "load constant 9\n", "lbclient.conf.b.example": "load constant 5\n"})
+	dir = testenv.WriteTree(t, map[string]string{"lbclient.conf": "load constant 9\n", "lbclient.conf.b.example": "load constant 5\n"})
 	lc = lgLoad(t, dir, t.TempDir())
-	eq(t, ".1.3.6.1.4.1.96.255.1\ninteger\n5\n", lgAnswer(t, lc))
-	eq(t, true, lc.HasErrors())
+	assert.Equal(t, ".1.3.6.1.4.1.96.255.1\ninteger\n5\n", lgAnswer(t, lc))
+	assert.True(t, lc.HasErrors())
 
 	// nothing at all: an explicit configuration error code, never an
 	// empty answer (issue 3 item 5)
 	for _, d := range []string{t.TempDir(), filepath.Join(t.TempDir(), "missing")} {
 		lc = lgLoad(t, d, t.TempDir())
-		eq(t, ".1.3.6.1.4.1.96.255.1\ninteger\n-102\n", lgAnswer(t, lc))
-		eq(t, true, lc.HasErrors())
+		assert.Equal(t, ".1.3.6.1.4.1.96.255.1\ninteger\n-102\n", lgAnswer(t, lc))
+		assert.True(t, lc.HasErrors())
 	}
 
 	// default file serving no alias: empty string too (COMPAT.md §5.7)
-	dir = lgDir(t, map[string]string{"lbaliases": "# none\n", "lbclient.conf": "load constant 9\n"})
+	dir = testenv.WriteTree(t, map[string]string{"lbaliases": "# none\n", "lbclient.conf": "load constant 9\n"})
 	lc = lgLoad(t, dir, t.TempDir())
-	eq(t, ".1.3.6.1.4.1.96.255.1\nstring\n\n", lgAnswer(t, lc))
+	assert.Equal(t, ".1.3.6.1.4.1.96.255.1\nstring\n\n", lgAnswer(t, lc))
 
 	// an unreadable alias file reports the config error for its alias only
-	dir = lgDir(t, map[string]string{"lbaliases": "lbalias=a.example\nlbalias=b.example\n", "lbclient.conf": "load constant 9\n"})
-	must(t, os.Mkdir(filepath.Join(dir, "lbclient.conf.a.example"), 0o755)) // a directory: not a file, ignored
+	dir = testenv.WriteTree(t, map[string]string{"lbaliases": "lbalias=a.example\nlbalias=b.example\n", "lbclient.conf": "load constant 9\n"})
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "lbclient.conf.a.example"), 0o755)) // a directory: not a file, ignored
 	lc = lgLoad(t, dir, t.TempDir())
-	eq(t, ".1.3.6.1.4.1.96.255.1\ninteger\n9\n", lgAnswer(t, lc))
-	big := lgDir(t, map[string]string{"lbaliases": "lbalias=a.example\nlbalias=b.example\n", "lbclient.conf": "load constant 9\n",
-		"lbclient.conf.a.example": strings.Repeat("# padding\n", legacyMaxFileSize/10+1)})
+	assert.Equal(t, ".1.3.6.1.4.1.96.255.1\ninteger\n9\n", lgAnswer(t, lc))
+	big := testenv.WriteTree(t, map[string]string{"lbaliases": "lbalias=a.example\nlbalias=b.example\n", "lbclient.conf": "load constant 9\n",
+		"lbclient.conf.a.example": strings.Repeat("# padding\n", maxFileSize/10+1)})
 	lc = lgLoad(t, big, t.TempDir())
-	eq(t, ".1.3.6.1.4.1.96.255.1\nstring\na.example=-102,b.example=9\n", lgAnswer(t, lc))
+	assert.Equal(t, ".1.3.6.1.4.1.96.255.1\nstring\na.example=-102,b.example=9\n", lgAnswer(t, lc))
 }
 
 // Recursive walk in lexical order; duplicates warn and the later file
 // wins; any alias name (D18); leftovers skipped; unlisted alias files used.
-func TestLegacyWalk(t *testing.T) {
-	lc := lgLoad(t, "testdata/legacy/nested", t.TempDir())
-	eq(t, ".1.3.6.1.4.1.96.255.1\nstring\ny.example.net=3,unlisted.example.org=7,x.example.com=5,z.example.com=2\n", lgAnswer(t, lc))
-	eq(t, false, lc.HasErrors())
+func TestWalk(t *testing.T) {
+	lc := lgLoad(t, "testdata/nested", t.TempDir())
+	assert.Equal(t, ".1.3.6.1.4.1.96.255.1\nstring\ny.example.net=3,unlisted.example.org=7,x.example.com=5,z.example.com=2\n", lgAnswer(t, lc))
+	assert.False(t, lc.HasErrors())
 	p := lgProblems(lc)
 	for _, want := range []string{
-		"nested/b/lbclient.conf: warning: duplicate default file (also testdata/legacy/nested/a/lbclient.conf)",
-		"nested/b/lbclient.conf.y.example.net: warning: alias y.example.net also configured by testdata/legacy/nested/a/",
+		"nested/b/lbclient.conf: warning: duplicate default file (also testdata/nested/a/lbclient.conf)",
+		"nested/b/lbclient.conf.y.example.net: warning: alias y.example.net also configured by testdata/nested/a/",
 		"lbclient.conf.x.example.com.rpmnew: warning: skipped",
 		"lbclient.conf.x.example.com~: warning: skipped",
 		"lbclient.conf.unlisted.example.org: warning: alias unlisted.example.org is not listed",
@@ -256,81 +249,76 @@ func TestLegacyWalk(t *testing.T) {
 			t.Errorf("missing %q in:\n%s", want, p)
 		}
 	}
-	eq(t, "testdata/legacy/nested/b/lbclient.conf", lc.Default.Path)
+	assert.Equal(t, "testdata/nested/b/lbclient.conf", lc.Default.Path)
 
 	// case-insensitive alias matching; lbaliases duplicates and junk
-	dir := lgDir(t, map[string]string{
+	dir := testenv.WriteTree(t, map[string]string{
 		"lbaliases":                  "lbalias=A.Example\nlbalias=a.example\nlbalias=\nlbalias=bad,name\nlbaliasx=c\nlbalias=b.example # comment\n",
 		"lbclient.conf":              "load constant 1\n",
 		"lbclient.conf.a.example":    "load constant 2\n",
 		"sub/lbclient.conf.notes.md": "load constant 3\n",
 	})
 	lc = lgLoad(t, dir, t.TempDir())
-	eq(t, []string{"A.Example", "b.example"}, lc.Listed)
-	eq(t, ".1.3.6.1.4.1.96.255.1\nstring\na.example=2,notes.md=3,b.example=1\n", lgAnswer(t, lc))
+	assert.Equal(t, []string{"A.Example", "b.example"}, lc.Listed)
+	assert.Equal(t, ".1.3.6.1.4.1.96.255.1\nstring\na.example=2,notes.md=3,b.example=1\n", lgAnswer(t, lc))
 }
 
 // nologin through legacy mappings: /etc/iss.nologin for the default
 // mapping, /etc/iss.nologin.<alias> instead for an alias file.
-func TestLegacyNologin(t *testing.T) {
-	dir := lgDir(t, map[string]string{
+func TestNologin(t *testing.T) {
+	dir := testenv.WriteTree(t, map[string]string{
 		"lbaliases":               "lbalias=a.example\nlbalias=b.example\nlbalias=c.example\n",
 		"lbclient.conf":           "check nologin\nload constant 20\n",
 		"lbclient.conf.a.example": "check nologin\nload constant 10\n",
 	})
 	root := t.TempDir()
-	must(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
 	lc := lgLoad(t, dir, root)
 	answer := func() string {
-		return lc.Compose(EvaluateOnce(context.Background(), lc.Config, 0, nil)).Str
+		return lc.Compose(lbclient.EvaluateOnce(context.Background(), lc.Compiled, 0, nil)).Str
 	}
-	eq(t, "a.example=10,b.example=20,c.example=20", answer())
-	touch(t, root, "etc/iss.nologin.a.example")
-	eq(t, "a.example=-1,b.example=20,c.example=20", answer())
-	touch(t, root, "etc/iss.nologin.b.example") // b has no file of its own: not looked at
-	eq(t, "a.example=-1,b.example=20,c.example=20", answer())
-	must(t, os.Remove(filepath.Join(root, "etc/iss.nologin.a.example")))
-	touch(t, root, "etc/iss.nologin")
-	eq(t, "a.example=10,b.example=-1,c.example=-1", answer())
-	touch(t, root, "etc/nologin")
-	eq(t, "a.example=-1,b.example=-1,c.example=-1", answer())
+	assert.Equal(t, "a.example=10,b.example=20,c.example=20", answer())
+	testenv.Touch(t, root, "etc/iss.nologin.a.example")
+	assert.Equal(t, "a.example=-1,b.example=20,c.example=20", answer())
+	testenv.Touch(t, root, "etc/iss.nologin.b.example") // b has no file of its own: not looked at
+	assert.Equal(t, "a.example=-1,b.example=20,c.example=20", answer())
+	require.NoError(t, os.Remove(filepath.Join(root, "etc/iss.nologin.a.example")))
+	testenv.Touch(t, root, "etc/iss.nologin")
+	assert.Equal(t, "a.example=10,b.example=-1,c.example=-1", answer())
+	testenv.Touch(t, root, "etc/nologin")
+	assert.Equal(t, "a.example=-1,b.example=-1,c.example=-1", answer())
 }
 
-func TestComposeLegacy(t *testing.T) {
-	two := []AliasLoad{{Alias: "a", Metric: 5}, {Alias: "b", Metric: 5}}
-	eq(t, agent.Value{Int: 5}, ComposeLegacy(1, two), "one mapping, two aliases")
-	eq(t, agent.Value{IsString: true, Str: "a=5,b=5"}, Compose(two), "TOML rule")
-	eq(t, agent.Value{IsString: true, Str: "a=5,b=5"}, ComposeLegacy(2, two))
-	eq(t, agent.Value{IsString: true, Str: ""}, ComposeLegacy(0, nil))
-	eq(t, agent.Value{Int: -13}, ComposeLegacy(1, []AliasLoad{{Alias: "a", Metric: -13}}))
-
+// The legacy rule (lbclient.PerMapping): one default mapping serving
+// three aliases answers an INTEGER.
+func TestOneMappingSeveralAliases(t *testing.T) {
 	// one default mapping serving three aliases: INTEGER
-	dir := lgDir(t, map[string]string{"lbaliases": "lbalias=a\nlbalias=b\nlbalias=c\n", "lbclient.conf": "load constant 77\n"})
-	eq(t, ".1.3.6.1.4.1.96.255.1\ninteger\n77\n", lgAnswer(t, lgLoad(t, dir, t.TempDir())))
+	dir := testenv.WriteTree(t, map[string]string{"lbaliases": "lbalias=a\nlbalias=b\nlbalias=c\n", "lbclient.conf": "load constant 77\n"})
+	assert.Equal(t, ".1.3.6.1.4.1.96.255.1\ninteger\n77\n", lgAnswer(t, lgLoad(t, dir, t.TempDir())))
 }
 
-// The converted TOML loads with Parse and gives the same loads as the
+// The converted TOML loads with lbclient.Parse and gives the same loads as the
 // legacy directory, on fixture roots.
-func TestConvertLegacy(t *testing.T) {
+func TestConvert(t *testing.T) {
 	for _, fixture := range []string{"one", "two", "full", "nested"} {
 		t.Run(fixture, func(t *testing.T) {
-			lc := lgLoad(t, "testdata/legacy/"+fixture, "/")
-			text := ConvertLegacy(lc)
-			cfg, err := Parse("converted.toml", []byte(text))
-			must(t, err, text)
-			eq(t, lc.Aliases(), cfg.Aliases(), text)
+			lc := lgLoad(t, "testdata/"+fixture, "/")
+			text := Convert(lc)
+			cfg, err := lbclient.Parse("converted.toml", []byte(text))
+			require.NoError(t, err, text)
+			assert.Equal(t, lc.Aliases(), cfg.Aliases(), text)
 			for _, files := range []map[string]string{
 				{"etc/.keep": ""},
 				{"etc/iss.nologin": ""},
 				{"etc/iss.nologin.www.example.org": "", "run/systemd/shutdown/scheduled": ""},
 				{"etc/nologin": ""},
 			} {
-				root := lgDir(t, files)
+				root := testenv.WriteTree(t, files)
 				lc.Agent.Root, cfg.Agent.Root = root, root
 				cfg.DefaultLoad = lc.DefaultLoad
-				want := EvaluateOnce(context.Background(), lc.Config, 0, nil)
-				got := EvaluateOnce(context.Background(), cfg, 0, nil)
-				eq(t, len(want), len(got))
+				want := lbclient.EvaluateOnce(context.Background(), lc.Compiled, 0, nil)
+				got := lbclient.EvaluateOnce(context.Background(), cfg, 0, nil)
+				assert.Equal(t, len(want), len(got))
 				for i := range want {
 					if i < len(got) && (want[i].Alias != got[i].Alias || want[i].Metric != got[i].Metric) {
 						t.Errorf("%v: legacy %s=%d (%s), TOML %s=%d (%s)", files, want[i].Alias, want[i].Metric, want[i].Reason,
@@ -340,7 +328,7 @@ func TestConvertLegacy(t *testing.T) {
 			}
 		})
 	}
-	text := ConvertLegacy(lgLoad(t, "testdata/legacy/full", "/"))
+	text := Convert(lgLoad(t, "testdata/full", "/"))
 	for _, want := range []string{
 		`users = [{ name = "loadbalancing", auth_protocol = "md5", auth_password = "CHANGE-ME-shared-lb-password" }]`,
 		`{ type = "command", data = "bash:test ! -e /nonexistent-lbd-test-file" }`,
@@ -353,16 +341,16 @@ func TestConvertLegacy(t *testing.T) {
 		}
 	}
 	// a broken file: the bad line becomes a comment
-	text = ConvertLegacy(lgLoad(t, "testdata/legacy/broken", "/"))
+	text = Convert(lgLoad(t, "testdata/broken", "/"))
 	if !strings.Contains(text, "# ERROR line 2 left out") {
 		t.Errorf("broken:\n%s", text)
 	}
-	if _, err := Parse("converted.toml", []byte(text)); err != nil {
+	if _, err := lbclient.Parse("converted.toml", []byte(text)); err != nil {
 		t.Errorf("broken converted: %v\n%s", err, text)
 	}
 }
 
-func FuzzLegacyLine(f *testing.F) {
+func FuzzLine(f *testing.F) {
 	for _, s := range []string{
 		"check nologin", "load constant 50000", "  load\tconstant  1.5\r", `check daemon {"port": [22, "80"], "ip": "6"}`,
 		"check daemon {", "check command echo 'a  b'", "check collectd [a/b:1]=0 && [c]>=2", "load collectd _123:2*3",
@@ -372,7 +360,7 @@ func FuzzLegacyLine(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
-		l, ok := ParseLegacyLine(line, 0)
+		l, ok := ParseLine(line, 0)
 		if !ok {
 			return
 		}
@@ -386,9 +374,9 @@ func FuzzLegacyLine(f *testing.F) {
 	})
 }
 
-// FuzzLegacyFile: any default file and lbaliases load without panic, and
+// FuzzFile: any default file and lbaliases load without panic, and
 // the converted TOML loads whenever an alias is served.
-func FuzzLegacyFile(f *testing.F) {
+func FuzzFile(f *testing.F) {
 	f.Add("lbalias=test.cern.ch\n", "load constant 50000\n")
 	f.Add("lbalias=a\r\nlbalias= b \n", "check nologin\r\n\tload  constant 5\nload constant 3\ncheck daemon {\"port\": 22}\n")
 	f.Add("lbalias=x\"y\n", "check command echo \"\\\"\n")
@@ -396,16 +384,42 @@ func FuzzLegacyFile(f *testing.F) {
 	f.Add("", "")
 	f.Fuzz(func(t *testing.T, aliases, conf string) {
 		dir := t.TempDir()
-		must(t, os.WriteFile(filepath.Join(dir, "lbaliases"), []byte(aliases), 0o644))
-		must(t, os.WriteFile(filepath.Join(dir, "lbclient.conf"), []byte(conf), 0o644))
-		lc := LoadLegacy(dir, LegacyOptions{})
-		_ = lc.Compose(make([]AliasLoad, len(lc.Aliases())))
-		text := ConvertLegacy(lc)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "lbaliases"), []byte(aliases), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "lbclient.conf"), []byte(conf), 0o644))
+		lc := Load(dir, Options{})
+		_ = lc.Compose(make([]lbclient.AliasLoad, len(lc.Aliases())))
+		text := Convert(lc)
 		if len(lc.Aliases()) == 0 {
 			return
 		}
-		if _, err := Parse("converted.toml", []byte(text)); err != nil {
+		if _, err := lbclient.Parse("converted.toml", []byte(text)); err != nil {
 			t.Fatalf("converted TOML does not load: %v\n%s", err, text)
 		}
 	})
+}
+
+// Load describes the directory as an lbclient.Plan (declarative, the
+// legacy rule) and compiles it.
+func TestPlan(t *testing.T) {
+	lc := lgLoad(t, "testdata/two", "")
+	require.NotNil(t, lc.Plan)
+	assert.Equal(t, lbclient.PerMapping, lc.Plan.Rule)
+	assert.Equal(t, lbclient.PerMapping, lc.Rule())
+	assert.Equal(t, []string{"test2.cern.ch", "test.cern.ch"}, lc.Plan.Aliases)
+	require.Len(t, lc.Plan.Mappings, 2)
+	assert.Equal(t, "testdata/two/lbclient.conf.test2.cern.ch:1", lc.Plan.Mappings[0].Steps[0].Key)
+	assert.True(t, lc.Plan.Mappings[1].Default)
+
+	// nothing readable: nothing can be served
+	lc = lgLoad(t, filepath.Join(t.TempDir(), "missing"), "")
+	assert.Equal(t, lbclient.AlwaysConfigError, lc.Plan.Rule)
+
+	// a listed alias without a default file: a failing step
+	dir := testenv.WriteTree(t, map[string]string{"lbaliases": "lbalias=a.example\n"})
+	lc = lgLoad(t, dir, "")
+	require.Len(t, lc.Plan.Mappings, 1)
+	require.Len(t, lc.Plan.Mappings[0].Steps, 1)
+	f := lc.Plan.Mappings[0].Steps[0].Failure
+	require.NotNil(t, f)
+	assert.Equal(t, ConfigError, f.Metric)
 }

@@ -1,4 +1,4 @@
-package lbclient
+package legacy
 
 import (
 	"fmt"
@@ -6,12 +6,12 @@ import (
 	"unicode/utf8"
 )
 
-// ConvertPlaceholderPassword is the SNMPv3 password written by
-// ConvertLegacy: the real one is in snmpd.conf (createUser), which the
+// PlaceholderPassword is the SNMPv3 password written by
+// Convert: the real one is in snmpd.conf (createUser), which the
 // legacy directory does not hold.
-const ConvertPlaceholderPassword = "CHANGE-ME-shared-lb-password"
+const PlaceholderPassword = "CHANGE-ME-shared-lb-password"
 
-// ConvertLegacy prints the TOML configuration equivalent to lc (DESIGN.md
+// Convert prints the TOML configuration equivalent to lc (DESIGN.md
 // §4 syntax): an [agent] section with defaults and comments, [default] from
 // the default file, and one [[alias]] per mapping in answer order (alias
 // files with their own checks and loads, then the aliases of the default
@@ -24,7 +24,7 @@ const ConvertPlaceholderPassword = "CHANGE-ME-shared-lb-password"
 // alias, legacy for exactly one mapping (a single mapping serving several
 // aliases becomes a STRING with the same value for each, which lbd reads
 // the same way).
-func ConvertLegacy(lc *LegacyConfig) string {
+func Convert(lc *Config) string {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("# lbclient configuration converted from the legacy directory %s\n", tomlComment(lc.Dir))
@@ -49,19 +49,19 @@ interval = %s
 # password here (the placeholder below must be replaced).
 users = [{ name = "loadbalancing", auth_protocol = "md5", auth_password = %s }]
 # community = ""   # SNMPv2c, off when empty
-`, tomlString(lc.Agent.Root), tomlString(lc.Interval().String()), tomlString(ConvertPlaceholderPassword))
+`, tomlString(lc.Agent.Root), tomlString(lc.Interval().String()), tomlString(PlaceholderPassword))
 
 	p("\n[default]\n")
 	if lc.Default == nil {
-		p("# (no default %s in the legacy directory)\n", LegacyDefaultFile)
+		p("# (no default %s in the legacy directory)\n", DefaultFile)
 	} else {
 		p("# from %s\n", tomlComment(lc.Default.Path))
-		writeLegacyItems(&b, lc.Default)
+		writeItems(&b, lc.Default)
 	}
 
 	for _, f := range lc.Files {
 		p("\n[[alias]]\nname = %s\n# from %s\n", tomlString(f.Alias), tomlComment(f.Path))
-		writeLegacyItems(&b, f)
+		writeItems(&b, f)
 	}
 	var defAliases []string
 	for _, m := range lc.Mappings() {
@@ -70,11 +70,11 @@ users = [{ name = "loadbalancing", auth_protocol = "md5", auth_password = %s }]
 		}
 	}
 	for _, a := range defAliases {
-		p("\n[[alias]]\nname = %s   # listed in %s, uses [default]\n", tomlString(a), LegacyAliasesFile)
+		p("\n[[alias]]\nname = %s   # listed in %s, uses [default]\n", tomlString(a), AliasesFile)
 	}
 	if lc.Default == nil && len(defAliases) > 0 {
 		p("\n# WARNING: the aliases above have no file of their own and the legacy directory has no\n")
-		p("# default %s: the legacy configuration reports %d for them; here they use the\n", LegacyDefaultFile, LegacyConfigError)
+		p("# default %s: the legacy configuration reports %d for them; here they use the\n", DefaultFile, ConfigError)
 		p("# empty [default] (the built-in default load).\n")
 	}
 	if len(lc.Mappings()) == 1 && len(lc.Aliases()) > 1 {
@@ -84,10 +84,10 @@ users = [{ name = "loadbalancing", auth_protocol = "md5", auth_password = %s }]
 	return b.String()
 }
 
-// writeLegacyItems writes the checks and loads keys of one file. An alias
+// writeItems writes the checks and loads keys of one file. An alias
 // section always gets both keys (possibly empty) so that it stays its own
 // mapping.
-func writeLegacyItems(b *strings.Builder, f *LegacyFile) {
+func writeItems(b *strings.Builder, f *File) {
 	if f.Err != nil {
 		fmt.Fprintf(b, "# ERROR: %s\n", tomlComment(f.Err.Error()))
 	}
@@ -127,7 +127,7 @@ func writeList(b *strings.Builder, key string, items []string) {
 }
 
 // tomlItem is one check or load in the TOML item syntax.
-func tomlItem(l LegacyLine) string {
+func tomlItem(l Line) string {
 	if l.Spec.Data == "" && !l.Load {
 		return tomlString(l.Spec.Type)
 	}
