@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/miekg/dns"
@@ -41,10 +43,36 @@ func (c *Client) Apply(ctx context.Context, changes []Change) error {
 // canonicalisation), nil for success. Callers that batch the aliases of
 // several zones use it to attribute failures.
 func (c *Client) ApplyEach(ctx context.Context, changes []Change) map[string]error {
+	return c.ApplyFenced(ctx, changes, nil).Zones
+}
+
+// Result is the outcome of ApplyFenced.
+type Result struct {
+	// Zones has one entry per zone with a change or a lease swap: nil when
+	// every change of the zone was applied.
+	Zones map[string]error
+	// Names has one entry per changed name (canonical): nil when applied.
+	Names map[string]error
+}
+
+// ApplyFenced is Apply under per-zone leases (nil or a missing zone = no
+// fencing): every message to a fenced zone carries its lease prerequisite,
+// and the first one swaps the lease when Lease.Set differs from Expect (a
+// zone with a swap and no change gets a message of its own). When a
+// message with several names fails for a reason other than the lease, each
+// name is retried in a message of its own, so that one bad name (a CNAME at
+// an alias, a record-count limit) never blocks the others; a lost lease
+// fails the whole zone with ErrLeaseLost.
+func (c *Client) ApplyFenced(ctx context.Context, changes []Change, leases map[string]Lease) Result {
 	zones := zonesOf(changes)
-	out := make(map[string]error, len(zones))
+	for z, l := range leases {
+		if z = canonical(z); l.Swaps() && !slices.Contains(zones, z) {
+			zones = append(zones, z)
+		}
+	}
+	res := Result{Zones: make(map[string]error, len(zones)), Names: map[string]error{}}
 	if len(zones) == 0 {
-		return out
+		return res
 	}
 	byZone := map[string][]Change{}
 	for _, ch := range changes {
@@ -53,33 +81,50 @@ func (c *Client) ApplyEach(ctx context.Context, changes []Change) map[string]err
 			byZone[z] = append(byZone[z], ch)
 		}
 	}
-	key, err := c.key()
-	if err == nil {
-		_, err = ServerAddr(c.Server)
-	}
-	if err != nil {
+	fail := func(err error) Result {
 		for _, z := range zones {
-			out[z] = fmt.Errorf("dns update: %w", err)
+			res.Zones[z] = fmt.Errorf("dns update: %w", err)
 		}
-		return out
+		for _, ch := range changes {
+			if !ch.Empty() {
+				res.Names[canonical(ch.Name)] = res.Zones[canonical(ch.Zone)]
+			}
+		}
+		return res
 	}
-	server, _ := ServerAddr(c.Server)
-	errs := make([]error, len(zones))
+	key, err := c.key()
+	if err != nil {
+		return fail(err)
+	}
+	server, err := ServerAddr(c.Server)
+	if err != nil {
+		return fail(err)
+	}
+	outs := make([]zoneOutcome, len(zones))
 	sem := make(chan struct{}, maxZonesInFlight)
 	var wg sync.WaitGroup
 	for i, z := range zones {
+		var lease *Lease
+		for lz, l := range leases {
+			if canonical(lz) == z {
+				lease = &l
+			}
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			errs[i] = c.applyZone(ctx, server, key, z, byZone[z])
+			outs[i] = c.applyZone(ctx, server, key, z, byZone[z], lease)
 		}()
 	}
 	wg.Wait()
 	for i, z := range zones {
-		out[z] = errs[i]
+		res.Zones[z] = outs[i].err
+		for n, err := range outs[i].names {
+			res.Names[n] = err
+		}
 	}
-	return out
+	return res
 }
 
 // zonesOf lists the canonical zones of the non-empty changes, in order.
@@ -99,40 +144,151 @@ func zonesOf(changes []Change) []string {
 	return zones
 }
 
-// applyZone sends the changes of one zone, message after message; it stops
-// at the first failed message.
-func (c *Client) applyZone(ctx context.Context, server string, key *tsig.Key, zone string, changes []Change) error {
-	batches, err := Batches(zone, changes)
+// zoneOutcome is what applyZone did to one zone.
+type zoneOutcome struct {
+	err   error            // nil when every change was applied
+	names map[string]error // per name
+}
+
+// applyZone sends the changes of one zone, message after message, under
+// lease (nil = unfenced); see ApplyFenced for the isolation of bad names.
+func (c *Client) applyZone(ctx context.Context, server string, key *tsig.Key, zone string, changes []Change, lease *Lease) zoneOutcome {
+	out := zoneOutcome{names: map[string]error{}}
+	batches, err := batchesOf(zone, changes)
 	if err != nil {
-		return err
+		out.err = err
+		for _, ch := range changes {
+			out.names[canonical(ch.Name)] = err
+		}
+		return out
 	}
-	for i, batch := range batches {
+	if len(batches) == 0 && lease != nil && lease.Swaps() {
+		batches = []batch{{}} // the lease swap alone
+	}
+	send := func(b batch) error {
+		l := lease
 		_, err := c.do(ctx, server, request{
 			op: "update", zone: zone, key: key,
-			build: func() *dns.Msg { return updateMsg(zone, batch) },
+			build: func() *dns.Msg { return updateMsg(zone, b, l) },
 			ok:    func(rc int) bool { return rc == dns.RcodeSuccess },
 		})
-		if err != nil {
-			if len(batches) > 1 {
-				return fmt.Errorf("message %d of %d: %w", i+1, len(batches), err)
+		if err == nil && l != nil {
+			*lease = Lease{Expect: l.Set, Set: l.Set} // swapped: later messages expect the new lease
+		}
+		return err
+	}
+	var errs []error
+	for i, b := range batches {
+		err := send(b)
+		if err != nil && len(b.names) > 1 && isolatable(err) {
+			if lease != nil && prerequisiteFailed(err) && c.leaseLost(ctx, server, key, zone, *lease) {
+				err = fmt.Errorf("update zone %s: %w (%w)", zone, ErrLeaseLost, err)
+			} else {
+				for _, one := range b.split() {
+					e := send(one)
+					out.names[one.names[0]] = e
+					if e != nil {
+						errs = append(errs, fmt.Errorf("%s: %w", one.names[0], e))
+					}
+				}
+				continue
 			}
-			return err
+		}
+		if err != nil && len(batches) > 1 {
+			err = fmt.Errorf("message %d of %d: %w", i+1, len(batches), err)
+		}
+		for _, n := range b.names {
+			out.names[n] = err
+		}
+		if err != nil {
+			errs = append(errs, err)
+			if errors.Is(err, ErrLeaseLost) {
+				for _, rest := range batches[i+1:] {
+					for _, n := range rest.names {
+						out.names[n] = err
+					}
+				}
+				break
+			}
 		}
 	}
-	return nil
+	out.err = errors.Join(errs...)
+	return out
+}
+
+// isolatable reports a failure of a whole message that one of its names
+// may have caused, so that retrying the names one by one tells them apart.
+func isolatable(err error) bool {
+	var re *RcodeError
+	if !errors.As(err, &re) || re.TSIGError != 0 {
+		return false
+	}
+	switch re.Rcode {
+	case dns.RcodeNotAuth, dns.RcodeNotZone:
+		return false // the key or the zone, not a name
+	}
+	return true
+}
+
+func prerequisiteFailed(err error) bool {
+	rc, ok := Rcode(err)
+	return ok && isPrerequisiteRcode(rc)
+}
+
+// leaseLost probes the lease alone (a message with only its prerequisite).
+func (c *Client) leaseLost(ctx context.Context, server string, key *tsig.Key, zone string, l Lease) bool {
+	probe := Lease{Expect: l.Expect, Set: l.Expect}
+	_, err := c.do(ctx, server, request{
+		op: "update", zone: zone, key: key,
+		build: func() *dns.Msg { return updateMsg(zone, batch{}, &probe) },
+		ok:    func(rc int) bool { return rc == dns.RcodeSuccess },
+	})
+	return prerequisiteFailed(err)
+}
+
+// batch is one UPDATE message's worth of names: their prerequisites and
+// update sections.
+type batch struct {
+	names    []string
+	pre, upd []dns.RR
+	perName  [][2][]dns.RR // each name's own prerequisites and updates
+	size     int
+}
+
+// split returns one batch per name of b.
+func (b batch) split() []batch {
+	out := make([]batch, len(b.names))
+	for i, n := range b.names {
+		out[i] = batch{names: []string{n}, pre: b.perName[i][0], upd: b.perName[i][1], perName: b.perName[i : i+1]}
+	}
+	return out
 }
 
 // Batches returns the update sections of the UPDATE messages for changes
-// in zone: records grouped by owner name (in first-seen order), packed into
-// as few messages as fit under 64 KiB. It fails when a change is not in the
-// zone or the records of a single name do not fit in one message.
+// in zone (see batchesOf).
 func Batches(zone string, changes []Change) ([][]dns.RR, error) {
+	bs, err := batchesOf(zone, changes)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]dns.RR, len(bs))
+	for i, b := range bs {
+		out[i] = b.upd
+	}
+	return out, nil
+}
+
+// batchesOf groups the changes of zone into UPDATE messages: records
+// grouped by owner name (in first-seen order), packed into as few messages
+// as fit under 64 KiB. It fails when a change is not in the zone or the
+// records of a single name do not fit in one message.
+func batchesOf(zone string, changes []Change) ([]batch, error) {
 	zone = canonical(zone)
 	if _, ok := dns.IsDomainName(zone); !ok || zone == "" {
 		return nil, fmt.Errorf("update zone %q: not a valid domain name", zone)
 	}
 	var names []string
-	byName := map[string][]dns.RR{}
+	byName := map[string]*[2][]dns.RR{}
 	for _, ch := range changes {
 		if canonical(ch.Zone) != zone {
 			return nil, fmt.Errorf("update zone %s: change for %s is in zone %q", zone, ch.Name, ch.Zone)
@@ -150,41 +306,60 @@ func Batches(zone string, changes []Change) ([][]dns.RR, error) {
 		}
 		if _, ok := byName[name]; !ok {
 			names = append(names, name)
+			byName[name] = &[2][]dns.RR{}
 		}
-		byName[name] = append(byName[name], rrs...)
+		byName[name][0] = append(byName[name][0], ch.prereqs()...)
+		byName[name][1] = append(byName[name][1], rrs...)
 	}
-	base := updateMsg(zone, nil).Len()
-	var out [][]dns.RR
-	var cur []dns.RR
-	size := base
+	// Room for the lease prerequisite and swap of a fenced message.
+	room := Lease{Expect: strings.Repeat("x", 255), Set: strings.Repeat("y", 255)}
+	bm := updateMsg(zone, batch{}, &room)
+	bm.Compress = false
+	base := bm.Len()
+	var out []batch
+	cur := batch{size: base}
 	for _, name := range names {
-		rrs := byName[name]
+		pu := *byName[name]
 		n := 0
-		for _, rr := range rrs {
+		for _, rr := range append(append([]dns.RR(nil), pu[0]...), pu[1]...) {
 			n += dns.Len(rr)
 		}
 		if base+n > maxUpdateSize {
-			return nil, fmt.Errorf("update zone %s: the %d records of %s do not fit in one message", zone, len(rrs), name)
+			return nil, fmt.Errorf("update zone %s: the %d records of %s do not fit in one message", zone, len(pu[1]), name)
 		}
-		if size+n > maxUpdateSize && len(cur) > 0 {
+		if cur.size+n > maxUpdateSize && len(cur.names) > 0 {
 			out = append(out, cur)
-			cur, size = nil, base
+			cur = batch{size: base}
 		}
-		cur = append(cur, rrs...)
-		size += n
+		cur.names = append(cur.names, name)
+		cur.pre = append(cur.pre, pu[0]...)
+		cur.upd = append(cur.upd, pu[1]...)
+		cur.perName = append(cur.perName, pu)
+		cur.size += n
 	}
-	if len(cur) > 0 {
+	if len(cur.names) > 0 {
 		out = append(out, cur)
 	}
 	return out, nil
 }
 
+// leaseTTL is the TTL of the lease record.
+const leaseTTL = 60
+
 // updateMsg builds an UPDATE for zone (RFC 2136 §2.3: the zone section is
-// the zone's SOA in class IN) with the given update section.
-func updateMsg(zone string, rrs []dns.RR) *dns.Msg {
+// the zone's SOA in class IN) with b's prerequisites (§2.4, the answer
+// section) and updates (§2.5, the authority section), under lease (nil =
+// unfenced): its prerequisite first, its swap before b's updates.
+func updateMsg(zone string, b batch, lease *Lease) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetUpdate(zone)
-	m.Ns = rrs
+	var pre, upd []dns.RR
+	if lease != nil {
+		pre = append(pre, lease.prereq(zone))
+		upd = append(upd, lease.updates(zone, leaseTTL)...)
+	}
+	m.Answer = append(pre, b.pre...)
+	m.Ns = append(upd, b.upd...)
 	m.Compress = true
 	return m
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -43,6 +44,16 @@ type Change struct {
 	Replace bool
 	// Desired is the complete set wanted after the change, sorted.
 	Desired []netip.Addr
+
+	// Owner is the text of the name's ownership record (OwnerName). With
+	// SetOwner the update replaces the TXT RRset there with it; with
+	// IfOwner the message requires that RRset to be exactly Owner (RFC 2136
+	// §2.4.2), so that lbd changes only names it owns.
+	Owner             string
+	SetOwner, IfOwner bool
+	// Delete removes the name's A and AAAA RRsets and its ownership record
+	// (a name lbd no longer manages); Add, Remove and Replace are ignored.
+	Delete bool
 }
 
 // Diff returns the minimal change that turns cur into desired with the
@@ -89,7 +100,15 @@ func Diff(zone, name string, cur State, desired []netip.Addr, ttl uint32) Change
 
 // Empty reports whether the change does nothing.
 func (c Change) Empty() bool {
-	return !c.Replace && len(c.Add) == 0 && len(c.Remove) == 0
+	return !c.Replace && len(c.Add) == 0 && len(c.Remove) == 0 && !c.SetOwner && !c.Delete
+}
+
+// prereqs returns the change's prerequisites (RFC 2136 §2.4).
+func (c Change) prereqs() []dns.RR {
+	if c.IfOwner && !c.Empty() {
+		return []dns.RR{txtEquals(OwnerName(c.Name), c.Owner)}
+	}
+	return nil
 }
 
 // String renders the operations the change sends, one per line, e.g.
@@ -109,6 +128,9 @@ func (c Change) String() string {
 			fmt.Fprintf(&b, "add %s %d IN %s %s\n", h.Name, h.Ttl, typ, rdata(rr))
 		}
 	}
+	for _, rr := range c.prereqs() {
+		fmt.Fprintf(&b, "require %s IN %s %s\n", rr.Header().Name, dns.TypeToString[rr.Header().Rrtype], rdata(rr))
+	}
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
@@ -122,6 +144,8 @@ func rdata(rr dns.RR) string {
 		if r.AAAA != nil {
 			return r.AAAA.String()
 		}
+	case *dns.TXT:
+		return strconv.Quote(strings.Join(r.Txt, ""))
 	}
 	return ""
 }
@@ -133,6 +157,26 @@ func (c Change) updates() []dns.RR {
 		return nil
 	}
 	name := canonical(c.Name)
+	if c.Delete {
+		return []dns.RR{
+			&dns.ANY{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassANY}},
+			&dns.ANY{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeAAAA, Class: dns.ClassANY}},
+			deleteTXT(OwnerName(name)),
+		}
+	}
+	return append(c.addrUpdates(name), c.ownerUpdates()...)
+}
+
+// ownerUpdates rewrite the ownership record (SetOwner).
+func (c Change) ownerUpdates() []dns.RR {
+	if !c.SetOwner {
+		return nil
+	}
+	return []dns.RR{deleteTXT(OwnerName(c.Name)), txtRR(OwnerName(c.Name), dns.ClassINET, c.TTL, c.Owner)}
+}
+
+// addrUpdates are the A/AAAA operations of the change.
+func (c Change) addrUpdates(name string) []dns.RR {
 	var dels, adds []dns.RR
 	if c.Replace {
 		want := normAddrs(c.Desired)

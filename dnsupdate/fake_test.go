@@ -416,7 +416,7 @@ func TestBatches(t *testing.T) {
 	total := 0
 	seen := map[string]int{}
 	for i, b := range batches {
-		m := updateMsg("lb.example.org.", b)
+		m := updateMsg("lb.example.org.", batch{upd: b}, &Lease{Expect: strings.Repeat("x", 255), Set: strings.Repeat("y", 255)})
 		m.Compress = false
 		if l := m.Len(); l > maxUpdateSize {
 			t.Fatalf("batch %d is %d bytes", i, l)
