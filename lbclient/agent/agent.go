@@ -312,7 +312,10 @@ const maxVarbinds = 128
 func (r *Responder) writeResponse(e *snmpwire.Encoder, p *snmpwire.PDU, tooBig bool) {
 	s := e.Open(snmpwire.PDUResponse)
 	e.Raw(snmpwire.TagInteger, p.RawRequestID)
-	nvb, _ := snmpwire.CheckVarBinds(p.VarBinds)
+	nvb := 0 // the list was validated by parseRequest: count only
+	for vbs := p.VarBinds; len(vbs) > 0; nvb++ {
+		_, vbs, _ = snmpwire.NextVarBind(vbs)
+	}
 	switch {
 	case tooBig || nvb > maxVarbinds:
 		e.Int(snmpwire.TagInteger, 1) // tooBig
