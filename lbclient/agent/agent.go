@@ -270,72 +270,38 @@ func ServeWith(ctx context.Context, conn net.PacketConn, current func() *Respond
 	}
 }
 
+// handle answers one datagram (RFC 3412 §7.2 dispatch on msgVersion).
 func (r *Responder) handle(e *snmpwire.Encoder, req []byte) bool {
-	msg, rest, ok := snmpwire.Expect(req, snmpwire.TagSequence)
-	if !ok || len(rest) != 0 {
-		return false
-	}
-	ver, _, msg, ok := snmpwire.ExpectInt(msg, 0, 3)
-	if !ok {
+	ver, err := snmpwire.MessageVersion(req)
+	if err != nil {
 		return false
 	}
 	switch ver {
 	case snmpwire.Version2c:
-		return r.handleV2c(e, msg)
+		return r.handleV2c(e, req)
 	case snmpwire.Version3:
-		return r.handleV3(e, req, msg)
+		return r.handleV3(e, req)
 	}
 	return false
 }
 
-// pdu is a parsed request PDU.
-type pdu struct {
-	typ   byte
-	reqID []byte // INTEGER content, echoed
-	f1    int64  // error-status, or non-repeaters for GetBulk
-	f2    int64  // error-index, or max-repetitions
-	vbs   []byte // content of the varbind list
+// parseRequest parses a request PDU: a Get, GetNext, Set or GetBulk whose
+// varbind list is validated up front, so that the reply cannot fail
+// halfway.
+func parseRequest(b []byte) (p snmpwire.PDU, ok bool) {
+	p, err := snmpwire.ParsePDU(b)
+	return p, err == nil && isRequest(&p)
 }
 
-func parsePDU(b []byte) (p pdu, ok bool) {
-	t, v, rest, ok := snmpwire.ReadTLV(b)
-	if !ok || len(rest) != 0 {
-		return p, false
-	}
-	switch t {
+// isRequest reports whether p is a request PDU with a valid varbind list.
+func isRequest(p *snmpwire.PDU) bool {
+	switch p.Type {
 	case snmpwire.PDUGetRequest, snmpwire.PDUGetNextRequest, snmpwire.PDUSetRequest, snmpwire.PDUGetBulkRequest:
 	default:
-		return p, false
+		return false
 	}
-	p.typ = t
-	_, p.reqID, v, ok = snmpwire.ExpectInt(v, -1<<31, 1<<31-1)
-	if !ok {
-		return p, false
-	}
-	if p.f1, _, v, ok = snmpwire.ExpectInt(v, -1<<31, 1<<31-1); !ok {
-		return p, false
-	}
-	if p.f2, _, v, ok = snmpwire.ExpectInt(v, -1<<31, 1<<31-1); !ok {
-		return p, false
-	}
-	if p.vbs, rest, ok = snmpwire.Expect(v, snmpwire.TagSequence); !ok || len(rest) != 0 {
-		return p, false
-	}
-	// validate the varbind list up front so the reply cannot fail halfway
-	for vb := p.vbs; len(vb) > 0; {
-		var one []byte
-		if one, vb, ok = snmpwire.Expect(vb, snmpwire.TagSequence); !ok {
-			return p, false
-		}
-		oid, val, ok := snmpwire.Expect(one, snmpwire.TagOID)
-		if !ok || !snmpwire.ValidOID(oid) {
-			return p, false
-		}
-		if _, _, rest, ok := snmpwire.ReadTLV(val); !ok || len(rest) != 0 {
-			return p, false
-		}
-	}
-	return p, true
+	_, err := snmpwire.CheckVarBinds(p.VarBinds)
+	return err == nil
 }
 
 // maxVarbinds bounds the work per request; more gets a tooBig answer.
@@ -343,39 +309,38 @@ const maxVarbinds = 128
 
 // writeResponse writes the GetResponse PDU for p. When tooBig is set the
 // PDU carries error-status tooBig and no varbinds (RFC 3416 §4.2).
-func (r *Responder) writeResponse(e *snmpwire.Encoder, p *pdu, tooBig bool) {
+func (r *Responder) writeResponse(e *snmpwire.Encoder, p *snmpwire.PDU, tooBig bool) {
 	s := e.Open(snmpwire.PDUResponse)
-	e.Raw(snmpwire.TagInteger, p.reqID)
-	nvb := 0
-	for vb := p.vbs; len(vb) > 0; nvb++ {
-		_, vb, _ = snmpwire.Expect(vb, snmpwire.TagSequence)
+	e.Raw(snmpwire.TagInteger, p.RawRequestID)
+	nvb := 0 // the list was validated by parseRequest: count only
+	for vbs := p.VarBinds; len(vbs) > 0; nvb++ {
+		_, vbs, _ = snmpwire.NextVarBind(vbs)
 	}
 	switch {
 	case tooBig || nvb > maxVarbinds:
 		e.Int(snmpwire.TagInteger, 1) // tooBig
 		e.Int(snmpwire.TagInteger, 0)
 		e.Raw(snmpwire.TagSequence, nil)
-	case p.typ == snmpwire.PDUSetRequest:
+	case p.Type == snmpwire.PDUSetRequest:
 		e.Int(snmpwire.TagInteger, 17) // notWritable
 		e.Int(snmpwire.TagInteger, 1)
-		e.Raw(snmpwire.TagSequence, p.vbs)
+		e.Raw(snmpwire.TagSequence, p.VarBinds)
 	default:
 		e.Int(snmpwire.TagInteger, 0)
 		e.Int(snmpwire.TagInteger, 0)
 		l := e.Open(snmpwire.TagSequence)
-		i := int64(0)
-		for vb := p.vbs; len(vb) > 0; i++ {
-			var one []byte
-			one, vb, _ = snmpwire.Expect(vb, snmpwire.TagSequence)
-			oid, _, _ := snmpwire.Expect(one, snmpwire.TagOID)
-			next := p.typ == snmpwire.PDUGetNextRequest
-			if p.typ == snmpwire.PDUGetBulkRequest {
-				if i >= p.f1 && p.f2 <= 0 {
+		i := int32(0)
+		for vbs := p.VarBinds; len(vbs) > 0; i++ {
+			var vb snmpwire.VarBind
+			vb, vbs, _ = snmpwire.NextVarBind(vbs)
+			next := p.Type == snmpwire.PDUGetNextRequest
+			if p.Type == snmpwire.PDUGetBulkRequest {
+				if i >= p.ErrorStatus && p.ErrorIndex <= 0 {
 					continue // repeater with max-repetitions 0
 				}
 				next = true // one repetition is all there is
 			}
-			r.writeVarbind(e, oid, next)
+			r.writeVarbind(e, vb.Name, next)
 		}
 		e.Close(l)
 	}
@@ -407,16 +372,16 @@ func (r *Responder) writeVarbind(e *snmpwire.Encoder, oid []byte, next bool) {
 	e.Close(v)
 }
 
-// handleV2c answers an SNMPv2c message (msg = content after the version).
-func (r *Responder) handleV2c(e *snmpwire.Encoder, msg []byte) bool {
+// handleV2c answers an SNMPv2c message.
+func (r *Responder) handleV2c(e *snmpwire.Encoder, req []byte) bool {
 	if len(r.community) == 0 {
 		return false
 	}
-	comm, rest, ok := snmpwire.Expect(msg, snmpwire.TagOctetString)
-	if !ok || subtle.ConstantTimeCompare(comm, r.community) != 1 {
+	m, err := snmpwire.ParseV2c(req)
+	if err != nil || subtle.ConstantTimeCompare(m.Community, r.community) != 1 {
 		return false
 	}
-	p, ok := parsePDU(rest)
+	p, ok := parseRequest(m.PDU)
 	if !ok {
 		return false
 	}
@@ -437,144 +402,52 @@ func (r *Responder) handleV2c(e *snmpwire.Encoder, msg []byte) bool {
 
 // v3req holds what the reply needs from an SNMPv3 request.
 type v3req struct {
-	msgID    []byte
-	maxSize  int64
-	flags    byte
-	userName []byte
-	u        *user
-	ctxID    []byte
-	ctxName  []byte
-	pdu      pdu
+	m       snmpwire.V3Message
+	u       *user
+	ctxID   []byte
+	ctxName []byte
+	pdu     snmpwire.PDU
+	plainOK bool // the plaintext ScopedPDU parsed
 }
 
-// handleV3 processes an SNMPv3 message (whole = the full datagram, msg =
-// content after the version) per RFC 3412 §7.2 and RFC 3414 §3.2.
-func (r *Responder) handleV3(e *snmpwire.Encoder, whole, msg []byte) bool {
+// usmReport is an RFC 3414 §3.2 failure answered with a Report carrying
+// one usmStats counter.
+type usmReport struct {
+	oid     []byte
+	counter func(*Stats) *atomic.Uint32
+	// signed: the Report is authenticated (notInTimeWindows, RFC 3414
+	// §3.2 step 7, so the manager can trust our boots and time).
+	signed bool
+}
+
+var (
+	// dropRequest: no Report, the request is dropped silently.
+	dropRequest        = &usmReport{}
+	reportUnknownEngID = &usmReport{oid: snmpwire.OIDUnknownEngineIDs, counter: func(s *Stats) *atomic.Uint32 { return &s.UnknownEngineIDs }}
+	reportUnknownUser  = &usmReport{oid: snmpwire.OIDUnknownUserNames, counter: func(s *Stats) *atomic.Uint32 { return &s.UnknownUserNames }}
+	reportSecLevel     = &usmReport{oid: snmpwire.OIDUnsupportedSecLevels, counter: func(s *Stats) *atomic.Uint32 { return &s.UnsupportedSecLevels }}
+	reportWrongDigest  = &usmReport{oid: snmpwire.OIDWrongDigests, counter: func(s *Stats) *atomic.Uint32 { return &s.WrongDigests }}
+	reportTimeWindow   = &usmReport{oid: snmpwire.OIDNotInTimeWindows, counter: func(s *Stats) *atomic.Uint32 { return &s.NotInTimeWindows }, signed: true}
+	reportDecryption   = &usmReport{oid: snmpwire.OIDDecryptionErrors, counter: func(s *Stats) *atomic.Uint32 { return &s.DecryptionErrors }}
+)
+
+// handleV3 processes an SNMPv3 message per RFC 3412 §7.2 and RFC 3414
+// §3.2: parse, the USM checks (which may end in a Report), the response.
+func (r *Responder) handleV3(e *snmpwire.Encoder, req []byte) bool {
 	var q v3req
-	hdr, msg, ok := snmpwire.Expect(msg, snmpwire.TagSequence)
-	if !ok {
+	var err error
+	if q.m, err = snmpwire.ParseV3(req); err != nil {
 		return false
 	}
-	if _, q.msgID, hdr, ok = snmpwire.ExpectInt(hdr, 0, 1<<31-1); !ok {
-		return false
-	}
-	if q.maxSize, _, hdr, ok = snmpwire.ExpectInt(hdr, 484, 1<<31-1); !ok {
-		return false
-	}
-	fl, hdr, ok := snmpwire.Expect(hdr, snmpwire.TagOctetString)
-	if !ok || len(fl) != 1 {
-		return false
-	}
-	q.flags = fl[0]
-	secModel, _, hdr, ok := snmpwire.ExpectInt(hdr, 0, 1<<31-1)
-	if !ok || len(hdr) != 0 || secModel != snmpwire.SecurityModelUSM {
-		return false // only USM
-	}
-	if q.flags&(snmpwire.FlagAuth|snmpwire.FlagPriv) == snmpwire.FlagPriv {
-		return false // snmpInvalidMsgs
-	}
-	sp, msgData, ok := snmpwire.Expect(msg, snmpwire.TagOctetString)
-	if !ok {
-		return false
-	}
-	usm, rest, ok := snmpwire.Expect(sp, snmpwire.TagSequence)
-	if !ok || len(rest) != 0 {
-		return false
-	}
-	engineID, usm, ok := snmpwire.Expect(usm, snmpwire.TagOctetString)
-	if !ok || len(engineID) > 32 {
-		return false
-	}
-	boots, _, usm, ok := snmpwire.ExpectInt(usm, 0, 1<<31-1)
-	if !ok {
-		return false
-	}
-	etime, _, usm, ok := snmpwire.ExpectInt(usm, 0, 1<<31-1)
-	if !ok {
-		return false
-	}
-	if q.userName, usm, ok = snmpwire.Expect(usm, snmpwire.TagOctetString); !ok || len(q.userName) > 32 {
-		return false
-	}
-	authParams, usm, ok := snmpwire.Expect(usm, snmpwire.TagOctetString)
-	if !ok {
-		return false
-	}
-	privParams, usm, ok := snmpwire.Expect(usm, snmpwire.TagOctetString)
-	if !ok || len(usm) != 0 {
-		return false
-	}
-	// msgData: a plaintext ScopedPDU (SEQUENCE) or an encrypted one (OCTET STRING)
-	dt, dv, rest, ok := snmpwire.ReadTLV(msgData)
-	if !ok || len(rest) != 0 {
-		return false
-	}
-	encrypted := q.flags&snmpwire.FlagPriv != 0
-	if encrypted != (dt == snmpwire.TagOctetString) || !encrypted && dt != snmpwire.TagSequence {
-		return false
-	}
-	plainOK := !encrypted && r.parseScoped(&q, dv)
-	report := func(oid []byte, c *atomic.Uint32, signed bool) bool {
-		n := c.Add(1)
-		if q.flags&snmpwire.FlagReportable == 0 {
-			return false
-		}
-		if !plainOK {
-			q.pdu.reqID = []byte{0}
-		}
-		r.writeReport(e, &q, oid, n, signed)
-		return true
-	}
-	// RFC 3414 §3.2 step 3: engine ID (discovery) ...
-	if len(engineID) == 0 || string(engineID) != string(r.engineID) {
-		if !encrypted && !plainOK {
-			return false
-		}
-		return report(snmpwire.OIDUnknownEngineIDs, &r.stats.UnknownEngineIDs, false)
-	}
-	// ... step 4: user ...
-	for _, u := range r.users {
-		if u.name == string(q.userName) {
-			q.u = u
-			break
-		}
-	}
-	if q.u == nil {
-		return report(snmpwire.OIDUnknownUserNames, &r.stats.UnknownUserNames, false)
-	}
-	// ... step 5: security level ...
-	if q.flags&snmpwire.FlagAuth == 0 || encrypted && q.u.priv == nil {
-		return report(snmpwire.OIDUnsupportedSecLevels, &r.stats.UnsupportedSecLevels, false)
-	}
-	// ... step 6: digest, over the whole message with the MAC field zeroed ...
-	if len(authParams) != q.u.auth.Protocol().MACLen || !q.u.auth.Verify(whole, snmpwire.Offset(whole, authParams)) {
-		return report(snmpwire.OIDWrongDigests, &r.stats.WrongDigests, false)
-	}
-	// ... step 7: time window (the report is authenticated) ...
-	now := int64(r.engineTime())
-	if uint32(boots) != r.boots || r.boots == 1<<31-1 || etime < now-TimeWindow || etime > now+TimeWindow {
-		return report(snmpwire.OIDNotInTimeWindows, &r.stats.NotInTimeWindows, true)
-	}
-	// ... step 8: decryption.
-	if encrypted {
-		if len(privParams) != 8 {
-			return report(snmpwire.OIDDecryptionErrors, &r.stats.DecryptionErrors, false)
-		}
-		plain := make([]byte, len(dv))
-		copy(plain, dv)
-		q.u.priv.Decrypt(snmpwire.IV(uint32(boots), uint32(etime), privParams), plain)
-		scoped, _, ok := snmpwire.Expect(plain, snmpwire.TagSequence) // trailing bytes may be padding
-		if !ok || !r.parseScoped(&q, scoped) {
-			return report(snmpwire.OIDDecryptionErrors, &r.stats.DecryptionErrors, false)
-		}
-	} else if !plainOK {
-		return false
+	q.plainOK = !q.m.Encrypted() && r.parseScoped(&q, q.m.Data)
+	if rep := r.checkUSM(&q, req); rep != nil {
+		return r.report(e, &q, rep)
 	}
 	start := len(e.B)
-	limit := int(min(q.maxSize, MaxMessage))
+	limit := int(min(int64(q.m.MaxSize), MaxMessage))
 	for _, tooBig := range [2]bool{false, true} {
 		e.B = e.B[:start]
-		r.writeV3(e, &q, q.flags&(snmpwire.FlagAuth|snmpwire.FlagPriv), nil, 0, tooBig)
+		r.writeV3(e, &q, q.m.Flags&(snmpwire.FlagAuth|snmpwire.FlagPriv), nil, 0, tooBig)
 		if len(e.B)-start <= limit {
 			return true
 		}
@@ -582,29 +455,95 @@ func (r *Responder) handleV3(e *snmpwire.Encoder, whole, msg []byte) bool {
 	return false
 }
 
-// parseScoped parses ScopedPDU content into q.
-func (r *Responder) parseScoped(q *v3req, b []byte) bool {
-	var ok bool
-	if q.ctxID, b, ok = snmpwire.Expect(b, snmpwire.TagOctetString); !ok || len(q.ctxID) > 32 {
-		return false
+// checkUSM runs the RFC 3414 §3.2 steps 3 to 8 on q (whole = the datagram)
+// and returns the failure, or nil when q is to be answered (its ScopedPDU
+// then parsed, decrypted if need be).
+func (r *Responder) checkUSM(q *v3req, whole []byte) *usmReport {
+	m := &q.m
+	// step 3: engine ID (discovery)
+	if len(m.EngineID) == 0 || string(m.EngineID) != string(r.engineID) {
+		if !m.Encrypted() && !q.plainOK {
+			return dropRequest
+		}
+		return reportUnknownEngID
 	}
-	if q.ctxName, b, ok = snmpwire.Expect(b, snmpwire.TagOctetString); !ok || len(q.ctxName) > 32 {
-		return false
+	// step 4: user
+	if q.u = r.lookupUser(m.UserName); q.u == nil {
+		return reportUnknownUser
 	}
-	q.pdu, ok = parsePDU(b)
-	return ok
+	// step 5: security level
+	if !m.Authenticated() || m.Encrypted() && q.u.priv == nil {
+		return reportSecLevel
+	}
+	// step 6: digest, over the whole message with the MAC field zeroed
+	if !m.VerifyAuth(whole, q.u.auth) {
+		return reportWrongDigest
+	}
+	// step 7: time window
+	now, etime := int64(r.engineTime()), int64(m.Time)
+	if m.Boots != r.boots || r.boots == 1<<31-1 || etime < now-TimeWindow || etime > now+TimeWindow {
+		return reportTimeWindow
+	}
+	// step 8: decryption
+	if m.Encrypted() {
+		return r.decrypt(q)
+	}
+	if !q.plainOK {
+		return dropRequest
+	}
+	return nil
 }
 
-// writeReport writes a Report carrying one usmStats counter. Reports are
-// unauthenticated, except notInTimeWindows which is signed (RFC 3414 §3.2
-// step 7) so the manager can trust our boots and time.
-func (r *Responder) writeReport(e *snmpwire.Encoder, q *v3req, oid []byte, n uint32, signed bool) {
+// lookupUser returns the configured user named name, or nil.
+func (r *Responder) lookupUser(name []byte) *user {
+	for _, u := range r.users {
+		if u.name == string(name) {
+			return u
+		}
+	}
+	return nil
+}
+
+// decrypt decrypts a copy of q's encryptedPDU (the request stays intact)
+// and parses the ScopedPDU (RFC 3414 §3.2 step 8).
+func (r *Responder) decrypt(q *v3req) *usmReport {
+	q.m.Data = append([]byte(nil), q.m.Data...)
+	scoped, err := q.m.DecryptScopedPDU(q.u.priv)
+	if err != nil || !r.parseScoped(q, scoped) {
+		return reportDecryption
+	}
+	return nil
+}
+
+// report counts rep and, when the request is reportable, writes its Report.
+func (r *Responder) report(e *snmpwire.Encoder, q *v3req, rep *usmReport) bool {
+	if rep == dropRequest {
+		return false
+	}
+	n := rep.counter(&r.stats).Add(1)
+	if !q.m.Reportable() {
+		return false
+	}
+	if !q.plainOK {
+		q.pdu.RawRequestID = []byte{0}
+	}
 	var fl byte
-	if signed {
+	if rep.signed {
 		fl = snmpwire.FlagAuth
 	}
 	q.ctxID, q.ctxName = r.engineID, nil
-	r.writeV3(e, q, fl, oid, n, false)
+	r.writeV3(e, q, fl, rep.oid, n, false)
+	return true
+}
+
+// parseScoped parses ScopedPDU content into q.
+func (r *Responder) parseScoped(q *v3req, b []byte) bool {
+	s, err := snmpwire.ParseScopedPDU(b)
+	if err != nil || len(s.ContextEngineID) > 32 || len(s.ContextName) > 32 {
+		return false
+	}
+	q.ctxID, q.ctxName, q.pdu = s.ContextEngineID, s.ContextName, s.PDU
+	return isRequest(&q.pdu)
 }
 
 // writeReportPDU writes a Report PDU with one counter varbind.
@@ -626,62 +565,23 @@ func writeReportPDU(e *snmpwire.Encoder, reqID, oid []byte, n uint32) {
 // priv) for q's user, signing and encrypting it. The PDU is a Report of the
 // counter reportOID = n when reportOID is set, else the GetResponse to q.
 func (r *Responder) writeV3(e *snmpwire.Encoder, q *v3req, flags byte, reportOID []byte, n uint32, tooBig bool) {
-	start := len(e.B)
-	m := e.Open(snmpwire.TagSequence)
-	e.Int(snmpwire.TagInteger, snmpwire.Version3)
-	g := e.Open(snmpwire.TagSequence)
-	e.Raw(snmpwire.TagInteger, q.msgID)
-	e.Int(snmpwire.TagInteger, 65507)
-	e.B = append(e.B, snmpwire.TagOctetString, 1, flags)
-	e.Int(snmpwire.TagInteger, snmpwire.SecurityModelUSM)
-	e.Close(g)
-	sp := e.Open(snmpwire.TagOctetString)
-	us := e.Open(snmpwire.TagSequence)
-	e.Raw(snmpwire.TagOctetString, r.engineID)
-	etime := r.engineTime()
-	e.Int(snmpwire.TagInteger, int64(r.boots))
-	e.Int(snmpwire.TagInteger, int64(etime))
-	e.Raw(snmpwire.TagOctetString, q.userName)
-	authOff := -1
+	h := snmpwire.V3Header{RawMsgID: q.m.RawMsgID, MaxSize: 65507, Flags: flags,
+		EngineID: r.engineID, Boots: r.boots, Time: r.engineTime(), UserName: q.m.UserName}
 	if flags&snmpwire.FlagAuth != 0 {
-		ml := q.u.auth.Protocol().MACLen
-		e.B = append(e.B, snmpwire.TagOctetString, byte(ml))
-		authOff = len(e.B)
-		e.B = append(e.B, make([]byte, ml)...)
-	} else {
-		e.Raw(snmpwire.TagOctetString, nil)
+		h.Auth = q.u.auth
 	}
-	var salt [8]byte
 	if flags&snmpwire.FlagPriv != 0 {
-		binary.BigEndian.PutUint64(salt[:], r.salt.Add(1))
-		e.Raw(snmpwire.TagOctetString, salt[:])
-	} else {
-		e.Raw(snmpwire.TagOctetString, nil)
+		h.Priv, h.Salt = q.u.priv, snmpwire.SaltFrom(r.salt.Add(1))
 	}
-	authOff += e.Close(us)
-	authOff += e.Close(sp)
-	var enc0, scoped int
-	if flags&snmpwire.FlagPriv != 0 {
-		enc0 = e.Open(snmpwire.TagOctetString)
-	}
-	scoped = len(e.B)
-	s := e.Open(snmpwire.TagSequence)
+	w := e.BeginV3(&h)
 	e.Raw(snmpwire.TagOctetString, q.ctxID)
 	e.Raw(snmpwire.TagOctetString, q.ctxName)
 	if reportOID != nil {
-		writeReportPDU(e, q.pdu.reqID, reportOID, n)
+		writeReportPDU(e, q.pdu.RawRequestID, reportOID, n)
 	} else {
 		r.writeResponse(e, &q.pdu, tooBig)
 	}
-	e.Close(s)
-	if flags&snmpwire.FlagPriv != 0 {
-		q.u.priv.Encrypt(snmpwire.IV(r.boots, etime, salt[:]), e.B[scoped:])
-		e.Close(enc0)
-	}
-	authOff += e.Close(m)
-	if flags&snmpwire.FlagAuth != 0 {
-		q.u.auth.Sign(e.B[start:], authOff-start)
-	}
+	e.EndV3(&w)
 }
 
 // String describes the responder for logs (no secrets).

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/lbd-project/lbd/internal/snmpwire"
 )
@@ -39,7 +41,7 @@ func newTest(t testing.TB, v *atomic.Pointer[Value], now func() time.Time) *Resp
 	t.Helper()
 	r, err := New(Config{Community: "public", Users: testUsers(), EngineID: testEngine, Boots: 7},
 		func() Value { return *v.Load() }, now)
-	must(t, err)
+	require.NoError(t, err)
 	return r
 }
 
@@ -47,7 +49,7 @@ func newTest(t testing.TB, v *atomic.Pointer[Value], now func() time.Time) *Resp
 func serve(t *testing.T, r *Responder) uint16 {
 	t.Helper()
 	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	must(t, err)
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Serve(ctx, conn) }()
@@ -78,7 +80,7 @@ func client(t *testing.T, port uint16, sp *gosnmp.UsmSecurityParameters, flags g
 	} else {
 		g.Version, g.SecurityModel, g.MsgFlags, g.SecurityParameters = gosnmp.Version3, gosnmp.UserSecurityModel, flags, sp
 	}
-	must(t, g.Connect())
+	require.NoError(t, g.Connect())
 	t.Cleanup(func() { g.Conn.Close() })
 	return g
 }
@@ -96,43 +98,43 @@ func TestV2c(t *testing.T) {
 	g := client(t, port, nil, 0)
 
 	res, err := g.Get([]string{OID})
-	must(t, err)
-	eq(t, 1, len(res.Variables))
-	eq(t, OID, res.Variables[0].Name)
-	eq(t, gosnmp.Integer, res.Variables[0].Type)
-	eq(t, 50000, res.Variables[0].Value)
+	require.NoError(t, err)
+	assert.Equal(t, 1, len(res.Variables))
+	assert.Equal(t, OID, res.Variables[0].Name)
+	assert.Equal(t, gosnmp.Integer, res.Variables[0].Type)
+	assert.Equal(t, 50000, res.Variables[0].Value)
 
 	v.Store(&Value{IsString: true, Str: "a.example=50,b.example=-1"})
 	res, err = g.Get([]string{OID})
-	must(t, err)
-	eq(t, gosnmp.OctetString, res.Variables[0].Type)
-	eq(t, []byte("a.example=50,b.example=-1"), res.Variables[0].Value)
+	require.NoError(t, err)
+	assert.Equal(t, gosnmp.OctetString, res.Variables[0].Type)
+	assert.Equal(t, []byte("a.example=50,b.example=-1"), res.Variables[0].Value)
 
 	// other OIDs
 	res, err = g.Get([]string{OID + ".0", ".1.3.6.1.2.1.1.1.0"})
-	must(t, err)
-	eq(t, gosnmp.NoSuchInstance, res.Variables[0].Type)
-	eq(t, gosnmp.NoSuchObject, res.Variables[1].Type)
+	require.NoError(t, err)
+	assert.Equal(t, gosnmp.NoSuchInstance, res.Variables[0].Type)
+	assert.Equal(t, gosnmp.NoSuchObject, res.Variables[1].Type)
 
 	// GETNEXT
 	res, err = g.GetNext([]string{".1.3.6.1.4.1.96"})
-	must(t, err)
-	eq(t, OID, res.Variables[0].Name)
+	require.NoError(t, err)
+	assert.Equal(t, OID, res.Variables[0].Name)
 	res, err = g.GetNext([]string{OID})
-	must(t, err)
-	eq(t, gosnmp.EndOfMibView, res.Variables[0].Type)
+	require.NoError(t, err)
+	assert.Equal(t, gosnmp.EndOfMibView, res.Variables[0].Type)
 
 	// GETBULK (snmpwalk): one repetition
 	res, err = g.GetBulk([]string{".1.3.6.1.4.1.96.255"}, 0, 10)
-	must(t, err)
-	eq(t, 1, len(res.Variables))
-	eq(t, OID, res.Variables[0].Name)
+	require.NoError(t, err)
+	assert.Equal(t, 1, len(res.Variables))
+	assert.Equal(t, OID, res.Variables[0].Name)
 
 	// wrong community: silence
 	g2 := client(t, port, nil, 0)
 	g2.Community = "private"
 	_, err = g2.Get([]string{OID})
-	truth(t, err != nil, "want an error")
+	require.Error(t, err, "want an error")
 }
 
 func TestV3(t *testing.T) {
@@ -161,13 +163,13 @@ func TestV3(t *testing.T) {
 			g := client(t, port, sp, c.flags)
 			for i := 0; i < 2; i++ { // second GET reuses the discovered engine
 				res, err := g.Get([]string{OID})
-				must(t, err)
-				eq(t, 1, len(res.Variables))
-				eq(t, OID, res.Variables[0].Name)
-				eq(t, []byte("a.example=50,b.example=-1"), res.Variables[0].Value)
+				require.NoError(t, err)
+				assert.Equal(t, 1, len(res.Variables))
+				assert.Equal(t, OID, res.Variables[0].Name)
+				assert.Equal(t, []byte("a.example=50,b.example=-1"), res.Variables[0].Value)
 				usm := res.SecurityParameters.(*gosnmp.UsmSecurityParameters)
-				eq(t, string(testEngine), usm.AuthoritativeEngineID)
-				eq(t, uint32(7), usm.AuthoritativeEngineBoots)
+				assert.Equal(t, string(testEngine), usm.AuthoritativeEngineID)
+				assert.Equal(t, uint32(7), usm.AuthoritativeEngineBoots)
 			}
 		})
 	}
@@ -187,29 +189,29 @@ func TestV3Errors(t *testing.T) {
 	st := r.Stats()
 	err := get(&gosnmp.UsmSecurityParameters{UserName: "loadbalancing", AuthenticationProtocol: gosnmp.MD5,
 		AuthenticationPassphrase: "wrong-password"}, gosnmp.AuthNoPriv)
-	truth(t, err != nil, "wrong password")
-	eq(t, uint32(1), st.WrongDigests.Load())
+	require.Error(t, err, "wrong password")
+	assert.Equal(t, uint32(1), st.WrongDigests.Load())
 
 	err = get(&gosnmp.UsmSecurityParameters{UserName: "nobody", AuthenticationProtocol: gosnmp.MD5,
 		AuthenticationPassphrase: testPass}, gosnmp.AuthNoPriv)
-	truth(t, err != nil, "unknown user")
-	eq(t, uint32(1), st.UnknownUserNames.Load())
+	require.Error(t, err, "unknown user")
+	assert.Equal(t, uint32(1), st.UnknownUserNames.Load())
 
 	// noAuthNoPriv: the Report is at the requested level, gosnmp reads it
 	err = get(&gosnmp.UsmSecurityParameters{UserName: "loadbalancing"}, gosnmp.NoAuthNoPriv)
-	isErr(t, err, gosnmp.ErrUnknownSecurityLevel)
+	assert.ErrorIs(t, err, gosnmp.ErrUnknownSecurityLevel)
 
 	err = get(&gosnmp.UsmSecurityParameters{UserName: "loadbalancing", AuthenticationProtocol: gosnmp.MD5,
 		AuthenticationPassphrase: testPass, PrivacyProtocol: gosnmp.AES, PrivacyPassphrase: "priv-password"}, gosnmp.AuthPriv)
-	truth(t, err != nil, "authPriv for an auth-only user")
-	eq(t, uint32(2), st.UnsupportedSecLevels.Load())
+	require.Error(t, err, "authPriv for an auth-only user")
+	assert.Equal(t, uint32(2), st.UnsupportedSecLevels.Load())
 
 	// wrong auth protocol for the user: the digest length differs → wrong digest
 	err = get(&gosnmp.UsmSecurityParameters{UserName: "loadbalancing", AuthenticationProtocol: gosnmp.SHA256,
 		AuthenticationPassphrase: testPass}, gosnmp.AuthNoPriv)
-	truth(t, err != nil, "wrong protocol")
-	eq(t, uint32(2), st.WrongDigests.Load())
-	eq(t, uint32(5), st.UnknownEngineIDs.Load()) // one discovery per client
+	require.Error(t, err, "wrong protocol")
+	assert.Equal(t, uint32(2), st.WrongDigests.Load())
+	assert.Equal(t, uint32(5), st.UnknownEngineIDs.Load()) // one discovery per client
 }
 
 // v3Get builds an SNMPv3 GET for OID with the given USM header values.
@@ -222,12 +224,12 @@ func v3Get(t testing.TB, user string, auth gosnmp.SnmpV3AuthProtocol, pass strin
 	if auth == 0 {
 		sp.AuthenticationProtocol = gosnmp.NoAuth
 	}
-	must(t, sp.InitSecurityKeys())
+	require.NoError(t, sp.InitSecurityKeys())
 	p := &gosnmp.SnmpPacket{Version: gosnmp.Version3, MsgFlags: flags, SecurityModel: gosnmp.UserSecurityModel,
 		SecurityParameters: sp, PDUType: gosnmp.GetRequest, MsgID: 4242, RequestID: reqID, MsgMaxSize: 65507,
 		ContextEngineID: string(engineID), Variables: []gosnmp.SnmpPDU{{Name: OID, Type: gosnmp.Null}}}
 	b, err := p.MarshalMsg()
-	must(t, err)
+	require.NoError(t, err)
 	return b
 }
 
@@ -237,7 +239,7 @@ func discovery(t testing.TB) []byte {
 		SecurityModel: gosnmp.UserSecurityModel, SecurityParameters: &gosnmp.UsmSecurityParameters{},
 		PDUType: gosnmp.GetRequest, MsgID: 99, RequestID: 77, MsgMaxSize: 65500}
 	b, err := p.MarshalMsg()
-	must(t, err)
+	require.NoError(t, err)
 	return b
 }
 
@@ -248,7 +250,7 @@ func v2cGet(t testing.TB, oids ...string) []byte {
 		p.Variables = append(p.Variables, gosnmp.SnmpPDU{Name: o, Type: gosnmp.Null})
 	}
 	b, err := p.MarshalMsg()
-	must(t, err)
+	require.NoError(t, err)
 	return b
 }
 
@@ -270,7 +272,7 @@ func md5Decoder(t testing.TB) *gosnmp.UsmSecurityParameters {
 		md5Params = &gosnmp.UsmSecurityParameters{UserName: "loadbalancing", AuthenticationProtocol: gosnmp.MD5,
 			AuthenticationPassphrase: testPass, PrivacyProtocol: gosnmp.NoPriv, AuthoritativeEngineID: string(testEngine),
 			Logger: gosnmp.NewLogger(log.New(io.Discard, "", 0))}
-		must(t, md5Params.InitSecurityKeys())
+		require.NoError(t, md5Params.InitSecurityKeys())
 	}
 	return md5Params
 }
@@ -283,77 +285,77 @@ func TestHandleReports(t *testing.T) {
 
 	// discovery → Report usmStatsUnknownEngineIDs with our engine/boots/time
 	reply, ok := r.Handle(discovery(t))
-	truth(t, ok)
+	require.True(t, ok)
 	p, err := decode(t, reply)
-	must(t, err)
-	eq(t, gosnmp.Report, p.PDUType)
-	eq(t, uint32(99), p.MsgID)
-	eq(t, uint32(77), p.RequestID)
-	eq(t, ".1.3.6.1.6.3.15.1.1.4.0", p.Variables[0].Name)
+	require.NoError(t, err)
+	assert.Equal(t, gosnmp.Report, p.PDUType)
+	assert.Equal(t, uint32(99), p.MsgID)
+	assert.Equal(t, uint32(77), p.RequestID)
+	assert.Equal(t, ".1.3.6.1.6.3.15.1.1.4.0", p.Variables[0].Name)
 	usm := p.SecurityParameters.(*gosnmp.UsmSecurityParameters)
-	eq(t, string(testEngine), usm.AuthoritativeEngineID)
-	eq(t, uint32(7), usm.AuthoritativeEngineBoots)
-	eq(t, uint32(1000), usm.AuthoritativeEngineTime)
-	eq(t, gosnmp.NoAuthNoPriv, p.MsgFlags)
+	assert.Equal(t, string(testEngine), usm.AuthoritativeEngineID)
+	assert.Equal(t, uint32(7), usm.AuthoritativeEngineBoots)
+	assert.Equal(t, uint32(1000), usm.AuthoritativeEngineTime)
+	assert.Equal(t, gosnmp.NoAuthNoPriv, p.MsgFlags)
 
 	// a valid GET → GetResponse, signed, ids echoed, HMAC verifiable with crypto/hmac
 	req := v3Get(t, "loadbalancing", gosnmp.MD5, testPass, testEngine, 7, 1000, gosnmp.AuthNoPriv|gosnmp.Reportable, 31337)
 	reply, ok = r.Handle(req)
-	truth(t, ok)
+	require.True(t, ok)
 	p, err = decode(t, reply)
-	must(t, err)
-	eq(t, gosnmp.GetResponse, p.PDUType)
-	eq(t, uint32(4242), p.MsgID)
-	eq(t, uint32(31337), p.RequestID)
-	eq(t, gosnmp.AuthNoPriv, p.MsgFlags)
-	eq(t, 42, p.Variables[0].Value)
+	require.NoError(t, err)
+	assert.Equal(t, gosnmp.GetResponse, p.PDUType)
+	assert.Equal(t, uint32(4242), p.MsgID)
+	assert.Equal(t, uint32(31337), p.RequestID)
+	assert.Equal(t, gosnmp.AuthNoPriv, p.MsgFlags)
+	assert.Equal(t, 42, p.Variables[0].Value)
 	checkHMAC(t, reply, md5Decoder(t).SecretKey)
 
 	// time window: 151 s off → signed notInTimeWindows report; 150 s is fine
 	req = v3Get(t, "loadbalancing", gosnmp.MD5, testPass, testEngine, 7, 1151, gosnmp.AuthNoPriv|gosnmp.Reportable, 1)
 	reply, ok = r.Handle(req)
-	truth(t, ok)
+	require.True(t, ok)
 	p, err = decode(t, reply)
-	must(t, err)
-	eq(t, ".1.3.6.1.6.3.15.1.1.2.0", p.Variables[0].Name)
-	eq(t, gosnmp.AuthNoPriv, p.MsgFlags)
+	require.NoError(t, err)
+	assert.Equal(t, ".1.3.6.1.6.3.15.1.1.2.0", p.Variables[0].Name)
+	assert.Equal(t, gosnmp.AuthNoPriv, p.MsgFlags)
 	checkHMAC(t, reply, md5Decoder(t).SecretKey)
 	req = v3Get(t, "loadbalancing", gosnmp.MD5, testPass, testEngine, 7, 850, gosnmp.AuthNoPriv|gosnmp.Reportable, 1)
 	reply, _ = r.Handle(req)
 	p, err = decode(t, reply)
-	must(t, err)
-	eq(t, gosnmp.GetResponse, p.PDUType)
+	require.NoError(t, err)
+	assert.Equal(t, gosnmp.GetResponse, p.PDUType)
 	// wrong boots
 	req = v3Get(t, "loadbalancing", gosnmp.MD5, testPass, testEngine, 6, 1000, gosnmp.AuthNoPriv|gosnmp.Reportable, 1)
 	reply, _ = r.Handle(req)
 	p, err = decode(t, reply)
-	must(t, err)
-	eq(t, ".1.3.6.1.6.3.15.1.1.2.0", p.Variables[0].Name)
+	require.NoError(t, err)
+	assert.Equal(t, ".1.3.6.1.6.3.15.1.1.2.0", p.Variables[0].Name)
 
 	// not reportable → errors are silent
 	req = v3Get(t, "loadbalancing", gosnmp.MD5, "bad-password", testEngine, 7, 1000, gosnmp.AuthNoPriv, 1)
 	_, ok = r.Handle(req)
-	truth(t, !ok, "want no reply")
+	require.False(t, ok, "want no reply")
 	req = v3Get(t, "loadbalancing", gosnmp.MD5, "bad-password", testEngine, 7, 1000, gosnmp.AuthNoPriv|gosnmp.Reportable, 1)
 	reply, ok = r.Handle(req)
-	truth(t, ok)
+	require.True(t, ok)
 	p, err = decode(t, reply)
-	must(t, err)
-	eq(t, ".1.3.6.1.6.3.15.1.1.5.0", p.Variables[0].Name)
+	require.NoError(t, err)
+	assert.Equal(t, ".1.3.6.1.6.3.15.1.1.5.0", p.Variables[0].Name)
 
 	// a tampered message fails the digest
 	req = v3Get(t, "loadbalancing", gosnmp.MD5, testPass, testEngine, 7, 1000, gosnmp.AuthNoPriv|gosnmp.Reportable, 1)
 	req[len(req)-3] ^= 1
 	reply, ok = r.Handle(req)
-	truth(t, ok)
+	require.True(t, ok)
 	p, err = decode(t, reply)
-	must(t, err)
-	eq(t, ".1.3.6.1.6.3.15.1.1.5.0", p.Variables[0].Name)
+	require.NoError(t, err)
+	assert.Equal(t, ".1.3.6.1.6.3.15.1.1.5.0", p.Variables[0].Name)
 
 	// garbage
 	for _, g := range [][]byte{nil, {0x30}, {0x30, 0x00}, {0x30, 0x80, 0, 0}, []byte("hello world")} {
 		_, ok := r.Handle(g)
-		truth(t, !ok, "want no reply")
+		require.False(t, ok, "want no reply")
 	}
 }
 
@@ -361,27 +363,27 @@ func TestHandleReports(t *testing.T) {
 func checkHMAC(t *testing.T, msg, key []byte) {
 	t.Helper()
 	p, err := decode(t, append([]byte(nil), msg...)) // decoding zeroes the MAC in place
-	must(t, err)
+	require.NoError(t, err)
 	mac := []byte(p.SecurityParameters.(*gosnmp.UsmSecurityParameters).AuthenticationParameters)
-	eq(t, 12, len(mac))
+	assert.Equal(t, 12, len(mac))
 	i := strings.Index(string(msg), string(mac))
-	truth(t, i >= 0)
+	require.GreaterOrEqual(t, i, 0)
 	zeroed := append([]byte(nil), msg...)
 	copy(zeroed[i:], make([]byte, 12))
 	h := hmac.New(md5.New, key)
 	h.Write(zeroed)
-	eq(t, mac, h.Sum(nil)[:12])
+	assert.Equal(t, mac, h.Sum(nil)[:12])
 }
 
 func TestTooBig(t *testing.T) {
 	r := newTest(t, val(Value{IsString: true, Str: strings.Repeat("x", 20000)}), nil)
 	reply, ok := r.Handle(v2cGet(t, OID))
-	truth(t, ok)
-	truth(t, len(reply) <= MaxMessage)
+	require.True(t, ok)
+	require.LessOrEqual(t, len(reply), MaxMessage)
 	p, err := decode(t, reply)
-	must(t, err)
-	eq(t, gosnmp.TooBig, p.Error)
-	eq(t, 0, len(p.Variables))
+	require.NoError(t, err)
+	assert.Equal(t, gosnmp.TooBig, p.Error)
+	assert.Equal(t, 0, len(p.Variables))
 }
 
 func TestNewValidation(t *testing.T) {
@@ -397,16 +399,16 @@ func TestNewValidation(t *testing.T) {
 			{Name: "u", AuthProtocol: "md5", AuthPassword: testPass}}},
 	} {
 		_, err := New(c, vf, nil)
-		truth(t, err != nil, name)
+		require.Error(t, err, name)
 	}
 }
 
 func TestEngineIDFor(t *testing.T) {
 	a, b := EngineIDFor("host1"), EngineIDFor("host2")
-	eq(t, 13, len(a))
-	eq(t, a, EngineIDFor("host1"))
-	truth(t, string(a) != string(b))
-	eq(t, byte(0x80), a[0])
+	assert.Equal(t, 13, len(a))
+	assert.Equal(t, a, EngineIDFor("host1"))
+	assert.NotEqual(t, a, b)
+	assert.Equal(t, byte(0x80), a[0])
 }
 
 func TestOIDOrder(t *testing.T) {
@@ -414,12 +416,12 @@ func TestOIDOrder(t *testing.T) {
 		p := &gosnmp.SnmpPacket{Version: gosnmp.Version2c, PDUType: gosnmp.GetRequest,
 			Variables: []gosnmp.SnmpPDU{{Name: s, Type: gosnmp.Null}}}
 		b, err := p.MarshalMsg()
-		must(t, err)
+		require.NoError(t, err)
 		q, ok := parseV2cOID(b)
-		truth(t, ok, s)
+		require.True(t, ok, s)
 		return q
 	}
-	eq(t, oidBytes, enc(OID))
+	assert.Equal(t, oidBytes, enc(OID))
 	for _, c := range []struct {
 		a, b string
 		want int
@@ -432,25 +434,22 @@ func TestOIDOrder(t *testing.T) {
 		{".1.3.6.1.4.1.96.127", ".1.3.6.1.4.1.96.128", -1},
 		{".2.5", ".1.3.6", 1},
 	} {
-		eq(t, c.want, snmpwire.CompareOID(enc(c.a), enc(c.b)), "%s vs %s", c.a, c.b)
+		assert.Equal(t, c.want, snmpwire.CompareOID(enc(c.a), enc(c.b)), "%s vs %s", c.a, c.b)
 	}
 }
 
 // parseV2cOID extracts the first varbind OID of a v2c message.
 func parseV2cOID(b []byte) ([]byte, bool) {
-	msg, _, ok := snmpwire.Expect(b, snmpwire.TagSequence)
-	if !ok {
+	m, err := snmpwire.ParseV2c(b)
+	if err != nil {
 		return nil, false
 	}
-	_, _, msg, _ = snmpwire.ExpectInt(msg, 0, 3)
-	_, msg, _ = snmpwire.Expect(msg, snmpwire.TagOctetString)
-	p, ok := parsePDU(msg)
-	if !ok {
+	p, err := snmpwire.ParsePDU(m.PDU)
+	if err != nil {
 		return nil, false
 	}
-	one, _, _ := snmpwire.Expect(p.vbs, snmpwire.TagSequence)
-	oid, _, ok := snmpwire.Expect(one, snmpwire.TagOID)
-	return oid, ok
+	vb, _, err := snmpwire.NextVarBind(p.VarBinds)
+	return vb.Name, err == nil
 }
 
 func TestAllocs(t *testing.T) {
@@ -461,9 +460,9 @@ func TestAllocs(t *testing.T) {
 	req := v3Get(t, "loadbalancing", gosnmp.MD5, testPass, testEngine, 7, 0, gosnmp.AuthNoPriv|gosnmp.Reportable, 1)
 	dst := make([]byte, 0, MaxMessage)
 	_, ok := r.HandleAppend(dst, req)
-	truth(t, ok)
+	require.True(t, ok)
 	n := testing.AllocsPerRun(200, func() { r.HandleAppend(dst[:0], req) })
-	truth(t, n == 0, "allocations per authNoPriv GET", n)
+	require.Zero(t, n, "allocations per authNoPriv GET")
 }
 
 func BenchmarkHandleV3(b *testing.B) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lbd-project/lbd/internal/testenv"
+	"github.com/stretchr/testify/assert"
 )
 
 // snmpget runs net-snmp's snmpget against 127.0.0.1:port with a private
@@ -50,19 +51,19 @@ func TestNetSNMP(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out, err := snmpget(t, bin, port, c.args...)
-			if err != nil || out != want {
-				t.Errorf("snmpget %v: %v: %q, want %q", c.args, err, out, want)
+			if assert.NoError(t, err, "snmpget %v: %s", c.args, out) {
+				assert.Equal(t, want, out, "snmpget %v", c.args)
 			}
 		})
 	}
 	v.Store(&Value{Int: -13})
 	out, err := snmpget(t, bin, port, "-v3", "-l", "authNoPriv", "-u", "loadbalancing", "-a", "MD5", "-A", testPass)
-	if err != nil || out != "-13" {
-		t.Errorf("INTEGER: %v: %q", err, out)
+	if assert.NoError(t, err, "INTEGER: %s", out) {
+		assert.Equal(t, "-13", out, "INTEGER")
 	}
 	start := time.Now()
 	out, err = snmpget(t, bin, port, "-v3", "-l", "authNoPriv", "-u", "loadbalancing", "-a", "MD5", "-A", "wrong-password")
-	if err == nil || !strings.Contains(out, "Authentication failure") || time.Since(start) > time.Second {
-		t.Errorf("wrong password: %v: %q (%v)", err, out, time.Since(start))
-	}
+	assert.Error(t, err, "wrong password")
+	assert.Contains(t, out, "Authentication failure", "wrong password")
+	assert.LessOrEqual(t, time.Since(start), time.Second, "wrong password: a Report, not a timeout")
 }

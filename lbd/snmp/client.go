@@ -718,87 +718,30 @@ func (c *snmpClient) getOnce(ctx context.Context, w *worker, sock *net.UDPConn, 
 	}
 }
 
-var zeroes [64]byte
-
 // writeDiscovery writes an engine discovery request (RFC 3414 §4): msgFlags
 // reportable only, empty USM parameters, a GetRequest with no varbind.
 func writeDiscovery(e *snmpwire.Encoder, msgID, reqID uint32) {
-	m := e.Open(snmpwire.TagSequence)
-	e.Int(snmpwire.TagInteger, snmpwire.Version3)
-	h := e.Open(snmpwire.TagSequence)
-	e.Int(snmpwire.TagInteger, int64(msgID))
-	e.Int(snmpwire.TagInteger, msgMaxSize)
-	e.Raw(snmpwire.TagOctetString, []byte{snmpwire.FlagReportable})
-	e.Int(snmpwire.TagInteger, snmpwire.SecurityModelUSM)
-	e.Close(h)
-	sp := e.Open(snmpwire.TagOctetString)
-	us := e.Open(snmpwire.TagSequence)
-	e.Raw(snmpwire.TagOctetString, nil)
-	e.Int(snmpwire.TagInteger, 0)
-	e.Int(snmpwire.TagInteger, 0)
-	e.Raw(snmpwire.TagOctetString, nil)
-	e.Raw(snmpwire.TagOctetString, nil)
-	e.Raw(snmpwire.TagOctetString, nil)
-	e.Close(us)
-	e.Close(sp)
-	s := e.Open(snmpwire.TagSequence)
+	w := e.BeginV3(&snmpwire.V3Header{MsgID: int64(msgID), MaxSize: msgMaxSize, Flags: snmpwire.FlagReportable})
 	e.Raw(snmpwire.TagOctetString, nil)
 	e.Raw(snmpwire.TagOctetString, nil)
 	writeGetPDU(e, reqID, false)
-	e.Close(s)
-	e.Close(m)
+	e.EndV3(&w)
 }
 
 // writeGetV3 writes the authenticated (and, with a priv key, encrypted)
 // GetRequest for LoadOID to eng at engine time etime, and returns its
 // msgFlags. saltN is the AES salt (RFC 3826 §3.1.2.1).
 func writeGetV3(e *snmpwire.Encoder, cfg *clientConfig, eng *engine, msgID, reqID, etime uint32, saltN uint64) byte {
-	var salt [8]byte
-	flags := byte(snmpwire.FlagAuth | snmpwire.FlagReportable)
+	h := snmpwire.V3Header{MsgID: int64(msgID), MaxSize: msgMaxSize, Flags: snmpwire.FlagAuth | snmpwire.FlagReportable,
+		EngineID: eng.id, Boots: eng.boots, Time: etime, UserName: []byte(cfg.user), Auth: eng.auth}
 	if eng.priv != nil {
-		flags |= snmpwire.FlagPriv
-		binary.BigEndian.PutUint64(salt[:], saltN)
+		h.Flags |= snmpwire.FlagPriv
+		h.Priv, h.Salt = eng.priv, snmpwire.SaltFrom(saltN)
 	}
-	m := e.Open(snmpwire.TagSequence)
-	e.Int(snmpwire.TagInteger, snmpwire.Version3)
-	h := e.Open(snmpwire.TagSequence)
-	e.Int(snmpwire.TagInteger, int64(msgID))
-	e.Int(snmpwire.TagInteger, msgMaxSize)
-	e.B = append(e.B, snmpwire.TagOctetString, 1, flags)
-	e.Int(snmpwire.TagInteger, snmpwire.SecurityModelUSM)
-	e.Close(h)
-	sp := e.Open(snmpwire.TagOctetString)
-	us := e.Open(snmpwire.TagSequence)
-	e.Raw(snmpwire.TagOctetString, eng.id)
-	e.Int(snmpwire.TagInteger, int64(eng.boots))
-	e.Int(snmpwire.TagInteger, int64(etime))
-	e.String(cfg.user)
-	ml := cfg.auth.MACLen
-	e.B = append(e.B, snmpwire.TagOctetString, byte(ml))
-	authOff := len(e.B)
-	e.B = append(e.B, zeroes[:ml]...)
-	if flags&snmpwire.FlagPriv != 0 {
-		e.Raw(snmpwire.TagOctetString, salt[:])
-	} else {
-		e.Raw(snmpwire.TagOctetString, nil)
-	}
-	authOff += e.Close(us)
-	authOff += e.Close(sp)
-	var encStart int
-	if flags&snmpwire.FlagPriv != 0 {
-		encStart = e.Open(snmpwire.TagOctetString)
-	}
-	scoped := len(e.B)
-	s := e.Open(snmpwire.TagSequence)
+	w := e.BeginV3(&h)
 	e.Raw(snmpwire.TagOctetString, eng.id)
 	e.Raw(snmpwire.TagOctetString, nil)
 	writeGetPDU(e, reqID, true)
-	e.Close(s)
-	if flags&snmpwire.FlagPriv != 0 {
-		eng.priv.Encrypt(snmpwire.IV(eng.boots, etime, salt[:]), e.B[scoped:])
-		e.Close(encStart)
-	}
-	authOff += e.Close(m)
-	eng.auth.Sign(e.B, authOff)
-	return flags
+	e.EndV3(&w)
+	return h.Flags
 }

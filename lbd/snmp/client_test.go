@@ -217,43 +217,8 @@ type reply struct {
 
 func (r reply) encode() []byte {
 	var e snmpwire.Encoder
-	m := e.Open(snmpwire.TagSequence)
-	e.Int(snmpwire.TagInteger, 3)
-	h := e.Open(snmpwire.TagSequence)
-	e.Int(snmpwire.TagInteger, int64(r.msgID))
-	e.Int(snmpwire.TagInteger, 65507)
-	e.Raw(snmpwire.TagOctetString, []byte{r.flags})
-	e.Int(snmpwire.TagInteger, 3)
-	e.Close(h)
-	sp := e.Open(snmpwire.TagOctetString)
-	us := e.Open(snmpwire.TagSequence)
-	e.Raw(snmpwire.TagOctetString, r.engineID)
-	e.Int(snmpwire.TagInteger, int64(r.boots))
-	e.Int(snmpwire.TagInteger, int64(r.time))
-	e.String(r.user)
-	authOff := -1
-	if r.flags&snmpwire.FlagAuth != 0 {
-		ml := r.key.Protocol().MACLen
-		e.B = append(e.B, snmpwire.TagOctetString, byte(ml))
-		authOff = len(e.B)
-		e.B = append(e.B, make([]byte, ml)...)
-	} else {
-		e.Raw(snmpwire.TagOctetString, nil)
-	}
-	salt := []byte{1, 2, 3, 4, 5, 6, 7, 8}
-	if r.flags&snmpwire.FlagPriv != 0 {
-		e.Raw(snmpwire.TagOctetString, salt)
-	} else {
-		e.Raw(snmpwire.TagOctetString, nil)
-	}
-	authOff += e.Close(us)
-	authOff += e.Close(sp)
-	var enc int
-	if r.flags&snmpwire.FlagPriv != 0 {
-		enc = e.Open(snmpwire.TagOctetString)
-	}
-	scoped := len(e.B)
-	s := e.Open(snmpwire.TagSequence)
+	w := e.BeginV3(&snmpwire.V3Header{MsgID: int64(r.msgID), MaxSize: 65507, Flags: r.flags, EngineID: r.engineID,
+		Boots: r.boots, Time: r.time, UserName: []byte(r.user), Auth: r.key, Priv: r.priv, Salt: [8]byte{1, 2, 3, 4, 5, 6, 7, 8}})
 	e.Raw(snmpwire.TagOctetString, r.engineID)
 	e.Raw(snmpwire.TagOctetString, nil)
 	pt := r.pduType
@@ -280,17 +245,13 @@ func (r reply) encode() []byte {
 	e.Close(v)
 	e.Close(l)
 	e.Close(pd)
-	e.Close(s)
-	if r.flags&snmpwire.FlagPriv != 0 {
-		r.priv.Encrypt(snmpwire.IV(r.boots, r.time, salt), e.B[scoped:])
-		e.Close(enc)
-	}
-	authOff += e.Close(m)
-	if authOff >= 0 {
-		r.key.Sign(e.B, authOff)
-		if r.badMAC {
-			e.B[authOff] ^= 1
+	e.EndV3(&w)
+	if r.badMAC && r.flags&snmpwire.FlagAuth != 0 {
+		m, err := snmpwire.ParseV3(e.B)
+		if err != nil {
+			panic(err)
 		}
+		e.B[snmpwire.Offset(e.B, m.AuthParams)] ^= 1
 	}
 	return e.B
 }
@@ -312,16 +273,16 @@ func crafted(t *testing.T, listen string, key *snmpwire.AuthKey, engineID []byte
 			if err != nil {
 				return
 			}
-			m, err := parseV3(buf[:n])
+			m, err := snmpwire.ParseV3(buf[:n])
 			if err != nil {
 				continue
 			}
-			p, ok := parseScopedPDU(m.data)
-			if !ok {
+			s, err := snmpwire.ParseScopedPDU(m.Data)
+			if err != nil {
 				continue
 			}
-			good := reply{msgID: m.msgID, reqID: p.reqID, flags: snmpwire.FlagAuth, engineID: engineID,
-				boots: m.boots, time: m.time, user: string(m.user), key: key,
+			good := reply{msgID: uint32(m.MsgID), reqID: int64(s.PDU.RequestID), flags: snmpwire.FlagAuth, engineID: engineID,
+				boots: m.Boots, time: m.Time, user: string(m.UserName), key: key,
 				valTag: snmpwire.TagInteger, val: []byte{42}}
 			for _, r := range replies(good) {
 				in.WriteTo(r.encode(), src)

@@ -1,12 +1,12 @@
 package snmp
 
 import (
-	"bytes"
 	"testing"
 	"time"
 
 	"github.com/lbd-project/lbd/internal/snmpwire"
 	"github.com/lbd-project/lbd/lbclient/agent"
+	"github.com/stretchr/testify/require"
 )
 
 // fuzzEngines are the engines FuzzDecodeResponse checks replies against:
@@ -102,13 +102,12 @@ func FuzzDecodeResponse(f *testing.F) {
 			cp := append([]byte(nil), b...)
 			out := checkV3Reply(cp, c.cfg, c.eng, msgID, reqID, snmpwire.FlagAuth|snmpwire.FlagReportable, now)
 			if out.kind == replyValue {
-				m, err := parseV3(b)
-				if err != nil || m.flags&snmpwire.FlagAuth == 0 || !c.eng.auth.Verify(b, snmpwire.Offset(b, m.authParams)) {
-					t.Fatalf("value %+v from an unauthenticated message", out.value)
-				}
+				m, err := snmpwire.ParseV3(b)
+				require.NoError(t, err)
+				require.True(t, m.Authenticated() && m.VerifyAuth(b, c.eng.auth), "value %+v from an unauthenticated message", out.value)
 			}
-			if out.kind == replyResync && bytes.Equal(out.engineID, nil) {
-				t.Fatal("resync without an engine ID")
+			if out.kind == replyResync {
+				require.NotEmpty(t, out.engineID, "resync without an engine ID")
 			}
 		}
 	})

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	stdlog "log"
 	"net"
 	"net/netip"
 	"os"
@@ -14,8 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gosnmp/gosnmp"
 	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/lbd-project/lbd/checks"
 	"github.com/lbd-project/lbd/internal/tomlconf"
@@ -186,37 +187,34 @@ name = "default.example"
 	}
 }
 
-// TestAgentPushInterop: the agent's push notifications, received by a
-// gosnmp TrapListener as lbd's listenPush does, are understood by lbd's
-// parser (PushedAliases): draining one alias names exactly that alias.
+// TestAgentPushInterop: the agent's push notifications, traps and (with
+// push_inform) informs, received by lbd's ListenPush: draining one alias
+// names exactly that alias, and every inform is acknowledged (the pusher
+// logs no failure).
 func TestAgentPushInterop(t *testing.T) {
+	for _, inform := range []bool{false, true} {
+		t.Run(fmt.Sprintf("inform=%v", inform), func(t *testing.T) { testAgentPush(t, inform) })
+	}
+}
+
+func testAgentPush(t *testing.T, inform bool) {
 	trapPort := freeUDPPort(t)
 	got := make(chan []string, 50)
-	tl := gosnmp.NewTrapListener()
-	tl.Params = &gosnmp.GoSNMP{Version: gosnmp.Version2c, Community: "lbd-push", Logger: gosnmp.NewLogger(stdlog.New(io.Discard, "", 0))}
-	tl.OnNewTrap = func(p *gosnmp.SnmpPacket, _ *net.UDPAddr) {
-		if aliases, ok := PushedAliases(p, "lbd-push"); ok {
+	lctx, lcancel := context.WithCancel(context.Background())
+	lerr := make(chan error, 1)
+	go func() {
+		lerr <- ListenPush(lctx, fmt.Sprintf("127.0.0.1:%d", trapPort), "lbd-push", func(_ *net.UDPAddr, aliases []string) {
 			select {
 			case got <- aliases:
 			default:
 			}
-		}
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- tl.Listen(fmt.Sprintf("127.0.0.1:%d", trapPort)) }()
-	select {
-	case <-tl.Listening():
-	case err := <-errc:
-		t.Fatal(err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("trap listener did not start")
-	}
-	defer tl.Close()
+		})
+	}()
+	defer func() { lcancel(); require.NoError(t, <-lerr) }()
+	waitPushUp(t, trapPort, "lbd-push", got)
 
 	root := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
 	text := fmt.Sprintf(`[agent]
 listen = ["127.0.0.1:%d"]
 root = %q
@@ -224,6 +222,9 @@ interval = "50ms"
 community = "public"
 push = ["127.0.0.1:%d"]
 push_community = "lbd-push"
+push_inform = %v
+push_timeout = "2s"
+push_retries = 0
 [[alias]]
 name = "a.example"
 checks = ["nologin"]
@@ -232,23 +233,16 @@ loads = [{ type = "constant", data = "10" }]
 name = "b.example"
 checks = ["nologin"]
 loads = [{ type = "constant", data = "20" }]
-`, freeUDPPort(t), root, trapPort)
+`, freeUDPPort(t), root, trapPort, inform)
 	cfg, err := lbclient.Parse("push.toml", []byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := logrus.New()
-	log.SetOutput(io.Discard)
+	require.NoError(t, err)
+	log, hook := logtest.NewNullLogger()
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := lbclient.Start(ctx, cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer func() {
 		cancel()
-		if err := a.Wait(); err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, a.Wait())
 	}()
 	wait := func(want string) {
 		t.Helper()
@@ -268,8 +262,9 @@ loads = [{ type = "constant", data = "20" }]
 		}
 	}
 	wait("a.example b.example") // first round: both became usable
-	if err := os.WriteFile(filepath.Join(root, "etc", "iss.nologin.b.example"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(filepath.Join(root, "etc", "iss.nologin.b.example"), nil, 0o644))
 	wait("b.example")
+	for _, e := range hook.AllEntries() {
+		assert.NotEqual(t, "push notification failed", e.Message, "%v", e.Data)
+	}
 }

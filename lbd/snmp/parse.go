@@ -52,139 +52,18 @@ var (
 	errNoEngineID     = errors.New("no engine ID")
 )
 
-// v3msg is a parsed SNMPv3 message; byte slices alias the datagram.
-type v3msg struct {
-	msgID       uint32
-	flags       byte
-	engineID    []byte
-	boots, time uint32
-	user        []byte
-	authParams  []byte
-	privParams  []byte
-	dataTag     byte
-	data        []byte // ScopedPDU content (plaintext) or the encrypted octets
+// dropReason maps an snmpwire parse error to the reason a reply is dropped.
+func dropReason(err error) error {
+	if err == snmpwire.ErrVersion {
+		return errWrongVersion
+	}
+	return errMalformed
 }
 
-// parseV3 parses the RFC 3412 message header and the RFC 3414 USM
-// security parameters.
-func parseV3(b []byte) (m v3msg, err error) {
-	msg, rest, ok := snmpwire.Expect(b, snmpwire.TagSequence)
-	if !ok || len(rest) != 0 {
-		return m, errMalformed
-	}
-	ver, _, msg, ok := snmpwire.ExpectInt(msg, 0, math.MaxInt32)
-	if !ok {
-		return m, errMalformed
-	}
-	if ver != snmpwire.Version3 {
-		return m, errWrongVersion
-	}
-	hdr, msg, ok := snmpwire.Expect(msg, snmpwire.TagSequence)
-	if !ok {
-		return m, errMalformed
-	}
-	id, _, hdr, ok := snmpwire.ExpectInt(hdr, 0, math.MaxInt32)
-	if !ok {
-		return m, errMalformed
-	}
-	m.msgID = uint32(id)
-	if _, _, hdr, ok = snmpwire.ExpectInt(hdr, 484, math.MaxInt32); !ok {
-		return m, errMalformed
-	}
-	fl, hdr, ok := snmpwire.Expect(hdr, snmpwire.TagOctetString)
-	if !ok || len(fl) != 1 {
-		return m, errMalformed
-	}
-	m.flags = fl[0]
-	if m.flags&(snmpwire.FlagAuth|snmpwire.FlagPriv) == snmpwire.FlagPriv {
-		return m, errMalformed
-	}
-	sm, _, hdr, ok := snmpwire.ExpectInt(hdr, 0, math.MaxInt32)
-	if !ok || len(hdr) != 0 || sm != snmpwire.SecurityModelUSM {
-		return m, errMalformed
-	}
-	sp, msgData, ok := snmpwire.Expect(msg, snmpwire.TagOctetString)
-	if !ok {
-		return m, errMalformed
-	}
-	usm, rest, ok := snmpwire.Expect(sp, snmpwire.TagSequence)
-	if !ok || len(rest) != 0 {
-		return m, errMalformed
-	}
-	if m.engineID, usm, ok = snmpwire.Expect(usm, snmpwire.TagOctetString); !ok || len(m.engineID) > 32 {
-		return m, errMalformed
-	}
-	boots, _, usm, ok := snmpwire.ExpectInt(usm, 0, math.MaxInt32)
-	if !ok {
-		return m, errMalformed
-	}
-	etime, _, usm, ok := snmpwire.ExpectInt(usm, 0, math.MaxInt32)
-	if !ok {
-		return m, errMalformed
-	}
-	m.boots, m.time = uint32(boots), uint32(etime)
-	if m.user, usm, ok = snmpwire.Expect(usm, snmpwire.TagOctetString); !ok || len(m.user) > 32 {
-		return m, errMalformed
-	}
-	if m.authParams, usm, ok = snmpwire.Expect(usm, snmpwire.TagOctetString); !ok {
-		return m, errMalformed
-	}
-	if m.privParams, usm, ok = snmpwire.Expect(usm, snmpwire.TagOctetString); !ok || len(usm) != 0 {
-		return m, errMalformed
-	}
-	m.dataTag, m.data, rest, ok = snmpwire.ReadTLV(msgData)
-	if !ok || len(rest) != 0 {
-		return m, errMalformed
-	}
-	encrypted := m.flags&snmpwire.FlagPriv != 0
-	if encrypted && m.dataTag != snmpwire.TagOctetString || !encrypted && m.dataTag != snmpwire.TagSequence {
-		return m, errMalformed
-	}
-	return m, nil
-}
-
-// pdu is a parsed PDU; vbs is the varbind list content.
-type pdu struct {
-	typ       byte
-	reqID     int64
-	errStatus int64
-	errIndex  int64
-	vbs       []byte
-}
-
-// parsePDU parses b, which must be exactly one PDU.
-func parsePDU(b []byte) (p pdu, ok bool) {
-	var body, rest []byte
-	p.typ, body, rest, ok = snmpwire.ReadTLV(b)
-	if !ok || len(rest) != 0 || p.typ&0xe0 != 0xa0 {
-		return p, false
-	}
-	if p.reqID, _, body, ok = snmpwire.ExpectInt(body, math.MinInt32, math.MaxInt32); !ok {
-		return p, false
-	}
-	if p.errStatus, _, body, ok = snmpwire.ExpectInt(body, 0, math.MaxInt32); !ok {
-		return p, false
-	}
-	if p.errIndex, _, body, ok = snmpwire.ExpectInt(body, 0, math.MaxInt32); !ok {
-		return p, false
-	}
-	if p.vbs, rest, ok = snmpwire.Expect(body, snmpwire.TagSequence); !ok || len(rest) != 0 {
-		return p, false
-	}
-	return p, true
-}
-
-// parseScopedPDU parses ScopedPDU content: contextEngineID, contextName,
-// then the PDU.
-func parseScopedPDU(b []byte) (pdu, bool) {
-	var ok bool
-	if _, b, ok = snmpwire.Expect(b, snmpwire.TagOctetString); !ok {
-		return pdu{}, false
-	}
-	if _, b, ok = snmpwire.Expect(b, snmpwire.TagOctetString); !ok {
-		return pdu{}, false
-	}
-	return parsePDU(b)
+// replyPDU parses a reply PDU: the integers of a Response or Report are
+// non-negative (error-status, error-index).
+func replyPDU(p snmpwire.PDU, err error) (snmpwire.PDU, bool) {
+	return p, err == nil && p.ErrorStatus >= 0 && p.ErrorIndex >= 0
 }
 
 // errorStatusNames are RFC 3416 error-status values.
@@ -193,36 +72,31 @@ var errorStatusNames = [...]string{"noError", "tooBig", "noSuchName", "badValue"
 	"inconsistentValue", "resourceUnavailable", "commitFailed", "undoFailed", "authorizationError",
 	"notWritable", "inconsistentName"}
 
-func errorStatus(p *pdu) error {
-	name := fmt.Sprint(p.errStatus)
-	if p.errStatus < int64(len(errorStatusNames)) {
-		name = errorStatusNames[p.errStatus]
+func errorStatus(p *snmpwire.PDU) error {
+	name := fmt.Sprint(p.ErrorStatus)
+	if p.ErrorStatus >= 0 && int(p.ErrorStatus) < len(errorStatusNames) {
+		name = errorStatusNames[p.ErrorStatus]
 	}
-	return fmt.Errorf("agent error-status %s (index %d)", name, p.errIndex)
+	return fmt.Errorf("agent error-status %s (index %d)", name, p.ErrorIndex)
 }
 
 // loadVarbind checks that the varbind list is exactly LoadOID with a value
 // and decodes the value.
 func loadVarbind(vbs []byte) (Value, error) {
-	vb, rest, ok := snmpwire.Expect(vbs, snmpwire.TagSequence)
-	if !ok {
+	vb, rest, err := snmpwire.NextVarBind(vbs)
+	switch {
+	case err == snmpwire.ErrMalformed:
 		return Value{}, errors.New("no varbind in response")
-	}
-	if len(rest) != 0 {
+	case len(rest) != 0:
 		return Value{}, errors.New("more than one varbind in response")
-	}
-	oid, vb, ok := snmpwire.Expect(vb, snmpwire.TagOID)
-	if !ok {
+	case err == snmpwire.ErrVarBind:
 		return Value{}, errors.New("malformed varbind")
-	}
-	if string(oid) != string(loadOIDBytes) {
-		return Value{}, fmt.Errorf("response for OID %s, asked %s", snmpwire.FormatOID(oid), LoadOID)
-	}
-	tag, val, rest, ok := snmpwire.ReadTLV(vb)
-	if !ok || len(rest) != 0 {
+	case string(vb.Name) != string(loadOIDBytes):
+		return Value{}, fmt.Errorf("response for OID %s, asked %s", snmpwire.FormatOID(vb.Name), LoadOID)
+	case err != nil:
 		return Value{}, errors.New("malformed varbind value")
 	}
-	return decodeValue(tag, val)
+	return decodeValue(vb.Tag, vb.Value)
 }
 
 // decodeValue turns a varbind value into a Value (COMPAT.md §3.2/§3.5):
@@ -279,38 +153,27 @@ func typeName(tag byte) string {
 // checkV2cReply checks a v2c reply to request reqID. final=false means
 // drop (err says why) and keep waiting.
 func checkV2cReply(b []byte, community string, reqID uint32) (v Value, final bool, err error) {
-	msg, rest, ok := snmpwire.Expect(b, snmpwire.TagSequence)
-	if !ok || len(rest) != 0 {
-		return Value{}, false, errMalformed
+	m, err := snmpwire.ParseV2c(b)
+	if err != nil {
+		return Value{}, false, dropReason(err)
 	}
-	ver, _, msg, ok := snmpwire.ExpectInt(msg, 0, math.MaxInt32)
-	if !ok {
-		return Value{}, false, errMalformed
-	}
-	if ver != snmpwire.Version2c {
-		return Value{}, false, errWrongVersion
-	}
-	comm, msg, ok := snmpwire.Expect(msg, snmpwire.TagOctetString)
-	if !ok {
-		return Value{}, false, errMalformed
-	}
-	if string(comm) != community {
+	if string(m.Community) != community {
 		return Value{}, false, errWrongCommunity
 	}
-	p, ok := parsePDU(msg)
+	p, ok := replyPDU(snmpwire.ParsePDU(m.PDU))
 	if !ok {
 		return Value{}, false, errMalformed
 	}
-	if p.typ != snmpwire.PDUResponse {
+	if p.Type != snmpwire.PDUResponse {
 		return Value{}, false, errPDUType
 	}
-	if p.reqID != int64(reqID) {
+	if int64(p.RequestID) != int64(reqID) {
 		return Value{}, false, errWrongReqID
 	}
-	if p.errStatus != 0 {
+	if p.ErrorStatus != 0 {
 		return Value{}, true, errorStatus(&p)
 	}
-	v, err = loadVarbind(p.vbs)
+	v, err = loadVarbind(p.VarBinds)
 	return v, true, err
 }
 
@@ -318,100 +181,114 @@ func checkV2cReply(b []byte, community string, reqID uint32) (v Value, final boo
 // header of the reply to discovery msgID (the PDU, normally a Report
 // usmStatsUnknownEngineIDs, is not needed). The engine ID is copied.
 func checkDiscoveryReply(b []byte, msgID uint32) (engine, error) {
-	m, err := parseV3(b)
+	m, err := snmpwire.ParseV3(b)
 	if err != nil {
-		return engine{}, err
+		return engine{}, dropReason(err)
 	}
-	if m.msgID != msgID {
+	if uint32(m.MsgID) != msgID {
 		return engine{}, errWrongMsgID
 	}
-	if len(m.engineID) == 0 {
+	if len(m.EngineID) == 0 {
 		return engine{}, errNoEngineID
 	}
-	return engine{id: append([]byte(nil), m.engineID...), boots: m.boots, time: m.time}, nil
+	return engine{id: append([]byte(nil), m.EngineID...), boots: m.Boots, time: m.Time}, nil
 }
 
 // checkV3Reply checks the reply to the authenticated GET (msgID, reqID,
 // sent with flags) made with eng, at local time now. It may decrypt b in
 // place.
 func checkV3Reply(b []byte, cfg *clientConfig, eng *engine, msgID, reqID uint32, flags byte, now time.Time) replyOutcome {
-	m, err := parseV3(b)
+	m, err := snmpwire.ParseV3(b)
 	if err != nil {
-		return dropped(err)
+		return dropped(dropReason(err))
 	}
-	if m.msgID != msgID {
+	if uint32(m.MsgID) != msgID {
 		return dropped(errWrongMsgID)
 	}
-	authed := m.flags&snmpwire.FlagAuth != 0
-	encrypted := m.flags&snmpwire.FlagPriv != 0
-	if authed {
-		if string(m.engineID) != string(eng.id) {
-			return dropped(errWrongEngine)
-		}
-		if string(m.user) != cfg.user {
-			return dropped(errWrongUser)
-		}
-		if len(m.authParams) != eng.auth.Protocol().MACLen || !eng.auth.Verify(b, snmpwire.Offset(b, m.authParams)) {
-			return dropped(errBadHMAC)
+	if m.Authenticated() {
+		if err := checkAuthentic(&m, b, cfg, eng); err != nil {
+			return dropped(err)
 		}
 	}
-	scoped := m.data
-	if encrypted {
-		if eng.priv == nil || len(m.privParams) != 8 {
+	scoped := m.Data
+	if m.Encrypted() {
+		if eng.priv == nil {
 			return dropped(errDecrypt)
 		}
-		eng.priv.Decrypt(snmpwire.IV(m.boots, m.time, m.privParams), m.data)
-		s, _, ok := snmpwire.Expect(m.data, snmpwire.TagSequence) // trailing bytes may be padding
-		if !ok {
+		if scoped, err = m.DecryptScopedPDU(eng.priv); err != nil {
 			return dropped(errDecrypt)
 		}
-		scoped = s
 	}
-	p, ok := parseScopedPDU(scoped)
+	s, err := snmpwire.ParseScopedPDU(scoped)
+	p, ok := replyPDU(s.PDU, err)
 	if !ok {
 		return dropped(errMalformed)
 	}
-	switch p.typ {
+	switch p.Type {
 	case snmpwire.PDUReport:
-		vb, _, ok := snmpwire.Expect(p.vbs, snmpwire.TagSequence)
-		var oid []byte
-		if ok {
-			oid, _, ok = snmpwire.Expect(vb, snmpwire.TagOID)
-		}
-		if !ok {
-			return dropped(errMalformed)
-		}
-		name := snmpwire.ReportName(oid)
-		switch string(oid) {
-		case string(snmpwire.OIDUnknownEngineIDs), string(snmpwire.OIDNotInTimeWindows):
-			if len(m.engineID) == 0 {
-				return dropped(errNoEngineID)
-			}
-			return replyOutcome{kind: replyResync, engineID: append([]byte(nil), m.engineID...),
-				boots: m.boots, time: m.time, report: name}
-		}
-		return replyOutcome{kind: replyFail, err: fmt.Errorf("agent reported %s", name), report: name}
+		return reportOutcome(&m, &p)
 	case snmpwire.PDUResponse:
-		if !authed || flags&snmpwire.FlagPriv != 0 && !encrypted {
-			return dropped(errUnauthResponse)
-		}
-		if p.reqID != int64(reqID) {
-			return dropped(errWrongReqID)
-		}
-		if m.boots != eng.boots {
-			return dropped(errBoots)
-		}
-		if d := int64(m.time) - int64(eng.estTime(now)); d > snmpwire.TimeWindow || d < -snmpwire.TimeWindow {
-			return dropped(errTimeWindow)
-		}
-		if p.errStatus != 0 {
-			return replyOutcome{kind: replyFail, err: errorStatus(&p)}
-		}
-		v, err := loadVarbind(p.vbs)
-		if err != nil {
-			return replyOutcome{kind: replyFail, err: err}
-		}
-		return replyOutcome{kind: replyValue, value: v, boots: m.boots, time: m.time}
+		return responseOutcome(&m, &p, eng, reqID, flags, now)
 	}
 	return dropped(errPDUType)
+}
+
+// checkAuthentic checks an authenticated reply's engine ID, user name and
+// HMAC (RFC 3414 §3.2 steps 3, 4, 6 on the manager's side).
+func checkAuthentic(m *snmpwire.V3Message, whole []byte, cfg *clientConfig, eng *engine) error {
+	if string(m.EngineID) != string(eng.id) {
+		return errWrongEngine
+	}
+	if string(m.UserName) != cfg.user {
+		return errWrongUser
+	}
+	if !m.VerifyAuth(whole, eng.auth) {
+		return errBadHMAC
+	}
+	return nil
+}
+
+// reportOutcome interprets a Report: unknownEngineIDs and notInTimeWindows
+// refresh the engine (RFC 3414 §4), any other counter is a failure.
+func reportOutcome(m *snmpwire.V3Message, p *snmpwire.PDU) replyOutcome {
+	vb, _, err := snmpwire.NextVarBind(p.VarBinds)
+	if err != nil && err != snmpwire.ErrVarBindValue { // only the counter's name matters
+		return dropped(errMalformed)
+	}
+	name := snmpwire.ReportName(vb.Name)
+	switch string(vb.Name) {
+	case string(snmpwire.OIDUnknownEngineIDs), string(snmpwire.OIDNotInTimeWindows):
+		if len(m.EngineID) == 0 {
+			return dropped(errNoEngineID)
+		}
+		return replyOutcome{kind: replyResync, engineID: append([]byte(nil), m.EngineID...),
+			boots: m.Boots, time: m.Time, report: name}
+	}
+	return replyOutcome{kind: replyFail, err: fmt.Errorf("agent reported %s", name), report: name}
+}
+
+// responseOutcome checks a Response (security level as requested,
+// request-id, boots and the 150 s time window of RFC 3414 §3.2 step 7)
+// and decodes its load.
+func responseOutcome(m *snmpwire.V3Message, p *snmpwire.PDU, eng *engine, reqID uint32, flags byte, now time.Time) replyOutcome {
+	if !m.Authenticated() || flags&snmpwire.FlagPriv != 0 && !m.Encrypted() {
+		return dropped(errUnauthResponse)
+	}
+	if int64(p.RequestID) != int64(reqID) {
+		return dropped(errWrongReqID)
+	}
+	if m.Boots != eng.boots {
+		return dropped(errBoots)
+	}
+	if d := int64(m.Time) - int64(eng.estTime(now)); d > snmpwire.TimeWindow || d < -snmpwire.TimeWindow {
+		return dropped(errTimeWindow)
+	}
+	if p.ErrorStatus != 0 {
+		return replyOutcome{kind: replyFail, err: errorStatus(p)}
+	}
+	v, err := loadVarbind(p.VarBinds)
+	if err != nil {
+		return replyOutcome{kind: replyFail, err: err}
+	}
+	return replyOutcome{kind: replyValue, value: v, boots: m.Boots, time: m.Time}
 }

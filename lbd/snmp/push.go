@@ -2,11 +2,13 @@ package snmp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
-	"github.com/gosnmp/gosnmp"
+	"github.com/lbd-project/lbd/internal/snmpwire"
 )
 
 // Push notifications from agents (the format lbclient sends, see
@@ -20,30 +22,66 @@ const (
 	PushChangedOID = ".1.3.6.1.4.1.96.255.3"
 )
 
-// PushedAliases extracts the alias names of a push notification; ok is false
-// when the packet is not one.
-func PushedAliases(p *gosnmp.SnmpPacket, community string) (aliases []string, ok bool) {
-	if p == nil || p.Version != gosnmp.Version2c || p.Community != community {
-		return nil, false
+// snmpTrapOID.0 (RFC 3416 §4.2.6: the second varbind of a notification).
+const snmpTrapOID = ".1.3.6.1.6.3.1.1.4.1.0"
+
+var (
+	snmpTrapOIDBytes    = mustEncodeOID(snmpTrapOID)
+	pushTrapOIDBytes    = mustEncodeOID(PushTrapOID)
+	pushChangedOIDBytes = mustEncodeOID(PushChangedOID)
+)
+
+func mustEncodeOID(s string) []byte {
+	b, err := snmpwire.EncodeOID(s)
+	if err != nil {
+		panic(err)
 	}
+	return b
+}
+
+// parseNotification parses an SNMPv2c SNMPv2-Trap-PDU or InformRequest-PDU
+// (RFC 3416 §4.2.6, §4.2.7) carrying community; ok is false for anything
+// else.
+func parseNotification(b []byte, community string) (p snmpwire.PDU, ok bool) {
+	m, err := snmpwire.ParseV2c(b)
+	if err != nil || string(m.Community) != community {
+		return p, false
+	}
+	if p, err = snmpwire.ParsePDU(m.PDU); err != nil {
+		return p, false
+	}
+	return p, p.Type == snmpwire.PDUTrapV2 || p.Type == snmpwire.PDUInformRequest
+}
+
+// pushAliases extracts the alias names from a notification's varbinds; ok
+// is false when it is not a push (no snmpTrapOID.0 varbind is PushTrapOID)
+// or a varbind is malformed. The changed list is the last OCTET STRING
+// value of a PushChangedOID varbind: "a=1,b=-1" names a and b, lower-cased,
+// without a trailing dot; empty names are skipped.
+func pushAliases(vbs []byte) (aliases []string, ok bool) {
 	isPush := false
-	var changed string
-	for _, v := range p.Variables {
-		switch strings.TrimPrefix(v.Name, ".") {
-		case "1.3.6.1.6.3.1.1.4.1.0":
-			if s, _ := v.Value.(string); strings.TrimPrefix(s, ".") == strings.TrimPrefix(PushTrapOID, ".") {
+	var changed []byte
+	for len(vbs) > 0 {
+		vb, rest, err := snmpwire.NextVarBind(vbs)
+		if err != nil {
+			return nil, false
+		}
+		switch string(vb.Name) {
+		case string(snmpTrapOIDBytes):
+			if vb.Tag == snmpwire.TagOID && string(vb.Value) == string(pushTrapOIDBytes) {
 				isPush = true
 			}
-		case strings.TrimPrefix(PushChangedOID, "."):
-			if b, ok := v.Value.([]byte); ok {
-				changed = string(b)
+		case string(pushChangedOIDBytes):
+			if vb.Tag == snmpwire.TagOctetString {
+				changed = vb.Value
 			}
 		}
+		vbs = rest
 	}
 	if !isPush {
 		return nil, false
 	}
-	for _, item := range strings.Split(changed, ",") {
+	for _, item := range strings.Split(string(changed), ",") {
 		name, _, _ := strings.Cut(item, "=")
 		if name = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), "."); name != "" {
 			aliases = append(aliases, name)
@@ -52,30 +90,81 @@ func PushedAliases(p *gosnmp.SnmpPacket, community string) (aliases []string, ok
 	return aliases, true
 }
 
-// ListenPush receives push notifications on addr (UDP) until ctx ends,
-// calling onPush with the aliases each valid notification names. It returns
-// once the socket is closed, or at once when addr cannot be bound.
-func ListenPush(ctx context.Context, addr, community string, onPush func(from *net.UDPAddr, aliases []string)) error {
-	tl := gosnmp.NewTrapListener()
-	tl.Params = &gosnmp.GoSNMP{Version: gosnmp.Version2c, Community: community}
-	tl.OnNewTrap = func(p *gosnmp.SnmpPacket, from *net.UDPAddr) {
-		aliases, ok := PushedAliases(p, community)
-		if !ok {
-			return
-		}
-		onPush(from, aliases)
+// PushedAliases extracts the alias names of the push notification in the
+// datagram b; ok is false when b is not one: not an SNMPv2c trap or inform
+// with community, or snmpTrapOID.0 is not PushTrapOID.
+func PushedAliases(b []byte, community string) (aliases []string, ok bool) {
+	p, ok := parseNotification(b, community)
+	if !ok {
+		return nil, false
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- tl.Listen(addr) }()
-	// Wait for Listen to bind or fail, even when ctx is already done: a
-	// Close before Listen has its socket leaves the socket open and the
-	// Listen goroutine blocked for ever.
-	select {
-	case <-tl.Listening():
-	case err := <-errc:
+	return pushAliases(p.VarBinds)
+}
+
+// writeInformAck writes the Response to the InformRequest p (RFC 3416
+// §4.2.7): same request-id, noError, the varbinds echoed.
+func writeInformAck(e *snmpwire.Encoder, community string, p *snmpwire.PDU) {
+	m := e.Open(snmpwire.TagSequence)
+	e.Int(snmpwire.TagInteger, snmpwire.Version2c)
+	e.String(community)
+	r := e.Open(snmpwire.PDUResponse)
+	e.Raw(snmpwire.TagInteger, p.RawRequestID)
+	e.Int(snmpwire.TagInteger, 0)
+	e.Int(snmpwire.TagInteger, 0)
+	e.Raw(snmpwire.TagSequence, p.VarBinds)
+	e.Close(r)
+	e.Close(m)
+}
+
+// handlePush processes one datagram: onPush for a push, and for an inform
+// with our community (push or not) the acknowledgement, appended to e.B
+// (ack is then true).
+func handlePush(e *snmpwire.Encoder, b []byte, community string, onPush func(aliases []string)) (ack bool) {
+	p, ok := parseNotification(b, community)
+	if !ok {
+		return false
+	}
+	if aliases, ok := pushAliases(p.VarBinds); ok {
+		onPush(aliases)
+	}
+	if p.Type != snmpwire.PDUInformRequest {
+		return false
+	}
+	writeInformAck(e, community, &p)
+	return true
+}
+
+// ListenPush receives push notifications on addr (UDP) until ctx ends,
+// calling onPush with the aliases each valid notification names and
+// acknowledging informs. It returns once the socket is closed, or at once
+// when addr cannot be bound.
+func ListenPush(ctx context.Context, addr, community string, onPush func(from *net.UDPAddr, aliases []string)) error {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
 		return fmt.Errorf("push listen %s: %w", addr, err)
 	}
-	<-ctx.Done()
-	tl.Close() // closes the socket; Listen then returns
-	return nil
+	conn, err := net.ListenUDP("udp", ua)
+	if err != nil {
+		return fmt.Errorf("push listen %s: %w", addr, err)
+	}
+	// Closing the socket ends the read loop, also when ctx is already done.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	defer conn.Close()
+	buf := make([]byte, 65536)
+	var e snmpwire.Encoder
+	for {
+		n, from, err := conn.ReadFromUDP(buf)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			time.Sleep(time.Millisecond) // a transient error; never spin
+			continue
+		}
+		e.B = e.B[:0]
+		if handlePush(&e, buf[:n], community, func(aliases []string) { onPush(from, aliases) }) {
+			_, _ = conn.WriteToUDP(e.B, from)
+		}
+	}
 }
