@@ -180,19 +180,19 @@ func (c *Client) applyZone(ctx context.Context, server string, key *tsig.Key, zo
 	var errs []error
 	for i, b := range batches {
 		err := send(b)
-		if err != nil && len(b.names) > 1 && isolatable(err) {
-			if lease != nil && prerequisiteFailed(err) && c.leaseLost(ctx, server, key, zone, *lease) {
-				err = fmt.Errorf("update zone %s: %w (%w)", zone, ErrLeaseLost, err)
-			} else {
-				for _, one := range b.split() {
-					e := send(one)
-					out.names[one.names[0]] = e
-					if e != nil {
-						errs = append(errs, fmt.Errorf("%s: %w", one.names[0], e))
-					}
+		switch {
+		case err == nil:
+		case lease != nil && prerequisiteFailed(err) && c.leaseLost(ctx, server, key, zone, *lease):
+			err = fmt.Errorf("update zone %s: %w (%w)", zone, ErrLeaseLost, err)
+		case len(b.names) > 1 && isolatable(err):
+			for _, one := range b.split() {
+				e := send(one)
+				out.names[one.names[0]] = e
+				if e != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", one.names[0], e))
 				}
-				continue
 			}
+			continue
 		}
 		if err != nil && len(batches) > 1 {
 			err = fmt.Errorf("message %d of %d: %w", i+1, len(batches), err)

@@ -33,6 +33,11 @@ func (e *RcodeError) Error() string {
 	return s
 }
 
+// Is makes a failed prerequisite of an update match ErrPrerequisite.
+func (e *RcodeError) Is(target error) bool {
+	return target == ErrPrerequisite && e.Op == "update" && isPrerequisiteRcode(e.Rcode)
+}
+
 // Transient reports whether the RCODE may succeed when retried (SERVFAIL).
 func (e *RcodeError) Transient() bool {
 	return e.Rcode == dns.RcodeServerFailure && e.TSIGError == 0
