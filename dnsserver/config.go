@@ -45,6 +45,12 @@ type Config struct {
 	// every CompactInterval (0 = 1 minute) when the journal is not empty.
 	CompactAfter    int
 	CompactInterval time.Duration
+
+	// SerialClock is the clock SOA serials are derived from (nil =
+	// time.Now): a new zone starts at its Unix time and a change moves the
+	// serial forward to it when it is ahead (see serial.go and the package
+	// documentation). It is not used for TSIG. Tests inject a fixed clock.
+	SerialClock func() time.Time
 }
 
 const (
@@ -69,6 +75,15 @@ type compiledZone struct {
 	name       string // canonical
 	ns         []string
 	updateKeys map[string]bool
+	clock      func() time.Time // nil = time.Now
+}
+
+// now is the time for time-derived serials.
+func (cz compiledZone) now() time.Time {
+	if cz.clock != nil {
+		return cz.clock()
+	}
+	return time.Now()
 }
 
 func (c Config) compile() (*compiledConfig, error) {
@@ -120,7 +135,7 @@ func (c Config) compile() (*compiledConfig, error) {
 			return nil, fmt.Errorf("dnsserver: zone[%d] %q: duplicate zone", i, z.Name)
 		}
 		seen[name] = true
-		cz := compiledZone{name: name, updateKeys: map[string]bool{}}
+		cz := compiledZone{name: name, updateKeys: map[string]bool{}, clock: c.SerialClock}
 		for j, ns := range z.NS {
 			ns = strings.TrimSpace(ns)
 			if _, ok := dns.IsDomainName(ns); !ok || ns == "" {

@@ -27,8 +27,8 @@
 //     section (add, delete RRset, delete all RRsets at a name, delete one
 //     RR; SOA only replaced by a larger serial, apex SOA/NS never removed,
 //     CNAME and other data never coexist) run atomically under the zone's
-//     writer lock. §3.6 the SOA serial is incremented (RFC 1982 arithmetic)
-//     on every change unless the update set a larger one itself; an update
+//     writer lock. §3.6 the SOA serial is advanced on every change (see
+//     Serials below) unless the update set a larger one itself; an update
 //     that changes nothing does not change the serial. §3.8 the reply is
 //     signed with the request's key.
 //   - RFC 8945: TSIG with hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256,
@@ -48,6 +48,33 @@
 //     only the SOA is sent). Allowed from a secondary's IP address or with
 //     any valid configured TSIG key, REFUSED otherwise. Signed transfers
 //     sign every message (RFC 8945 §5.3.1).
+//
+// Serials. SOA serials are compared and incremented with RFC 1982 §3
+// serial number arithmetic (32 bits, so 2^32-1 is followed by 0), never
+// with a plain <; the IXFR history and the journal are keyed by serial
+// equality and by the journal's own sequence number, and a journal record
+// whose serial does not increase is refused as corrupt. The serial is
+// derived from Config.SerialClock (time.Now by default):
+//
+//   - a zone created from the configuration — on the first start, or
+//     after its data directory was lost — starts at the current Unix time
+//     in seconds modulo 2^32 (the plain Unix time until 2106), not at 1;
+//   - a change sets the serial to that time when it is greater (RFC 1982
+//     §3.2) than the current serial, and to the current serial + 1
+//     otherwise. A clock behind the stored serial therefore never moves it
+//     backwards, and a zone loaded from a snapshot and journal with a
+//     serial behind the clock (e.g. one written by a version that counted
+//     from 1) jumps forward to the clock at its next change.
+//
+// Each serial is thus greater than the one before, at most 2^31-1 ahead
+// (a distance of 2^31, undefined in RFC 1982 §3.2, is never produced), so
+// a secondary acts on our NOTIFY (RFC 1996 §4.7) and transfers (RFC 1995
+// §2, RFC 5936) even after the data directory was recreated: it would
+// otherwise keep answering with the lost zone, "up to date". Limit: the
+// serial runs ahead of the clock while changes come faster than one per
+// second; a data directory lost then is recreated below the old serial
+// until the clock has caught up with it, i.e. for about as many seconds as
+// the serial was ahead.
 //
 // Durability. Each accepted change is appended to the zone's journal as
 // one record (length, CRC-32C, payload = the IXFR difference sequence) and

@@ -15,6 +15,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// testSerialBase is the fixed SerialClock of testConfig, in Unix seconds:
+// a new test zone starts at this serial and, the clock standing still,
+// its n-th change has serial testSerialBase+n.
+const testSerialBase uint32 = 1_700_000_000
+
+// fixedClock is a SerialClock that always reads sec (Unix seconds).
+func fixedClock(sec uint32) func() time.Time {
+	return func() time.Time { return time.Unix(int64(sec), 0) }
+}
+
 const (
 	testZone    = "lb.example.org."
 	testKeyName = "lbd-internal."
@@ -35,8 +45,9 @@ func testConfig(t testing.TB) Config {
 			{Name: testKeyName, Algorithm: "hmac-sha256", Secret: testSecret},
 			{Name: otherKey, Algorithm: "hmac-sha256", Secret: otherSecret},
 		},
-		Zones: []Zone{{Name: "lb.example.org", NS: []string{"ns1.lb.example.org."}, UpdateKeys: []string{testKeyName}}},
-		Log:   func(f string, a ...any) { t.Logf(f, a...) },
+		Zones:       []Zone{{Name: "lb.example.org", NS: []string{"ns1.lb.example.org."}, UpdateKeys: []string{testKeyName}}},
+		Log:         func(f string, a ...any) { t.Logf(f, a...) },
+		SerialClock: fixedClock(testSerialBase),
 	}
 }
 

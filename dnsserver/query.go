@@ -116,6 +116,8 @@ func (s *Server) xfr(req, reply *dns.Msg, from netip.Addr, tcp bool, key *tsig.K
 			reply.Rcode = dns.RcodeFormatError
 			return nil
 		}
+		// RFC 1995 §2: a client whose serial is not older than ours
+		// (RFC 1982 §3.2, not a plain <: serials wrap) gets only the SOA.
 		if !serialGreater(soa.Serial, client.Serial) || !tcp {
 			return []dns.RR{soa}
 		}
@@ -138,7 +140,11 @@ func (s *Server) xfr(req, reply *dns.Msg, from netip.Addr, tcp bool, key *tsig.K
 }
 
 // ixfrChain returns the deltas leading from serial from to serial to, or
-// nil when the history does not hold them all.
+// nil when the history does not hold them all. Deltas are matched by
+// serial equality and each one increases the serial (RFC 1982 §3.2), so
+// no ordering comparison is needed; the search starts at the newest delta,
+// so that a serial seen again after wrapping around 2^32 (possible only
+// through explicit SOA updates, RFC 2136 §3.6) yields the recent chain.
 func ixfrChain(hist []*delta, from, to uint32) []*delta {
 	for i := len(hist) - 1; i >= 0; i-- {
 		if hist[i].oldSOA.Serial != from {

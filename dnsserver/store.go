@@ -152,6 +152,11 @@ func decodeDelta(p []byte) (*delta, error) {
 	if !ok1 || !ok2 {
 		return nil, errors.New("journal record: no SOA")
 	}
+	// Every change increases the serial (RFC 1982 §3.2, serial.go); IXFR
+	// chains (RFC 1995 §4) and secondaries depend on it.
+	if !serialGreater(d.newSOA.Serial, d.oldSOA.Serial) {
+		return nil, fmt.Errorf("journal record: serial %d -> %d is not an increase (RFC 1982)", d.oldSOA.Serial, d.newSOA.Serial)
+	}
 	d.del, d.add = rrs[1:ndel], rrs[ndel+1:]
 	return d, nil
 }
@@ -271,7 +276,10 @@ func syncDir(dir string) error {
 func (z *zone) snapPath() string { return filepath.Join(z.dir, z.base+".snap") }
 func (z *zone) jnlPath() string  { return filepath.Join(z.dir, z.base+".jnl") }
 
-// newZoneData is the content of a zone created from the configuration.
+// newZoneData is the content of a zone created from the configuration,
+// its serial derived from the time (serial.go): a zone whose data
+// directory was lost must not restart below the serial its secondaries
+// hold, or they would keep the old data (RFC 1996 §4.7, RFC 1995 §2).
 func newZoneData(cz compiledZone) []dns.RR {
 	ns := cz.ns
 	if len(ns) == 0 {
@@ -288,7 +296,7 @@ func newZoneData(cz compiledZone) []dns.RR {
 		Hdr:     dns.RR_Header{Name: cz.name, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: 300},
 		Ns:      ns[0],
 		Mbox:    hm,
-		Serial:  1,
+		Serial:  timeSerial(cz.now()),
 		Refresh: 3600, Retry: 600, Expire: 86400, Minttl: 60,
 	}}
 	for _, n := range ns {

@@ -6,9 +6,6 @@ import (
 	"github.com/miekg/dns"
 )
 
-// serialGreater reports a > b in RFC 1982 serial number arithmetic.
-func serialGreater(a, b uint32) bool { return a != b && int32(a-b) > 0 }
-
 // isMeta reports the QTYPE-only and meta types that may not be stored
 // (RFC 2136 §3.4.1.2, RFC 6895 §3.1).
 func isMeta(t uint16) bool {
@@ -95,8 +92,9 @@ func (z *zone) update(prereq, upd []dns.RR, owns func(string) bool) (int, bool, 
 	if t.soa != nil {
 		d.newSOA = t.soa
 	} else {
+		// RFC 2136 §3.6 with the time-derived rule of serial.go.
 		soa := dns.Copy(z.soa).(*dns.SOA)
-		soa.Serial++
+		soa.Serial = nextSerial(soa.Serial, z.cfg.now())
 		d.newSOA = soa
 	}
 	if z.jnl == nil {

@@ -2,6 +2,7 @@ package dnsserver
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -31,7 +32,7 @@ func TestUpdateSemantics(t *testing.T) {
 		m.Remove([]dns.RR{rr("lb.example.org. 0 IN NS ns1.lb.example.org.")})
 		m.RemoveName([]dns.RR{rr("lb.example.org. 0 IN A 0.0.0.0")})
 	}), "apex deletes")
-	assert.Equal(t, uint32(1), serial(t, addr), "serial after no-op update")
+	assert.Equal(t, testSerialBase, serial(t, addr), "serial after no-op update")
 	assert.Len(t, rrsetStrings(t, addr, testZone, dns.TypeNS), 1, "apex NS")
 
 	// Add a second NS, then the first one may go.
@@ -40,17 +41,25 @@ func TestUpdateSemantics(t *testing.T) {
 		m.Remove([]dns.RR{rr("lb.example.org. 0 IN NS ns1.lb.example.org.")})
 	}), "NS swap")
 	assert.Equal(t, "lb.example.org. 300 IN NS ns2.lb.example.org.", rrsetStrings(t, addr, testZone, dns.TypeNS)[0], "NS")
-	assert.Equal(t, uint32(2), serial(t, addr), "serial")
+	assert.Equal(t, testSerialBase+1, serial(t, addr), "serial")
 
-	// An explicit larger SOA serial is kept; a smaller one ignored.
-	assert.Equal(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
-		m.Insert([]dns.RR{rr("lb.example.org. 300 IN SOA ns2.lb.example.org. hostmaster.lb.example.org. 100 3600 600 86400 60")})
-	}), "SOA")
-	assert.Equal(t, uint32(100), serial(t, addr), "explicit serial")
-	assert.Equal(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
-		m.Insert([]dns.RR{rr("lb.example.org. 300 IN SOA ns2.lb.example.org. hostmaster.lb.example.org. 50 3600 600 86400 60")})
-	}), "SOA")
-	assert.Equal(t, uint32(100), serial(t, addr), "smaller serial ignored")
+	// An explicit larger SOA serial is kept; a smaller one ignored
+	// (RFC 1982 §3.2: 100 is "smaller" than testSerialBase+1).
+	soaWith := func(serial uint32) dns.RR {
+		return rr(fmt.Sprintf("lb.example.org. 300 IN SOA ns2.lb.example.org. hostmaster.lb.example.org. %d 3600 600 86400 60", serial))
+	}
+	for _, tc := range []struct {
+		name   string
+		serial uint32
+		want   uint32
+	}{
+		{"explicit larger serial", testSerialBase + 100, testSerialBase + 100},
+		{"smaller serial ignored", testSerialBase + 50, testSerialBase + 100},
+		{"small absolute value is behind in RFC 1982", 100, testSerialBase + 100},
+	} {
+		assert.Equal(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) { m.Insert([]dns.RR{soaWith(tc.serial)}) }), tc.name)
+		assert.Equal(t, tc.want, serial(t, addr), tc.name)
+	}
 
 	// CNAME and other data never coexist.
 	assert.Equal(t, dns.RcodeSuccess, update(t, addr, func(m *dns.Msg) {
@@ -176,7 +185,7 @@ func TestRestartAndCompaction(t *testing.T) {
 		for _, n := range names {
 			wantRcode(t, dns.RcodeSuccess, query(t, addr, n, dns.TypeA), n)
 		}
-		assert.Equal(t, uint32(len(names)+1), serial(t, addr), "serial")
+		assert.Equal(t, testSerialBase+uint32(len(names)), serial(t, addr), "serial")
 	}
 	run(func(addr string) {
 		for i := 0; i < 10; i++ {
