@@ -2,6 +2,7 @@ package lbd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -29,8 +30,13 @@ func ReadServed(ctx context.Context, cfg *Compiled, due []int) map[string][]Serv
 		views := cfg.ViewsOf(p)
 		out[i] = make([]Served, len(views))
 		parallel(len(views), func(k int) {
-			st, err := query(ctx, cfg.Views[views[k]], p.Name)
-			out[i][k] = Served{State: st, Err: err}
+			v := cfg.Views[views[k]]
+			st, err := query(ctx, v, p.Name)
+			var owners []string
+			if err == nil {
+				owners, err = v.Client.QueryTXT(ctx, dnsupdate.OwnerName(p.Name))
+			}
+			out[i][k] = Served{State: st, Owners: owners, Err: err}
 		}, 4)
 	}, dnsParallel/4)
 	m := make(map[string][]Served, len(due))
@@ -40,10 +46,54 @@ func ReadServed(ctx context.Context, cfg *Compiled, due []int) map[string][]Serv
 	return m
 }
 
+// ReadLeases reads the lease of every zone of due and removed, in every
+// view it is published in: the Leases input of Decide.
+func ReadLeases(ctx context.Context, cfg *Compiled, due []int, removed []Managed) map[int]map[string]LeaseState {
+	type vz struct {
+		v    int
+		zone string
+	}
+	var todo []vz
+	seen := map[vz]bool{}
+	add := func(k vz) {
+		if !seen[k] {
+			seen[k] = true
+			todo = append(todo, k)
+		}
+	}
+	for _, i := range due {
+		for _, v := range cfg.ViewsOf(&cfg.Params[i]) {
+			add(vz{v, cfg.Params[i].Zone})
+		}
+	}
+	for _, m := range removed {
+		for v := range cfg.Views {
+			add(vz{v, m.Zone})
+		}
+	}
+	states := make([]LeaseState, len(todo))
+	parallel(len(todo), func(n int) {
+		txt, err := cfg.Views[todo[n].v].Client.QueryTXT(ctx, dnsupdate.LeaseName(todo[n].zone))
+		states[n] = LeaseState{Records: txt, Err: err}
+	}, dnsParallel)
+	out := map[int]map[string]LeaseState{}
+	for n, k := range todo {
+		if out[k.v] == nil {
+			out[k.v] = map[string]LeaseState{}
+		}
+		out[k.v][k.zone] = states[n]
+	}
+	return out
+}
+
 // Report is the outcome of applying a Plan: Aliases[i] is that of
 // Plan.Aliases[i].
 type Report struct {
-	Aliases []AliasReport
+	Aliases  []AliasReport
+	Removals []RemovalReport
+	// Leases[view][zone] is the error of a zone's lease swap alone
+	// (hand-back, take-over without records to write), nil when done.
+	Leases map[int]map[string]error
 }
 
 // AliasReport is what happened to one alias's writes.
@@ -55,14 +105,23 @@ type AliasReport struct {
 	Errs map[int]error
 }
 
+// RemovalReport is what happened to one removal: Errs by view, as in
+// AliasReport (a name no longer owned there counts as removed).
+type RemovalReport struct {
+	Errs map[int]error
+}
+
 // Apply sends the plan's writes: one batched UPDATE per zone per view, the
 // views concurrently, then reads every written name back. A server that
 // was down is brought up to date when it answers again, because the plan
 // diffs against what it serves.
 func Apply(ctx context.Context, cfg *Compiled, plan Plan) Report {
-	rep := Report{Aliases: make([]AliasReport, len(plan.Aliases))}
+	rep := Report{Aliases: make([]AliasReport, len(plan.Aliases)), Removals: make([]RemovalReport, len(plan.Removals)),
+		Leases: map[int]map[string]error{}}
+	// pending is one write: of alias plan.Aliases[alias], or of removal
+	// plan.Removals[-alias-1].
 	type pending struct {
-		alias int // index into plan.Aliases
+		alias int
 		ch    dnsupdate.Change
 	}
 	perView := make([][]pending, len(cfg.Views))
@@ -71,6 +130,14 @@ func Apply(ctx context.Context, cfg *Compiled, plan Plan) Report {
 		for _, vp := range ap.Views {
 			if vp.Action == Write {
 				perView[vp.View] = append(perView[vp.View], pending{alias: i, ch: vp.Change})
+			}
+		}
+	}
+	for i, rp := range plan.Removals {
+		rep.Removals[i].Errs = map[int]error{}
+		for _, vp := range rp.Views {
+			if vp.Action == Write {
+				perView[vp.View] = append(perView[vp.View], pending{alias: -i - 1, ch: vp.Change})
 			}
 		}
 	}
@@ -83,19 +150,48 @@ func Apply(ctx context.Context, cfg *Compiled, plan Plan) Report {
 	var done []written
 	parallel(len(cfg.Views), func(v int) {
 		work := perView[v]
-		if len(work) == 0 {
+		leases := map[string]dnsupdate.Lease{}
+		for zone, lp := range plan.Leases[v] {
+			if lp.Write || lp.Lease.Swaps() {
+				leases[zone] = lp.Lease
+			}
+		}
+		if len(work) == 0 && !anySwap(leases) || plan.dryRun {
 			return
 		}
 		changes := make([]dnsupdate.Change, len(work))
 		for n, w := range work {
 			changes[n] = w.ch
 		}
-		outcome := cfg.Views[v].Client.ApplyEach(ctx, changes)
+		var outcome dnsupdate.Result
+		if cfg.DNS.Fencing {
+			outcome = cfg.Views[v].Client.ApplyFenced(ctx, changes, leases)
+		} else {
+			outcome = cfg.Views[v].Client.ApplyFenced(ctx, changes, nil)
+		}
 		mu.Lock()
 		defer mu.Unlock()
+		for zone, l := range leases {
+			if l.Swaps() {
+				if rep.Leases[v] == nil {
+					rep.Leases[v] = map[string]error{}
+				}
+				rep.Leases[v][zone] = outcome.Zones[canonicalZone(zone)]
+			}
+		}
 		for _, w := range work {
-			if err := outcome[canonicalZone(w.ch.Zone)]; err != nil {
-				rep.Aliases[w.alias].Errs[v] = fmt.Errorf("update: %w", err)
+			err := outcome.Names[canonicalZone(w.ch.Name)]
+			if w.alias < 0 {
+				if err != nil && errors.Is(err, dnsupdate.ErrPrerequisite) && !errors.Is(err, dnsupdate.ErrLeaseLost) {
+					err = nil // no longer ours (or already gone): nothing to remove
+				}
+				if err != nil {
+					rep.Removals[-w.alias-1].Errs[v] = fmt.Errorf("delete: %w", err)
+				}
+				continue
+			}
+			if err != nil {
+				rep.Aliases[w.alias].Errs[v] = fmt.Errorf("update: %w", explain(err, w.ch))
 				continue
 			}
 			done = append(done, written{w, v})
@@ -112,7 +208,7 @@ func Apply(ctx context.Context, cfg *Compiled, plan Plan) Report {
 		case err != nil:
 			ar.Errs[w.view] = fmt.Errorf("update accepted but read-back failed: %w", err)
 		case !sameAddrs(after.Addrs(), w.ch.Desired):
-			ar.Errs[w.view] = fmt.Errorf("update accepted but server serves %v, want %v", after.Addrs(), w.ch.Desired)
+			ar.Errs[w.view] = explain(fmt.Errorf("update accepted but server serves %v, want %v", after.Addrs(), w.ch.Desired), w.ch)
 		default:
 			ar.Written = append(ar.Written, w.view)
 		}
@@ -121,6 +217,31 @@ func Apply(ctx context.Context, cfg *Compiled, plan Plan) Report {
 		slices.Sort(rep.Aliases[i].Written)
 	}
 	return rep
+}
+
+func anySwap(leases map[string]dnsupdate.Lease) bool {
+	for _, l := range leases {
+		if l.Swaps() {
+			return true
+		}
+	}
+	return false
+}
+
+// explain adds the likely cause to a failed write of ch.
+func explain(err error, ch dnsupdate.Change) error {
+	var v4, v6 int
+	for _, a := range ch.Desired {
+		if a.Is4() {
+			v4++
+		} else {
+			v6++
+		}
+	}
+	if max(v4, v6) > 100 {
+		return fmt.Errorf("%w (the alias publishes %d A and %d AAAA records: BIND refuses more than max-records-per-type, 100 by default)", err, v4, v6)
+	}
+	return err
 }
 
 // parallel runs f(0..n-1) with at most limit at once.

@@ -1,6 +1,7 @@
 package lbd
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"time"
@@ -23,6 +24,11 @@ type Compiled struct {
 	Views []*View
 	// internal is how many of Views are internal.
 	internal int
+	// Owner is the text of the ownership record of every name this
+	// instance group writes.
+	Owner string
+	// LeaseTTL is a slave's lease lifetime (dns.lease_ttl or its default).
+	LeaseTTL time.Duration
 }
 
 // View is one DNS server seen with one key: the internal view (reads and
@@ -74,6 +80,15 @@ func Compile(cfg Config) (*Compiled, error) {
 	for i := range cfg.Aliases {
 		p, _ := cfg.params(i)
 		c.Params = append(c.Params, p)
+	}
+	group := cmp.Or(cfg.LBD.Group, cfg.LBD.Master, "lbd")
+	c.Owner = "lbd-owner v=1 group=" + group
+	c.LeaseTTL = cfg.DNS.LeaseTTL.Duration
+	if c.LeaseTTL == 0 {
+		c.LeaseTTL = 3 * cfg.Heartbeat.StaleAfter.Duration
+		for _, p := range c.Params {
+			c.LeaseTTL = max(c.LeaseTTL, 3*p.PollingInterval)
+		}
 	}
 	internal, err := cfg.DNS.InternalKey.Compile()
 	if err != nil {
@@ -128,4 +143,5 @@ type Params struct {
 	Fallback        Fallback
 	Hysteresis      float64
 	External        bool
+	Adopt           bool
 }

@@ -49,6 +49,18 @@ type LBDSection struct {
 	// re-evaluated at once instead of at their next polling interval.
 	PushListen    string `toml:"push_listen"`
 	PushCommunity string `toml:"push_community"`
+	// Group names the instances (master and slaves) that manage the same
+	// aliases: the ownership record of every name they write says so
+	// (docs/design.md §9). Default: lbd.master, else "lbd".
+	Group string `toml:"group"`
+	// Instance is this instance's name in zone leases. Default: the host
+	// name.
+	Instance string `toml:"instance"`
+	// StateDir, when set, is where lbd keeps the list of names it manages
+	// (managed.json), so that an alias removed from the configuration while
+	// lbd was stopped is still cleaned up. Without it, removals are noticed
+	// by a running daemon at reload only.
+	StateDir string `toml:"state_dir"`
 }
 
 // HeartbeatSection is [heartbeat].
@@ -72,6 +84,14 @@ type DNSSection struct {
 	Retries     int               `toml:"retries"`
 	InternalKey *tsig.Spec        `toml:"internal_key"`
 	ExternalKey *tsig.Spec        `toml:"external_key"`
+	// Fencing puts every UPDATE under the zone's lease (docs/design.md §9);
+	// false for deployments mixed with writers that know no leases.
+	Fencing bool `toml:"fencing"`
+	// LeaseTTL is how long a slave's lease lasts without renewal; it is
+	// renewed when an alias of the zone is evaluated with less than half of
+	// it left. Default: 3 × the longest polling interval, at least 3 ×
+	// heartbeat.stale_after.
+	LeaseTTL tomlconf.Duration `toml:"lease_ttl"`
 }
 
 // AuthoritativeSection is [authoritative]: the embedded DNS server.
@@ -99,6 +119,10 @@ type AliasDefaults struct {
 	// Hysteresis is the relative margin (0..1) by which a candidate must
 	// beat a published member to replace it.
 	Hysteresis float64 `toml:"hysteresis"`
+	// Adopt lets lbd take over an alias name that holds records it did
+	// not write (no ownership record of its group): for a first start on
+	// names an older lbd or a person created.
+	Adopt bool `toml:"adopt"`
 }
 
 // Alias is one [[alias]] table. Pointer fields fall back to [defaults].
@@ -112,6 +136,7 @@ type Alias struct {
 	PollingInterval *tomlconf.Duration `toml:"polling_interval"`
 	Fallback        *string            `toml:"fallback"`
 	Hysteresis      *float64           `toml:"hysteresis"`
+	Adopt           *bool              `toml:"adopt"`
 }
 
 // Fallback says what happens to an alias none of whose members is usable.
@@ -142,7 +167,7 @@ func Defaults() Config {
 	return Config{
 		LBD:       LBDSection{Role: "auto", Workers: 64, Tick: tomlconf.Duration{Duration: time.Second}, PushCommunity: "public"},
 		Heartbeat: HeartbeatSection{Interval: tomlconf.Duration{Duration: 5 * time.Second}, StaleAfter: tomlconf.Duration{Duration: 30 * time.Second}},
-		DNS:       DNSSection{Timeout: tomlconf.Duration{Duration: 2 * time.Second}, Retries: 2},
+		DNS:       DNSSection{Timeout: tomlconf.Duration{Duration: 2 * time.Second}, Retries: 2, Fencing: true},
 		SNMP: snmp.Config{Version: "3", Port: 161, User: "loadbalancing", AuthProtocol: "md5",
 			Timeout: tomlconf.Duration{Duration: 2 * time.Second}, Retries: 1},
 		Defaults: AliasDefaults{BestHosts: 2, TTL: tomlconf.Duration{Duration: 60 * time.Second},
@@ -265,6 +290,9 @@ func (c *Config) validateDNS() []error {
 	}
 	if c.DNS.Retries < 0 {
 		bad("dns.retries", "must not be negative")
+	}
+	if c.DNS.LeaseTTL.Duration < 0 {
+		bad("dns.lease_ttl", "must not be negative")
 	}
 	if c.DNS.InternalKey == nil {
 		bad("dns.internal_key", "required: the TSIG key lbd signs updates with")
@@ -394,6 +422,10 @@ func (c *Config) params(i int) (Params, string) {
 	}
 	if a.Hysteresis != nil {
 		p.Hysteresis = *a.Hysteresis
+	}
+	p.Adopt = d.Adopt
+	if a.Adopt != nil {
+		p.Adopt = *a.Adopt
 	}
 	if f, err := ParseFallback(fb); err == nil {
 		p.Fallback = f

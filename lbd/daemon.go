@@ -42,6 +42,11 @@ type Daemon struct {
 	aliases  map[string]*aliasState
 	fetchErr error
 	wake     chan struct{} // Poke → Run: aliases became due
+	// managed are the names this instance group manages (managed.go).
+	managed map[Managed]bool
+	// leases is the last lease decision per view and zone, for status
+	// and for logging a change of holder.
+	leases map[string]map[string]LeasePlan
 }
 
 // Poller is what the daemon needs of the SNMP manager (*snmp.Poller).
@@ -78,7 +83,55 @@ func New(cfg *Compiled, hostname string, log logrus.FieldLogger) (*Daemon, error
 	if err := d.SetConfig(cfg); err != nil {
 		return nil, err
 	}
+	m, err := loadManaged(cfg.LBD.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	d.managed = m
 	return d, nil
+}
+
+// instance is this instance's name in leases.
+func (d *Daemon) instance(cfg *Compiled) string {
+	if cfg.LBD.Instance != "" {
+		return cfg.LBD.Instance
+	}
+	return d.hostname
+}
+
+// noteLeases logs every change of a zone's lease as this instance sees it
+// and keeps the decisions for status.
+func (d *Daemon) noteLeases(cfg *Compiled, plan Plan, applied Report) {
+	if plan.dryRun {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.leases == nil {
+		d.leases = map[string]map[string]LeasePlan{}
+	}
+	for v, zones := range plan.Leases {
+		view := cfg.Views[v].String()
+		if d.leases[view] == nil {
+			d.leases[view] = map[string]LeasePlan{}
+		}
+		for zone, lp := range zones {
+			if err := applied.Leases[v][zone]; err != nil {
+				lp = LeasePlan{Why: fmt.Sprintf("lease change failed: %v", err)}
+			}
+			prev, seen := d.leases[view][zone]
+			d.leases[view][zone] = lp
+			f := d.log.WithFields(logrus.Fields{"zone": zone, "server": view})
+			switch {
+			case lp.Write && (!seen || !prev.Write):
+				f.Info("lease held: this instance writes the zone")
+			case !lp.Write && seen && prev.Write && lp.Why == "passive (lease handed back)":
+				f.Info("lease handed back")
+			case !lp.Write && (!seen || prev.Write) && lp.Holder != "" && lp.Holder != d.instance(cfg):
+				f.WithField("holder", lp.Holder).Warn("lease lost: another instance writes the zone; this one stops writing it (" + lp.Why + ")")
+			}
+		}
+	}
 }
 
 // SetConfig swaps in a new, already validated configuration (reload). State
@@ -186,12 +239,26 @@ type ViewResult struct {
 type CycleReport struct {
 	MayWrite bool
 	Aliases  []AliasResult
+	// Removals are the names the configuration no longer has.
+	Removals []RemovalResult
+}
+
+// RemovalResult is the outcome of deleting one name lbd no longer manages.
+type RemovalResult struct {
+	Name  string
+	Views []ViewResult
+	Err   error
 }
 
 // Err joins the errors of every alias.
 func (r CycleReport) Err() error {
 	var errs []error
 	for _, a := range r.Aliases {
+		if a.Err != nil {
+			errs = append(errs, a.Err)
+		}
+	}
+	for _, a := range r.Removals {
 		if a.Err != nil {
 			errs = append(errs, a.Err)
 		}
@@ -306,11 +373,21 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	poller.PollInto(ctx, addrs, replies)
 	polled := time.Now()
 
-	plan := Decide(PlanInput{Now: now, Config: cfg, Schedule: sched, All: all, Resolved: resolved, Replies: replies,
-		Served: ReadServed(ctx, cfg, due), Known: known, MayWrite: mayWrite, DryRun: d.DryRun})
+	removed := d.removed(cfg)
+	in := PlanInput{Now: now, Config: cfg, Schedule: sched, All: all, Resolved: resolved, Replies: replies,
+		Served: ReadServed(ctx, cfg, due), Known: known, MayWrite: mayWrite, DryRun: d.DryRun, Removed: removed,
+		Role: LeaseRole{Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname), Active: mayWrite, TTL: cfg.LeaseTTL}}
+	if cfg.DNS.Fencing {
+		in.Leases = ReadLeases(ctx, cfg, due, removed)
+	}
+	plan := Decide(in)
 	applied := Apply(ctx, cfg, plan)
 	rep.Aliases = results(cfg, plan, applied)
+	rep.Removals = removalResults(cfg, plan, applied)
 	d.logPlan(cfg, plan, applied, rep.Aliases)
+	d.logRemovals(rep.Removals)
+	d.noteLeases(cfg, plan, applied)
+	d.updateManaged(cfg, plan, rep)
 	failed := 0
 	for _, r := range replies {
 		if r.Err != nil {
@@ -378,11 +455,13 @@ func results(cfg *Compiled, plan Plan, applied Report) []AliasResult {
 				r.Change = vp.Change
 			}
 			r.Views = append(r.Views, ViewResult{View: v.String(), Action: vp.Action, Change: vp.Change})
-			switch {
-			case vp.Action == Passive:
+			switch vp.Action {
+			case Passive:
 				r.Passive++
-			case vp.Action == Unread:
+			case Unread:
 				r.Servers[v.String()] = fmt.Errorf("read current records: %w", vp.Err)
+			case Foreign, Fenced:
+				r.Servers[v.String()] = vp.Err
 			}
 			if err := ar.Errs[vp.View]; err != nil {
 				r.Servers[v.String()] = err

@@ -2,6 +2,7 @@ package lbd
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -45,7 +46,15 @@ var errNotRead = errors.New("not read")
 // Served is what one view served for an alias when it was read.
 type Served struct {
 	State dnsupdate.State
-	Err   error
+	// Owners are the texts of the TXT records at the alias's ownership
+	// name (dnsupdate.OwnerName).
+	Owners []string
+	Err    error
+}
+
+// Managed is a name this instance group wrote, in its zone.
+type Managed struct {
+	Name, Zone string
 }
 
 // PlanInput is everything one cycle decides on.
@@ -66,6 +75,15 @@ type PlanInput struct {
 	Known map[string]map[string][]netip.Addr
 	// MayWrite is the role at plan time: this instance may write DNS.
 	MayWrite bool
+	// Leases[view][zone] is what each view serves at the lease name of
+	// each zone of the due aliases and removals (fencing only).
+	Leases map[int]map[string]LeaseState
+	// Role is what the lease rule needs (fencing only).
+	Role LeaseRole
+	// Removed are names this instance group manages that the
+	// configuration no longer has: each is deleted from every view, if it
+	// is still owned.
+	Removed []Managed
 	// DryRun plans the changes without sending them.
 	DryRun bool
 }
@@ -81,9 +99,11 @@ const (
 	DryRun                // differs, shown but not sent (-dry-run)
 	Unread                // the view could not be read: nothing is done to it
 	Kept                  // the fallback keeps DNS as it is
+	Foreign               // the name holds records lbd did not write (not adopted): left alone
+	Fenced                // the zone's lease is not this instance's: not written
 )
 
-var actionNames = [...]string{"in sync", "write", "passive", "dry run", "unread", "kept"}
+var actionNames = [...]string{"in sync", "write", "passive", "dry run", "unread", "kept", "foreign", "fenced"}
 
 func (a Action) String() string {
 	if int(a) < len(actionNames) {
@@ -99,7 +119,8 @@ type ViewPlan struct {
 	// Change is the diff from what the view serves to the decision
 	// (Write, Passive, DryRun; empty for InSync).
 	Change dnsupdate.Change
-	// Err is the read error of an Unread view.
+	// Err is the read error of an Unread view, or why a Foreign or Fenced
+	// view is left alone.
 	Err error
 	// Served is what the view serves now (unless Unread).
 	Served []netip.Addr
@@ -122,15 +143,10 @@ type AliasPlan struct {
 	Views    []ViewPlan
 }
 
-// Failed reports whether planning already found an error (a view that
-// could not be read).
-func (a *AliasPlan) Failed() bool {
-	for _, v := range a.Views {
-		if v.Action == Unread {
-			return true
-		}
-	}
-	return false
+// RemovalPlan is the plan for a name the configuration no longer has.
+type RemovalPlan struct {
+	Managed
+	Views []ViewPlan // Change.Delete, Write / DryRun / Passive / Fenced
 }
 
 // Plan is one cycle's decisions.
@@ -141,6 +157,13 @@ type Plan struct {
 	// NextDue is the earliest moment an alias that was not due becomes
 	// due (zero when every alias was due).
 	NextDue time.Time
+	// Removals delete the names the configuration no longer has.
+	Removals []RemovalPlan
+	// Leases[view][zone] is the lease decision of every zone the plan
+	// touches (fencing only).
+	Leases map[int]map[string]LeasePlan
+	// dryRun: nothing of the plan is sent, lease swaps included.
+	dryRun bool
 }
 
 // Decide plans one cycle: for every due alias, its members' loads from the
@@ -148,7 +171,7 @@ type Plan struct {
 // publishes, and for each of its views the diff and what to do with it.
 func Decide(in PlanInput) Plan {
 	cfg := in.Config
-	plan := Plan{Now: in.Now}
+	plan := Plan{Now: in.Now, dryRun: in.DryRun}
 	due := Due(in.Now, cfg, in.Schedule, in.All)
 	isDue := make([]bool, len(cfg.Params))
 	for _, i := range due {
@@ -159,13 +182,72 @@ func Decide(in PlanInput) Plan {
 			plan.NextDue = next
 		}
 	}
+	if cfg.DNS.Fencing {
+		plan.Leases = decideLeases(in, due)
+	}
 	for _, i := range due {
-		plan.Aliases = append(plan.Aliases, decideAlias(in, i))
+		plan.Aliases = append(plan.Aliases, decideAlias(in, plan.Leases, i))
+	}
+	for _, m := range in.Removed {
+		plan.Removals = append(plan.Removals, decideRemoval(in, plan.Leases, m))
 	}
 	return plan
 }
 
-func decideAlias(in PlanInput, i int) AliasPlan {
+// decideLeases applies the lease rule to every zone of the due aliases and
+// removals, in every view.
+func decideLeases(in PlanInput, due []int) map[int]map[string]LeasePlan {
+	cfg := in.Config
+	out := map[int]map[string]LeasePlan{}
+	add := func(v int, zone string) {
+		if out[v] == nil {
+			out[v] = map[string]LeasePlan{}
+		}
+		if _, done := out[v][zone]; !done {
+			st, ok := in.Leases[v][zone]
+			if !ok {
+				st.Err = errNotRead
+			}
+			out[v][zone] = decideLease(in.Now, st, in.Role)
+		}
+	}
+	for _, i := range due {
+		for _, v := range cfg.ViewsOf(&cfg.Params[i]) {
+			add(v, cfg.Params[i].Zone)
+		}
+	}
+	for _, m := range in.Removed {
+		for v := range cfg.Views {
+			add(v, m.Zone)
+		}
+	}
+	return out
+}
+
+// writeAction is the action for a non-empty change in view v of zone.
+func writeAction(in PlanInput, leases map[int]map[string]LeasePlan, v int, zone string) (Action, error) {
+	switch {
+	case in.DryRun:
+		return DryRun, nil
+	case !in.MayWrite:
+		return Passive, nil
+	case in.Config.DNS.Fencing && !leases[v][zone].Write:
+		return Fenced, errors.New(leases[v][zone].Why)
+	}
+	return Write, nil
+}
+
+func decideRemoval(in PlanInput, leases map[int]map[string]LeasePlan, m Managed) RemovalPlan {
+	rp := RemovalPlan{Managed: m}
+	for v := range in.Config.Views {
+		vp := ViewPlan{View: v, Change: dnsupdate.Change{Zone: m.Zone, Name: m.Name, Delete: true, Owner: in.Config.Owner, IfOwner: true}}
+		vp.Action, vp.Err = writeAction(in, leases, v, m.Zone)
+		rp.Views = append(rp.Views, vp)
+	}
+	return rp
+}
+
+func decideAlias(in PlanInput, leases map[int]map[string]LeasePlan, i int) AliasPlan {
 	cfg := in.Config
 	p := &cfg.Params[i]
 	ap := AliasPlan{Alias: i, Name: p.Name}
@@ -205,7 +287,16 @@ func decideAlias(in PlanInput, i int) AliasPlan {
 		default:
 			vp.Served = served[k].State.Addrs()
 			vp.Change = dnsupdate.Diff(p.Zone, p.Name, served[k].State, ap.Decision.Addrs, ttl)
-			vp.Action = changeAction(vp.Change, in.DryRun, in.MayWrite)
+			if foreign := owns(cfg.Owner, &vp.Change, served[k]); foreign && !p.Adopt {
+				vp.Action = Foreign
+				vp.Err = fmt.Errorf("%s holds records lbd (%s) did not write (no ownership record at %s): left alone; set adopt = true to take it over",
+					p.Name, cfg.Owner, dnsupdate.OwnerName(p.Name))
+				break
+			}
+			vp.Action = InSync
+			if !vp.Change.Empty() {
+				vp.Action, vp.Err = writeAction(in, leases, v, p.Zone)
+			}
 			if known, ok := in.Known[p.Name][cfg.Views[v].String()]; ok && in.MayWrite && !sameAddrs(known, vp.Served) {
 				vp.Drift, vp.Known = true, known
 			}
@@ -215,16 +306,17 @@ func decideAlias(in PlanInput, i int) AliasPlan {
 	return ap
 }
 
-func changeAction(ch dnsupdate.Change, dryRun, mayWrite bool) Action {
-	switch {
-	case ch.Empty():
-		return InSync
-	case dryRun:
-		return DryRun
-	case !mayWrite:
-		return Passive
-	}
-	return Write
+// owns fills ch's ownership fields from what the view serves and reports
+// whether the name is foreign: it holds records but not this group's
+// ownership record.
+func owns(owner string, ch *dnsupdate.Change, s Served) (foreign bool) {
+	mine := len(s.Owners) == 1 && s.Owners[0] == owner
+	has := len(s.State.Addrs()) > 0
+	write := !ch.Empty()
+	ch.Owner = owner
+	ch.SetOwner = !mine && (write || has) // claim the name with its first write
+	ch.IfOwner = mine
+	return !mine && (has || len(s.Owners) > 0)
 }
 
 // Reschedule is an alias's schedule after a cycle evaluated it at now: due

@@ -21,6 +21,7 @@ func planConfig(t *testing.T, aliases string) *Compiled {
 [lbd]
 role = "master"
 [dns]
+fencing = false
 servers = ["127.0.0.1:5301", "127.0.0.1:5302"]
 internal_key = { name = "int.", secret = "aW50ZXJuYWw=" }
 external_key = { name = "ext.", secret = "ZXh0ZXJuYWw=" }
@@ -52,15 +53,22 @@ func loads(m map[string]int) (map[string][]netip.Addr, map[netip.Addr]snmp.Reply
 	return res, rep
 }
 
+// testOwner is the ownership text of planConfig's instance group.
+const testOwner = "lbd-owner v=1 group=lbd"
+
+// serves is a view serving addrs, written by this instance group (with its
+// ownership record) when there are any.
 func serves(addrs ...string) Served {
 	var st dnsupdate.State
 	for _, a := range addrs {
 		st.A = append(st.A, netip.MustParseAddr(a))
 	}
+	s := Served{State: st}
 	if len(st.A) > 0 {
-		st.TTL = 60
+		s.State.TTL = 60
+		s.Owners = []string{testOwner}
 	}
-	return Served{State: st}
+	return s
 }
 
 func actions(ap AliasPlan) []Action {
