@@ -51,9 +51,9 @@ var pdnsSchemas = []string{
 // TSIG keys with pdnsutil, and starts pdns_server on 127.0.0.1 only, in the
 // foreground, without the guardian, with no configuration file but its
 // flags, as the current user, with dynamic updates (RFC 2136) enabled for
-// 127.0.0.0/8 and its caches off. It returns once every zone answers SOA
-// and stops the server when the test ends; the output is kept for Log and
-// printed when the test fails.
+// 127.0.0.0/8. It returns once every zone answers SOA and stops the server
+// when the test ends; the output is kept for Log and printed when the test
+// fails.
 func StartPowerDNS(t testing.TB, opts PDNSOptions) *PowerDNS {
 	t.Helper()
 	bins := Require(t, "pdns_server", "pdnsutil", "sqlite3")
@@ -103,8 +103,9 @@ func StartPowerDNS(t testing.TB, opts PDNSOptions) *PowerDNS {
 		"--dnsupdate=yes", "--allow-dnsupdate-from=127.0.0.0/8",
 		// Never query the outside world (the security status poll).
 		"--security-poll-suffix=",
-		// Caches off: reads after an update see the backend.
-		"--cache-ttl=0", "--query-cache-ttl=0", "--negquery-cache-ttl=0",
+		// The packet and query caches keep their defaults: PowerDNS
+		// purges the zone from them when it commits an UPDATE, so a read
+		// back sees the change (dnsupdate's server tests rely on it).
 		"--receiver-threads=1", "--distributor-threads=1",
 		"--loglevel=6",
 	}
