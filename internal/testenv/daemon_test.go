@@ -27,19 +27,24 @@ func TestStartKnotAndPowerDNS(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name  string
-		start func(t *testing.T) (dnsDaemon, string)
+		start func(t *testing.T, keys []tsig.Spec) (dnsDaemon, string)
 	}{
-		{"knot", func(t *testing.T) (dnsDaemon, string) {
+		{"knot", func(t *testing.T, keys []tsig.Spec) (dnsDaemon, string) {
 			k := StartKnot(t, KnotOptions{Zones: zones, Keys: keys})
 			return k, k.Addr
 		}},
-		{"powerdns", func(t *testing.T) (dnsDaemon, string) {
+		{"powerdns", func(t *testing.T, keys []tsig.Spec) (dnsDaemon, string) {
 			p := StartPowerDNS(t, PDNSOptions{Zones: zones, Keys: keys})
 			return p, p.Addr
 		}},
 	} {
+		t.Run(tc.name+" without keys", func(t *testing.T) {
+			s, addr := tc.start(t, nil)
+			require.Len(t, s.Query(t, "lb.example.org", dns.TypeSOA), 1)
+			require.NotEqual(t, dns.RcodeSuccess, unsignedUpdate(t, addr, "lb.example.org."), "unsigned UPDATE accepted")
+		})
 		t.Run(tc.name, func(t *testing.T) {
-			s, addr := tc.start(t)
+			s, addr := tc.start(t, keys)
 			assert.Regexp(t, `^127\.0\.0\.1:\d+$`, addr)
 			check := func() {
 				for _, z := range zones {
@@ -54,6 +59,7 @@ func TestStartKnotAndPowerDNS(t *testing.T) {
 				}
 			}
 			check()
+			require.NotEqual(t, dns.RcodeSuccess, unsignedUpdate(t, addr, "lb.example.org."), "unsigned UPDATE accepted")
 			s.Stop()
 			s.Stop() // idempotent
 			s.Start(t)
@@ -61,4 +67,19 @@ func TestStartKnotAndPowerDNS(t *testing.T) {
 			assert.NotEmpty(t, s.Log())
 		})
 	}
+}
+
+// unsignedUpdate sends an unsigned UPDATE adding an A record to zone and
+// returns the reply's RCODE.
+func unsignedUpdate(t *testing.T, addr, zone string) int {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetUpdate(zone)
+	rr, err := dns.NewRR("unsigned." + zone + " 60 IN A 127.0.0.9")
+	require.NoError(t, err)
+	m.Insert([]dns.RR{rr})
+	r, _, err := (&dns.Client{Timeout: daemonQueryTimeout}).Exchange(m, addr)
+	require.NoError(t, err)
+	t.Logf("unsigned UPDATE: %s", dns.RcodeToString[r.Rcode])
+	return r.Rcode
 }

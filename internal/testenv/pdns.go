@@ -21,8 +21,7 @@ type PDNSOptions struct {
 	// SOA, an NS ns1.<zone> and an A 127.0.0.1 for ns1.<zone>.
 	Zones []string
 	// Keys may update every zone (TSIG-ALLOW-DNSUPDATE metadata naming
-	// each key). Without keys PowerDNS accepts unsigned updates from
-	// 127.0.0.0/8.
+	// each key); without keys the server accepts no update.
 	Keys []tsig.Spec
 	// Port is the port on 127.0.0.1; 0 = a free port.
 	Port int
@@ -36,8 +35,8 @@ type PowerDNS struct {
 	Database string // path of the SQLite database
 	Opts     PDNSOptions
 
-	d       *daemon
-	pdnsutl string
+	d           *daemon
+	pdnsutilBin string
 }
 
 // pdnsSchemas are where Debian's pdns-backend-sqlite3 puts the schema.
@@ -50,10 +49,10 @@ var pdnsSchemas = []string{
 // packaged schema, loaded with sqlite3), loads the zones and imports the
 // TSIG keys with pdnsutil, and starts pdns_server on 127.0.0.1 only, in the
 // foreground, without the guardian, with no configuration file but its
-// flags, as the current user, with dynamic updates (RFC 2136) enabled for
-// 127.0.0.0/8. It returns once every zone answers SOA and stops the server
-// when the test ends; the output is kept for Log and printed when the test
-// fails.
+// flags, as the current user, with dynamic updates (RFC 2136) signed with
+// one of Keys accepted from 127.0.0.0/8. It returns once every zone
+// answers SOA and stops the server when the test ends; the output is kept
+// for Log and printed when the test fails.
 func StartPowerDNS(t testing.TB, opts PDNSOptions) *PowerDNS {
 	t.Helper()
 	bins := Require(t, "pdns_server", "pdnsutil", "sqlite3")
@@ -79,11 +78,11 @@ func StartPowerDNS(t testing.TB, opts PDNSOptions) *PowerDNS {
 	}
 	dir := t.TempDir()
 	p := &PowerDNS{
-		Addr:     net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Port)),
-		Dir:      dir,
-		Database: filepath.Join(dir, "pdns.sqlite3"),
-		Opts:     opts,
-		pdnsutl:  bins[1],
+		Addr:        net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Port)),
+		Dir:         dir,
+		Database:    filepath.Join(dir, "pdns.sqlite3"),
+		Opts:        opts,
+		pdnsutilBin: bins[1],
 	}
 	backend := []string{
 		"launch=gsqlite3",
@@ -96,11 +95,18 @@ func StartPowerDNS(t testing.TB, opts PDNSOptions) *PowerDNS {
 	if err := p.setup(bins[2], schema, backend); err != nil {
 		t.Fatalf("StartPowerDNS: %v\n%s", err, p.Log())
 	}
+	update := "no"
+	if len(opts.Keys) > 0 {
+		update = "yes"
+	}
 	p.d.args = []string{
 		"--no-config", "--daemon=no", "--guardian=no", "--disable-syslog", "--write-pid=no",
 		"--socket-dir=" + dir,
 		"--local-address=127.0.0.1", "--local-port=" + strconv.Itoa(opts.Port),
-		"--dnsupdate=yes", "--allow-dnsupdate-from=127.0.0.0/8",
+		// Updates from loopback only; each zone's TSIG-ALLOW-DNSUPDATE
+		// then requires one of Keys.
+		"--dnsupdate=" + update,
+		"--allow-dnsupdate-from=127.0.0.0/8",
 		// Never query the outside world (the security status poll).
 		"--security-poll-suffix=",
 		// The packet and query caches keep their defaults: PowerDNS
@@ -163,7 +169,7 @@ func (p *PowerDNS) setup(sqlite3, schema string, backend []string) error {
 
 // pdnsutil runs pdnsutil on the test database.
 func (p *PowerDNS) pdnsutil(args ...string) error {
-	return p.run(exec.Command(p.pdnsutl, append([]string{"--config-dir=" + p.Dir}, args...)...))
+	return p.run(exec.Command(p.pdnsutilBin, append([]string{"--config-dir=" + p.Dir}, args...)...))
 }
 
 // run runs a set-up command, its output going to the log.
