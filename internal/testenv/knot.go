@@ -72,7 +72,8 @@ func (k *Knot) writeConfig() error {
 	q := strconv.Quote
 	fmt.Fprintf(&b, "server:\n    listen: %s\n    rundir: %s\n    udp-workers: 1\n    tcp-workers: 1\n    background-workers: 1\n",
 		q(fmt.Sprintf("127.0.0.1@%d", k.Opts.Port)), q(k.Dir))
-	fmt.Fprintf(&b, "database:\n    storage: %s\n", q(k.Dir))
+	fmt.Fprintf(&b, "database:\n    storage: %s\n    journal-db: %s\n    timer-db: %s\n",
+		q(k.Dir), q(filepath.Join(k.Dir, "journal")), q(filepath.Join(k.Dir, "timers")))
 	b.WriteString("log:\n  - target: stderr\n    any: info\n")
 	var ids []string
 	if len(k.Opts.Keys) > 0 {
