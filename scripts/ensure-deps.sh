@@ -9,13 +9,20 @@ set -euo pipefail
 declare -A pkg=(
   [named]=bind9 [nsupdate]=bind9-dnsutils [dig]=bind9-dnsutils
   [snmpget]=snmp [snmpd]=snmpd
+  [knotd]=knot [kdig]=knot-dnsutils
+  [pdns_server]=pdns-server [pdnsutil]=pdns-server [sqlite3]=sqlite3
 )
-want=(named nsupdate dig snmpget snmpd)
+want=(named nsupdate dig snmpget snmpd knotd kdig pdns_server pdnsutil sqlite3)
+# data file → Debian package (PowerDNS's SQLite backend and its schema)
+declare -A filepkg=(
+  [/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql]=pdns-backend-sqlite3
+)
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
 
 missing=()
 for b in "${want[@]}"; do have "$b" || missing+=("${pkg[$b]}"); done
+for f in "${!filepkg[@]}"; do [ -e "$f" ] || missing+=("${filepkg[$f]}"); done
 [ ${#missing[@]} -eq 0 ] && exit 0
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 
@@ -28,7 +35,7 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   apt-get update -qq >&2
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
   # Debian starts the daemons it installs; the tests start their own.
-  for s in named bind9 snmpd; do
+  for s in named bind9 snmpd knot pdns; do
     (systemctl stop "$s" || service "$s" stop) >/dev/null 2>&1 || true
   done
   exit 0

@@ -20,6 +20,10 @@ var Packages = map[string]string{
 	"snmpd":           "snmpd",
 	"knotd":           "knot",
 	"knotc":           "knot",
+	"kdig":            "knot-dnsutils",
+	"pdns_server":     "pdns-server",
+	"pdnsutil":        "pdns-server",
+	"sqlite3":         "sqlite3",
 }
 
 // InCI reports whether the tests run under CI (CI=true), where a missing

@@ -1,0 +1,212 @@
+package testenv
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/lbd-project/lbd/internal/tsig"
+)
+
+// Bounds of the waits for Knot and PowerDNS (named has its own).
+const (
+	daemonStartTimeout = 15 * time.Second
+	daemonPollInterval = 50 * time.Millisecond
+	daemonStopGrace    = 5 * time.Second
+	daemonQueryTimeout = 2 * time.Second
+)
+
+// daemon is an authoritative DNS server run in the foreground as a child
+// process: its output goes to log, Start waits until every zone answers SOA
+// authoritatively, Stop sends SIGTERM then SIGKILL. Knot and PowerDNS wrap
+// it.
+type daemon struct {
+	name  string   // for messages: "knotd", "pdns_server"
+	bin   string   // absolute path
+	args  []string // command line after bin
+	dir   string   // working directory
+	addr  string   // "127.0.0.1:port"
+	zones []string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *Buffer
+}
+
+func newDaemon(name, bin, dir, addr string, zones []string) *daemon {
+	return &daemon{name: name, bin: bin, dir: dir, addr: addr, zones: zones, log: &Buffer{}}
+}
+
+// logOnFailure prints the daemon's output at the end of a failed test.
+func (d *daemon) logOnFailure(t testing.TB) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s output (%s):\n%s", d.name, d.dir, d.log.String())
+		}
+	})
+}
+
+func (d *daemon) start(t testing.TB) {
+	t.Helper()
+	d.mu.Lock()
+	if d.cmd != nil {
+		d.mu.Unlock()
+		t.Fatalf("%s: already running", d.name)
+	}
+	fmt.Fprintf(d.log, "=== starting %s %s\n", d.bin, strings.Join(d.args, " "))
+	cmd := exec.Command(d.bin, d.args...)
+	cmd.Dir = d.dir
+	cmd.Stdout = d.log
+	cmd.Stderr = d.log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		d.mu.Unlock()
+		t.Fatalf("%s: %v", d.name, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(done)
+	}()
+	d.cmd, d.done = cmd, done
+	d.mu.Unlock()
+	t.Cleanup(d.stop)
+
+	deadline := time.Now().Add(daemonStartTimeout)
+	for {
+		err := d.ready()
+		if err == nil {
+			return
+		}
+		select {
+		case <-done:
+			t.Fatalf("%s exited during startup (%v); output:\n%s", d.name, err, d.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			d.stop()
+			t.Fatalf("%s not ready after %v: %v; output:\n%s", d.name, daemonStartTimeout, err, d.log.String())
+		}
+		time.Sleep(daemonPollInterval)
+	}
+}
+
+// ready checks that every zone answers SOA authoritatively.
+func (d *daemon) ready() error {
+	for _, z := range d.zones {
+		r, err := exchangeWith(d.addr, dns.Fqdn(z), dns.TypeSOA, nil, 500*time.Millisecond)
+		if err != nil {
+			return err
+		}
+		if r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 || !r.Authoritative {
+			return fmt.Errorf("SOA %s: %s, %d answers", z, dns.RcodeToString[r.Rcode], len(r.Answer))
+		}
+	}
+	return nil
+}
+
+func (d *daemon) stop() {
+	d.mu.Lock()
+	cmd, done := d.cmd, d.done
+	d.cmd, d.done = nil, nil
+	d.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(daemonStopGrace):
+		cmd.Process.Kill()
+		<-done
+	}
+	fmt.Fprintf(d.log, "=== stopped\n")
+}
+
+// query sends a query (signed with key unless nil) and returns the answer
+// section; it fails the test on a transport error or an RCODE other than
+// NOERROR/NXDOMAIN.
+func (d *daemon) query(t testing.TB, name string, qtype uint16, key *tsig.Spec) []dns.RR {
+	t.Helper()
+	r, err := exchangeWith(d.addr, dns.Fqdn(name), qtype, key, daemonQueryTimeout)
+	if err != nil {
+		t.Fatalf("%s: query %s %s at %s: %v", d.name, name, dns.TypeToString[qtype], d.addr, err)
+	}
+	if r.Rcode != dns.RcodeSuccess && r.Rcode != dns.RcodeNameError {
+		t.Fatalf("%s: query %s %s at %s: %s", d.name, name, dns.TypeToString[qtype], d.addr, dns.RcodeToString[r.Rcode])
+	}
+	return r.Answer
+}
+
+// exchangeWith queries addr over UDP with EDNS0, again over TCP when the
+// reply is truncated; with key the query is signed and the reply must be
+// signed (and is verified by the dns package).
+func exchangeWith(addr, name string, qtype uint16, key *tsig.Spec, timeout time.Duration) (*dns.Msg, error) {
+	var p *tsig.Key
+	if key != nil {
+		var err error
+		if p, err = key.Compile(); err != nil {
+			return nil, err
+		}
+	}
+	var r *dns.Msg
+	for _, network := range []string{"udp", "tcp"} {
+		// A fresh message per transport: signing strips the TSIG stub.
+		m := new(dns.Msg)
+		m.SetQuestion(name, qtype)
+		m.RecursionDesired = false
+		m.SetEdns0(4096, false)
+		c := &dns.Client{Net: network, Timeout: timeout}
+		if p != nil {
+			c.TsigProvider = p
+			m.SetTsig(p.Name, p.Algorithm, 300, time.Now().Unix())
+		}
+		var err error
+		r, _, err = c.Exchange(m, addr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", network, err)
+		}
+		if !r.Truncated {
+			break
+		}
+	}
+	if key != nil && r.IsTsig() == nil {
+		return nil, fmt.Errorf("unsigned reply to a signed query (%s)", dns.RcodeToString[r.Rcode])
+	}
+	return r, nil
+}
+
+// zoneData is the initial content of every test zone, in master-file
+// format: SOA, NS ns1.<zone> and A 127.0.0.1 for ns1.<zone>, as for named.
+func zoneData(zone string) string {
+	zone = dns.Fqdn(zone)
+	return fmt.Sprintf("$ORIGIN %s\n$TTL 300\n@ IN SOA ns1.%s hostmaster.%s 1 3600 600 86400 60\n@ IN NS ns1.%s\nns1.%s IN A 127.0.0.1\n",
+		zone, zone, zone, zone, zone)
+}
+
+// zoneBase is the file-name stem of a zone: lower case, no trailing dot.
+func zoneBase(zone string) string {
+	return strings.TrimSuffix(strings.ToLower(dns.Fqdn(zone)), ".")
+}
+
+// serverKey validates a TSIG key for a server configuration and returns
+// its owner name (with the trailing dot) and the algorithm as Knot and
+// PowerDNS spell it: "hmac-sha256", "hmac-md5" (RFC 8945 §6).
+func serverKey(s tsig.Spec) (name, alg string, err error) {
+	k, err := s.Compile()
+	if err != nil {
+		return "", "", err
+	}
+	alg = strings.TrimSuffix(k.Algorithm, ".")
+	if alg == strings.TrimSuffix(dns.HmacMD5, ".") {
+		alg = "hmac-md5"
+	}
+	return k.Name, alg, nil
+}
