@@ -73,7 +73,7 @@ type aliasState struct {
 func New(cfg *Compiled, hostname string, log logrus.FieldLogger) (*Daemon, error) {
 	d := &Daemon{log: log, hostname: hostname,
 		HTTPClient: &http.Client{Timeout: 10 * time.Second},
-		pub:        &heartbeat.Publisher{Host: hostname},
+		pub:        &heartbeat.Publisher{},
 		aliases:    map[string]*aliasState{}, wake: make(chan struct{}, 1)}
 	if err := d.SetConfig(cfg); err != nil {
 		return nil, err
@@ -572,7 +572,7 @@ func (d *Daemon) heartbeatLoop(ctx context.Context) {
 		wait := interval
 		if master {
 			now := time.Now()
-			d.pub.Beat(now)
+			d.pub.Beat(d.hostname, nil, now)
 			if cfg.Heartbeat.File != "" {
 				if err := heartbeat.WriteFile(cfg.Heartbeat.File, heartbeat.Line(d.hostname, now)); err != nil {
 					d.log.Error(err)
