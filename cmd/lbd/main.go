@@ -1,5 +1,5 @@
 // Command lbd is the DNS load-balancing daemon (master or slave). See
-// DESIGN.md §3 for the command-line contract.
+// docs/design.md §3 for the command-line contract.
 package main
 
 import (
@@ -71,6 +71,9 @@ func run() int {
 			fmt.Fprintf(os.Stderr, "%v\n", err)
 			return 1
 		}
+		for _, w := range cfg.Warnings() {
+			fmt.Fprintf(os.Stderr, "warning: %s\n", w)
+		}
 		fmt.Printf("%s: OK (%d aliases)\n", *checkConfig, len(cfg.Aliases))
 		return 0
 	}
@@ -79,6 +82,9 @@ func run() int {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%v\n", err)
 		return 1
+	}
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
 	}
 	host := *hostname
 	if host == "" {
@@ -121,6 +127,9 @@ func run() int {
 			if err != nil {
 				log.WithField("file", *config).Error("reload failed, keeping the running configuration: ", err)
 				continue
+			}
+			for _, w := range newCfg.Warnings() {
+				log.Warn(w)
 			}
 			if err := d.SetConfig(newCfg); err != nil {
 				log.WithField("file", *config).Error("reload failed, keeping the running configuration: ", err)
