@@ -13,7 +13,7 @@ import (
 )
 
 // PathV2 is where the master serves the authenticated beat
-// (docs/protocol.md §9); the legacy line stays at Path.
+// (docs/protocol.md §9.1); the legacy line stays at Path.
 const PathV2 = "/load-balancing/heartbeat.v2"
 
 // tagV2 opens every authenticated beat. It is covered by the HMAC, so a
@@ -30,7 +30,7 @@ const MinKeyLen = 16
 // Such a beat is no beat for the Follower.
 var ErrRejected = errors.New("heartbeat rejected")
 
-// Beat is one authenticated heartbeat (docs/protocol.md §9).
+// Beat is one authenticated heartbeat (docs/protocol.md §9.1).
 type Beat struct {
 	// Instance names the master: its [lbd] master setting, or its host
 	// name when that is unset.
@@ -107,7 +107,7 @@ func Verify(body string, key []byte) (Beat, error) {
 // its previous run as long as its clock at restart is later than the
 // previous run's start plus one nanosecond per beat sent — that is, unless
 // the clock was set back by about as long as the previous run lasted
-// (docs/protocol.md §9 says what a slave then does).
+// (docs/protocol.md §9.1 says what a slave then does).
 type Counter struct {
 	mu   sync.Mutex
 	base uint64

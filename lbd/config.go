@@ -68,7 +68,7 @@ type HeartbeatSection struct {
 	// (its content without surrounding white space; a relative path is
 	// relative to the configuration file). The master then also serves
 	// the authenticated beat, and a slave fetches and believes only that
-	// (docs/protocol.md §9). Secret is the same inline, for tests: it is
+	// (docs/protocol.md §9.1). Secret is the same inline, for tests: it is
 	// as readable as the configuration file.
 	SecretFile string `toml:"secret_file"`
 	Secret     string `toml:"secret"`
@@ -253,6 +253,15 @@ func (c *Config) validateHeartbeat() []error {
 			u = nil
 		}
 	}
+	e.errs = append(e.errs, c.validateHeartbeatSecret(u)...)
+	return e.errs
+}
+
+// validateHeartbeatSecret reads the heartbeat secret into the section (u
+// is the parsed heartbeat.url, nil if unset or bad).
+func (c *Config) validateHeartbeatSecret(u *url.URL) []error {
+	e := &collector{c: c}
+	bad := e.bad
 	c.Heartbeat.key = nil
 	h := c.Heartbeat
 	switch {
@@ -270,7 +279,7 @@ func (c *Config) validateHeartbeat() []error {
 		}
 	case h.Secret != "":
 		c.Heartbeat.key = []byte(strings.TrimSpace(h.Secret))
-		if st, err := os.Stat(c.File); c.File != "" && err == nil && st.Mode().Perm()&0o004 != 0 {
+		if st, err := statFile(c.File); err == nil && st.Mode().Perm()&0o004 != 0 {
 			c.warn("heartbeat.secret", "the heartbeat secret is inline in a world-readable file (mode %04o): prefer heartbeat.secret_file", st.Mode().Perm())
 		}
 	}
@@ -296,6 +305,14 @@ func (c *Config) secretPath() string {
 		return p
 	}
 	return filepath.Join(filepath.Dir(c.File), p)
+}
+
+// statFile stats the configuration file, if there is one.
+func statFile(path string) (os.FileInfo, error) {
+	if path == "" {
+		return nil, os.ErrNotExist
+	}
+	return os.Stat(path)
 }
 
 // readSecretFile reads a secret file: a regular file, non-empty once

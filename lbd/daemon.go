@@ -217,7 +217,7 @@ func (d *Daemon) observeLocked(now, beat time.Time, err error) {
 // a heartbeat secret it fetches the authenticated beat and observes only
 // one that verifies: a forged, altered, replayed, foreign or badly timed
 // beat is no beat (the error wraps heartbeat.ErrRejected), so it cannot
-// keep this slave passive (docs/protocol.md §9).
+// keep this slave passive (docs/protocol.md §9.1).
 func (d *Daemon) FetchHeartbeat(ctx context.Context) error {
 	d.mu.Lock()
 	hb, master := d.cfg.Heartbeat, d.cfg.LBD.Master

@@ -83,9 +83,7 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "%v\n", err)
 		return 1
 	}
-	for _, w := range cfg.Warnings() {
-		log.Warn(w)
-	}
+	logWarnings(log, cfg)
 	host := *hostname
 	if host == "" {
 		if host, err = os.Hostname(); err != nil {
@@ -128,9 +126,7 @@ func run() int {
 				log.WithField("file", *config).Error("reload failed, keeping the running configuration: ", err)
 				continue
 			}
-			for _, w := range newCfg.Warnings() {
-				log.Warn(w)
-			}
+			logWarnings(log, newCfg)
 			if err := d.SetConfig(newCfg); err != nil {
 				log.WithField("file", *config).Error("reload failed, keeping the running configuration: ", err)
 				continue
@@ -145,6 +141,14 @@ func run() int {
 	}
 	log.Info("lbd stopped")
 	return 0
+}
+
+// logWarnings logs the configuration's non-fatal problems (a heartbeat
+// secret readable by every user, …).
+func logWarnings(log logrus.FieldLogger, cfg *lbd.Compiled) {
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
 }
 
 func wrote(a lbd.AliasResult) string {
