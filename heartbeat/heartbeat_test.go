@@ -78,7 +78,7 @@ func TestFollowerFutureBeat(t *testing.T) {
 }
 
 func TestPublisherAndFetch(t *testing.T) {
-	p := &Publisher{Host: "m.example.org"}
+	p := &Publisher{}
 	srv := httptest.NewServer(p)
 	defer srv.Close()
 	ctx := context.Background()
@@ -86,7 +86,7 @@ func TestPublisherAndFetch(t *testing.T) {
 		t.Fatal("fetch before first beat succeeded")
 	}
 	now := time.Unix(1700000123, 0)
-	p.Beat(now)
+	p.Beat("m.example.org", nil, now)
 	got, err := Fetch(ctx, srv.Client(), srv.URL+Path, "m.example.org")
 	if err != nil || !got.Equal(now) {
 		t.Fatalf("fetch %v %v", got, err)

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Path is where the heartbeat is served (COMPAT.md §9).
+// Path is where the legacy heartbeat line is served (docs/protocol.md §9).
 const Path = "/load-balancing/heartbeat"
 
 // Line returns the legacy heartbeat line for host at t, newline included.

@@ -7,16 +7,19 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/lbd-project/lbd/dnsupdate"
+	"github.com/lbd-project/lbd/heartbeat"
 	"github.com/lbd-project/lbd/internal/tomlconf"
 	"github.com/lbd-project/lbd/internal/tsig"
 	"github.com/lbd-project/lbd/lbd/snmp"
 )
 
-// Config is the lbd configuration (DESIGN.md §4). Load fills defaults,
+// Config is the lbd configuration (docs/design.md §4). Load fills defaults,
 // decodes the file, rejects unknown keys and validates.
 type Config struct {
 	LBD       LBDSection       `toml:"lbd"`
@@ -32,6 +35,8 @@ type Config struct {
 	// File is the path the configuration was read from.
 	File string `toml:"-"`
 	doc  *tomlconf.Doc
+	// warnings are problems that do not stop lbd (Warnings).
+	warnings []string
 }
 
 // LBDSection is [lbd].
@@ -71,7 +76,20 @@ type HeartbeatSection struct {
 	// File, when set, is where the master also writes the legacy heartbeat
 	// file (atomically, mode 0644) for a web server and legacy slaves.
 	File string `toml:"file"`
+	// SecretFile, when set, holds the secret shared by master and slave
+	// (its content without surrounding white space; a relative path is
+	// relative to the configuration file). The master then also serves
+	// the authenticated beat, and a slave fetches and believes only that
+	// (docs/protocol.md §9.1). Secret is the same inline, for tests: it is
+	// as readable as the configuration file.
+	SecretFile string `toml:"secret_file"`
+	Secret     string `toml:"secret"`
+
+	key []byte // from SecretFile or Secret, read by Validate
 }
+
+// Key is the heartbeat secret, nil when none is configured.
+func (h HeartbeatSection) Key() []byte { return h.key }
 
 // DNSSection is [dns].
 type DNSSection struct {
@@ -142,7 +160,7 @@ type Alias struct {
 // Fallback says what happens to an alias none of whose members is usable.
 type Fallback string
 
-// Fallbacks (DESIGN.md §5); the legacy metric names are accepted as aliases.
+// Fallbacks (docs/design.md §5); the legacy metric names are accepted as aliases.
 const (
 	FallbackKeep      Fallback = "keep"       // leave DNS as it is (legacy cmsfrontier)
 	FallbackNone      Fallback = "none"       // publish nothing (legacy minino)
@@ -183,8 +201,10 @@ func (c *Config) errorf(key, format string, args ...any) error {
 }
 
 // Validate checks every value and returns all problems found, each naming
-// its key (and file and line when the config came from a file).
+// its key (and file and line when the config came from a file). It reads
+// heartbeat.secret_file, and records Warnings.
 func (c *Config) Validate() error {
+	c.warnings = nil
 	var errs []error
 	for _, f := range []func() []error{c.validateLBD, c.validateHeartbeat, c.validateDNS, c.validateSNMP,
 		c.validateAuthoritative, c.validateAliases} {
@@ -250,12 +270,118 @@ func (c *Config) validateHeartbeat() []error {
 	if c.LBD.Role == "slave" && c.Heartbeat.URL == "" {
 		bad("heartbeat.url", "required when role is slave (where the master's heartbeat is fetched)")
 	}
+	var u *url.URL
 	if c.Heartbeat.URL != "" {
-		if u, err := url.Parse(c.Heartbeat.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		var err error
+		if u, err = url.Parse(c.Heartbeat.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("heartbeat.url", "not an http(s) URL: %q", c.Heartbeat.URL)
+			u = nil
 		}
 	}
+	e.errs = append(e.errs, c.validateHeartbeatSecret(u)...)
 	return e.errs
+}
+
+// validateHeartbeatSecret reads the heartbeat secret into the section (u
+// is the parsed heartbeat.url, nil if unset or bad).
+func (c *Config) validateHeartbeatSecret(u *url.URL) []error {
+	e := &collector{c: c}
+	bad := e.bad
+	c.Heartbeat.key = nil
+	h := c.Heartbeat
+	switch {
+	case h.SecretFile != "" && h.Secret != "":
+		bad("heartbeat.secret", "set either heartbeat.secret_file or heartbeat.secret, not both")
+	case h.SecretFile != "":
+		key, warn, err := readSecretFile(c.secretPath())
+		if err != nil {
+			bad("heartbeat.secret_file", "%v", err)
+		} else {
+			c.Heartbeat.key = key
+		}
+		if warn != "" {
+			c.warn("heartbeat.secret_file", "%s", warn)
+		}
+	case h.Secret != "":
+		c.Heartbeat.key = []byte(strings.TrimSpace(h.Secret))
+		if st, err := statFile(c.File); err == nil && st.Mode().Perm()&0o004 != 0 {
+			c.warn("heartbeat.secret", "the heartbeat secret is inline in a world-readable file (mode %04o): prefer heartbeat.secret_file", st.Mode().Perm())
+		}
+	}
+	if k := c.Heartbeat.key; k != nil && len(k) < heartbeat.MinKeyLen {
+		key := "heartbeat.secret"
+		if h.SecretFile != "" {
+			key = "heartbeat.secret_file"
+		}
+		bad(key, "the secret is %d bytes, at least %d are required (32 or more recommended, RFC 2104 §3)", len(k), heartbeat.MinKeyLen)
+		c.Heartbeat.key = nil
+	}
+	if c.Heartbeat.key != nil && u != nil && u.Path == heartbeat.Path {
+		bad("heartbeat.url", "with a heartbeat secret a slave believes only the authenticated beat: point the URL at %s, not the legacy %s", heartbeat.PathV2, heartbeat.Path)
+	}
+	return e.errs
+}
+
+// secretPath resolves heartbeat.secret_file against the configuration
+// file's directory.
+func (c *Config) secretPath() string {
+	p := c.Heartbeat.SecretFile
+	if filepath.IsAbs(p) || c.File == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.File), p)
+}
+
+// statFile stats the configuration file, if there is one.
+func statFile(path string) (os.FileInfo, error) {
+	if path == "" {
+		return nil, os.ErrNotExist
+	}
+	return os.Stat(path)
+}
+
+// readSecretFile reads a secret file: a regular file, non-empty once
+// surrounding white space is trimmed. warn is set when the file is open to
+// every user (an operator expects a secret at mode 0600 or 0640).
+func readSecretFile(path string) (key []byte, warn string, err error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, "", err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, "", fmt.Errorf("%s is not a regular file", path)
+	}
+	if perm := st.Mode().Perm(); perm&0o007 != 0 {
+		warn = fmt.Sprintf("%s is accessible to every user (mode %04o): chmod o-rwx it", path, perm)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, warn, err
+	}
+	key = []byte(strings.TrimSpace(string(b)))
+	if len(key) == 0 {
+		return nil, warn, fmt.Errorf("%s is empty", path)
+	}
+	return key, warn, nil
+}
+
+// warn records a problem that does not stop lbd, located like an error.
+func (c *Config) warn(key, format string, args ...any) {
+	c.warnings = append(c.warnings, c.errorf(key, format, args...).Error())
+}
+
+// Warnings lists the problems Validate found that do not stop lbd (a
+// world-readable heartbeat secret, …), for the daemon's caller to log.
+func (c *Config) Warnings() []string { return c.warnings }
+
+// HeartbeatName is the name this instance's heartbeat carries when it is
+// the master: [lbd] master when set — a legacy slave matches the line
+// against its own master setting — else hostname (docs/protocol.md §9).
+func (c *Config) HeartbeatName(hostname string) string {
+	if c.LBD.Master != "" {
+		return c.LBD.Master
+	}
+	return hostname
 }
 
 func (c *Config) validateDNS() []error {
@@ -553,7 +679,7 @@ func (c *Config) checkRole(hostname string) error {
 }
 
 // IsMaster resolves the role: explicit, or "auto" comparing lbd.master with
-// hostname exactly (COMPAT.md §9).
+// hostname exactly (docs/protocol.md §9).
 func (c *Config) IsMaster(hostname string) bool {
 	switch c.LBD.Role {
 	case "master":

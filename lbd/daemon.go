@@ -39,6 +39,7 @@ type Daemon struct {
 	// resolve, when set (SetResolver), replaces the pollers' resolver.
 	resolve  func(ctx context.Context, host string) ([]netip.Addr, error)
 	follower heartbeat.Follower
+	verifier heartbeat.Verifier // authenticated beats (heartbeat secret)
 	aliases  map[string]*aliasState
 	fetchErr error
 	wake     chan struct{} // Poke → Run: aliases became due
@@ -78,7 +79,7 @@ type aliasState struct {
 func New(cfg *Compiled, hostname string, log logrus.FieldLogger) (*Daemon, error) {
 	d := &Daemon{log: log, hostname: hostname,
 		HTTPClient: &http.Client{Timeout: 10 * time.Second},
-		pub:        &heartbeat.Publisher{Host: hostname},
+		pub:        &heartbeat.Publisher{},
 		aliases:    map[string]*aliasState{}, wake: make(chan struct{}, 1)}
 	if err := d.SetConfig(cfg); err != nil {
 		return nil, err
@@ -270,23 +271,50 @@ func (r CycleReport) Err() error {
 // state machine.
 func (d *Daemon) ObserveHeartbeat(beat time.Time, err error) {
 	d.mu.Lock()
-	d.follower.Observe(time.Now(), beat, err == nil)
-	d.fetchErr = err
+	d.observeLocked(time.Now(), beat, err)
 	d.mu.Unlock()
 }
 
-// FetchHeartbeat fetches the master's heartbeat once and observes it.
+func (d *Daemon) observeLocked(now, beat time.Time, err error) {
+	d.follower.Observe(now, beat, err == nil)
+	d.fetchErr = err
+}
+
+// FetchHeartbeat fetches the master's heartbeat once and observes it. With
+// a heartbeat secret it fetches the authenticated beat and observes only
+// one that verifies: a forged, altered, replayed, foreign or badly timed
+// beat is no beat (the error wraps heartbeat.ErrRejected), so it cannot
+// keep this slave passive (docs/protocol.md §9.1).
 func (d *Daemon) FetchHeartbeat(ctx context.Context) error {
 	d.mu.Lock()
-	url, master := d.cfg.Heartbeat.URL, d.cfg.LBD.Master
+	hb, master := d.cfg.Heartbeat, d.cfg.LBD.Master
 	d.mu.Unlock()
-	if url == "" {
+	if hb.URL == "" {
 		err := errors.New("heartbeat.url not configured")
 		d.ObserveHeartbeat(time.Time{}, err)
 		return err
 	}
-	beat, err := heartbeat.Fetch(ctx, d.HTTPClient, url, master)
-	d.ObserveHeartbeat(beat, err)
+	key := hb.Key()
+	if key == nil {
+		beat, err := heartbeat.Fetch(ctx, d.HTTPClient, hb.URL, master)
+		d.ObserveHeartbeat(beat, err)
+		return err
+	}
+	body, err := heartbeat.FetchSigned(ctx, d.HTTPClient, hb.URL)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := time.Now()
+	var beat heartbeat.Beat
+	if err == nil {
+		// The window is stale_after: an older beat could not keep the
+		// slave passive anyway, and clocks further apart already break
+		// the legacy rule that skew counts against stale_after.
+		d.verifier.Key, d.verifier.Instance, d.verifier.MaxSkew = key, master, hb.StaleAfter.Duration
+		if beat, err = d.verifier.Accept(body, now); err != nil {
+			err = fmt.Errorf("heartbeat %s: %w", hb.URL, err)
+		}
+	}
+	d.observeLocked(now, beat.Time, err)
 	return err
 }
 
@@ -642,6 +670,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 func (d *Daemon) heartbeatLoop(ctx context.Context) {
 	var lastFetch time.Time
+	var warnedName string // the [lbd] master last warned about
+	rejecting := false    // the last fetch's beat did not verify
 	for {
 		d.mu.Lock()
 		cfg := d.cfg
@@ -650,22 +680,38 @@ func (d *Daemon) heartbeatLoop(ctx context.Context) {
 		interval := cfg.Heartbeat.Interval.Duration
 		wait := interval
 		if master {
+			name := cfg.HeartbeatName(d.hostname)
+			if name != d.hostname && name != warnedName {
+				// A legacy slave matches the line against its own master
+				// setting, so the line names [lbd] master; say so once.
+				d.log.WithFields(logrus.Fields{"hostname": d.hostname, "lbd.master": name}).
+					Warn("this master's host name differs from [lbd] master: its heartbeat names " + name)
+			}
+			warnedName = name
 			now := time.Now()
-			d.pub.Beat(now)
+			d.pub.Beat(name, cfg.Heartbeat.Key(), now)
 			if cfg.Heartbeat.File != "" {
-				if err := heartbeat.WriteFile(cfg.Heartbeat.File, heartbeat.Line(d.hostname, now)); err != nil {
+				if err := heartbeat.WriteFile(cfg.Heartbeat.File, heartbeat.Line(name, now)); err != nil {
 					d.log.Error(err)
 				}
 			}
 		} else {
 			d.pub.Stop()
+			warnedName = ""
 			if time.Since(lastFetch) >= interval {
 				lastFetch = time.Now()
 				fctx, cancel := context.WithTimeout(ctx, interval)
-				if err := d.FetchHeartbeat(fctx); err != nil {
+				err := d.FetchHeartbeat(fctx)
+				cancel()
+				switch {
+				case errors.Is(err, heartbeat.ErrRejected) && !rejecting:
+					// Forged, replayed or a master with another secret:
+					// worth a warning, once per run of rejections.
+					d.log.Warn(err, " (counted as no beat)")
+				case err != nil:
 					d.log.Debug(err)
 				}
-				cancel()
+				rejecting = errors.Is(err, heartbeat.ErrRejected)
 			}
 			// Between fetches, look at the role often: the heartbeat goes
 			// stale at a precise moment (last beat + stale_after), and the

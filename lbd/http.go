@@ -8,10 +8,12 @@ import (
 	"github.com/lbd-project/lbd/heartbeat"
 )
 
-// Handler serves the heartbeat (master), /healthz and /status.
+// Handler serves the heartbeat (master: the legacy line, and the
+// authenticated beat with a heartbeat secret), /healthz and /status.
 func (d *Daemon) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(heartbeat.Path, d.pub)
+	mux.Handle(heartbeat.PathV2, d.pub.Signed())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
@@ -34,11 +36,17 @@ type aliasStatus struct {
 func (d *Daemon) serveStatus(w http.ResponseWriter, r *http.Request) {
 	d.mu.Lock()
 	out := struct {
-		Host     string                 `json:"host"`
-		Master   bool                   `json:"master"`
-		LastBeat time.Time              `json:"master_last_beat,omitzero"`
-		Aliases  map[string]aliasStatus `json:"aliases"`
-	}{Host: d.hostname, Master: d.cfg.IsMaster(d.hostname), LastBeat: d.follower.LastBeat(), Aliases: map[string]aliasStatus{}}
+		Host     string    `json:"host"`
+		Master   bool      `json:"master"`
+		LastBeat time.Time `json:"master_last_beat,omitzero"`
+		// Authenticated: a heartbeat secret is configured (master: the
+		// authenticated beat is served; slave: only it is believed).
+		Authenticated bool `json:"heartbeat_authenticated"`
+		// Counter is the highest authenticated beat counter accepted.
+		Counter uint64                 `json:"master_beat_counter,omitempty"`
+		Aliases map[string]aliasStatus `json:"aliases"`
+	}{Host: d.hostname, Master: d.cfg.IsMaster(d.hostname), LastBeat: d.follower.LastBeat(),
+		Authenticated: d.cfg.Heartbeat.Key() != nil, Counter: d.verifier.Highest(), Aliases: map[string]aliasStatus{}}
 	for name, st := range d.aliases {
 		s := aliasStatus{Hosts: st.decision.Hosts, Fallback: string(st.decision.Fallback), Usable: st.decision.Usable,
 			LastEval: st.lastEval, LastWrite: st.lastWrite}

@@ -1,5 +1,5 @@
 // Command lbd is the DNS load-balancing daemon (master or slave). See
-// DESIGN.md §3 for the command-line contract.
+// docs/design.md §3 for the command-line contract.
 package main
 
 import (
@@ -71,6 +71,9 @@ func run() int {
 			fmt.Fprintf(os.Stderr, "%v\n", err)
 			return 1
 		}
+		for _, w := range cfg.Warnings() {
+			fmt.Fprintf(os.Stderr, "warning: %s\n", w)
+		}
 		fmt.Printf("%s: OK (%d aliases)\n", *checkConfig, len(cfg.Aliases))
 		return 0
 	}
@@ -80,6 +83,7 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "%v\n", err)
 		return 1
 	}
+	logWarnings(log, cfg)
 	host := *hostname
 	if host == "" {
 		if host, err = os.Hostname(); err != nil {
@@ -122,6 +126,7 @@ func run() int {
 				log.WithField("file", *config).Error("reload failed, keeping the running configuration: ", err)
 				continue
 			}
+			logWarnings(log, newCfg)
 			if err := d.SetConfig(newCfg); err != nil {
 				log.WithField("file", *config).Error("reload failed, keeping the running configuration: ", err)
 				continue
@@ -136,6 +141,14 @@ func run() int {
 	}
 	log.Info("lbd stopped")
 	return 0
+}
+
+// logWarnings logs the configuration's non-fatal problems (a heartbeat
+// secret readable by every user, …).
+func logWarnings(log logrus.FieldLogger, cfg *lbd.Compiled) {
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
 }
 
 func wrote(a lbd.AliasResult) string {
