@@ -110,6 +110,9 @@ func run() int {
 				fmt.Printf("%s: %s%s\n", a.Alias, a.Decision, wrote(a))
 			}
 		}
+		for _, r := range rep.Removals {
+			printRemoval(r, *dryRun)
+		}
 		if err != nil {
 			log.Error(err)
 			return 1
@@ -169,5 +172,21 @@ func printDryRun(a lbd.AliasResult) {
 		if v.Action == lbd.DryRun {
 			fmt.Printf("; alias %s on %s: %s\n%s\n", a.Alias, v.View, a.Decision, v.Change)
 		}
+	}
+}
+
+// printRemoval prints what -once did, or -dry-run would do, to a name the
+// configuration no longer has.
+func printRemoval(r lbd.RemovalResult, dryRun bool) {
+	for _, v := range r.Views {
+		switch {
+		case dryRun && v.Action == lbd.DryRun:
+			fmt.Printf("; alias %s on %s: no longer configured, delete\n%s\n", r.Name, v.View, v.Change)
+		case !dryRun && v.Action == lbd.Write && r.Err == nil:
+			fmt.Printf("%s: no longer configured — deleted from %s\n", r.Name, v.View)
+		}
+	}
+	if !dryRun && r.Err != nil {
+		fmt.Printf("%s: no longer configured — ERROR: %v\n", r.Name, r.Err)
 	}
 }

@@ -175,6 +175,8 @@ type lbdOpts struct {
 	Extra string
 	// ExtKey configures dns.external_key (also implied by External).
 	ExtKey bool
+	// StateDir is [lbd] state_dir.
+	StateDir string
 }
 
 func writeLBDConfig(t *testing.T, o lbdOpts) string {
@@ -198,6 +200,9 @@ func writeLBDConfig(t *testing.T, o lbdOpts) string {
 	fmt.Fprintf(&b, "[lbd]\nrole = %q\nmaster = \"master.test\"\ntick = \"100ms\"\n", o.Role)
 	if o.HTTP != "" {
 		fmt.Fprintf(&b, "http_listen = %q\n", o.HTTP)
+	}
+	if o.StateDir != "" {
+		fmt.Fprintf(&b, "state_dir = %q\n", o.StateDir)
 	}
 	fmt.Fprintf(&b, "[heartbeat]\ninterval = %q\nstale_after = %q\n", o.Interval, o.StaleAfter)
 	if o.URL != "" {
