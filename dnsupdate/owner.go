@@ -165,3 +165,38 @@ func Permanent(err error) bool {
 	}
 	return isPrerequisiteRcode(re.Rcode)
 }
+
+// CNAMETarget returns the target of the CNAME at name ("" when there is
+// none), read signed like QuerySigned: a CNAME admits no other data at its
+// name (RFC 1034 §3.6.2, RFC 2181 §10.1), so no A/AAAA can be written there.
+func (c *Client) CNAMETarget(ctx context.Context, name string) (string, error) {
+	qname := canonical(name)
+	key, err := c.key()
+	if err != nil {
+		return "", fmt.Errorf("query %s: %w", name, err)
+	}
+	server, err := ServerAddr(c.Server)
+	if err != nil {
+		return "", fmt.Errorf("query %s: %w", qname, err)
+	}
+	r, err := c.do(ctx, server, request{
+		op: "query", zone: qname, qtype: dns.TypeCNAME, key: key,
+		build: func() *dns.Msg {
+			m := new(dns.Msg)
+			m.SetQuestion(qname, dns.TypeCNAME)
+			m.RecursionDesired = false
+			m.SetEdns0(ednsSize, false)
+			return m
+		},
+		ok: func(rc int) bool { return rc == dns.RcodeSuccess || rc == dns.RcodeNameError },
+	})
+	if err != nil {
+		return "", err
+	}
+	for _, rr := range r.Answer {
+		if cn, ok := rr.(*dns.CNAME); ok && dns.CanonicalName(cn.Hdr.Name) == qname {
+			return cn.Target, nil
+		}
+	}
+	return "", nil
+}

@@ -191,7 +191,7 @@ func Apply(ctx context.Context, cfg *Compiled, plan Plan) Report {
 				continue
 			}
 			if err != nil {
-				rep.Aliases[w.alias].Errs[v] = fmt.Errorf("update: %w", explain(err, w.ch))
+				rep.Aliases[w.alias].Errs[v] = fmt.Errorf("update: %w", explain(ctx, cfg.Views[v], err, w.ch))
 				continue
 			}
 			done = append(done, written{w, v})
@@ -208,7 +208,7 @@ func Apply(ctx context.Context, cfg *Compiled, plan Plan) Report {
 		case err != nil:
 			ar.Errs[w.view] = fmt.Errorf("update accepted but read-back failed: %w", err)
 		case !sameAddrs(after.Addrs(), w.ch.Desired):
-			ar.Errs[w.view] = explain(fmt.Errorf("update accepted but server serves %v, want %v", after.Addrs(), w.ch.Desired), w.ch)
+			ar.Errs[w.view] = explain(ctx, cfg.Views[w.view], fmt.Errorf("update accepted but server serves %v, want %v", after.Addrs(), w.ch.Desired), w.ch)
 		default:
 			ar.Written = append(ar.Written, w.view)
 		}
@@ -228,8 +228,15 @@ func anySwap(leases map[string]dnsupdate.Lease) bool {
 	return false
 }
 
-// explain adds the likely cause to a failed write of ch.
-func explain(err error, ch dnsupdate.Change) error {
+// explain adds the likely cause to a failed write of ch: a CNAME at the
+// name, or more records of a type than BIND accepts by default.
+func explain(ctx context.Context, v *View, err error, ch dnsupdate.Change) error {
+	if errors.Is(err, dnsupdate.ErrLeaseLost) {
+		return err
+	}
+	if target, qerr := v.Client.CNAMETarget(ctx, ch.Name); qerr == nil && target != "" {
+		return fmt.Errorf("%w (%s holds a CNAME to %s: no A/AAAA can coexist with it, RFC 1034 §3.6.2)", err, ch.Name, target)
+	}
 	var v4, v6 int
 	for _, a := range ch.Desired {
 		if a.Is4() {
