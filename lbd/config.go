@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -253,6 +254,11 @@ func (c *Config) validateLBD() []error {
 	if c.LBD.Tick.Duration <= 0 {
 		bad("lbd.tick", "must be positive")
 	}
+	for key, v := range map[string]string{"lbd.group": c.LBD.Group, "lbd.instance": c.LBD.Instance} {
+		if v != "" && !recordWord.MatchString(v) {
+			bad(key, "%q: only letters, digits, '.', '_' and '-' (it is written into ownership and lease records)", v)
+		}
+	}
 	return e.errs
 }
 
@@ -370,6 +376,28 @@ func (c *Config) warn(key, format string, args ...any) {
 	c.warnings = append(c.warnings, c.errorf(key, format, args...).Error())
 }
 
+// warnAnswerSize warns about an alias that can publish more records of a
+// type than BIND accepts by default, or more than fit in a 512-byte UDP
+// answer (RFC 1035 §4.2.1) or in the 1232-byte EDNS buffer most resolvers
+// use (RFC 6891 §6.2.5): such answers are truncated and retried over TCP.
+// It counts one address per member and family, so it is a lower bound.
+func (c *Config) warnAnswerSize(key string, p Params) {
+	n := p.BestHosts
+	if n < 0 || n > len(p.Members) {
+		n = len(p.Members)
+	}
+	// header + question + n AAAA records with a compressed owner name.
+	size := 12 + len(p.Name) + 2 + 4 + n*(2+10+16)
+	switch {
+	case n > 100:
+		c.warn(key+".best_hosts", "alias %s can publish %d records of a type: BIND refuses more than max-records-per-type (100 by default) and the update fails", p.Name, n)
+	case size > 1232:
+		c.warn(key+".best_hosts", "alias %s can publish %d records of a type: an AAAA answer of %d bytes exceeds the 1232-byte EDNS buffer (RFC 6891), so resolvers retry over TCP", p.Name, n, size)
+	case size > 512:
+		c.warn(key+".best_hosts", "alias %s can publish %d records of a type: an AAAA answer of %d bytes exceeds 512 bytes, so clients without EDNS retry over TCP (RFC 1035 §4.2.1)", p.Name, n, size)
+	}
+}
+
 // Warnings lists the problems Validate found that do not stop lbd (a
 // world-readable heartbeat secret, …), for the daemon's caller to log.
 func (c *Config) Warnings() []string { return c.warnings }
@@ -477,6 +505,7 @@ func (c *Config) validateAliases() []error {
 		}
 		p, fb := c.params(i)
 		e.errs = append(e.errs, c.validateAliasParams(key, p.BestHosts, p.TTL, p.PollingInterval, fb, p.Hysteresis)...)
+		c.warnAnswerSize(key, p)
 	}
 	return e.errs
 }
@@ -689,6 +718,9 @@ func (c *Config) IsMaster(hostname string) bool {
 	}
 	return c.LBD.Master == hostname
 }
+
+// recordWord is what a group or instance name may be.
+var recordWord = regexp.MustCompile(`^[A-Za-z0-9._-]{1,63}$`)
 
 // NormName is how lbd compares DNS names: lower case, without surrounding
 // spaces and the trailing dot.

@@ -1,6 +1,7 @@
 package lbd
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -85,11 +87,16 @@ func TestBadConfigs(t *testing.T) {
 		{"no members", "[[alias]]\nname = \"b.example.org\"\nmembers = []\n", "alias[1].members: at least one"},
 		{"bad snmp version", "", ""},
 		{"DNS server without host", "", ""},
+		{"group with a space", "", ""},
 	}
 	for _, c := range cases {
 		src := minimal + c.edit
 		if c.name == "bad TSIG secret" {
 			src = strings.Replace(minimal, `secret = "c2VjcmV0"`, `secret = "not base64!"`, 1)
+		}
+		if c.name == "group with a space" {
+			src = strings.Replace(minimal, "role = \"master\"\n", "role = \"master\"\ngroup = \"my group\"\n", 1)
+			c.want = "bad.toml:4: key lbd.group: \"my group\": only letters"
 		}
 		if c.name == "DNS server without host" {
 			// SplitHostPort accepts ":53"; the update client cannot use it.
@@ -224,5 +231,44 @@ func TestReloadRefusesAuthoritativeChange(t *testing.T) {
 	moved, _ := Parse("a.toml", []byte(strings.Replace(base, "5353", "5354", 1)))
 	if err := d.SetConfig(moved); err == nil || !strings.Contains(err.Error(), "[authoritative] changed") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestAnswerSizeWarnings(t *testing.T) {
+	members := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "\"10.0.%d.%d\"", i/250, i%250+1)
+		}
+		return b.String()
+	}
+	for _, tc := range []struct {
+		name    string
+		members int
+		best    int
+		want    string
+	}{
+		{"two of three: fine", 3, 2, ""},
+		{"20 AAAA: over 512 bytes", 20, -1, "exceeds 512 bytes"},
+		{"60 AAAA: over 1232 bytes", 60, -1, "exceeds the 1232-byte EDNS buffer"},
+		{"150 of a type: BIND refuses", 150, -1, "max-records-per-type"},
+		{"best_hosts bounds it", 150, 2, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := strings.Replace(minimal, `members = ["127.0.0.2"]`, fmt.Sprintf("members = [%s]\nbest_hosts = %d", members(tc.members), tc.best), 1)
+			cfg, err := Parse("w.toml", []byte(src))
+			require.NoError(t, err)
+			if tc.want == "" {
+				assert.Empty(t, cfg.Warnings())
+				return
+			}
+			require.Len(t, cfg.Warnings(), 1)
+			assert.Contains(t, cfg.Warnings()[0], tc.want)
+			assert.Contains(t, cfg.Warnings()[0], "w.toml:")
+			assert.Contains(t, cfg.Warnings()[0], "alias[0].best_hosts")
+		})
 	}
 }

@@ -141,6 +141,9 @@ func (d *Daemon) SetConfig(cfg *Compiled) error {
 	if err := cfg.checkRole(d.hostname); err != nil {
 		return err
 	}
+	if inst := d.instance(cfg); cfg.DNS.Fencing && !recordWord.MatchString(inst) {
+		return cfg.errorf("lbd.instance", "required: the host name %q cannot name this instance in zone leases", inst)
+	}
 	d.mu.Lock()
 	old := d.cfg
 	d.mu.Unlock()
