@@ -33,6 +33,13 @@ type aliasStatus struct {
 	Servers map[string]string `json:"dns_servers,omitempty"`
 }
 
+// leaseStatus is one zone's lease as this instance last saw it.
+type leaseStatus struct {
+	Writing bool   `json:"writing"`
+	Holder  string `json:"holder,omitempty"`
+	Why     string `json:"why,omitempty"`
+}
+
 func (d *Daemon) serveStatus(w http.ResponseWriter, r *http.Request) {
 	d.mu.Lock()
 	out := struct {
@@ -45,8 +52,25 @@ func (d *Daemon) serveStatus(w http.ResponseWriter, r *http.Request) {
 		// Counter is the highest authenticated beat counter accepted.
 		Counter uint64                 `json:"master_beat_counter,omitempty"`
 		Aliases map[string]aliasStatus `json:"aliases"`
+		// Instance is this instance's name in zone leases; Leases is, per
+		// DNS server (and view) and zone, whether it writes the zone.
+		Instance string                            `json:"instance"`
+		Fencing  bool                              `json:"fencing"`
+		Leases   map[string]map[string]leaseStatus `json:"leases,omitempty"`
 	}{Host: d.hostname, Master: d.cfg.IsMaster(d.hostname), LastBeat: d.follower.LastBeat(),
-		Authenticated: d.cfg.Heartbeat.Key() != nil, Counter: d.verifier.Highest(), Aliases: map[string]aliasStatus{}}
+		Authenticated: d.cfg.Heartbeat.Key() != nil, Counter: d.verifier.Highest(), Aliases: map[string]aliasStatus{},
+		Instance: d.instance(d.cfg), Fencing: d.cfg.DNS.Fencing}
+	for view, zones := range d.leases {
+		for zone, lp := range zones {
+			if out.Leases == nil {
+				out.Leases = map[string]map[string]leaseStatus{}
+			}
+			if out.Leases[view] == nil {
+				out.Leases[view] = map[string]leaseStatus{}
+			}
+			out.Leases[view][zone] = leaseStatus{Writing: lp.Write, Holder: lp.Holder, Why: lp.Why}
+		}
+	}
 	for name, st := range d.aliases {
 		s := aliasStatus{Hosts: st.decision.Hosts, Fallback: string(st.decision.Fallback), Usable: st.decision.Usable,
 			LastEval: st.lastEval, LastWrite: st.lastWrite}

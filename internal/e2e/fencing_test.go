@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -84,6 +85,9 @@ func splitBrain(t *testing.T, srv dnsServer) {
 	waitFor(t, 15*time.Second, func() bool { return strings.Join(srv.a(t), " ") == "127.0.0.4" })
 	require.Contains(t, srv.lease(t)[0], "holder=slave.test")
 	waitFor(t, 10*time.Second, func() bool { return strings.Contains(masterLog.String(), "lease lost") })
+	st := statusOf(t, "http://"+masterHTTP+"/status")
+	require.Contains(t, st, `"holder": "slave.test"`, "the master's status says who writes the zone")
+	require.Contains(t, st, `"writing": false`)
 	// For many master cycles DNS shows only the slave's choice.
 	for i := 0; i < 40; i++ {
 		require.Equal(t, []string{"127.0.0.4"}, srv.a(t), "sample %d: a second writer got through", i)
@@ -125,6 +129,16 @@ func TestSplitBrainFencedOnKnot(t *testing.T) {
 		},
 		lease: func(t *testing.T) []string { return txt(k.Query(t, dnsupdate.LeaseName(alias), dns.TypeTXT)) },
 	})
+}
+
+func statusOf(t *testing.T, url string) string {
+	t.Helper()
+	r, err := (&http.Client{Timeout: 2 * time.Second}).Get(url)
+	require.NoError(t, err)
+	defer r.Body.Close()
+	b, err := io.ReadAll(r.Body)
+	require.NoError(t, err)
+	return string(b)
 }
 
 func txt(rrs []dns.RR) []string {
