@@ -14,7 +14,7 @@ import (
 const DefaultAFSPath = "/afs/cern.ch/user/"
 
 // afs fails when the directory (Data, default /afs/cern.ch/user/) does not
-// exist; other stat errors pass (COMPAT.md §5.3). The stat runs in its own
+// exist; other stat errors pass (docs/protocol.md §5.3). The stat runs in its own
 // goroutine so that a hung AFS gives a hard failure at the ctx deadline
 // instead of blocking the caller.
 func newAFS(spec Spec) (Check, error) {

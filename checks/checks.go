@@ -15,7 +15,7 @@ type Result struct {
 	// Load is the value a load source contributes (summed per mapping).
 	// Checks leave it 0.
 	Load int
-	// Code is the check's COMPAT.md code (positive); when OK is false the
+	// Code is the check's code (positive, docs/protocol.md §5.3); when OK is false the
 	// mapping reports -Code.
 	Code int
 	// Hard marks a hard failure (configuration or execution error) as

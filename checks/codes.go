@@ -1,6 +1,6 @@
 package checks
 
-// Codes of COMPAT.md §5.3/§5.7. A failed check or load reports -Code.
+// Codes of docs/protocol.md §5.3/§5.7. A failed check or load reports -Code.
 const (
 	CodeNologin       = 1  // nologin
 	CodeTmpFull       = 6  // tmpfull

@@ -29,7 +29,7 @@ type collectdExpr struct {
 
 // newCollectdCheck builds "check collectd <expr>": the expression's value
 // (true = 1, false = -1, numbers truncated to int32) fails when negative;
-// 0 passes (COMPAT.md §5.4).
+// 0 passes (docs/protocol.md §5.4).
 func newCollectdCheck(spec Spec) (Check, error) { return newCollectd(spec, false) }
 
 // newCollectdLoad builds "load collectd <expr>": the value is added to the
@@ -98,7 +98,7 @@ func collectdExprEnv(vals []float64) map[string]any {
 	return env
 }
 
-// preprocessCollectd applies COMPAT.md §5.4 pre-processing: (1) a lone
+// preprocessCollectd applies docs/protocol.md §5.4 pre-processing: (1) a lone
 // "=" with "]" or a digit before it and a digit or "[" after it (blanks
 // between are allowed) becomes "=="; (2) spaces and tabs are removed;
 // (3) legacy Lemon "_NNN" / "_NNN:k" outside brackets become "[NNN]" /

@@ -106,7 +106,7 @@ func TestCollectdCheckAndLoad(t *testing.T) {
 		value    int // Load for loads
 		reason   string
 	}{
-		// COMPAT.md §5.4 examples.
+		// docs/protocol.md §5.4 examples.
 		{"[load/load-relative:shortterm]*125 + 1", true, true, false, 13, ""},
 		{"[systemd-sshd/gauge-running]>0", false, true, false, 0, "= 1"},
 		{"[test:2]>2 && [vmem/vmpage_number-writeback_temp]=0", false, true, false, 0, "= 1"},

@@ -9,7 +9,7 @@ import (
 )
 
 // constant is a fixed load: the value is parsed as a float and truncated to
-// an integer (COMPAT.md §5.4); a negative value is a soft failure -16.
+// an integer (docs/protocol.md §5.4); a negative value is a soft failure -16.
 func newConstant(spec Spec) (Check, error) {
 	s := strings.TrimSpace(spec.Data)
 	v, err := strconv.ParseFloat(s, 64)

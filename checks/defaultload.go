@@ -9,7 +9,7 @@ import (
 )
 
 // DefaultLoadTerms are the inputs of the built-in default load
-// (COMPAT.md §5.6).
+// (docs/protocol.md §5.6).
 type DefaultLoadTerms struct {
 	S float64 // swap/memory pressure, 0..5; -2 when /proc/meminfo is unreadable
 	U float64 // distinct process owners; -10 when /proc cannot be listed
@@ -25,7 +25,7 @@ func (t DefaultLoadTerms) Load() int {
 }
 
 // DefaultLoad is the load a mapping reports when its metric is still 0
-// after all lines (COMPAT.md §5.2 step 6, §5.6). It reads
+// after all lines (docs/protocol.md §5.2 step 6, §5.6). It reads
 // <root>/proc/meminfo, <root>/proc/loadavg and, instead of running
 // "ps auxw", the process directories <root>/proc/<pid>: the effective uid
 // of the Uid line of status is the owner (U = distinct owners) and

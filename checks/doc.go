@@ -15,7 +15,7 @@
 // Every check validates its arguments when it is built (at config load) and
 // returns a Result with a reason when it runs. Checks read files under
 // Env.Root (default "/"), so tests point them at fixture trees. Codes follow
-// COMPAT.md §5.3/§5.7: a failed check reports -Code as the load. A soft
+// docs/protocol.md §5.3/§5.7: a failed check reports -Code as the load. A soft
 // failure (Hard false) means the node is unhealthy; a hard failure (Hard
 // true) is a configuration or execution error.
 //
@@ -62,7 +62,7 @@
 //	lemon     12    always a hard failure "obsolete/unsupported" at run time        {Type: "lemon", Data: "[1234]"}
 //
 // When a mapping's metric is 0 after all lines the caller uses DefaultLoad
-// (COMPAT.md §5.6), which reads /proc/meminfo, /proc/loadavg and the
+// (docs/protocol.md §5.6), which reads /proc/meminfo, /proc/loadavg and the
 // /proc/<pid>/status (effective uid) and /proc/<pid>/cmdline files instead
 // of running "ps auxw".
 //
@@ -96,7 +96,7 @@
 //
 // # collectd
 //
-// Expressions follow COMPAT.md §5.4 and are evaluated with
+// Expressions follow docs/protocol.md §5.4 and are evaluated with
 // github.com/expr-lang/expr: a lone "=" between "]"/digit and digit/"["
 // becomes "==", blanks are removed, Lemon "_NNN[:k]" becomes "[NNN[:k]]";
 // each [name] or [name:anchor] becomes a variable (no anchor: first value;

@@ -21,7 +21,7 @@ var eosFailureMessages = []string{
 // "eosxd get eos.mgmurl <mount>" (Env.Eosxd, default "eosxd" from $PATH,
 // Spec.Timeout per call, default 3 s). It fails when the command fails
 // with one of eosFailureMessages on stderr; other failures pass
-// (COMPAT.md §5.3). An unreadable mount table, an eosxd that cannot start,
+// (docs/protocol.md §5.3). An unreadable mount table, an eosxd that cannot start,
 // exits 126/127, is killed or times out is a hard failure.
 func newEOS(spec Spec) (Check, error) {
 	if spec.Data != "" {

@@ -8,7 +8,7 @@ import (
 
 // nologin fails while /etc/nologin exists, or /etc/iss.nologin for the
 // default mapping, or /etc/iss.nologin.<alias> for an alias-specific mapping
-// (instead of /etc/iss.nologin). COMPAT.md §5.3.
+// (instead of /etc/iss.nologin). docs/protocol.md §5.3.
 func newNologin(spec Spec) (Check, error) {
 	if spec.Data != "" {
 		return nil, fmt.Errorf("takes no arguments, got %q", spec.Data)

@@ -6,7 +6,7 @@ import (
 )
 
 // newNoop builds the accepted no-op checks xsessions, swapping and swaping
-// (sic): they always pass with code 6. COMPAT.md §5.3.
+// (sic): they always pass with code 6. docs/protocol.md §5.3.
 func newNoop(spec Spec) (Check, error) {
 	name := spec.Type
 	return CheckFunc(func(context.Context, Env) Result {

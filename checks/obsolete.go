@@ -8,7 +8,7 @@ import (
 // newObsolete builds the accepted but unsupported keywords lemon,
 // lemonload and collectdload (and load lemon). They are accepted when the
 // configuration is built, so that a legacy file still parses, and fail hard
-// every time they run, as the existing CERN lbclient does (COMPAT.md §5.3).
+// every time they run, as the existing CERN lbclient does (docs/protocol.md §5.3).
 func newObsolete(code int) Factory {
 	return func(spec Spec) (Check, error) {
 		name := spec.Type

@@ -36,7 +36,7 @@ type Entry struct {
 	Kind Kind
 	// New validates a Spec and builds the check.
 	New Factory
-	// Code is the COMPAT.md code a failure reports (as -Code).
+	// Code is the code (docs/protocol.md §5.3) a failure reports (as -Code).
 	Code int
 	// ReadsAlias is set when the result depends on Env.Alias: the engine
 	// then shares a run only between mappings with the same alias.

@@ -10,7 +10,7 @@ import (
 const rogerFile = "/etc/roger/current.yaml"
 
 // roger passes when the last "appstate:" value of /etc/roger/current.yaml
-// is "production" or "ignore_roger" (COMPAT.md §5.3). The file is scanned
+// is "production" or "ignore_roger" (docs/protocol.md §5.3). The file is scanned
 // line by line (no YAML library): a line whose first non-blank text is
 // "appstate:" sets the value, with surrounding quotes and a trailing
 // " #comment" removed. An unreadable file is a hard failure; a file without

@@ -11,7 +11,7 @@ var statfs = syscall.Statfs
 
 // tmpfull fails when /tmp has 1 − avail/total blocks ≥ 0.90 or
 // 1 − free/total inodes ≥ 0.95; a file system reporting zero inodes fails
-// too. A statfs error is a hard failure. COMPAT.md §5.3.
+// too. A statfs error is a hard failure. docs/protocol.md §5.3.
 func newTmpFull(spec Spec) (Check, error) {
 	if spec.Data != "" {
 		return nil, fmt.Errorf("takes no arguments, got %q", spec.Data)

@@ -260,7 +260,7 @@ func BenchmarkAgentUDPV3SHAAES(b *testing.B) {
 	benchUDP(b, 0, "private", gosnmp.SHA, gosnmp.AES)
 }
 
-// BenchmarkAgentUDPV3MD5At20k offers the DESIGN.md §6 target load:
+// BenchmarkAgentUDPV3MD5At20k offers the docs/design.md §6 target load:
 // 20,000 SNMPv3 authNoPriv GETs/s.
 func BenchmarkAgentUDPV3MD5At20k(b *testing.B) {
 	benchUDP(b, 20000, "loadbalancing", gosnmp.MD5, gosnmp.NoPriv)

@@ -57,7 +57,7 @@ type Failure struct {
 	Msg    string
 }
 
-// Rule is how the per-alias loads compose the SNMP answer (COMPAT.md §5.7).
+// Rule is how the per-alias loads compose the SNMP answer (docs/protocol.md §5.7).
 type Rule int
 
 // Composition rules.
@@ -80,7 +80,7 @@ type Compiled struct {
 	File string
 	// Agent holds the agent settings (callers may override Root).
 	Agent AgentConfig
-	// DefaultLoad computes the built-in default load (COMPAT.md §5.6) of a
+	// DefaultLoad computes the built-in default load (docs/protocol.md §5.6) of a
 	// mapping whose metric is 0 after its checks and loads; root is
 	// [agent] root. Compile sets checks.DefaultLoad; tests may replace it.
 	// nil means 1.

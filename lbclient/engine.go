@@ -15,7 +15,7 @@ import (
 //
 //   - Mappings are evaluated concurrently by at most Compiled.Workers()
 //     goroutines; within a mapping the steps run in order and the first
-//     failure stops it (COMPAT.md §5.2).
+//     failure stops it (docs/protocol.md §5.2).
 //   - A step is memoised for the round by its key (stepKey): the same
 //     check or load (type, data, timeout) in the same context runs once per
 //     round, whichever mapping reaches it first; the others wait for that

@@ -13,7 +13,7 @@ import (
 	"github.com/lbd-project/lbd/lbclient/agent"
 )
 
-// Codes of our own, outside COMPAT.md's 1..19.
+// Codes of our own, outside docs/protocol.md's 1..19.
 const (
 	// NotReady is answered for every alias until the first evaluation
 	// round has completed.
@@ -63,7 +63,7 @@ type Outcome struct {
 // Usable reports whether the metric is a usable load (1..99999).
 func (o Outcome) Usable() bool { return o.Metric >= 1 && o.Metric <= 99999 }
 
-// Evaluate runs the mapping once (COMPAT.md §5.2): checks and loads in
+// Evaluate runs the mapping once (docs/protocol.md §5.2): checks and loads in
 // order, each under its timeout (DefaultTimeout if unset); the first
 // failure gives -Code and stops; loads are summed; a sum of 0 becomes
 // defaultLoad(root) (1 if defaultLoad is nil).
@@ -131,7 +131,7 @@ type AliasLoad struct {
 	Mapping string // alias name of its mapping, "" for the default mapping
 }
 
-// Compose builds the SNMP answer (COMPAT.md §5.7): exactly one alias →
+// Compose builds the SNMP answer (docs/protocol.md §5.7): exactly one alias →
 // INTEGER; otherwise an OCTET STRING "a=N,b=M" listing every alias in order.
 func Compose(loads []AliasLoad) agent.Value {
 	if len(loads) == 1 {
@@ -140,7 +140,7 @@ func Compose(loads []AliasLoad) agent.Value {
 	return agent.Value{IsString: true, Str: joinLoads(loads)}
 }
 
-// ComposePerMapping is the legacy output composition (COMPAT.md §5.7):
+// ComposePerMapping is the legacy output composition (docs/protocol.md §5.7):
 // exactly one mapping → INTEGER, that mapping's metric (loads[0]), even if
 // it serves several aliases; zero or ≥ 2 mappings → OCTET STRING
 // "alias=metric,..." over loads in order (empty for none). It differs from
@@ -153,7 +153,7 @@ func ComposePerMapping(mappings int, loads []AliasLoad) agent.Value {
 	return agent.Value{IsString: true, Str: joinLoads(loads)}
 }
 
-// joinLoads renders loads as "alias=N,alias2=M" (COMPAT.md §3.4 item 6: no
+// joinLoads renders loads as "alias=N,alias2=M" (docs/protocol.md §3.4 item 6: no
 // spaces, plain signed integers).
 func joinLoads(loads []AliasLoad) string {
 	var b strings.Builder

@@ -15,7 +15,7 @@ import (
 	"github.com/lbd-project/lbd/lbclient/agent"
 )
 
-// net-snmp "pass" and "pass_persist" modes (COMPAT.md §4, snmpd.conf(5)).
+// net-snmp "pass" and "pass_persist" modes (docs/protocol.md §4, snmpd.conf(5)).
 //
 // pass: snmpd runs "lbclient -g OID" (GET) or "lbclient -n OID" (GETNEXT)
 // once per request; the program prints exactly three lines (OID, type word,

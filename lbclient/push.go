@@ -17,7 +17,7 @@ import (
 	"github.com/lbd-project/lbd/lbclient/agent"
 )
 
-// Push notifications (DESIGN.md §1 "trap/inform on change"). See doc.go
+// Push notifications (docs/design.md §1 "trap/inform on change"). See doc.go
 // for the format.
 const (
 	// TrapOID is snmpTrapOID.0 of the "load changed" notification.

@@ -14,7 +14,7 @@ import (
 // The agent started by Start (not just agent.Responder.Serve) answers on a
 // wildcard socket from the address it was polled on: a poller with a
 // connected socket (gosnmp here, the existing CERN lbd in production) only
-// receives replies from that address (COMPAT.md §3.4 item 1).
+// receives replies from that address (docs/protocol.md §3.4 item 1).
 func TestStartWildcardRepliesFromPolledAddress(t *testing.T) {
 	port := testenv.FreePort(t, "127.0.0.1")
 	root := t.TempDir()

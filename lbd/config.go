@@ -168,7 +168,7 @@ const (
 	FallbackAllRandom Fallback = "all-random" // publish N members regardless (legacy minimum)
 )
 
-// ParseFallback accepts the DESIGN names and the legacy metric names.
+// ParseFallback accepts the names of docs/design.md §5 and the legacy metric names.
 func ParseFallback(s string) (Fallback, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "keep", "cmsfrontier":

@@ -9,7 +9,7 @@ import (
 	"github.com/lbd-project/lbd/lbd/snmp"
 )
 
-// Usable load range (COMPAT.md §2): 1..99999, lower is better.
+// Usable load range (docs/protocol.md §2): 1..99999, lower is better.
 const (
 	MinUsable = 1
 	MaxUsable = 99999
@@ -42,7 +42,7 @@ type Member struct {
 func (m Member) Usable() bool { return Usable(m.Load) && len(m.Addrs) > 0 }
 
 // MemberFor derives a member's load and publishable addresses for alias from
-// the replies of each of its resolved addresses (COMPAT.md §3.3 with D2
+// the replies of each of its resolved addresses (docs/protocol.md §3.3 with D2
 // fixed): the minimum usable value; publishable are the addresses that
 // answered usably for this alias. A missing reply counts as no answer.
 func MemberFor(alias, host string, resolved []netip.Addr, replies map[netip.Addr]snmp.Reply) Member {
@@ -102,7 +102,7 @@ type Decision struct {
 	Usable int
 }
 
-// Select picks the hosts to publish (DESIGN.md §5, COMPAT.md §7). It is
+// Select picks the hosts to publish (docs/design.md §5, docs/protocol.md §7). It is
 // pure and deterministic: equal inputs give equal outputs.
 //
 // Usable members are ranked by load; a currently published member competes

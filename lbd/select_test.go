@@ -26,7 +26,7 @@ func strReply(s string) snmp.Reply { return snmp.Reply{Value: snmp.Value{IsStrin
 
 var errTimeout = errors.New("timeout")
 
-// COMPAT.md §3.3 table, with D2 fixed.
+// docs/protocol.md §3.3 table, with D2 fixed.
 func TestMemberFor(t *testing.T) {
 	v4, v6 := ip("192.0.2.1"), ip("2001:db8::1")
 	cases := []struct {

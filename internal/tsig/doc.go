@@ -8,7 +8,7 @@
 // full-length MACs (truncated MACs, §5.2.2.1, are not accepted). The
 // package has its own provider because github.com/miekg/dns no longer
 // accepts hmac-md5 in its own, and existing deployments use it
-// (COMPAT.md §8).
+// (docs/protocol.md §8).
 //
 // Time checks (the fudge window) and the message digest layout are the
 // library's (dns.TsigGenerateWithProvider, dns.TsigVerifyWithProvider);

@@ -1,5 +1,5 @@
 // Package agent is a native SNMP responder for the load-balancing OID
-// .1.3.6.1.4.1.96.255.1 (COMPAT.md §3.4): SNMPv2c with a community, and
+// .1.3.6.1.4.1.96.255.1 (docs/protocol.md §3.4): SNMPv2c with a community, and
 // SNMPv3 with the User-based Security Model (RFC 3414) including engine
 // discovery, HMAC-MD5-96 / HMAC-SHA-96 / HMAC-SHA-2 (RFC 7860)
 // authentication and AES-128/256 privacy (RFC 3826).
@@ -220,7 +220,7 @@ func ServeWith(ctx context.Context, conn net.PacketConn, current func() *Respond
 	// On a wildcard socket (0.0.0.0, ::) the kernel would pick the reply's
 	// source address by route; a poller using a connected socket (the
 	// existing CERN lbd) drops a reply that does not come from the address
-	// it polled (COMPAT.md §3.4 item 1). So read each request's destination
+	// it polled (docs/protocol.md §3.4 item 1). So read each request's destination
 	// (IP_PKTINFO / IPV6_RECVPKTINFO) and send the reply from it.
 	var pkt *pktinfo
 	if uc != nil {

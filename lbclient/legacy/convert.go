@@ -11,7 +11,7 @@ import (
 // legacy directory does not hold.
 const PlaceholderPassword = "CHANGE-ME-shared-lb-password"
 
-// Convert prints the TOML configuration equivalent to lc (DESIGN.md
+// Convert prints the TOML configuration equivalent to lc (docs/design.md
 // §4 syntax): an [agent] section with defaults and comments, [default] from
 // the default file, and one [[alias]] per mapping in answer order (alias
 // files with their own checks and loads, then the aliases of the default

@@ -1,5 +1,5 @@
 // Package legacy reads the configuration formats of the existing CERN
-// lbclient (COMPAT.md §5): a directory holding lbaliases, a default
+// lbclient (docs/protocol.md §5): a directory holding lbaliases, a default
 // lbclient.conf and per-alias lbclient.conf.<alias> files.
 //
 // Load reads a directory into an lbclient.Plan (the declarative

@@ -15,7 +15,7 @@ import (
 	"github.com/lbd-project/lbd/lbclient"
 )
 
-// Legacy configuration (COMPAT.md §5): a directory holding lbaliases, a
+// Legacy configuration (docs/protocol.md §5): a directory holding lbaliases, a
 // default lbclient.conf and per-alias lbclient.conf.<alias> files, read into
 // an lbclient.Plan and compiled like the TOML configuration, so that the same
 // evaluator serves both. See Load.
@@ -30,7 +30,7 @@ const (
 	maxWalkBudget = 100000  // directory entries visited at most
 )
 
-// ConfigError is the code (our own, outside COMPAT.md's 1..19) a
+// ConfigError is the code (our own, outside docs/protocol.md's 1..19) a
 // mapping reports when one of its lines cannot be attributed to a check:
 // an unknown keyword, a line that is neither "check ..." nor "load ...", an
 // unknown load type, an unreadable file, or (for the default mapping) a
@@ -86,7 +86,7 @@ type Config struct {
 	// Compiled holds the mappings (alias files in walk order, then the
 	// default mapping if it serves at least one alias) and the aliases in
 	// answer order, composed with the legacy rule (lbclient.PerMapping:
-	// COMPAT.md §5.7); the evaluator runs it like a TOML configuration.
+	// docs/protocol.md §5.7); the evaluator runs it like a TOML configuration.
 	*lbclient.Compiled
 	// Plan is what the directory means, as data; Compiled is
 	// lbclient.Compile(Plan).
@@ -143,7 +143,7 @@ type Options struct {
 	Timeout time.Duration
 }
 
-// Load reads a legacy configuration directory (COMPAT.md §5.1):
+// Load reads a legacy configuration directory (docs/protocol.md §5.1):
 // <dir>/lbaliases (lines "lbalias=<alias>", blanks tolerated, other lines
 // ignored), and, walking dir recursively in lexical order, every file named
 // lbclient.conf (the default mapping; a later duplicate wins, with a
@@ -160,7 +160,7 @@ type Options struct {
 // are served, and with none of them the answer is the INTEGER
 // ConfigError (an explicit code, never an empty answer; the problem is
 // an error). An lbaliases listing no alias with no alias file is the
-// zero-mapping case of COMPAT.md §5.7: the empty STRING.
+// zero-mapping case of docs/protocol.md §5.7: the empty STRING.
 func Load(dir string, opts Options) *Config {
 	r := &reader{lc: &Config{Dir: dir}, dir: dir, opts: opts}
 	agent := lbclient.Defaults().Agent

@@ -38,7 +38,7 @@ func lgProblems(lc *Config) string {
 	return b.String()
 }
 
-// COMPAT.md §4: the byte-exact answers.
+// docs/protocol.md §4: the byte-exact answers.
 func TestCompatExamples(t *testing.T) {
 	lc := lgLoad(t, "testdata/one", "")
 	assert.Equal(t, ".1.3.6.1.4.1.96.255.1\ninteger\n50000\n", lgAnswer(t, lc))
@@ -215,7 +215,7 @@ func TestMissingFiles(t *testing.T) {
 		assert.True(t, lc.HasErrors())
 	}
 
-	// default file serving no alias: empty string too (COMPAT.md §5.7)
+	// default file serving no alias: empty string too (docs/protocol.md §5.7)
 	dir = testenv.WriteTree(t, map[string]string{"lbaliases": "# none\n", "lbclient.conf": "load constant 9\n"})
 	lc = lgLoad(t, dir, t.TempDir())
 	assert.Equal(t, ".1.3.6.1.4.1.96.255.1\nstring\n\n", lgAnswer(t, lc))

@@ -31,7 +31,7 @@ type Line struct {
 
 // ParseLine parses one line (without its "\n"; a trailing "\r" is
 // accepted with a warning). ok is false for blank and comment lines.
-// The grammar is COMPAT.md §5.2: "check <keyword> [args]" or
+// The grammar is docs/protocol.md §5.2: "check <keyword> [args]" or
 // "load constant|collectd|lemon <args>", case-insensitive, words separated
 // by any run of blanks (the existing CERN lbclient wants exactly one space
 // and no leading blank or CR; such lines are accepted with a warning, D7).

@@ -1,8 +1,8 @@
-// Package legacyconf reads the existing lbd's configuration (COMPAT.md §6):
+// Package legacyconf reads the existing lbd's configuration (docs/protocol.md §6):
 // the text format (any path not ending in ".yaml") and the YAML format. Both are read into one model and
 // converted to the TOML configuration; `lbd -convert-legacy FILE` prints it.
 //
-// Differences from the existing lbd, on purpose (COMPAT.md §10):
+// Differences from the existing lbd, on purpose (docs/protocol.md §10):
 //   - D7: text lines are split on any run of blanks, CRLF is accepted, a
 //     short line is reported instead of crashing, and parameters never carry
 //     over from one alias to the next.

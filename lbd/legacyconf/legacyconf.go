@@ -266,7 +266,7 @@ func (m *model) build(file string) *Result {
 	if k := g("tsig_external_key"); k.s != "" {
 		cfg.DNS.ExternalKey = &tsig.Spec{Name: prefix + "external.", Algorithm: "hmac-md5", Secret: k.s}
 	}
-	// COMPAT.md §3.1/§3.5: user loadbalancing, HMAC-MD5, 10 s × 3 attempts
+	// docs/protocol.md §3.1/§3.5: user loadbalancing, HMAC-MD5, 10 s × 3 attempts
 	// (the existing lbclient behind snmpd can take that long).
 	cfg.SNMP = snmp.Config{Version: "3", Port: 161, User: "loadbalancing", AuthProtocol: "md5",
 		AuthPassword: g("snmpd_password").s, Timeout: tomlconf.Duration{Duration: 10 * time.Second}, Retries: 2}

@@ -19,7 +19,7 @@ func loadLegacyFixture(t *testing.T, name string) *Result {
 	return r
 }
 
-// COMPAT.md §11 C: text and YAML fixtures give identical models, no
+// docs/protocol.md §11 C: text and YAML fixtures give identical models, no
 // parameter leaks between aliases, and the report flags missing best_hosts,
 // unknown metrics and cmsweb.
 func TestLegacyTextAndYAMLAgree(t *testing.T) {

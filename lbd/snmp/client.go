@@ -15,7 +15,7 @@ import (
 	"github.com/lbd-project/lbd/internal/snmpwire"
 )
 
-// The SNMP client engine behind Poller (DESIGN.md §6, COMPAT.md §3 and D9).
+// The SNMP client engine behind Poller (docs/design.md §6, docs/protocol.md §3 and D9).
 //
 //   - One unconnected UDP socket per address family, opened on first use,
 //     with a large receive buffer. One reader goroutine per socket

@@ -48,7 +48,7 @@ func copyTree(t *testing.T, src, dst string) {
 
 // TestAgentInterop starts the lbclient agent in-process on a fixture root
 // (socket tables with listeners on 22, 80 and 443 but port 21 only as the
-// remote end of a connection; the COMPAT.md default-load inputs), polls it
+// remote end of a connection; the docs/protocol.md default-load inputs), polls it
 // with lbd's Poller over SNMPv3 authNoPriv HMAC-MD5 (as the existing CERN
 // lbd does) on every address it listens on, and checks that every alias
 // gets the load "lbclient -once" computes for the same configuration.

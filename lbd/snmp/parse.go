@@ -9,7 +9,7 @@ import (
 	"github.com/lbd-project/lbd/internal/snmpwire"
 )
 
-// Reply parsing and checking (COMPAT.md §3.2, §3.5, D5, D9). Everything
+// Reply parsing and checking (docs/protocol.md §3.2, §3.5, D5, D9). Everything
 // here is pure and never panics on any input (FuzzDecodeResponse).
 
 // replyKind is what the poller does with a delivered datagram.
@@ -99,7 +99,7 @@ func loadVarbind(vbs []byte) (Value, error) {
 	return decodeValue(vb.Tag, vb.Value)
 }
 
-// decodeValue turns a varbind value into a Value (COMPAT.md §3.2/§3.5):
+// decodeValue turns a varbind value into a Value (docs/protocol.md §3.2/§3.5):
 // INTEGER (signed 32-bit) and OCTET STRING are values, Gauge32/Counter32
 // integers; noSuchObject, noSuchInstance and anything else are failures.
 func decodeValue(tag byte, val []byte) (Value, error) {

@@ -14,7 +14,7 @@ import (
 	"github.com/lbd-project/lbd/internal/snmpwire"
 )
 
-// LoadOID is the OID every agent answers with its load (COMPAT.md §3.1);
+// LoadOID is the OID every agent answers with its load (docs/protocol.md §3.1);
 // no ".0" instance suffix.
 const LoadOID = ".1.3.6.1.4.1.96.255.1"
 

@@ -16,7 +16,7 @@ type Value struct {
 // LoadFor returns the load the value gives alias, and false when the value
 // says nothing about it. Strings are split on "," then on the first "=",
 // names compared exactly (case-insensitively, trailing dot ignored) and the
-// value read as a signed integer (COMPAT.md §3.5 and D1). An entry with a
+// value read as a signed integer (docs/protocol.md §3.5 and D1). An entry with a
 // malformed number is skipped; the alias then counts as absent unless a
 // later well-formed entry names it.
 func (v Value) LoadFor(alias string) (int, bool) {

@@ -24,7 +24,7 @@ func agentSection(ctx context.Context, o options, dir string) []*table {
 	t.note("method: bin/lbclient serving 2 aliases (constant loads, answer \"a=N,b=M\") on 127.0.0.5; a Go load generator in the harness process runs K goroutines (K = clients column), each with its own connected gosnmp.GoSNMP (timeout 1 s, no retries), "+
 		"sharing a budget of %d GETs of the load OID (bounded to 60 s); for v3 each client discovers the engine once and reuses engine ID/boots/time and the localized key afterwards", o.agentReqs)
 	t.note("latency is per GET as seen by the client (send → verified reply); the generator, the agent and anything else running share the 2 cores, so GETs/s is a lower bound of the agent's capacity; GETs per agent CPU s = GETs / CPU time the lbclient process used during the run (≈ GETs/s on one dedicated core)")
-	t.note("target (DESIGN §6): ≥ 20,000 SNMPv3 GETs/s on one core, p99 ≤ 1 ms")
+	t.note("target (docs/design.md §6): ≥ 20,000 SNMPv3 GETs/s on one core, p99 ≤ 1 ms")
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 

@@ -51,7 +51,7 @@ func pollSection(ctx context.Context, o options, dir string) []*table {
 		"`bin/lbd -config F -once -log-level debug -log-json` runs twice, the first publishes every alias, the second (reported) is the steady state", benchZone)
 	t.note("[snmp] timeout %v, retries %d; v3 = authNoPriv MD5. Each -once run is a new process, so its SNMPv3 engine cache starts empty (every agent is discovered in the reported cycle too)", o.snmpTimeout, o.snmpRetries)
 	t.note("cycle/poll/dns s: the cycle log line; lbd wall = the whole process, start to exit; CPU = rusage utime+stime of the whole lbd process (start-up, config, embedded DNS server included); max RSS = rusage maxrss; polls/s = addresses / poll s (silent members included)")
-	t.note("targets (DESIGN §6): 10,000 members / 1,000 aliases SNMPv3 ≤ 2 s wall, ≤ 150 MB RSS; 10 %% silent adds at most one timeout (%v)", o.snmpTimeout)
+	t.note("targets (docs/design.md §6): 10,000 members / 1,000 aliases SNMPv3 ≤ 2 s wall, ≤ 150 MB RSS; 10 %% silent adds at most one timeout (%v)", o.snmpTimeout)
 	for _, sz := range o.pollSizes {
 		for _, ver := range []string{"2c", "3"} {
 			for _, silent := range []float64{0, 0.1} {

@@ -150,7 +150,7 @@ func reactionSection(ctx context.Context, o options, dir string) []*table {
 	t.note("method: 3 bin/lbclient agents (127.0.0.2–4, SNMPv3 MD5, checks [\"nologin\"], constant loads 10/20/30, [agent] interval %s) and a bin/lbd daemon (master, embedded [authoritative] server, best_hosts 2, tick 1s, [snmp] timeout 1s); "+
 		"alternately /etc/nologin is created and removed in 127.0.0.2's root (answer %q ↔ %q); the time from the file operation until the A query answer (miekg/dns, every 10 ms) changes is one sample; a pause of 1 s + uniform 0–2 s between flips (one full polling period, so a flip's phase against lbd's cycle and the agents' rounds is uniform)", agentInterval, answerBest, answerDrained)
 	t.note("without push the delay is bounded by agent interval + polling_interval + tick; with push (agents `push = [lbd]`, lbd `push_listen`; polling_interval 30 s, so only a push can explain a fast reaction) by the agent interval")
-	t.note("target (DESIGN §6): ≤ 2 s with push")
+	t.note("target (docs/design.md §6): ≤ 2 s with push")
 	for _, push := range []bool{false, true} {
 		mode := "polling"
 		if push {
@@ -249,7 +249,7 @@ func failoverSection(ctx context.Context, o options, dir string) []*table {
 		cols: []string{"samples", "median s", "max s", "target s", "within target", "samples s"}}
 	t.note("method: a throwaway named serves zone %s; master and slave bin/lbd daemons (explicit roles, [heartbeat] interval 1s, stale_after 3s, the slave fetches the master's /load-balancing/heartbeat; polling_interval 1s, tick 1s) poll the same 3 lbclient agents (SNMPv3 MD5, [agent] interval %s) and have the same alias; "+
 		"per sample: start the master, wait until it published %q and the slave has a fresh beat, pause 0–1 s at random, SIGKILL the master, at once create /etc/nologin on 127.0.0.2, and time until named answers %q (A query every 10 ms)", benchZone, agentInterval, answerBest, answerDrained)
-	t.note("target (DESIGN §6): within 3 heartbeat intervals (3 s); the slave checks its role between fetches and, the moment its newest beat (whole seconds, fetched every interval) is older than stale_after (3 s), evaluates every alias and writes; so 1–3 s after the kill is expected with these settings")
+	t.note("target (docs/design.md §6): within 3 heartbeat intervals (3 s); the slave checks its role between fetches and, the moment its newest beat (whole seconds, fetched every interval) is older than stale_after (3 s), evaluates every alias and writes; so 1–3 s after the kill is expected with these settings")
 	progress("failover")
 	d, err := failoverRun(ctx, o, dir)
 	if len(d) > 0 {
