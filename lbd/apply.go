@@ -235,7 +235,7 @@ func explain(ctx context.Context, v *View, err error, ch dnsupdate.Change) error
 		return err
 	}
 	if target, qerr := v.Client.CNAMETarget(ctx, ch.Name); qerr == nil && target != "" {
-		return fmt.Errorf("%w (%s holds a CNAME to %s: no A/AAAA can coexist with it, RFC 1034 §3.6.2)", err, ch.Name, target)
+		return &permanentError{fmt.Errorf("%w (%s holds a CNAME to %s: no A/AAAA can coexist with it, RFC 1034 §3.6.2)", err, ch.Name, target)}
 	}
 	var v4, v6 int
 	for _, a := range ch.Desired {
@@ -246,7 +246,7 @@ func explain(ctx context.Context, v *View, err error, ch dnsupdate.Change) error
 		}
 	}
 	if max(v4, v6) > 100 {
-		return fmt.Errorf("%w (the alias publishes %d A and %d AAAA records: BIND refuses more than max-records-per-type, 100 by default)", err, v4, v6)
+		return &permanentError{fmt.Errorf("%w (the alias publishes %d A and %d AAAA records: BIND refuses more than max-records-per-type, 100 by default)", err, v4, v6)}
 	}
 	return err
 }

@@ -232,6 +232,33 @@ type AliasResult struct {
 	Views []ViewResult
 }
 
+// Outcome classifies the result for Reschedule: permanent when every
+// failed server failed for a reason a retry does not cure.
+func (r AliasResult) Outcome() Outcome {
+	if r.Err == nil {
+		return Succeeded
+	}
+	for _, err := range r.Servers {
+		if err != nil && !permanent(err) {
+			return FailedTransient
+		}
+	}
+	return FailedPermanent
+}
+
+// permanent reports a failure that retrying soon would only repeat.
+func permanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p) || dnsupdate.Permanent(err)
+}
+
+// permanentError marks a failure lbd knows will repeat (a name it does
+// not own, a lease another instance holds, a record limit).
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
 // ViewResult is one view's part of an AliasResult.
 type ViewResult struct {
 	View   string
@@ -444,7 +471,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		if r.Wrote {
 			st.lastWrite = now
 		}
-		st.sched = Reschedule(now, cfg.LBD.Tick.Duration, &cfg.Params[plan.Aliases[n].Alias], st.sched, r.Err != nil)
+		st.sched = Reschedule(now, cfg.LBD.Tick.Duration, &cfg.Params[plan.Aliases[n].Alias], st.sched, r.Outcome())
 		st.known = nextKnown(cfg, st.known, plan.Aliases[n], applied.Aliases[n])
 		d.logMembers(r.Alias, st, r.Members)
 	}
@@ -492,7 +519,7 @@ func results(cfg *Compiled, plan Plan, applied Report) []AliasResult {
 			case Unread:
 				r.Servers[v.String()] = fmt.Errorf("read current records: %w", vp.Err)
 			case Foreign, Fenced:
-				r.Servers[v.String()] = vp.Err
+				r.Servers[v.String()] = &permanentError{vp.Err}
 			}
 			if err := ar.Errs[vp.View]; err != nil {
 				r.Servers[v.String()] = err

@@ -319,17 +319,36 @@ func owns(owner string, ch *dnsupdate.Change, s Served) (foreign bool) {
 	return !mine && (has || len(s.Owners) > 0)
 }
 
+// Outcome is how an alias's evaluation ended, for Reschedule.
+type Outcome int
+
+// Outcomes.
+const (
+	Succeeded Outcome = iota
+	// FailedTransient may succeed when tried again soon (a timeout, a
+	// server failure).
+	FailedTransient
+	// FailedPermanent will fail the same way until something changes (a
+	// REFUSED, NOTAUTH, a failed prerequisite, a record limit, a name lbd
+	// does not own, a lease held by another instance).
+	FailedPermanent
+)
+
 // Reschedule is an alias's schedule after a cycle evaluated it at now: due
-// again after its polling interval, or, when the evaluation failed, after a
+// again after its polling interval; after a transient failure, after a
 // backoff (tick doubled per consecutive failure, at most the polling
-// interval); an alias poked meanwhile stays due.
-func Reschedule(now time.Time, tick time.Duration, p *Params, prev Schedule, failed bool) Schedule {
+// interval); after a permanent one, at the polling interval (trying sooner
+// would only repeat the failure). An alias poked meanwhile stays due.
+func Reschedule(now time.Time, tick time.Duration, p *Params, prev Schedule, out Outcome) Schedule {
 	next := prev
 	next.Poked = false
 	switch {
 	case prev.Poked:
 		return prev // due again at once; the next cycle takes it
-	case failed:
+	case out == FailedPermanent:
+		next.Failures++
+		next.NextDue = now.Add(p.PollingInterval)
+	case out == FailedTransient:
 		next.Failures++
 		back := tick << min(next.Failures-1, 6)
 		next.NextDue = now.Add(min(back, p.PollingInterval))

@@ -2,6 +2,7 @@ package lbd
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -273,14 +274,15 @@ func TestReschedule(t *testing.T) {
 	cases := []struct {
 		name   string
 		prev   Schedule
-		failed bool
+		failed Outcome
 		want   Schedule
 	}{
-		{"success: next polling interval", Schedule{Failures: 2}, false, Schedule{NextDue: planNow.Add(5 * time.Minute)}},
-		{"first failure: one tick", Schedule{}, true, Schedule{NextDue: planNow.Add(time.Second), Failures: 1}},
-		{"third failure: four ticks", Schedule{Failures: 2}, true, Schedule{NextDue: planNow.Add(4 * time.Second), Failures: 3}},
-		{"backoff capped at 64 ticks", Schedule{Failures: 20}, true, Schedule{NextDue: planNow.Add(64 * time.Second), Failures: 21}},
-		{"poked meanwhile: stays due", Schedule{Poked: true, Failures: 1}, true, Schedule{Poked: true, Failures: 1}},
+		{"success: next polling interval", Schedule{Failures: 2}, Succeeded, Schedule{NextDue: planNow.Add(5 * time.Minute)}},
+		{"first failure: one tick", Schedule{}, FailedTransient, Schedule{NextDue: planNow.Add(time.Second), Failures: 1}},
+		{"third failure: four ticks", Schedule{Failures: 2}, FailedTransient, Schedule{NextDue: planNow.Add(4 * time.Second), Failures: 3}},
+		{"backoff capped at 64 ticks", Schedule{Failures: 20}, FailedTransient, Schedule{NextDue: planNow.Add(64 * time.Second), Failures: 21}},
+		{"permanent failure: not retried before the polling interval", Schedule{}, FailedPermanent, Schedule{NextDue: planNow.Add(5 * time.Minute), Failures: 1}},
+		{"poked meanwhile: stays due", Schedule{Poked: true, Failures: 1}, FailedTransient, Schedule{Poked: true, Failures: 1}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -288,7 +290,7 @@ func TestReschedule(t *testing.T) {
 		})
 	}
 	short := &Params{PollingInterval: 3 * time.Second}
-	assert.Equal(t, planNow.Add(3*time.Second), Reschedule(planNow, tick, short, Schedule{Failures: 5}, true).NextDue,
+	assert.Equal(t, planNow.Add(3*time.Second), Reschedule(planNow, tick, short, Schedule{Failures: 5}, FailedTransient).NextDue,
 		"backoff never longer than the polling interval")
 }
 
@@ -458,4 +460,29 @@ func TestDecideFencedView(t *testing.T) {
 	assert.Equal(t, []Action{Fenced, Write}, actions(plan.Aliases[0]), "server 1's zone is held by the slave; server 2 has no lease yet")
 	assert.ErrorContains(t, plan.Aliases[0].Views[0].Err, "lease held by s")
 	assert.Equal(t, "", plan.Leases[1]["a.lb.example.org"].Lease.Expect)
+}
+
+func TestAliasResultOutcome(t *testing.T) {
+	refused := &dnsupdate.RcodeError{Op: "update", Zone: "z.", Rcode: 5}
+	servfail := &dnsupdate.RcodeError{Op: "update", Zone: "z.", Rcode: 2}
+	for _, tc := range []struct {
+		name    string
+		servers map[string]error
+		want    Outcome
+	}{
+		{"ok", nil, Succeeded},
+		{"timeout", map[string]error{"a": errors.New("i/o timeout")}, FailedTransient},
+		{"refused", map[string]error{"a": fmt.Errorf("update: %w", refused)}, FailedPermanent},
+		{"servfail", map[string]error{"a": servfail}, FailedTransient},
+		{"not ours", map[string]error{"a": &permanentError{errors.New("did not write")}}, FailedPermanent},
+		{"one transient among permanent", map[string]error{"a": refused, "b": errors.New("timeout")}, FailedTransient},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := AliasResult{Servers: tc.servers}
+			if len(tc.servers) > 0 {
+				r.Err = errors.New("failed")
+			}
+			assert.Equal(t, tc.want, r.Outcome())
+		})
+	}
 }
