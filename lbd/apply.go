@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/lbd-project/lbd/dnsupdate"
+	"github.com/lbd-project/lbd/lbd/config"
 )
 
 // dnsParallel bounds concurrent DNS queries and zone updates per cycle.
@@ -17,13 +18,13 @@ const dnsParallel = 16
 // query reads what view v serves for name, signed with the view's key
 // (RFC 8945 §5.1): a server that selects views by key answers from the
 // view the same key updates, and refuses nothing a key-only view allows.
-func query(ctx context.Context, v *View, name string) (dnsupdate.State, error) {
+func query(ctx context.Context, v *config.View, name string) (dnsupdate.State, error) {
 	return v.Client.QuerySigned(ctx, name)
 }
 
 // ReadServed reads, for every alias of due (indexes into cfg.Params), what
 // each of its views serves: the Served input of Decide.
-func ReadServed(ctx context.Context, cfg *Compiled, due []int) map[string][]Served {
+func ReadServed(ctx context.Context, cfg *config.Compiled, due []int) map[string][]Served {
 	out := make([][]Served, len(due))
 	parallel(len(due), func(i int) {
 		p := &cfg.Params[due[i]]
@@ -48,7 +49,7 @@ func ReadServed(ctx context.Context, cfg *Compiled, due []int) map[string][]Serv
 
 // ReadLeases reads the lease of every zone of due and removed, in every
 // view it is published in: the Leases input of Decide.
-func ReadLeases(ctx context.Context, cfg *Compiled, due []int, removed []Managed) map[int]map[string]LeaseState {
+func ReadLeases(ctx context.Context, cfg *config.Compiled, due []int, removed []Managed) map[int]map[string]LeaseState {
 	type vz struct {
 		v    int
 		zone string
@@ -115,7 +116,7 @@ type RemovalReport struct {
 // views concurrently, then reads every written name back. A server that
 // was down is brought up to date when it answers again, because the plan
 // diffs against what it serves.
-func Apply(ctx context.Context, cfg *Compiled, plan Plan) Report {
+func Apply(ctx context.Context, cfg *config.Compiled, plan Plan) Report {
 	rep := Report{Aliases: make([]AliasReport, len(plan.Aliases)), Removals: make([]RemovalReport, len(plan.Removals)),
 		Leases: map[int]map[string]error{}}
 	// pending is one write: of alias plan.Aliases[alias], or of removal
@@ -230,7 +231,7 @@ func anySwap(leases map[string]dnsupdate.Lease) bool {
 
 // explain adds the likely cause to a failed write of ch: a CNAME at the
 // name, or more records of a type than BIND accepts by default.
-func explain(ctx context.Context, v *View, err error, ch dnsupdate.Change) error {
+func explain(ctx context.Context, v *config.View, err error, ch dnsupdate.Change) error {
 	if errors.Is(err, dnsupdate.ErrLeaseLost) {
 		return err
 	}

@@ -7,16 +7,6 @@ import (
 	"github.com/lbd-project/lbd/dnsserver"
 )
 
-// dnsserverConfig converts [authoritative] for package dnsserver.
-func (c *Config) dnsserverConfig() dnsserver.Config {
-	a := c.Authoritative
-	sc := dnsserver.Config{Listen: a.Listen, DataDir: a.DataDir, Secondaries: a.Secondaries, Keys: a.Keys}
-	for _, z := range a.Zones {
-		sc.Zones = append(sc.Zones, dnsserver.Zone{Name: z.Name, NS: z.NS, UpdateKeys: z.UpdateKeys})
-	}
-	return sc
-}
-
 // startAuthoritative runs the embedded DNS server when [authoritative] is
 // configured. stop shuts it down and waits for it (its journal is fsynced
 // per update, so nothing acknowledged is lost either way).
@@ -27,7 +17,7 @@ func (d *Daemon) startAuthoritative(ctx context.Context) (stop func(), err error
 	if cfg.Authoritative == nil {
 		return func() {}, nil
 	}
-	sc := cfg.dnsserverConfig()
+	sc := cfg.DNSServerConfig()
 	log := d.log.WithField("component", "dnsserver")
 	sc.Log = func(format string, args ...any) { log.Warnf(format, args...) }
 	srv, err := dnsserver.New(sc)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/heartbeat"
+	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/snmp"
 )
 
@@ -34,7 +35,7 @@ type Daemon struct {
 	pub *heartbeat.Publisher
 
 	mu     sync.Mutex
-	cfg    *Compiled
+	cfg    *config.Compiled
 	poller Poller
 	// resolve, when set (SetResolver), replaces the pollers' resolver.
 	resolve  func(ctx context.Context, host string) ([]netip.Addr, error)
@@ -76,7 +77,7 @@ type aliasState struct {
 
 // New builds a daemon for cfg. hostname decides the role when lbd.role is
 // "auto".
-func New(cfg *Compiled, hostname string, log logrus.FieldLogger) (*Daemon, error) {
+func New(cfg *config.Compiled, hostname string, log logrus.FieldLogger) (*Daemon, error) {
 	d := &Daemon{log: log, hostname: hostname,
 		HTTPClient: &http.Client{Timeout: 10 * time.Second},
 		pub:        &heartbeat.Publisher{},
@@ -93,7 +94,7 @@ func New(cfg *Compiled, hostname string, log logrus.FieldLogger) (*Daemon, error
 }
 
 // instance is this instance's name in leases.
-func (d *Daemon) instance(cfg *Compiled) string {
+func (d *Daemon) instance(cfg *config.Compiled) string {
 	if cfg.LBD.Instance != "" {
 		return cfg.LBD.Instance
 	}
@@ -102,7 +103,7 @@ func (d *Daemon) instance(cfg *Compiled) string {
 
 // noteLeases logs every change of a zone's lease as this instance sees it
 // and keeps the decisions for status.
-func (d *Daemon) noteLeases(cfg *Compiled, plan Plan, applied Report) {
+func (d *Daemon) noteLeases(cfg *config.Compiled, plan Plan, applied Report) {
 	if plan.dryRun {
 		return
 	}
@@ -137,12 +138,12 @@ func (d *Daemon) noteLeases(cfg *Compiled, plan Plan, applied Report) {
 
 // SetConfig swaps in a new, already validated configuration (reload). State
 // of aliases that still exist is kept.
-func (d *Daemon) SetConfig(cfg *Compiled) error {
-	if err := cfg.checkRole(d.hostname); err != nil {
+func (d *Daemon) SetConfig(cfg *config.Compiled) error {
+	if err := cfg.CheckRole(d.hostname); err != nil {
 		return err
 	}
-	if inst := d.instance(cfg); cfg.DNS.Fencing && !recordWord.MatchString(inst) {
-		return cfg.errorf("lbd.instance", "required: the host name %q cannot name this instance in zone leases", inst)
+	if inst := d.instance(cfg); cfg.DNS.Fencing && !config.IsRecordWord(inst) {
+		return cfg.Errorf("lbd.instance", "required: the host name %q cannot name this instance in zone leases", inst)
 	}
 	d.mu.Lock()
 	old := d.cfg
@@ -482,7 +483,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 // nextKnown is what each view of an alias is known to serve after a cycle:
 // what was found in sync or written; nothing for a view this instance did
 // not write (passive, dry run) or whose update failed.
-func nextKnown(cfg *Compiled, prev map[string][]netip.Addr, ap AliasPlan, ar AliasReport) map[string][]netip.Addr {
+func nextKnown(cfg *config.Compiled, prev map[string][]netip.Addr, ap AliasPlan, ar AliasReport) map[string][]netip.Addr {
 	next := make(map[string][]netip.Addr, len(ap.Views))
 	for _, vp := range ap.Views {
 		name := cfg.Views[vp.View].String()
@@ -501,7 +502,7 @@ func nextKnown(cfg *Compiled, prev map[string][]netip.Addr, ap AliasPlan, ar Ali
 }
 
 // results summarises each planned alias with what applying it did.
-func results(cfg *Compiled, plan Plan, applied Report) []AliasResult {
+func results(cfg *config.Compiled, plan Plan, applied Report) []AliasResult {
 	out := make([]AliasResult, len(plan.Aliases))
 	for i, ap := range plan.Aliases {
 		ar := applied.Aliases[i]
@@ -542,7 +543,7 @@ func results(cfg *Compiled, plan Plan, applied Report) []AliasResult {
 
 // logPlan logs what a cycle did to DNS: passive changes (debug), accepted
 // updates (info) and every failure (error).
-func (d *Daemon) logPlan(cfg *Compiled, plan Plan, applied Report, res []AliasResult) {
+func (d *Daemon) logPlan(cfg *config.Compiled, plan Plan, applied Report, res []AliasResult) {
 	for i, ap := range plan.Aliases {
 		p := &cfg.Params[ap.Alias]
 		for _, vp := range ap.Views {
@@ -576,7 +577,7 @@ func (d *Daemon) logPlan(cfg *Compiled, plan Plan, applied Report, res []AliasRe
 
 // failedCycle reports every alias failed with err, evaluating none (Run
 // has ended and closed the poller).
-func (d *Daemon) failedCycle(cfg *Compiled, mayWrite bool, err error) CycleReport {
+func (d *Daemon) failedCycle(cfg *config.Compiled, mayWrite bool, err error) CycleReport {
 	rep := CycleReport{MayWrite: mayWrite}
 	for _, p := range cfg.Params {
 		rep.Aliases = append(rep.Aliases, AliasResult{Alias: p.Name, Err: fmt.Errorf("alias %s: %w", p.Name, err)})

@@ -17,20 +17,21 @@ import (
 	"github.com/lbd-project/lbd/internal/testenv"
 	"github.com/lbd-project/lbd/internal/testenv/snmpagent"
 	"github.com/lbd-project/lbd/lbclient/agent"
+	"github.com/lbd-project/lbd/lbd/config"
 )
 
 // testDaemon builds a master daemon over src whose DNS server and agents are
 // closed UDP ports, so every network step fails fast.
 func testDaemon(t *testing.T, src string) *Daemon {
 	t.Helper()
-	cfg, err := Parse("d.toml", []byte(src))
+	cfg, err := config.Parse("d.toml", []byte(src))
 	require.NoError(t, err)
 	return daemonFor(t, cfg)
 }
 
 // daemonFor builds a daemon for cfg (host name "h") that logs nowhere and
 // closes its poller when the test ends.
-func daemonFor(t *testing.T, cfg *Compiled) *Daemon {
+func daemonFor(t *testing.T, cfg *config.Compiled) *Daemon {
 	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
@@ -100,7 +101,7 @@ func TestReloadDuringCycleKeepsPolling(t *testing.T) {
 	snmpagent.Start(t, "127.0.0.1", port, agent.Config{Community: "public", EngineID: agent.EngineIDFor("reload"), Boots: 1}, agent.Value{Int: 7})
 	src := quickConfigSNMP(t, port)
 	d := testDaemon(t, src)
-	reloaded, err := Parse("d.toml", []byte(src))
+	reloaded, err := config.Parse("d.toml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lbd-project/lbd/heartbeat"
+	"github.com/lbd-project/lbd/lbd/config"
 )
 
 const hbSecret = "a-shared-heartbeat-secret-of-32+bytes"
@@ -25,87 +26,6 @@ const hbSecret = "a-shared-heartbeat-secret-of-32+bytes"
 // hbConfig is minimal with [lbd] and [heartbeat] replaced.
 func hbConfig(lbdSection, heartbeatSection string) string {
 	return strings.Replace(minimal, "[lbd]\nrole = \"master\"\n", lbdSection+"\n[heartbeat]\n"+heartbeatSection+"\n", 1)
-}
-
-func writeSecret(t *testing.T, dir, secret string, mode os.FileMode) string {
-	t.Helper()
-	p := filepath.Join(dir, "hb.secret")
-	require.NoError(t, os.WriteFile(p, []byte(secret), mode))
-	require.NoError(t, os.Chmod(p, mode))
-	return p
-}
-
-func TestHeartbeatSecretConfig(t *testing.T) {
-	dir := t.TempDir()
-	private := writeSecret(t, dir, hbSecret+"\n", 0o600)
-	open := filepath.Join(dir, "open.secret")
-	require.NoError(t, os.WriteFile(open, []byte(hbSecret), 0o644))
-	require.NoError(t, os.Chmod(open, 0o644))
-	short := filepath.Join(dir, "short.secret")
-	require.NoError(t, os.WriteFile(short, []byte("short\n"), 0o600))
-	empty := filepath.Join(dir, "empty.secret")
-	require.NoError(t, os.WriteFile(empty, []byte(" \n"), 0o600))
-	v2 := `url = "http://m:8080/load-balancing/heartbeat.v2"`
-
-	for _, tc := range []struct {
-		name, hb string
-		err      string // "" = valid
-		warn     string // "" = no warning
-	}{
-		{"no secret", `url = "http://m:8080/load-balancing/heartbeat"`, "", ""},
-		{"secret file", v2 + "\nsecret_file = " + quote(private), "", ""},
-		{"world-readable secret file", v2 + "\nsecret_file = " + quote(open), "", "accessible to every user (mode 0644)"},
-		{"inline secret", v2 + "\nsecret = " + quote(hbSecret), "", ""},
-		{"both", v2 + "\nsecret = " + quote(hbSecret) + "\nsecret_file = " + quote(private), "key heartbeat.secret: set either", ""},
-		{"missing file", v2 + "\nsecret_file = " + quote(filepath.Join(dir, "nope")), "key heartbeat.secret_file: stat", ""},
-		{"directory", v2 + "\nsecret_file = " + quote(dir), "not a regular file", ""},
-		{"empty file", v2 + "\nsecret_file = " + quote(empty), "is empty", ""},
-		{"short secret", v2 + "\nsecret_file = " + quote(short), "the secret is 5 bytes, at least 16", ""},
-		{"legacy URL with a secret", `url = "http://m:8080/load-balancing/heartbeat"` + "\nsecret = " + quote(hbSecret),
-			"point the URL at /load-balancing/heartbeat.v2", ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := Parse("hb.toml", []byte(hbConfig("[lbd]\nrole = \"master\"", tc.hb)))
-			if tc.err != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tc.err)
-				return
-			}
-			require.NoError(t, err)
-			if tc.warn == "" {
-				assert.Empty(t, cfg.Warnings())
-			} else {
-				require.Len(t, cfg.Warnings(), 1)
-				assert.Contains(t, cfg.Warnings()[0], tc.warn)
-				assert.Contains(t, cfg.Warnings()[0], "heartbeat.secret_file")
-			}
-			if strings.Contains(tc.hb, "secret") {
-				assert.Equal(t, []byte(hbSecret), cfg.Heartbeat.Key(), "trimmed secret")
-			} else {
-				assert.Nil(t, cfg.Heartbeat.Key())
-			}
-		})
-	}
-}
-
-// A relative secret_file is found next to the configuration file; an
-// inline secret in a world-readable file is warned about.
-func TestHeartbeatSecretPaths(t *testing.T) {
-	dir := t.TempDir()
-	writeSecret(t, dir, hbSecret, 0o640)
-	path := filepath.Join(dir, "lbd.toml")
-	require.NoError(t, os.WriteFile(path, []byte(hbConfig("[lbd]\nrole = \"master\"", `secret_file = "hb.secret"`)), 0o644))
-	cfg, err := Load(path)
-	require.NoError(t, err)
-	assert.Equal(t, []byte(hbSecret), cfg.Heartbeat.Key())
-	assert.Empty(t, cfg.Warnings(), "mode 0640 is what an operator expects")
-
-	require.NoError(t, os.WriteFile(path, []byte(hbConfig("[lbd]\nrole = \"master\"", "secret = "+quote(hbSecret))), 0o644))
-	require.NoError(t, os.Chmod(path, 0o644))
-	cfg, err = Load(path)
-	require.NoError(t, err)
-	require.Len(t, cfg.Warnings(), 1)
-	assert.Contains(t, cfg.Warnings()[0], "inline in a world-readable file")
 }
 
 func quote(s string) string { return `"` + strings.ReplaceAll(s, `\`, `\\`) + `"` }
@@ -126,7 +46,7 @@ func fixed(body string) http.Handler {
 // the authenticated beat from srv, stale_after 3s.
 func slaveWithSecret(t *testing.T, srv *httptest.Server) *Daemon {
 	t.Helper()
-	cfg, err := Parse("slave.toml", []byte(hbConfig("[lbd]\nrole = \"slave\"\nmaster = \"m.example.org\"",
+	cfg, err := config.Parse("slave.toml", []byte(hbConfig("[lbd]\nrole = \"slave\"\nmaster = \"m.example.org\"",
 		`url = "`+srv.URL+heartbeat.PathV2+`"`+"\ninterval = \"1s\"\nstale_after = \"3s\"\nsecret = "+quote(hbSecret))))
 	require.NoError(t, err)
 	d := daemonFor(t, cfg)
@@ -140,7 +60,7 @@ func slaveWithSecret(t *testing.T, srv *httptest.Server) *Daemon {
 // after the last genuine one. Times after the fetches are passed to
 // mayWrite as values: nothing waits for the clock.
 func TestSlaveBelievesOnlyAuthenticatedBeats(t *testing.T) {
-	mcfg, err := Parse("master.toml", []byte(hbConfig("[lbd]\nrole = \"master\"\nmaster = \"m.example.org\"",
+	mcfg, err := config.Parse("master.toml", []byte(hbConfig("[lbd]\nrole = \"master\"\nmaster = \"m.example.org\"",
 		"interval = \"1s\"\nstale_after = \"3s\"\nsecret = "+quote(hbSecret))))
 	require.NoError(t, err)
 	master := daemonFor(t, mcfg)
@@ -204,7 +124,7 @@ func TestSlaveBelievesOnlyAuthenticatedBeats(t *testing.T) {
 // authenticated beat is served.
 func TestLegacyLineNamesConfiguredMaster(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "heartbeat")
-	cfg, err := Parse("m.toml", []byte(hbConfig("[lbd]\nrole = \"master\"\nmaster = \"lbmaster.example.org\"",
+	cfg, err := config.Parse("m.toml", []byte(hbConfig("[lbd]\nrole = \"master\"\nmaster = \"lbmaster.example.org\"",
 		"interval = \"100ms\"\nstale_after = \"2s\"\nfile = "+quote(file))))
 	require.NoError(t, err)
 	log, hook := logtest.NewNullLogger()

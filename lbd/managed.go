@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/sirupsen/logrus"
 )
 
@@ -98,7 +99,7 @@ func compareStrings(a, b string) int {
 }
 
 // removed lists the managed names the configuration no longer has.
-func (d *Daemon) removed(cfg *Compiled) []Managed {
+func (d *Daemon) removed(cfg *config.Compiled) []Managed {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	inConfig := map[string]bool{}
@@ -117,7 +118,7 @@ func (d *Daemon) removed(cfg *Compiled) []Managed {
 
 // updateManaged records the names of the configuration as managed and
 // forgets the removed names that are gone from every view.
-func (d *Daemon) updateManaged(cfg *Compiled, plan Plan, rep CycleReport) {
+func (d *Daemon) updateManaged(cfg *config.Compiled, plan Plan, rep CycleReport) {
 	if plan.dryRun {
 		return
 	}
@@ -152,7 +153,7 @@ func (d *Daemon) updateManaged(cfg *Compiled, plan Plan, rep CycleReport) {
 }
 
 // removalResults summarises each removal with what applying it did.
-func removalResults(cfg *Compiled, plan Plan, applied Report) []RemovalResult {
+func removalResults(cfg *config.Compiled, plan Plan, applied Report) []RemovalResult {
 	out := make([]RemovalResult, len(plan.Removals))
 	for i, rp := range plan.Removals {
 		r := RemovalResult{Name: rp.Name}

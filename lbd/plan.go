@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lbd-project/lbd/dnsupdate"
+	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/snmp"
 )
 
@@ -30,7 +31,7 @@ type Schedule struct {
 // Due lists the indexes (into cfg.Params) of the aliases due at now: every
 // one when all is set, else those whose NextDue has come. An alias with no
 // schedule yet is due.
-func Due(now time.Time, cfg *Compiled, sched map[string]Schedule, all bool) []int {
+func Due(now time.Time, cfg *config.Compiled, sched map[string]Schedule, all bool) []int {
 	var due []int
 	for i := range cfg.Params {
 		if all || !now.Before(sched[cfg.Params[i].Name].NextDue) {
@@ -60,7 +61,7 @@ type Managed struct {
 // PlanInput is everything one cycle decides on.
 type PlanInput struct {
 	Now      time.Time
-	Config   *Compiled
+	Config   *config.Compiled
 	Schedule map[string]Schedule // by alias name
 	All      bool                // evaluate every alias (-once, take-over)
 	// Resolved are the members' addresses, Replies every address's answer.
@@ -339,7 +340,7 @@ const (
 // backoff (tick doubled per consecutive failure, at most the polling
 // interval); after a permanent one, at the polling interval (trying sooner
 // would only repeat the failure). An alias poked meanwhile stays due.
-func Reschedule(now time.Time, tick time.Duration, p *Params, prev Schedule, out Outcome) Schedule {
+func Reschedule(now time.Time, tick time.Duration, p *config.Params, prev Schedule, out Outcome) Schedule {
 	next := prev
 	next.Poked = false
 	switch {

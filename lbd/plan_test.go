@@ -11,14 +11,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lbd-project/lbd/dnsupdate"
+	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/snmp"
 )
 
 // planConfig compiles a configuration with two DNS servers, an external
 // key and the given aliases (TOML [[alias]] tables). No socket is opened.
-func planConfig(t *testing.T, aliases string) *Compiled {
+func planConfig(t *testing.T, aliases string) *config.Compiled {
 	t.Helper()
-	cfg, err := Parse("plan.toml", []byte(`
+	cfg, err := config.Parse("plan.toml", []byte(`
 [lbd]
 role = "master"
 [dns]
@@ -99,7 +100,7 @@ func TestDecide(t *testing.T) {
 		wantHosts   map[string][]string // alias → decision hosts
 		wantActions map[string][]Action // alias → per-view actions
 		wantDecided map[string]bool
-		wantFB      map[string]Fallback
+		wantFB      map[string]config.Fallback
 	}{
 		{
 			name: "due alias written to both servers", aliases: aliasA, loads: good, mayWrite: true,
@@ -144,7 +145,7 @@ func TestDecide(t *testing.T) {
 			served:      map[string][]Served{"a.lb.example.org": {serves("192.0.2.9"), serves("192.0.2.9")}},
 			wantDue:     []string{"a.lb.example.org"},
 			wantActions: map[string][]Action{"a.lb.example.org": {Kept, Kept}},
-			wantFB:      map[string]Fallback{"a.lb.example.org": FallbackKeep},
+			wantFB:      map[string]config.Fallback{"a.lb.example.org": config.FallbackKeep},
 		},
 		{
 			name: "fallback none empties the alias", aliases: aliasA + "fallback = \"none\"\n", mayWrite: true,
@@ -153,7 +154,7 @@ func TestDecide(t *testing.T) {
 			wantDue:     []string{"a.lb.example.org"},
 			wantHosts:   map[string][]string{"a.lb.example.org": nil},
 			wantActions: map[string][]Action{"a.lb.example.org": {Write, InSync}},
-			wantFB:      map[string]Fallback{"a.lb.example.org": FallbackNone},
+			wantFB:      map[string]config.Fallback{"a.lb.example.org": config.FallbackNone},
 		},
 		{
 			name: "fallback all-random publishes best_hosts members anyway", aliases: aliasA + "fallback = \"all-random\"\n", mayWrite: true,
@@ -161,7 +162,7 @@ func TestDecide(t *testing.T) {
 			served:      map[string][]Served{"a.lb.example.org": {serves(), serves()}},
 			wantDue:     []string{"a.lb.example.org"},
 			wantActions: map[string][]Action{"a.lb.example.org": {Write, Write}},
-			wantFB:      map[string]Fallback{"a.lb.example.org": FallbackAllRandom},
+			wantFB:      map[string]config.Fallback{"a.lb.example.org": config.FallbackAllRandom},
 		},
 		{
 			name: "two servers that disagree: each diffed on its own, selection on the first", aliases: aliasA, loads: good, mayWrite: true,
@@ -269,7 +270,7 @@ func TestDecideExternalViewSignsNothingItself(t *testing.T) {
 }
 
 func TestReschedule(t *testing.T) {
-	p := &Params{PollingInterval: 5 * time.Minute}
+	p := &config.Params{PollingInterval: 5 * time.Minute}
 	tick := time.Second
 	cases := []struct {
 		name   string
@@ -289,7 +290,7 @@ func TestReschedule(t *testing.T) {
 			assert.Equal(t, tc.want, Reschedule(planNow, tick, p, tc.prev, tc.failed))
 		})
 	}
-	short := &Params{PollingInterval: 3 * time.Second}
+	short := &config.Params{PollingInterval: 3 * time.Second}
 	assert.Equal(t, planNow.Add(3*time.Second), Reschedule(planNow, tick, short, Schedule{Failures: 5}, FailedTransient).NextDue,
 		"backoff never longer than the polling interval")
 }

@@ -4,6 +4,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/sirupsen/logrus"
 )
 
@@ -13,7 +14,7 @@ func (d *Daemon) Poke(aliases []string) int {
 	d.mu.Lock()
 	n := 0
 	for _, a := range aliases {
-		if st, ok := d.aliases[NormName(a)]; ok {
+		if st, ok := d.aliases[config.NormName(a)]; ok {
 			st.sched.NextDue, st.sched.Poked = time.Time{}, true
 			n++
 		}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/snmp"
 )
 
@@ -81,7 +82,7 @@ func MemberFor(alias, host string, resolved []netip.Addr, replies map[netip.Addr
 type Input struct {
 	Alias      string
 	BestHosts  int // -1 = every usable member
-	Fallback   Fallback
+	Fallback   config.Fallback
 	Hysteresis float64 // relative margin to replace a published member
 	Members    []Member
 	// Published is what DNS serves for the alias now (A and AAAA); members
@@ -97,7 +98,7 @@ type Decision struct {
 	Hosts []string
 	Addrs []netip.Addr
 	// Fallback is set when no member was usable and a fallback decided.
-	Fallback Fallback
+	Fallback config.Fallback
 	// Usable counts the usable members.
 	Usable int
 }
@@ -172,9 +173,9 @@ func Select(in Input) Decision {
 	}
 	d.Fallback = in.Fallback
 	switch in.Fallback {
-	case FallbackNone:
+	case config.FallbackNone:
 		return d
-	case FallbackAllRandom:
+	case config.FallbackAllRandom:
 		// Members that resolved to no address cannot be published: they
 		// must not take one of the N places.
 		withAddr := all[:0]

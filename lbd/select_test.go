@@ -8,6 +8,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/snmp"
 )
 
@@ -80,7 +81,7 @@ func TestSelect(t *testing.T) {
 		hosts []string
 		addrs []netip.Addr
 		keep  bool
-		fb    Fallback
+		fb    config.Fallback
 	}{
 		{"best 2 of {2,3,27,27,816}", Input{Alias: "a", BestHosts: 2, Members: five},
 			[]string{"h2", "h3"}, ips("10.0.0.1", "2001:db8::1", "10.0.0.2"), false, ""},
@@ -90,11 +91,11 @@ func TestSelect(t *testing.T) {
 			[]string{"h2", "h27a"}, ips("10.0.0.1", "2001:db8::1", "10.0.0.3"), false, ""},
 		{"fewer usable than N", Input{Alias: "a", BestHosts: 3, Members: []Member{mem("u", 5, "10.0.0.1"), down[0], down[1]}},
 			[]string{"u"}, ips("10.0.0.1"), false, ""},
-		{"none usable, keep", Input{Alias: "a", BestHosts: 2, Fallback: FallbackKeep, Members: down}, nil, nil, true, FallbackKeep},
-		{"none usable, none", Input{Alias: "a", BestHosts: 2, Fallback: FallbackNone, Members: down}, nil, nil, false, FallbackNone},
-		{"no members at all, none", Input{Alias: "a", BestHosts: 2, Fallback: FallbackNone}, nil, nil, false, FallbackNone},
-		{"usable but no address that answered is not usable", Input{Alias: "a", BestHosts: 1, Fallback: FallbackNone,
-			Members: []Member{{Host: "odd", Load: 5, All: ips("10.0.0.1")}}}, nil, nil, false, FallbackNone},
+		{"none usable, keep", Input{Alias: "a", BestHosts: 2, Fallback: config.FallbackKeep, Members: down}, nil, nil, true, config.FallbackKeep},
+		{"none usable, none", Input{Alias: "a", BestHosts: 2, Fallback: config.FallbackNone, Members: down}, nil, nil, false, config.FallbackNone},
+		{"no members at all, none", Input{Alias: "a", BestHosts: 2, Fallback: config.FallbackNone}, nil, nil, false, config.FallbackNone},
+		{"usable but no address that answered is not usable", Input{Alias: "a", BestHosts: 1, Fallback: config.FallbackNone,
+			Members: []Member{{Host: "odd", Load: 5, All: ips("10.0.0.1")}}}, nil, nil, false, config.FallbackNone},
 	}
 	for _, c := range cases {
 		d := Select(c.in)
@@ -109,8 +110,8 @@ func TestSelect(t *testing.T) {
 
 func TestSelectAllRandomFallback(t *testing.T) {
 	down := []Member{mem("d1", -1, "10.0.1.1"), mem("d2", LoadNoAnswer, "10.0.1.2", "10.0.1.3"), mem("d3", LoadNoAddress), mem("d4", 0, "10.0.1.4")}
-	d := Select(Input{Alias: "a", BestHosts: 2, Fallback: FallbackAllRandom, Members: down})
-	if len(d.Hosts) != 2 || d.Fallback != FallbackAllRandom {
+	d := Select(Input{Alias: "a", BestHosts: 2, Fallback: config.FallbackAllRandom, Members: down})
+	if len(d.Hosts) != 2 || d.Fallback != config.FallbackAllRandom {
 		t.Fatalf("want 2 hosts via all-random, got %+v", d)
 	}
 	// Every resolved address of the chosen members, whatever their SNMP result.
@@ -126,12 +127,12 @@ func TestSelectAllRandomFallback(t *testing.T) {
 		t.Fatalf("addrs %v want %v", d.Addrs, want)
 	}
 	// Sticky: whatever is published stays chosen.
-	d2 := Select(Input{Alias: "a", BestHosts: 1, Fallback: FallbackAllRandom, Members: down, Published: ips("10.0.1.4")})
+	d2 := Select(Input{Alias: "a", BestHosts: 1, Fallback: config.FallbackAllRandom, Members: down, Published: ips("10.0.1.4")})
 	if !reflect.DeepEqual(d2.Hosts, []string{"d4"}) {
 		t.Fatalf("published member not kept: %v", d2.Hosts)
 	}
 	// -1: every member that has an address.
-	d3 := Select(Input{Alias: "a", BestHosts: -1, Fallback: FallbackAllRandom, Members: down})
+	d3 := Select(Input{Alias: "a", BestHosts: -1, Fallback: config.FallbackAllRandom, Members: down})
 	if len(d3.Hosts) != 3 {
 		t.Fatalf("-1 all-random: %v", d3.Hosts)
 	}
@@ -189,7 +190,7 @@ func TestSelectDeterministic(t *testing.T) {
 func TestSelectAllRandomSkipsMembersWithoutAddress(t *testing.T) {
 	for _, alias := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
 		down := []Member{mem("none", LoadNoAddress), mem("x", LoadNoAnswer, "10.0.2.1"), mem("y", -1, "10.0.2.2")}
-		d := Select(Input{Alias: alias, BestHosts: 2, Fallback: FallbackAllRandom, Members: down})
+		d := Select(Input{Alias: alias, BestHosts: 2, Fallback: config.FallbackAllRandom, Members: down})
 		if len(d.Hosts) != 2 || len(d.Addrs) != 2 {
 			t.Fatalf("alias %s: want x and y, got %+v", alias, d)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/lbd-project/lbd/lbd"
+	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/legacyconf"
 )
 
@@ -21,7 +22,7 @@ func main() { os.Exit(run()) }
 
 func run() int {
 	var (
-		config      = flag.String("config", "/etc/lbd/lbd.toml", "configuration file")
+		configPath  = flag.String("config", "/etc/lbd/lbd.toml", "configuration file")
 		checkConfig = flag.String("check-config", "", "validate this configuration file and exit")
 		convert     = flag.String("convert-legacy", "", "print the TOML equivalent of a legacy lbd configuration (text, or YAML if the name ends in .yaml); exit 1 if it has errors")
 		once        = flag.Bool("once", false, "evaluate every alias once, update DNS if allowed, exit")
@@ -66,7 +67,7 @@ func run() int {
 	}
 
 	if *checkConfig != "" {
-		cfg, err := lbd.Load(*checkConfig)
+		cfg, err := config.Load(*checkConfig)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%v\n", err)
 			return 1
@@ -78,7 +79,7 @@ func run() int {
 		return 0
 	}
 
-	cfg, err := lbd.Load(*config)
+	cfg, err := config.Load(*configPath)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%v\n", err)
 		return 1
@@ -124,20 +125,20 @@ func run() int {
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for range hup {
-			newCfg, err := lbd.Load(*config)
+			newCfg, err := config.Load(*configPath)
 			if err != nil {
-				log.WithField("file", *config).Error("reload failed, keeping the running configuration: ", err)
+				log.WithField("file", *configPath).Error("reload failed, keeping the running configuration: ", err)
 				continue
 			}
 			logWarnings(log, newCfg)
 			if err := d.SetConfig(newCfg); err != nil {
-				log.WithField("file", *config).Error("reload failed, keeping the running configuration: ", err)
+				log.WithField("file", *configPath).Error("reload failed, keeping the running configuration: ", err)
 				continue
 			}
-			log.WithField("file", *config).Infof("configuration reloaded (%d aliases)", len(newCfg.Aliases))
+			log.WithField("file", *configPath).Infof("configuration reloaded (%d aliases)", len(newCfg.Aliases))
 		}
 	}()
-	log.WithFields(logrus.Fields{"config": *config, "aliases": len(cfg.Aliases), "master": d.IsMaster()}).Info("lbd starting")
+	log.WithFields(logrus.Fields{"config": *configPath, "aliases": len(cfg.Aliases), "master": d.IsMaster()}).Info("lbd starting")
 	if err := d.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error(err)
 		return 1
@@ -148,7 +149,7 @@ func run() int {
 
 // logWarnings logs the configuration's non-fatal problems (a heartbeat
 // secret readable by every user, …).
-func logWarnings(log logrus.FieldLogger, cfg *lbd.Compiled) {
+func logWarnings(log logrus.FieldLogger, cfg *config.Compiled) {
 	for _, w := range cfg.Warnings() {
 		log.Warn(w)
 	}

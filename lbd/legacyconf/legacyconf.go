@@ -14,7 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/lbd-project/lbd/internal/tomlconf"
 	"github.com/lbd-project/lbd/internal/tsig"
-	"github.com/lbd-project/lbd/lbd"
+	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/snmp"
 	"go.yaml.in/yaml/v3"
 )
@@ -45,7 +45,7 @@ func (p Problem) String() string {
 type Result struct {
 	File string
 	// Config is the TOML model; aliases with errors are not in it.
-	Config   *lbd.Config
+	Config   *config.Spec
 	Problems []Problem
 }
 
@@ -84,7 +84,7 @@ func (m *model) note(line int, alias string, isErr bool, format string, args ...
 }
 
 func (m *model) alias(name string, line int) string {
-	name = lbd.NormName(name)
+	name = config.NormName(name)
 	if _, ok := m.lines[name]; !ok {
 		m.lines[name] = line
 		m.order = append(m.order, name)
@@ -228,7 +228,7 @@ func ParseYAML(file string, data []byte) (*Result, error) {
 
 // build turns the model into the TOML configuration.
 func (m *model) build(file string) *Result {
-	cfg := lbd.Defaults()
+	cfg := config.Defaults()
 	cfg.File = file
 	g := func(k string) value { return m.globals[k] }
 	cfg.LBD.Master = g("master").s
@@ -291,8 +291,8 @@ func (m *model) build(file string) *Result {
 	return &Result{File: file, Config: &cfg, Problems: m.problems}
 }
 
-func (m *model) toAlias(a string, ps map[string]value, hosts []string) (lbd.Alias, bool) {
-	al := lbd.Alias{Name: a, Members: hosts}
+func (m *model) toAlias(a string, ps map[string]value, hosts []string) (config.Alias, bool) {
+	al := config.Alias{Name: a, Members: hosts}
 	ok := true
 	bad := func(v value, format string, args ...any) {
 		m.note(v.line, a, true, format+": alias left out, its DNS unchanged", args...)

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lbd-project/lbd/lbd"
+	"github.com/lbd-project/lbd/lbd/config"
 )
 
 func loadLegacyFixture(t *testing.T, name string) *Result {
@@ -101,11 +101,11 @@ func TestLegacyTOMLLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := lbd.Parse("converted.toml", []byte(out))
+	cfg, err := config.Parse("converted.toml", []byte(out))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if len(cfg.Aliases) != 2 || cfg.Params[1].Fallback != lbd.FallbackKeep || cfg.Params[0].Fallback != lbd.FallbackAllRandom {
+	if len(cfg.Aliases) != 2 || cfg.Params[1].Fallback != config.FallbackKeep || cfg.Params[0].Fallback != config.FallbackAllRandom {
 		t.Fatalf("converted: %+v", cfg.Aliases)
 	}
 }

@@ -1,4 +1,4 @@
-package lbd
+package config
 
 import (
 	"encoding/base64"
@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lbd-project/lbd/dnsserver"
 	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/heartbeat"
 	"github.com/lbd-project/lbd/internal/tomlconf"
@@ -20,9 +21,9 @@ import (
 	"github.com/lbd-project/lbd/lbd/snmp"
 )
 
-// Config is the lbd configuration (docs/design.md §4). Load fills defaults,
+// Spec is the lbd configuration (docs/design.md §4). Load fills defaults,
 // decodes the file, rejects unknown keys and validates.
-type Config struct {
+type Spec struct {
 	LBD       LBDSection       `toml:"lbd"`
 	Heartbeat HeartbeatSection `toml:"heartbeat"`
 	DNS       DNSSection       `toml:"dns"`
@@ -182,8 +183,8 @@ func ParseFallback(s string) (Fallback, error) {
 }
 
 // Defaults returns the configuration every file is decoded over.
-func Defaults() Config {
-	return Config{
+func Defaults() Spec {
+	return Spec{
 		LBD:       LBDSection{Role: "auto", Workers: 64, Tick: tomlconf.Duration{Duration: time.Second}, PushCommunity: "public"},
 		Heartbeat: HeartbeatSection{Interval: tomlconf.Duration{Duration: 5 * time.Second}, StaleAfter: tomlconf.Duration{Duration: 30 * time.Second}},
 		DNS:       DNSSection{Timeout: tomlconf.Duration{Duration: 2 * time.Second}, Retries: 2, Fencing: true},
@@ -194,7 +195,7 @@ func Defaults() Config {
 	}
 }
 
-func (c *Config) errorf(key, format string, args ...any) error {
+func (c *Spec) Errorf(key, format string, args ...any) error {
 	if c.doc == nil {
 		return fmt.Errorf("key %s: %s", key, fmt.Sprintf(format, args...))
 	}
@@ -204,7 +205,7 @@ func (c *Config) errorf(key, format string, args ...any) error {
 // Validate checks every value and returns all problems found, each naming
 // its key (and file and line when the config came from a file). It reads
 // heartbeat.secret_file, and records Warnings.
-func (c *Config) Validate() error {
+func (c *Spec) Validate() error {
 	c.warnings = nil
 	var errs []error
 	for _, f := range []func() []error{c.validateLBD, c.validateHeartbeat, c.validateDNS, c.validateSNMP,
@@ -216,15 +217,15 @@ func (c *Config) Validate() error {
 
 // collector gathers located errors.
 type collector struct {
-	c    *Config
+	c    *Spec
 	errs []error
 }
 
 func (e *collector) bad(key, format string, args ...any) {
-	e.errs = append(e.errs, e.c.errorf(key, format, args...))
+	e.errs = append(e.errs, e.c.Errorf(key, format, args...))
 }
 
-func (c *Config) validateLBD() []error {
+func (c *Spec) validateLBD() []error {
 	e := &collector{c: c}
 	bad := e.bad
 	switch c.LBD.Role {
@@ -262,7 +263,7 @@ func (c *Config) validateLBD() []error {
 	return e.errs
 }
 
-func (c *Config) validateHeartbeat() []error {
+func (c *Spec) validateHeartbeat() []error {
 	e := &collector{c: c}
 	bad := e.bad
 	if c.Heartbeat.Interval.Duration <= 0 {
@@ -290,7 +291,7 @@ func (c *Config) validateHeartbeat() []error {
 
 // validateHeartbeatSecret reads the heartbeat secret into the section (u
 // is the parsed heartbeat.url, nil if unset or bad).
-func (c *Config) validateHeartbeatSecret(u *url.URL) []error {
+func (c *Spec) validateHeartbeatSecret(u *url.URL) []error {
 	e := &collector{c: c}
 	bad := e.bad
 	c.Heartbeat.key = nil
@@ -330,7 +331,7 @@ func (c *Config) validateHeartbeatSecret(u *url.URL) []error {
 
 // secretPath resolves heartbeat.secret_file against the configuration
 // file's directory.
-func (c *Config) secretPath() string {
+func (c *Spec) secretPath() string {
 	p := c.Heartbeat.SecretFile
 	if filepath.IsAbs(p) || c.File == "" {
 		return p
@@ -372,8 +373,8 @@ func readSecretFile(path string) (key []byte, warn string, err error) {
 }
 
 // warn records a problem that does not stop lbd, located like an error.
-func (c *Config) warn(key, format string, args ...any) {
-	c.warnings = append(c.warnings, c.errorf(key, format, args...).Error())
+func (c *Spec) warn(key, format string, args ...any) {
+	c.warnings = append(c.warnings, c.Errorf(key, format, args...).Error())
 }
 
 // warnAnswerSize warns about an alias that can publish more records of a
@@ -381,7 +382,7 @@ func (c *Config) warn(key, format string, args ...any) {
 // answer (RFC 1035 §4.2.1) or in the 1232-byte EDNS buffer most resolvers
 // use (RFC 6891 §6.2.5): such answers are truncated and retried over TCP.
 // It counts one address per member and family, so it is a lower bound.
-func (c *Config) warnAnswerSize(key string, p Params) {
+func (c *Spec) warnAnswerSize(key string, p Params) {
 	n := p.BestHosts
 	if n < 0 || n > len(p.Members) {
 		n = len(p.Members)
@@ -400,19 +401,19 @@ func (c *Config) warnAnswerSize(key string, p Params) {
 
 // Warnings lists the problems Validate found that do not stop lbd (a
 // world-readable heartbeat secret, …), for the daemon's caller to log.
-func (c *Config) Warnings() []string { return c.warnings }
+func (c *Spec) Warnings() []string { return c.warnings }
 
 // HeartbeatName is the name this instance's heartbeat carries when it is
 // the master: [lbd] master when set — a legacy slave matches the line
 // against its own master setting — else hostname (docs/protocol.md §9).
-func (c *Config) HeartbeatName(hostname string) string {
+func (c *Spec) HeartbeatName(hostname string) string {
 	if c.LBD.Master != "" {
 		return c.LBD.Master
 	}
 	return hostname
 }
 
-func (c *Config) validateDNS() []error {
+func (c *Spec) validateDNS() []error {
 	e := &collector{c: c}
 	bad := e.bad
 	switch {
@@ -459,7 +460,7 @@ func (c *Config) validateDNS() []error {
 	return e.errs
 }
 
-func (c *Config) validateSNMP() []error {
+func (c *Spec) validateSNMP() []error {
 	e := &collector{c: c}
 	for _, p := range c.SNMP.Problems() {
 		e.bad("snmp."+p.Key, "%s", p.Msg)
@@ -467,7 +468,7 @@ func (c *Config) validateSNMP() []error {
 	return e.errs
 }
 
-func (c *Config) validateAliases() []error {
+func (c *Spec) validateAliases() []error {
 	e := &collector{c: c}
 	bad := e.bad
 	e.errs = append(e.errs, c.validateAliasParams("defaults", c.Defaults.BestHosts, c.Defaults.TTL.Duration,
@@ -510,38 +511,38 @@ func (c *Config) validateAliases() []error {
 	return e.errs
 }
 
-func (c *Config) validateKey(key string, k tsig.Spec) []error {
+func (c *Spec) validateKey(key string, k tsig.Spec) []error {
 	var errs []error
 	if k.Name == "" {
-		errs = append(errs, c.errorf(key+".name", "required"))
+		errs = append(errs, c.Errorf(key+".name", "required"))
 	}
 	if k.Secret == "" {
-		errs = append(errs, c.errorf(key+".secret", "required (base64)"))
+		errs = append(errs, c.Errorf(key+".secret", "required (base64)"))
 	} else if _, err := base64.StdEncoding.DecodeString(k.Secret); err != nil {
-		errs = append(errs, c.errorf(key+".secret", "not valid base64: %v", err))
+		errs = append(errs, c.Errorf(key+".secret", "not valid base64: %v", err))
 	}
 	if _, err := k.Compile(); err != nil && k.Name != "" && k.Secret != "" {
-		errs = append(errs, c.errorf(key, "%v", err))
+		errs = append(errs, c.Errorf(key, "%v", err))
 	}
 	return errs
 }
 
-func (c *Config) validateAliasParams(key string, best int, ttl, poll time.Duration, fb string, hyst float64) []error {
+func (c *Spec) validateAliasParams(key string, best int, ttl, poll time.Duration, fb string, hyst float64) []error {
 	var errs []error
 	if best < -1 || best == 0 {
-		errs = append(errs, c.errorf(key+".best_hosts", "must be -1 (every usable member) or at least 1, not %d", best))
+		errs = append(errs, c.Errorf(key+".best_hosts", "must be -1 (every usable member) or at least 1, not %d", best))
 	}
 	if ttl < time.Second || ttl > 24*time.Hour || ttl%time.Second != 0 {
-		errs = append(errs, c.errorf(key+".ttl", "must be whole seconds between 1s and 24h, not %s", ttl))
+		errs = append(errs, c.Errorf(key+".ttl", "must be whole seconds between 1s and 24h, not %s", ttl))
 	}
 	if poll <= 0 {
-		errs = append(errs, c.errorf(key+".polling_interval", "must be positive"))
+		errs = append(errs, c.Errorf(key+".polling_interval", "must be positive"))
 	}
 	if _, err := ParseFallback(fb); err != nil {
-		errs = append(errs, c.errorf(key+".fallback", "%v", err))
+		errs = append(errs, c.Errorf(key+".fallback", "%v", err))
 	}
 	if hyst < 0 || hyst >= 1 {
-		errs = append(errs, c.errorf(key+".hysteresis", "must be in [0, 1), not %v", hyst))
+		errs = append(errs, c.Errorf(key+".hysteresis", "must be in [0, 1), not %v", hyst))
 	}
 	return errs
 }
@@ -549,7 +550,7 @@ func (c *Config) validateAliasParams(key string, best int, ttl, poll time.Durati
 // params resolves alias i against [defaults]: its settings and its fallback
 // as written (Fallback is set only when that parses). Names are lower-case
 // without the trailing dot; Zone defaults to the alias itself.
-func (c *Config) params(i int) (Params, string) {
+func (c *Spec) params(i int) (Params, string) {
 	a := c.Aliases[i]
 	d := c.Defaults
 	p := Params{Name: NormName(a.Name), Zone: NormName(a.Zone), Members: a.Members, BestHosts: d.BestHosts,
@@ -590,7 +591,7 @@ func (c *Config) params(i int) (Params, string) {
 
 // DNSServers lists the servers to keep up to date, in configuration order:
 // dns.servers, dns.server, or else the embedded server.
-func (c *Config) DNSServers() []string {
+func (c *Spec) DNSServers() []string {
 	if len(c.DNS.Servers) > 0 {
 		return c.DNS.Servers
 	}
@@ -604,17 +605,17 @@ func (c *Config) DNSServers() []string {
 }
 
 // writesEmbedded reports whether lbd writes only to its embedded server.
-func (c *Config) writesEmbedded() bool {
+func (c *Spec) writesEmbedded() bool {
 	return c.Authoritative != nil && c.DNS.Server == "" && len(c.DNS.Servers) == 0
 }
 
-func (c *Config) validateAuthoritative() []error {
+func (c *Spec) validateAuthoritative() []error {
 	a := c.Authoritative
 	if a == nil {
 		return nil
 	}
 	var errs []error
-	bad := func(key, format string, args ...any) { errs = append(errs, c.errorf(key, format, args...)) }
+	bad := func(key, format string, args ...any) { errs = append(errs, c.Errorf(key, format, args...)) }
 	if host, port, err := net.SplitHostPort(a.Listen); err != nil {
 		bad("authoritative.listen", "not ip:port: %v", err)
 	} else if _, err := netip.ParseAddr(host); err != nil {
@@ -674,7 +675,7 @@ func (c *Config) validateAuthoritative() []error {
 }
 
 // authZone returns the embedded zone that contains name (the longest match).
-func (c *Config) authZone(name string) *AuthZone {
+func (c *Spec) authZone(name string) *AuthZone {
 	if c.Authoritative == nil {
 		return nil
 	}
@@ -697,19 +698,19 @@ func contains(list []string, name string) bool {
 	return false
 }
 
-// checkRole rejects a configuration that makes this host (hostname) a
+// CheckRole rejects a configuration that makes this host (hostname) a
 // slave without heartbeat.url: it could never see the master, would take
 // over after stale_after and write DNS alongside it for ever.
-func (c *Config) checkRole(hostname string) error {
+func (c *Spec) CheckRole(hostname string) error {
 	if c.IsMaster(hostname) || c.Heartbeat.URL != "" {
 		return nil
 	}
-	return c.errorf("heartbeat.url", "required: this host (%q) is not lbd.master (%q), so it runs as a slave", hostname, c.LBD.Master)
+	return c.Errorf("heartbeat.url", "required: this host (%q) is not lbd.master (%q), so it runs as a slave", hostname, c.LBD.Master)
 }
 
 // IsMaster resolves the role: explicit, or "auto" comparing lbd.master with
 // hostname exactly (docs/protocol.md §9).
-func (c *Config) IsMaster(hostname string) bool {
+func (c *Spec) IsMaster(hostname string) bool {
 	switch c.LBD.Role {
 	case "master":
 		return true
@@ -721,6 +722,10 @@ func (c *Config) IsMaster(hostname string) bool {
 
 // recordWord is what a group or instance name may be.
 var recordWord = regexp.MustCompile(`^[A-Za-z0-9._-]{1,63}$`)
+
+// IsRecordWord reports whether s may name a group or an instance in the
+// ownership and lease records.
+func IsRecordWord(s string) bool { return recordWord.MatchString(s) }
 
 // NormName is how lbd compares DNS names: lower case, without surrounding
 // spaces and the trailing dot.
@@ -746,4 +751,14 @@ func dnsNameOK(s string) (string, bool) {
 		}
 	}
 	return s, true
+}
+
+// DNSServerConfig converts [authoritative] for package dnsserver.
+func (c *Spec) DNSServerConfig() dnsserver.Config {
+	a := c.Authoritative
+	sc := dnsserver.Config{Listen: a.Listen, DataDir: a.DataDir, Secondaries: a.Secondaries, Keys: a.Keys}
+	for _, z := range a.Zones {
+		sc.Zones = append(sc.Zones, dnsserver.Zone{Name: z.Name, NS: z.NS, UpdateKeys: z.UpdateKeys})
+	}
+	return sc
 }

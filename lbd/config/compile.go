@@ -1,4 +1,4 @@
-package lbd
+package config
 
 import (
 	"cmp"
@@ -14,8 +14,8 @@ import (
 // runs on: every alias's effective settings, the TSIG keys, and one DNS
 // client per server and view. It is immutable; a reload swaps in a new one.
 type Compiled struct {
-	// Config is the configuration as written (read-only).
-	Config
+	// Spec is the configuration as written (read-only).
+	Spec
 	// Params holds alias i's effective settings, as Config.Aliases[i].
 	Params []Params
 	// Views are every DNS server seen with the internal key, in
@@ -72,11 +72,11 @@ func Parse(file string, data []byte) (*Compiled, error) {
 }
 
 // Compile validates cfg and compiles it.
-func Compile(cfg Config) (*Compiled, error) {
+func Compile(cfg Spec) (*Compiled, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Compiled{Config: cfg}
+	c := &Compiled{Spec: cfg}
 	for i := range cfg.Aliases {
 		p, _ := cfg.params(i)
 		c.Params = append(c.Params, p)
@@ -92,7 +92,7 @@ func Compile(cfg Config) (*Compiled, error) {
 	}
 	internal, err := cfg.DNS.InternalKey.Compile()
 	if err != nil {
-		return nil, cfg.errorf("dns.internal_key", "%v", err)
+		return nil, cfg.Errorf("dns.internal_key", "%v", err)
 	}
 	retries := cfg.DNS.Retries
 	if retries == 0 {
@@ -108,7 +108,7 @@ func Compile(cfg Config) (*Compiled, error) {
 	if cfg.DNS.ExternalKey != nil {
 		external, err := cfg.DNS.ExternalKey.Compile()
 		if err != nil {
-			return nil, cfg.errorf("dns.external_key", "%v", err)
+			return nil, cfg.Errorf("dns.external_key", "%v", err)
 		}
 		for _, srv := range cfg.DNSServers() {
 			cl := client(srv)
