@@ -9,7 +9,12 @@
 //     TTL 0 and empty RDATA deletes an RRset (§2.5.2), class NONE with TTL 0
 //     deletes one RR (§2.5.4). §3 describes the server side: the update
 //     section is processed in order and the whole message is atomic, so a
-//     change for one name is never half applied. No prerequisites are used.
+//     change for one name is never half applied. Prerequisites (§2.4, the
+//     answer section) fence the writers: the zone's lease must hold the
+//     expected value (§2.4.2) or not exist yet (§2.4.3), and a name's
+//     ownership record must be the writer's (ApplyFenced, owner.go); when a
+//     prerequisite fails the server applies nothing of the message
+//     (§3.2.5) and answers NXRRSET / YXRRSET / NXDOMAIN / YXDOMAIN.
 //   - RFC 8945 (TSIG). Every UPDATE is signed; a reply only counts as a
 //     success when its RCODE is NOERROR and its own TSIG verifies against
 //     the request MAC (§5.3). A server that rejects the key or signature
