@@ -349,10 +349,10 @@ func (d *Daemon) FetchHeartbeat(ctx context.Context) error {
 	return err
 }
 
-// mayWrite decides whether this instance writes DNS at now; tookOver is
-// set when a slave has just become active (every alias must then be
-// evaluated at once, not at its next polling interval).
-func (d *Daemon) mayWrite(now time.Time) (active, tookOver bool) {
+// mayWrite decides whether this instance writes DNS at now; roleChanged is
+// set when a slave has just become active or passive (every alias must then
+// be evaluated at once, not at its next polling interval).
+func (d *Daemon) mayWrite(now time.Time) (active, roleChanged bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.cfg.IsMaster(d.hostname) {
@@ -370,15 +370,18 @@ func (d *Daemon) mayWrite(now time.Time) (active, tookOver bool) {
 			f.Info("master heartbeat fresh: slave is passive")
 		}
 	}
-	return active, active && changed
+	// Both directions evaluate every alias at once: taking over must
+	// write at once, and handing back must release the zones' leases at
+	// once so that the master writes again.
+	return active, changed
 }
 
 // Cycle evaluates the aliases due at now (all of them when all is set):
 // resolve and poll their members once each, read what DNS serves, plan
 // (Decide) and apply the plan where this instance may write.
 func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport {
-	mayWrite, tookOver := d.mayWrite(now)
-	all = all || tookOver
+	mayWrite, roleChanged := d.mayWrite(now)
+	all = all || roleChanged
 	d.mu.Lock()
 	cfg, poller := d.cfg, d.poller
 	// Hold the poller for the whole cycle: a reload meanwhile closes it
@@ -519,8 +522,11 @@ func results(cfg *config.Compiled, plan Plan, applied Report) []AliasResult {
 				r.Passive++
 			case Unread:
 				r.Servers[v.String()] = fmt.Errorf("read current records: %w", vp.Err)
-			case Foreign, Fenced:
+			case Foreign:
 				r.Servers[v.String()] = &permanentError{vp.Err}
+			case Fenced:
+				// Transient: the holder hands the lease back or it expires.
+				r.Servers[v.String()] = vp.Err
 			}
 			if err := ar.Errs[vp.View]; err != nil {
 				r.Servers[v.String()] = err
@@ -747,7 +753,7 @@ func (d *Daemon) heartbeatLoop(ctx context.Context) {
 			// Between fetches, look at the role often: the heartbeat goes
 			// stale at a precise moment (last beat + stale_after), and the
 			// slave takes over then, not at its next fetch or tick.
-			if _, tookOver := d.mayWrite(time.Now()); tookOver {
+			if _, roleChanged := d.mayWrite(time.Now()); roleChanged {
 				d.pokeAll()
 			}
 			wait = min(interval/4, 250*time.Millisecond)
