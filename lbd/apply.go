@@ -119,15 +119,42 @@ type RemovalReport struct {
 func Apply(ctx context.Context, cfg *config.Compiled, plan Plan) Report {
 	rep := Report{Aliases: make([]AliasReport, len(plan.Aliases)), Removals: make([]RemovalReport, len(plan.Removals)),
 		Leases: map[int]map[string]error{}}
-	// pending is one write: of alias plan.Aliases[alias], or of removal
-	// plan.Removals[-alias-1].
-	type pending struct {
-		alias int
-		ch    dnsupdate.Change
+	for i := range rep.Aliases {
+		rep.Aliases[i].Errs = map[int]error{}
 	}
+	for i := range rep.Removals {
+		rep.Removals[i].Errs = map[int]error{}
+	}
+	perView := writesPerView(cfg, plan)
+	var mu sync.Mutex
+	var done []written
+	parallel(len(cfg.Views), func(v int) {
+		w := applyView(ctx, cfg, plan, v, perView[v], &rep, &mu)
+		mu.Lock()
+		done = append(done, w...)
+		mu.Unlock()
+	}, len(cfg.Views))
+	readBack(ctx, cfg, plan, done, &rep)
+	return rep
+}
+
+// pending is one write: of alias plan.Aliases[alias], or of removal
+// plan.Removals[-alias-1].
+type pending struct {
+	alias int
+	ch    dnsupdate.Change
+}
+
+// written is a pending write a view accepted.
+type written struct {
+	pending
+	view int
+}
+
+// writesPerView lists, per view, the plan's writes.
+func writesPerView(cfg *config.Compiled, plan Plan) [][]pending {
 	perView := make([][]pending, len(cfg.Views))
 	for i, ap := range plan.Aliases {
-		rep.Aliases[i].Errs = map[int]error{}
 		for _, vp := range ap.Views {
 			if vp.Action == Write {
 				perView[vp.View] = append(perView[vp.View], pending{alias: i, ch: vp.Change})
@@ -135,70 +162,66 @@ func Apply(ctx context.Context, cfg *config.Compiled, plan Plan) Report {
 		}
 	}
 	for i, rp := range plan.Removals {
-		rep.Removals[i].Errs = map[int]error{}
 		for _, vp := range rp.Views {
 			if vp.Action == Write {
 				perView[vp.View] = append(perView[vp.View], pending{alias: -i - 1, ch: vp.Change})
 			}
 		}
 	}
+	return perView
+}
 
-	type written struct {
-		pending
-		view int
+// applyView sends one view's writes and lease swaps, records the failures
+// in rep (under mu) and returns the accepted alias writes.
+func applyView(ctx context.Context, cfg *config.Compiled, plan Plan, v int, work []pending, rep *Report, mu *sync.Mutex) []written {
+	leases := map[string]dnsupdate.Lease{}
+	for zone, lp := range plan.Leases[v] {
+		if lp.Write || lp.Lease.Swaps() {
+			leases[zone] = lp.Lease
+		}
 	}
-	var mu sync.Mutex
+	if len(work) == 0 && !anySwap(leases) || plan.dryRun {
+		return nil
+	}
+	changes := make([]dnsupdate.Change, len(work))
+	for n, w := range work {
+		changes[n] = w.ch
+	}
+	outcome := cfg.Views[v].Client.ApplyFenced(ctx, changes, leases)
+	mu.Lock()
+	defer mu.Unlock()
+	for zone, l := range leases {
+		if l.Swaps() {
+			if rep.Leases[v] == nil {
+				rep.Leases[v] = map[string]error{}
+			}
+			rep.Leases[v][zone] = outcome.Zones[canonicalZone(zone)]
+		}
+	}
 	var done []written
-	parallel(len(cfg.Views), func(v int) {
-		work := perView[v]
-		leases := map[string]dnsupdate.Lease{}
-		for zone, lp := range plan.Leases[v] {
-			if lp.Write || lp.Lease.Swaps() {
-				leases[zone] = lp.Lease
-			}
-		}
-		if len(work) == 0 && !anySwap(leases) || plan.dryRun {
-			return
-		}
-		changes := make([]dnsupdate.Change, len(work))
-		for n, w := range work {
-			changes[n] = w.ch
-		}
-		var outcome dnsupdate.Result
-		if cfg.DNS.Fencing {
-			outcome = cfg.Views[v].Client.ApplyFenced(ctx, changes, leases)
-		} else {
-			outcome = cfg.Views[v].Client.ApplyFenced(ctx, changes, nil)
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for zone, l := range leases {
-			if l.Swaps() {
-				if rep.Leases[v] == nil {
-					rep.Leases[v] = map[string]error{}
-				}
-				rep.Leases[v][zone] = outcome.Zones[canonicalZone(zone)]
-			}
-		}
-		for _, w := range work {
-			err := outcome.Names[canonicalZone(w.ch.Name)]
-			if w.alias < 0 {
-				if err != nil && errors.Is(err, dnsupdate.ErrPrerequisite) && !errors.Is(err, dnsupdate.ErrLeaseLost) {
-					err = nil // no longer ours (or already gone): nothing to remove
-				}
-				if err != nil {
-					rep.Removals[-w.alias-1].Errs[v] = fmt.Errorf("delete: %w", err)
-				}
-				continue
+	for _, w := range work {
+		err := outcome.Names[canonicalZone(w.ch.Name)]
+		switch {
+		case w.alias < 0:
+			if errors.Is(err, dnsupdate.ErrPrerequisite) && !errors.Is(err, dnsupdate.ErrLeaseLost) {
+				err = nil // no longer ours (or already gone): nothing to remove
 			}
 			if err != nil {
-				rep.Aliases[w.alias].Errs[v] = fmt.Errorf("update: %w", explain(ctx, cfg.Views[v], err, w.ch))
-				continue
+				rep.Removals[-w.alias-1].Errs[v] = fmt.Errorf("delete: %w", err)
 			}
+		case err != nil:
+			rep.Aliases[w.alias].Errs[v] = fmt.Errorf("update: %w", explain(ctx, cfg.Views[v], err, w.ch))
+		default:
 			done = append(done, written{w, v})
 		}
-	}, len(cfg.Views))
+	}
+	return done
+}
 
+// readBack reads every accepted alias write back and records, per view,
+// whether the server serves what was written.
+func readBack(ctx context.Context, cfg *config.Compiled, plan Plan, done []written, rep *Report) {
+	var mu sync.Mutex
 	parallel(len(done), func(n int) {
 		w := done[n]
 		after, err := query(ctx, cfg.Views[w.view], plan.Aliases[w.alias].Name)
@@ -217,7 +240,6 @@ func Apply(ctx context.Context, cfg *config.Compiled, plan Plan) Report {
 	for i := range rep.Aliases {
 		slices.Sort(rep.Aliases[i].Written)
 	}
-	return rep
 }
 
 func anySwap(leases map[string]dnsupdate.Lease) bool {

@@ -46,37 +46,10 @@ func run() int {
 	}
 
 	if *convert != "" {
-		r, err := legacyconf.Load(*convert)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "%v\n", err)
-			return 1
-		}
-		out, err := r.TOML()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "%v\n", err)
-			return 1
-		}
-		fmt.Print(out)
-		for _, p := range r.Problems {
-			fmt.Fprintf(os.Stderr, "%s: %s\n", *convert, p)
-		}
-		if r.Errors() {
-			return 1
-		}
-		return 0
+		return convertLegacy(*convert)
 	}
-
 	if *checkConfig != "" {
-		cfg, err := config.Load(*checkConfig)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "%v\n", err)
-			return 1
-		}
-		for _, w := range cfg.Warnings() {
-			fmt.Fprintf(os.Stderr, "warning: %s\n", w)
-		}
-		fmt.Printf("%s: OK (%d aliases)\n", *checkConfig, len(cfg.Aliases))
-		return 0
+		return checkConfigFile(*checkConfig)
 	}
 
 	cfg, err := config.Load(*configPath)
@@ -102,23 +75,7 @@ func run() int {
 	defer stop()
 
 	if *once || *dryRun {
-		d.DryRun = *dryRun
-		rep, err := d.Once(ctx)
-		for _, a := range rep.Aliases {
-			if *dryRun {
-				printDryRun(a)
-			} else {
-				fmt.Printf("%s: %s%s\n", a.Alias, a.Decision, wrote(a))
-			}
-		}
-		for _, r := range rep.Removals {
-			printRemoval(r, *dryRun)
-		}
-		if err != nil {
-			log.Error(err)
-			return 1
-		}
-		return 0
+		return runOnce(ctx, d, *dryRun, log)
 	}
 
 	hup := make(chan os.Signal, 1)
@@ -153,6 +110,65 @@ func logWarnings(log logrus.FieldLogger, cfg *config.Compiled) {
 	for _, w := range cfg.Warnings() {
 		log.Warn(w)
 	}
+}
+
+// convertLegacy is -convert-legacy: the TOML on stdout, the problems on
+// stderr, exit 1 when one is an error.
+func convertLegacy(path string) int {
+	r, err := legacyconf.Load(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%v\n", err)
+		return 1
+	}
+	out, err := r.TOML()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%v\n", err)
+		return 1
+	}
+	fmt.Print(out)
+	for _, p := range r.Problems {
+		fmt.Fprintf(os.Stderr, "%s: %s\n", path, p)
+	}
+	if r.Errors() {
+		return 1
+	}
+	return 0
+}
+
+// checkConfigFile is -check-config: errors exit 1, warnings are printed.
+func checkConfigFile(path string) int {
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%v\n", err)
+		return 1
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(os.Stderr, "warning: %s\n", w)
+	}
+	fmt.Printf("%s: OK (%d aliases)\n", path, len(cfg.Aliases))
+	return 0
+}
+
+// runOnce is -once and -dry-run: one cycle over every alias, its outcome
+// (or the changes it would send) on stdout.
+func runOnce(ctx context.Context, d *lbd.Daemon, dryRun bool, log logrus.FieldLogger) int {
+	d.DryRun = dryRun
+	rep, err := d.Once(ctx)
+	for _, a := range rep.Aliases {
+		if dryRun {
+			printDryRun(a)
+		} else {
+			fmt.Printf("%s: %s%s\n", a.Alias, a.Decision, wrote(a))
+		}
+	}
+	for _, r := range rep.Removals {
+		printRemoval(r, dryRun)
+	}
+	if err != nil {
+		log.Error(err)
+		return 1
+	}
+	return 0
 }
 
 func wrote(a lbd.AliasResult) string {
