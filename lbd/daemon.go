@@ -49,6 +49,10 @@ type Daemon struct {
 	// leases is the last lease decision per view and zone, for status
 	// and for logging a change of holder.
 	leases map[string]map[string]LeasePlan
+	// writing is the role at the last cycle: this instance may write DNS.
+	writing   bool
+	observers []Observer
+	routes    []route
 }
 
 // Poller is what the daemon needs of the SNMP manager (*snmp.Poller).
@@ -73,6 +77,12 @@ type aliasState struct {
 	// known is what each view (by View.String()) was last found or left
 	// serving for the alias: the base of drift detection.
 	known map[string][]netip.Addr
+	// members are the members as evaluated last; lastChange is when the
+	// published hosts last changed, memberChange when each member last
+	// entered or left them.
+	members      []Member
+	lastChange   time.Time
+	memberChange map[string]time.Time
 }
 
 // New builds a daemon for cfg. hostname decides the role when lbd.role is
@@ -468,8 +478,10 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		}
 		st.lastEval = now
 		if r.Decided {
+			st.noteMembership(now, r.Decision.Hosts)
 			st.decision = r.Decision // else keep showing the last one made
 		}
+		st.members = r.Members
 		st.lastErr = r.Err
 		st.servers = r.Servers
 		if r.Wrote {
@@ -479,8 +491,51 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		st.known = nextKnown(cfg, st.known, plan.Aliases[n], applied.Aliases[n])
 		d.logMembers(r.Alias, st, r.Members)
 	}
+	d.writing = mayWrite
+	observers := slices.Clone(d.observers)
 	d.mu.Unlock()
+	if !d.DryRun {
+		for _, o := range observers {
+			o.ObserveCycle(now, cfg, rep)
+		}
+	}
 	return rep
+}
+
+func hostsDiffer(a, b map[string]bool) bool {
+	for h := range a {
+		if !b[h] {
+			return true
+		}
+	}
+	return false
+}
+
+// noteMembership records when the published hosts, and each member's place
+// in them, change.
+func (st *aliasState) noteMembership(now time.Time, hosts []string) {
+	if st.memberChange == nil {
+		st.memberChange = map[string]time.Time{}
+	}
+	was := map[string]bool{}
+	for _, h := range st.decision.Hosts {
+		was[h] = true
+	}
+	is := map[string]bool{}
+	for _, h := range hosts {
+		is[h] = true
+		if !was[h] {
+			st.memberChange[h] = now
+		}
+	}
+	for h := range was {
+		if !is[h] {
+			st.memberChange[h] = now
+		}
+	}
+	if changed := len(was) != len(is) || hostsDiffer(was, is); changed || st.lastChange.IsZero() {
+		st.lastChange = now
+	}
 }
 
 // nextKnown is what each view of an alias is known to serve after a cycle:

@@ -250,11 +250,15 @@ func TestTwoServersConverge(t *testing.T) {
 	waitFor(t, 10*time.Second, func() bool { g, _ := published(t, b, alias); return equal(g, drained) })
 }
 
+type aliasDoc struct {
+	Name    string            `json:"name"`
+	Hosts   []string          `json:"hosts"`
+	Servers map[string]string `json:"dns_servers"`
+}
+
 type statusDoc struct {
-	Aliases map[string]struct {
-		Hosts   []string          `json:"hosts"`
-		Servers map[string]string `json:"dns_servers"`
-	} `json:"aliases"`
+	List    []aliasDoc `json:"aliases"`
+	Aliases map[string]aliasDoc
 }
 
 func getStatus(t *testing.T, addr string) statusDoc {
@@ -266,6 +270,10 @@ func getStatus(t *testing.T, addr string) statusDoc {
 	}
 	defer r.Body.Close()
 	json.NewDecoder(r.Body).Decode(&st)
+	st.Aliases = map[string]aliasDoc{}
+	for _, a := range st.List {
+		st.Aliases[a.Name] = a
+	}
 	return st
 }
 

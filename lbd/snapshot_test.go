@@ -1,0 +1,58 @@
+package lbd
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestLoadMeaning(t *testing.T) {
+	for load, want := range map[int]string{
+		42:            "usable, load 42",
+		LoadNoAnswer:  "no answer",
+		LoadNoAddress: "resolves to no address",
+		0:             "takes the member out",
+		-1:            "failed nologin",
+		-14:           "failed command",
+		-15:           "collectd",
+		-100:          "not ready",
+		-101:          "hung",
+		-102:          "configuration is broken",
+		-77:           "-77: the agent takes the member out",
+		100001:        "above the usable range",
+	} {
+		assert.Contains(t, LoadMeaning(load), want, "load %d", load)
+	}
+}
+
+func TestMemberWhy(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		m    MemberSnapshot
+		d    Decision
+		want string
+	}{
+		{"best", MemberSnapshot{Load: 5, Addrs: []string{"192.0.2.1"}, Published: true}, Decision{}, "among the best"},
+		{"fallback", MemberSnapshot{Load: -1, Published: true}, Decision{Fallback: "all-random"}, "fallback all-random"},
+		{"kept", MemberSnapshot{Load: -1}, Decision{Keep: true}, "keeps DNS as it is"},
+		{"usable, not chosen", MemberSnapshot{Load: 50, Addrs: []string{"192.0.2.1"}}, Decision{}, "not among the best"},
+		{"nologin", MemberSnapshot{Load: -1}, Decision{}, "not usable: -1: failed nologin"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { assert.Contains(t, memberWhy(tc.m, tc.d), tc.want) })
+	}
+}
+
+func TestNoteMembership(t *testing.T) {
+	st := &aliasState{}
+	st.noteMembership(planNow, []string{"a", "b"})
+	st.decision.Hosts = []string{"a", "b"}
+	assert.Equal(t, planNow, st.lastChange)
+	later := planNow.Add(60e9)
+	st.noteMembership(later, []string{"b", "a"})
+	assert.Equal(t, planNow, st.lastChange, "same hosts in another order: no change")
+	st.noteMembership(later, []string{"a", "c"})
+	assert.Equal(t, later, st.lastChange)
+	assert.Equal(t, later, st.memberChange["b"], "b left")
+	assert.Equal(t, later, st.memberChange["c"], "c entered")
+	assert.Equal(t, planNow, st.memberChange["a"])
+}
