@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lbd-project/lbd/internal/snmpwire"
+	"github.com/lbd-project/lbd/internal/testenv"
 )
 
 // startPush runs ListenPush on a free 127.0.0.1 port with community and
@@ -226,7 +227,9 @@ func TestListenPushBindFails(t *testing.T) {
 // it ends before the listener is up.
 func TestListenPushCancelledEarlyReleasesSocket(t *testing.T) {
 	for i := 0; i < 20; i++ {
-		addr := "127.0.0.1:" + strconv.Itoa(freeUDPPort(t))
+		// An address of its own: on 127.0.0.1 another test process may take
+		// the port between the release and the check.
+		addr := "127.0.0.77:" + strconv.Itoa(testenv.FreePort(t, "127.0.0.77"))
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		require.NoError(t, ListenPush(ctx, addr, "c", func(*net.UDPAddr, []string) {}))
