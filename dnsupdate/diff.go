@@ -45,13 +45,16 @@ type Change struct {
 	// Desired is the complete set wanted after the change, sorted.
 	Desired []netip.Addr
 
-	// Owner is the text of the name's ownership record (OwnerName). With
-	// SetOwner the update replaces the TXT RRset there with it; with
-	// IfOwner the message requires that RRset to be exactly Owner (RFC 2136
-	// §2.4.2), so that lbd changes only names it owns.
-	Owner             string
-	SetOwner, IfOwner bool
-	// Delete removes the name's A and AAAA RRsets and its ownership record
+	// Meta is the name's metadata RRset: the TXT records at OwnerName
+	// (its ownership record and its overrides, docs/design.md §9, §10).
+	// With MetaSet the update replaces that RRset with Meta; with
+	// MetaRequire the message requires it to be exactly MetaExpect (RFC
+	// 2136 §2.4.2; an empty MetaExpect: that it does not exist, §2.4.3),
+	// so that lbd changes only names it owns, and no two writers' edits of
+	// the overrides cross.
+	Meta, MetaExpect     []string
+	MetaSet, MetaRequire bool
+	// Delete removes the name's A and AAAA RRsets and its metadata
 	// (a name lbd no longer manages); Add, Remove and Replace are ignored.
 	Delete bool
 }
@@ -100,15 +103,22 @@ func Diff(zone, name string, cur State, desired []netip.Addr, ttl uint32) Change
 
 // Empty reports whether the change does nothing.
 func (c Change) Empty() bool {
-	return !c.Replace && len(c.Add) == 0 && len(c.Remove) == 0 && !c.SetOwner && !c.Delete
+	return !c.Replace && len(c.Add) == 0 && len(c.Remove) == 0 && !c.MetaSet && !c.Delete
 }
 
 // prereqs returns the change's prerequisites (RFC 2136 §2.4).
 func (c Change) prereqs() []dns.RR {
-	if c.IfOwner && !c.Empty() {
-		return []dns.RR{txtEquals(OwnerName(c.Name), c.Owner)}
+	if !c.MetaRequire || c.Empty() {
+		return nil
 	}
-	return nil
+	if len(c.MetaExpect) == 0 {
+		return []dns.RR{rrsetAbsent(OwnerName(c.Name))}
+	}
+	out := make([]dns.RR, len(c.MetaExpect))
+	for i, t := range c.MetaExpect {
+		out[i] = txtEquals(OwnerName(c.Name), t)
+	}
+	return out
 }
 
 // String renders the operations the change sends, one per line, e.g.
@@ -164,15 +174,19 @@ func (c Change) updates() []dns.RR {
 			deleteTXT(OwnerName(name)),
 		}
 	}
-	return append(c.addrUpdates(name), c.ownerUpdates()...)
+	return append(c.addrUpdates(name), c.metaUpdates()...)
 }
 
-// ownerUpdates rewrite the ownership record (SetOwner).
-func (c Change) ownerUpdates() []dns.RR {
-	if !c.SetOwner {
+// metaUpdates rewrite the metadata RRset (MetaSet).
+func (c Change) metaUpdates() []dns.RR {
+	if !c.MetaSet {
 		return nil
 	}
-	return []dns.RR{deleteTXT(OwnerName(c.Name)), txtRR(OwnerName(c.Name), dns.ClassINET, c.TTL, c.Owner)}
+	out := []dns.RR{deleteTXT(OwnerName(c.Name))}
+	for _, t := range c.Meta {
+		out = append(out, txtRR(OwnerName(c.Name), dns.ClassINET, c.TTL, t))
+	}
+	return out
 }
 
 // addrUpdates are the A/AAAA operations of the change.

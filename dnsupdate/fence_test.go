@@ -36,7 +36,10 @@ func TestNamedLeaseAndOwnership(t *testing.T) {
 	}
 	write := func(name, ip, own string, ifOwner bool) Change {
 		ch := Diff(zone, name, State{}, addrs(ip), 60)
-		ch.Owner, ch.SetOwner, ch.IfOwner, ch.Replace = own, true, ifOwner, true
+		ch.Meta, ch.MetaSet, ch.Replace = []string{own}, true, true
+		if ifOwner {
+			ch.MetaExpect, ch.MetaRequire = []string{own}, true
+		}
 		return ch
 	}
 
@@ -87,10 +90,10 @@ func TestNamedLeaseAndOwnership(t *testing.T) {
 
 	// Delete: only with the ownership prerequisite, and it removes the
 	// ownership record too.
-	del := Change{Zone: zone, Name: a, Delete: true, Owner: "group=other", IfOwner: true}
+	del := Change{Zone: zone, Name: a, Delete: true, MetaExpect: []string{"group=other"}, MetaRequire: true}
 	res = c.ApplyFenced(ctx, []Change{del}, map[string]Lease{zone: {Expect: "holder=m epoch=4", Set: "holder=m epoch=4"}})
 	require.Error(t, res.Names[a], "not our name: not deleted")
-	del.Owner = "group=g"
+	del.MetaExpect = []string{"group=g"}
 	res = c.ApplyFenced(ctx, []Change{del}, map[string]Lease{zone: {Expect: "holder=m epoch=4", Set: "holder=m epoch=4"}})
 	require.NoError(t, res.Names[a])
 	got, _ = published(t, n, a, nil)

@@ -33,11 +33,11 @@ func ReadServed(ctx context.Context, cfg *config.Compiled, due []int) map[string
 		parallel(len(views), func(k int) {
 			v := cfg.Views[views[k]]
 			st, err := query(ctx, v, p.Name)
-			var owners []string
+			var meta []string
 			if err == nil {
-				owners, err = v.Client.QueryTXT(ctx, dnsupdate.OwnerName(p.Name))
+				meta, err = v.Client.QueryTXT(ctx, dnsupdate.OwnerName(p.Name))
 			}
-			out[i][k] = Served{State: st, Owners: owners, Err: err}
+			out[i][k] = Served{State: st, Meta: meta, Err: err}
 		}, 4)
 	}, dnsParallel/4)
 	m := make(map[string][]Served, len(due))
@@ -45,6 +45,25 @@ func ReadServed(ctx context.Context, cfg *config.Compiled, due []int) map[string
 		m[cfg.Params[a].Name] = out[i]
 	}
 	return m
+}
+
+// ReadRemoved reads, for every removed name, what each view (all of them,
+// in Config.Views order) serves at its metadata name: the RemovedServed
+// input of Decide.
+func ReadRemoved(ctx context.Context, cfg *config.Compiled, removed []Managed) map[string][]Served {
+	out := make(map[string][]Served, len(removed))
+	rows := make([][]Served, len(removed))
+	parallel(len(removed), func(i int) {
+		rows[i] = make([]Served, len(cfg.Views))
+		for v, view := range cfg.Views {
+			meta, err := view.Client.QueryTXT(ctx, dnsupdate.OwnerName(removed[i].Name))
+			rows[i][v] = Served{Meta: meta, Err: err}
+		}
+	}, dnsParallel/4)
+	for i, m := range removed {
+		out[m.Name] = rows[i]
+	}
+	return out
 }
 
 // ReadLeases reads the lease of every zone of due and removed, in every

@@ -133,7 +133,7 @@ func (d *Daemon) updateManaged(cfg *config.Compiled, plan Plan, rep CycleReport)
 	for i, r := range rep.Removals {
 		done := r.Err == nil
 		for _, vp := range plan.Removals[i].Views {
-			done = done && vp.Action == Write
+			done = done && (vp.Action == Write || vp.Action == InSync)
 		}
 		if done {
 			delete(d.managed, plan.Removals[i].Managed)
@@ -162,7 +162,7 @@ func removalResults(cfg *config.Compiled, plan Plan, applied Report) []RemovalRe
 			v := cfg.Views[vp.View]
 			r.Views = append(r.Views, ViewResult{View: v.String(), Action: vp.Action, Change: vp.Change})
 			err := applied.Removals[i].Errs[vp.View]
-			if vp.Action == Fenced {
+			if vp.Action == Fenced || vp.Action == Unread {
 				err = vp.Err
 			}
 			if err != nil {

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/lbd/config"
+	"github.com/lbd-project/lbd/lbd/override"
 	"github.com/lbd-project/lbd/lbd/snmp"
 )
 
@@ -47,10 +50,10 @@ var errNotRead = errors.New("not read")
 // Served is what one view served for an alias when it was read.
 type Served struct {
 	State dnsupdate.State
-	// Owners are the texts of the TXT records at the alias's ownership
-	// name (dnsupdate.OwnerName).
-	Owners []string
-	Err    error
+	// Meta are the texts of the TXT records at the alias's metadata name
+	// (dnsupdate.OwnerName): its ownership record and its overrides.
+	Meta []string
+	Err  error
 }
 
 // Managed is a name this instance group wrote, in its zone.
@@ -83,8 +86,14 @@ type PlanInput struct {
 	Role LeaseRole
 	// Removed are names this instance group manages that the
 	// configuration no longer has: each is deleted from every view, if it
-	// is still owned.
-	Removed []Managed
+	// is still owned. RemovedServed[name][view] is what each view serves at
+	// its metadata name (ReadRemoved).
+	Removed       []Managed
+	RemovedServed map[string][]Served
+	// Edits are the override changes operators asked for since the last
+	// cycle, per alias (the admin API); they are applied to the overrides
+	// read from the first readable internal view.
+	Edits map[string][]override.Edit
 	// DryRun plans the changes without sending them.
 	DryRun bool
 }
@@ -137,6 +146,13 @@ type AliasPlan struct {
 	Alias   int // index into Config.Params
 	Name    string
 	Members []Member
+	// Overrides are the alias's overrides in force (expired ones dropped,
+	// edits applied); drained members count as LoadDrained.
+	Overrides override.Set
+	// DrainEmptied is set when the overrides leave no usable member
+	// although some member would be usable without them: the fallback
+	// decides.
+	DrainEmptied bool
 	// Decided is false when no internal view could be read: there is
 	// nothing to decide on, so Decision is empty and no view is written.
 	Decided  bool
@@ -241,11 +257,55 @@ func writeAction(in PlanInput, leases map[int]map[string]LeasePlan, v int, zone 
 func decideRemoval(in PlanInput, leases map[int]map[string]LeasePlan, m Managed) RemovalPlan {
 	rp := RemovalPlan{Managed: m}
 	for v := range in.Config.Views {
-		vp := ViewPlan{View: v, Change: dnsupdate.Change{Zone: m.Zone, Name: m.Name, Delete: true, Owner: in.Config.Owner, IfOwner: true}}
-		vp.Action, vp.Err = writeAction(in, leases, v, m.Zone)
+		vp := ViewPlan{View: v, Change: dnsupdate.Change{Zone: m.Zone, Name: m.Name, Delete: true}}
+		served := Served{Err: errNotRead}
+		if s := in.RemovedServed[m.Name]; v < len(s) {
+			served = s[v]
+		}
+		switch {
+		case served.Err != nil:
+			vp.Action, vp.Err = Unread, served.Err
+		case !slices.Contains(served.Meta, in.Config.Owner):
+			vp.Action = InSync // not ours (or already gone): nothing to delete
+		default:
+			// Deleted only if the metadata is still what was read.
+			vp.Change.MetaExpect, vp.Change.MetaRequire = served.Meta, true
+			vp.Action, vp.Err = writeAction(in, leases, v, m.Zone)
+		}
 		rp.Views = append(rp.Views, vp)
 	}
 	return rp
+}
+
+// overridesOf returns the alias's overrides in force at now: those of the
+// first readable internal view, with the operators' edits applied.
+func overridesOf(in PlanInput, p *config.Params, views []int, served []Served) override.Set {
+	var set override.Set
+	for k, v := range views {
+		if !in.Config.Views[v].External && served[k].Err == nil {
+			set, _ = override.ParseSet(p.Name, served[k].Meta)
+			break
+		}
+	}
+	return set.Apply(in.Edits[p.Name]).Active(in.Now)
+}
+
+// applyOverrides makes drained members unusable (LoadDrained) and reports
+// whether that left no usable member where there was one.
+func applyOverrides(members []Member, set override.Set) (emptied bool) {
+	before, after := 0, 0
+	for i := range members {
+		if members[i].Usable() {
+			before++
+		}
+		if o, ok := set.For(members[i].Host); ok && o.Action == override.Drain {
+			members[i].Load = LoadDrained
+		}
+		if members[i].Usable() {
+			after++
+		}
+	}
+	return before > 0 && after == 0
 }
 
 func decideAlias(in PlanInput, leases map[int]map[string]LeasePlan, i int) AliasPlan {
@@ -271,6 +331,8 @@ func decideAlias(in PlanInput, leases map[int]map[string]LeasePlan, i int) Alias
 			break
 		}
 	}
+	ap.Overrides = overridesOf(in, p, views, served)
+	ap.DrainEmptied = applyOverrides(ap.Members, ap.Overrides)
 	if ap.Decided {
 		ap.Decision = Select(Input{Alias: p.Name, BestHosts: p.BestHosts, Fallback: p.Fallback,
 			Hysteresis: p.Hysteresis, Members: ap.Members, Published: published})
@@ -288,7 +350,7 @@ func decideAlias(in PlanInput, leases map[int]map[string]LeasePlan, i int) Alias
 		default:
 			vp.Served = served[k].State.Addrs()
 			vp.Change = dnsupdate.Diff(p.Zone, p.Name, served[k].State, ap.Decision.Addrs, ttl)
-			if foreign := owns(cfg.Owner, &vp.Change, served[k]); foreign && !p.Adopt {
+			if foreign := owns(cfg.Owner, &vp.Change, served[k], ap.Overrides); foreign && !p.Adopt {
 				vp.Action = Foreign
 				vp.Err = fmt.Errorf("%s holds records lbd (%s) did not write (no ownership record at %s): left alone; set adopt = true to take it over",
 					p.Name, cfg.Owner, dnsupdate.OwnerName(p.Name))
@@ -307,17 +369,29 @@ func decideAlias(in PlanInput, leases map[int]map[string]LeasePlan, i int) Alias
 	return ap
 }
 
-// owns fills ch's ownership fields from what the view serves and reports
-// whether the name is foreign: it holds records but not this group's
-// ownership record.
-func owns(owner string, ch *dnsupdate.Change, s Served) (foreign bool) {
-	mine := len(s.Owners) == 1 && s.Owners[0] == owner
+// owns fills ch's metadata fields from what the view serves and the
+// overrides in force, and reports whether the name is foreign: it holds
+// records or metadata but not this group's ownership record.
+func owns(owner string, ch *dnsupdate.Change, s Served, overrides override.Set) (foreign bool) {
+	var owners int
+	for _, t := range s.Meta {
+		if strings.HasPrefix(t, config.OwnerPrefix) {
+			owners++
+		}
+	}
+	mine := owners == 1 && slices.Contains(s.Meta, owner)
 	has := len(s.State.Addrs()) > 0
-	write := !ch.Empty()
-	ch.Owner = owner
-	ch.SetOwner = !mine && (write || has) // claim the name with its first write
-	ch.IfOwner = mine
-	return !mine && (has || len(s.Owners) > 0)
+	want := append([]string{owner}, overrides.Texts()...)
+	slices.Sort(want)
+	have := slices.Sorted(slices.Values(s.Meta))
+	// Claim the name with its first write; rewrite the metadata when the
+	// overrides changed.
+	ch.Meta = want
+	ch.MetaSet = !slices.Equal(want, have) && (mine || has || !ch.Empty() || len(overrides) > 0)
+	if mine {
+		ch.MetaExpect, ch.MetaRequire = s.Meta, true
+	}
+	return !mine && (has || len(s.Meta) > 0)
 }
 
 // Outcome is how an alias's evaluation ended, for Reschedule.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/lbd/config"
+	"github.com/lbd-project/lbd/lbd/override"
 	"github.com/lbd-project/lbd/lbd/snmp"
 )
 
@@ -68,7 +70,7 @@ func serves(addrs ...string) Served {
 	s := Served{State: st}
 	if len(st.A) > 0 {
 		s.State.TTL = 60
-		s.Owners = []string{testOwner}
+		s.Meta = []string{testOwner}
 	}
 	return s
 }
@@ -318,7 +320,7 @@ func TestDecideDrift(t *testing.T) {
 func TestDecideOwnership(t *testing.T) {
 	res, rep := loads(map[string]int{"192.0.2.1": 10, "192.0.2.2": 20})
 	foreign := Served{State: serves("192.0.2.9").State} // records, no ownership record
-	other := Served{State: serves("192.0.2.9").State, Owners: []string{"lbd-owner v=1 group=elsewhere"}}
+	other := Served{State: serves("192.0.2.9").State, Meta: []string{"lbd-owner v=1 group=elsewhere"}}
 	cases := []struct {
 		name     string
 		alias    string
@@ -347,9 +349,9 @@ func TestDecideOwnership(t *testing.T) {
 					assert.ErrorContains(t, vp.Err, "did not write")
 					continue
 				}
-				assert.Equal(t, testOwner, vp.Change.Owner)
-				assert.Equal(t, tc.setOwner[k], vp.Change.SetOwner, "view %d SetOwner", k)
-				assert.Equal(t, tc.ifOwner[k] && !vp.Change.Empty(), vp.Change.IfOwner && !vp.Change.Empty(), "view %d IfOwner", k)
+				assert.Equal(t, []string{testOwner}, vp.Change.Meta)
+				assert.Equal(t, tc.setOwner[k], vp.Change.MetaSet, "view %d MetaSet", k)
+				assert.Equal(t, tc.ifOwner[k] && !vp.Change.Empty(), vp.Change.MetaRequire && !vp.Change.Empty(), "view %d MetaRequire", k)
 			}
 		})
 	}
@@ -370,14 +372,15 @@ func TestDecideRemovals(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			plan := Decide(PlanInput{Now: planNow, Config: cfg, Schedule: map[string]Schedule{"a.lb.example.org": {NextDue: planNow.Add(time.Hour)}},
-				Removed: []Managed{gone}, MayWrite: tc.mayWrite, DryRun: tc.dryRun})
+				Removed: []Managed{gone}, MayWrite: tc.mayWrite, DryRun: tc.dryRun,
+				RemovedServed: map[string][]Served{gone.Name: {{Meta: []string{testOwner}}, {Meta: []string{testOwner}}, {Meta: []string{testOwner}}, {Meta: []string{testOwner}}}}})
 			assert.Empty(t, plan.Aliases, "removals need no due alias")
 			require.Len(t, plan.Removals, 1)
 			require.Len(t, plan.Removals[0].Views, len(cfg.Views), "every view, internal and external")
 			for _, vp := range plan.Removals[0].Views {
 				assert.Equal(t, tc.want, vp.Action)
-				assert.True(t, vp.Change.Delete && vp.Change.IfOwner, "deleted only if still ours")
-				assert.Equal(t, testOwner, vp.Change.Owner)
+				assert.True(t, vp.Change.Delete && vp.Change.MetaRequire, "deleted only if still ours")
+				assert.Equal(t, []string{testOwner}, vp.Change.MetaExpect)
 			}
 		})
 	}
@@ -486,4 +489,67 @@ func TestAliasResultOutcome(t *testing.T) {
 			assert.Equal(t, tc.want, r.Outcome())
 		})
 	}
+}
+
+func TestDecideOverrides(t *testing.T) {
+	cfg := planConfig(t, aliasA+"best_hosts = 2\n")
+	res, rep := loads(map[string]int{"192.0.2.1": 10, "192.0.2.2": 20})
+	drain := func(member string, until time.Time) override.Override {
+		return override.Override{Alias: "a.lb.example.org", Member: member, Action: override.Drain, Reason: "maintenance",
+			Author: "alice", Since: planNow.Add(-time.Minute), Until: until}
+	}
+	inForce := drain("192.0.2.1", planNow.Add(time.Hour))
+	expired := drain("192.0.2.2", planNow.Add(-time.Second))
+	withMeta := func(s Served, texts ...string) Served { s.Meta = append(s.Meta, texts...); return s }
+
+	t.Run("a drain in force takes the member out", func(t *testing.T) {
+		served := withMeta(serves("192.0.2.1", "192.0.2.2"), inForce.Text())
+		ap := Decide(PlanInput{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
+			Served: map[string][]Served{"a.lb.example.org": {served, served}}}).Aliases[0]
+		assert.Equal(t, []string{"192.0.2.2"}, ap.Decision.Hosts)
+		assert.Equal(t, LoadDrained, ap.Members[0].Load)
+		require.Len(t, ap.Overrides, 1)
+		assert.False(t, ap.Views[0].Change.MetaSet, "the metadata already says so")
+		assert.Equal(t, served.Meta, ap.Views[0].Change.MetaExpect, "the write requires the metadata as read")
+	})
+	t.Run("an expired drain ends by itself and is removed from the zone", func(t *testing.T) {
+		served := withMeta(serves("192.0.2.1"), expired.Text())
+		ap := Decide(PlanInput{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
+			Served: map[string][]Served{"a.lb.example.org": {served, served}}}).Aliases[0]
+		assert.Equal(t, []string{"192.0.2.1", "192.0.2.2"}, ap.Decision.Hosts)
+		assert.Empty(t, ap.Overrides)
+		assert.True(t, ap.Views[0].Change.MetaSet)
+		assert.Equal(t, []string{testOwner}, ap.Views[0].Change.Meta)
+	})
+	t.Run("an operator's edit is written with the cycle", func(t *testing.T) {
+		served := serves("192.0.2.1", "192.0.2.2")
+		ap := Decide(PlanInput{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
+			Served: map[string][]Served{"a.lb.example.org": {served, served}},
+			Edits:  map[string][]override.Edit{"a.lb.example.org": {{Set: &inForce}}}}).Aliases[0]
+		assert.Equal(t, []string{"192.0.2.2"}, ap.Decision.Hosts)
+		assert.Equal(t, []Action{Write, Write}, actions(ap))
+		want := []string{inForce.Text(), testOwner}
+		slices.Sort(want)
+		assert.Equal(t, want, ap.Views[1].Change.Meta, "every view gets the override")
+	})
+	t.Run("draining every usable member is said, and the fallback decides", func(t *testing.T) {
+		both := withMeta(serves("192.0.2.1", "192.0.2.2"), inForce.Text(), drain("192.0.2.2", planNow.Add(time.Hour)).Text())
+		ap := Decide(PlanInput{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
+			Served: map[string][]Served{"a.lb.example.org": {both, both}}}).Aliases[0]
+		assert.True(t, ap.DrainEmptied)
+		assert.Equal(t, config.FallbackKeep, ap.Decision.Fallback)
+	})
+}
+
+func TestDecideRemovalOfForeignName(t *testing.T) {
+	cfg := planConfig(t, aliasA)
+	gone := Managed{Name: "old.lb.example.org", Zone: "old.lb.example.org"}
+	other := []Served{{Meta: []string{"lbd-owner v=1 group=elsewhere"}}, {}, {Err: errors.New("timeout")}, {}}
+	plan := Decide(PlanInput{Now: planNow, Config: cfg, Schedule: map[string]Schedule{"a.lb.example.org": {NextDue: planNow.Add(time.Hour)}},
+		Removed: []Managed{gone}, RemovedServed: map[string][]Served{gone.Name: other}, MayWrite: true})
+	var got []Action
+	for _, vp := range plan.Removals[0].Views {
+		got = append(got, vp.Action)
+	}
+	assert.Equal(t, []Action{InSync, InSync, Unread, InSync}, got, "not ours or gone: nothing to delete; unread: retried")
 }

@@ -20,6 +20,8 @@ const (
 	LoadNoAnswer = 100000
 	// LoadNoAddress is a member that resolved to no address.
 	LoadNoAddress = -200
+	// LoadDrained is a member an operator drained (an override).
+	LoadDrained = -300
 )
 
 // Usable reports whether load is in the usable range.

@@ -200,6 +200,8 @@ func LoadMeaning(load int) string {
 		return "no answer: timeout, SNMP error, or the alias missing from the agent's reply"
 	case load == LoadNoAddress:
 		return "the member's name resolves to no address"
+	case load == LoadDrained:
+		return "drained by an operator (an override in force)"
 	case load > MaxUsable:
 		return fmt.Sprintf("load %d above the usable range", load)
 	case load == 0:

@@ -31,6 +31,9 @@ type Compiled struct {
 	LeaseTTL time.Duration
 }
 
+// OwnerPrefix starts every ownership record (docs/design.md §9).
+const OwnerPrefix = "lbd-owner v=1 "
+
 // View is one DNS server seen with one key: the internal view (reads and
 // updates signed with the internal key) or the external view (signed with
 // the external key), so that a server selecting views by key answers each
@@ -82,7 +85,7 @@ func Compile(cfg Spec) (*Compiled, error) {
 		c.Params = append(c.Params, p)
 	}
 	group := cmp.Or(cfg.LBD.Group, cfg.LBD.Master, "lbd")
-	c.Owner = "lbd-owner v=1 group=" + group
+	c.Owner = OwnerPrefix + "group=" + group
 	c.LeaseTTL = cfg.DNS.LeaseTTL.Duration
 	if c.LeaseTTL == 0 {
 		c.LeaseTTL = 3 * cfg.Heartbeat.StaleAfter.Duration
