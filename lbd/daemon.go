@@ -449,7 +449,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	in := PlanInput{Now: now, Config: cfg, Schedule: sched, All: all, Resolved: resolved, Replies: replies,
 		Served: ReadServed(ctx, cfg, due), Known: known, MayWrite: mayWrite, DryRun: d.DryRun, Removed: removed,
 		RemovedServed: ReadRemoved(ctx, cfg, removed),
-		Role: LeaseRole{Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname), Active: mayWrite, TTL: cfg.LeaseTTL}}
+		Role:          LeaseRole{Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname), Active: mayWrite, TTL: cfg.LeaseTTL}}
 	if cfg.DNS.Fencing {
 		in.Leases = ReadLeases(ctx, cfg, due, removed)
 	}
