@@ -2,10 +2,12 @@
 // member of one alias that wins over its load (a drain), with a reason, an
 // author, a start and an expiry (docs/design.md §10).
 //
-// Overrides live in the zone, as TXT records at _lbd-override.<alias>
-// next to the alias (one record per override), so that every lbd instance
-// of the group reads the same ones: a slave that takes over applies them,
-// and they survive a restart. The record's text is
+// Overrides live in the zone, as TXT records in the alias's metadata RRset
+// at _lbd.<alias>, next to its ownership record (one record per override),
+// so that every lbd instance of the group reads the same ones: a slave that
+// takes over applies them, and they survive a restart. Every write of the
+// RRset requires it to be as read (an RFC 2136 §2.4.2 prerequisite), so two
+// writers' edits never cross. The record's text is
 //
 //	lbd-override v=1 action=drain member=<host> since=<unix> until=<unix> author=<a> reason=<text>
 //
@@ -23,14 +25,6 @@ import (
 	"strings"
 	"time"
 )
-
-// Label is the owner-name label of an alias's overrides.
-const Label = "_lbd-override"
-
-// Name is where the overrides of alias live.
-func Name(alias string) string {
-	return Label + "." + strings.TrimSuffix(strings.ToLower(alias), ".") + "."
-}
 
 const prefix = "lbd-override v=1 "
 
