@@ -17,6 +17,7 @@ import (
 	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/heartbeat"
 	"github.com/lbd-project/lbd/lbd/config"
+	"github.com/lbd-project/lbd/lbd/override"
 	"github.com/lbd-project/lbd/lbd/snmp"
 )
 
@@ -53,6 +54,8 @@ type Daemon struct {
 	writing   bool
 	observers []Observer
 	routes    []route
+	// edits are operators' override edits waiting for their alias's cycle.
+	edits map[string][]pendingEdit
 }
 
 // Poller is what the daemon needs of the SNMP manager (*snmp.Poller).
@@ -83,6 +86,8 @@ type aliasState struct {
 	members      []Member
 	lastChange   time.Time
 	memberChange map[string]time.Time
+	// overrides are the alias's overrides in force at the last cycle.
+	overrides override.Set
 }
 
 // New builds a daemon for cfg. hostname decides the role when lbd.role is
@@ -241,6 +246,10 @@ type AliasResult struct {
 	Err     error
 	// Views is the plan of each of the alias's views (what -dry-run prints).
 	Views []ViewResult
+	// Overrides are the alias's overrides in force; DrainEmptied is set
+	// when they leave no usable member (the fallback decided).
+	Overrides    override.Set
+	DrainEmptied bool
 }
 
 // Outcome classifies the result for Reschedule: permanent when every
@@ -446,10 +455,12 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	polled := time.Now()
 
 	removed := d.removed(cfg)
+	edits, taken := d.takeEdits(cfg, due)
+	defer func() { d.settleEdits(taken, rep) }()
 	in := PlanInput{Now: now, Config: cfg, Schedule: sched, All: all, Resolved: resolved, Replies: replies,
 		Served: ReadServed(ctx, cfg, due), Known: known, MayWrite: mayWrite, DryRun: d.DryRun, Removed: removed,
-		RemovedServed: ReadRemoved(ctx, cfg, removed),
-		Role:          LeaseRole{Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname), Active: mayWrite, TTL: cfg.LeaseTTL}}
+		RemovedServed: ReadRemoved(ctx, cfg, removed), Edits: edits,
+		Role: LeaseRole{Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname), Active: mayWrite, TTL: cfg.LeaseTTL}}
 	if cfg.DNS.Fencing {
 		in.Leases = ReadLeases(ctx, cfg, due, removed)
 	}
@@ -483,6 +494,13 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 			st.decision = r.Decision // else keep showing the last one made
 		}
 		st.members = r.Members
+		if r.Decided {
+			st.overrides = r.Overrides
+		}
+		if r.DrainEmptied {
+			d.log.WithFields(logrus.Fields{"alias": r.Alias, "fallback": string(r.Decision.Fallback)}).
+				Warn("the overrides in force leave no usable member: the fallback decides")
+		}
 		st.lastErr = r.Err
 		st.servers = r.Servers
 		if r.Wrote {
@@ -566,7 +584,7 @@ func results(cfg *config.Compiled, plan Plan, applied Report) []AliasResult {
 	for i, ap := range plan.Aliases {
 		ar := applied.Aliases[i]
 		r := AliasResult{Alias: ap.Name, Members: ap.Members, Decision: ap.Decision, Decided: ap.Decided,
-			Servers: map[string]error{}, Wrote: len(ar.Written) > 0}
+			Servers: map[string]error{}, Wrote: len(ar.Written) > 0, Overrides: ap.Overrides, DrainEmptied: ap.DrainEmptied}
 		for k, vp := range ap.Views {
 			v := cfg.Views[vp.View]
 			if k == 0 {

@@ -17,6 +17,7 @@ func (d *Daemon) Handler() http.Handler {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("/status", d.serveStatus)
+	d.adminRoutes(mux)
 	d.mu.Lock()
 	for _, rt := range d.routes {
 		mux.Handle(rt.pattern, rt.h)

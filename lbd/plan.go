@@ -346,7 +346,15 @@ func decideAlias(in PlanInput, leases map[int]map[string]LeasePlan, i int) Alias
 		case !ap.Decided:
 			continue // an external view read while every internal one failed: nothing to diff against
 		case ap.Decision.Keep:
+			// DNS stays as it is; only the metadata (overrides) may change.
 			vp.Action, vp.Served = Kept, served[k].State.Addrs()
+			vp.Change = dnsupdate.Diff(p.Zone, p.Name, served[k].State, vp.Served, uint32(max(served[k].State.TTL, 1)))
+			vp.Change.Replace, vp.Change.Add, vp.Change.Remove = false, nil, nil
+			if owns(cfg.Owner, &vp.Change, served[k], ap.Overrides) || vp.Change.Empty() {
+				vp.Change = dnsupdate.Change{}
+				break
+			}
+			vp.Action, vp.Err = writeAction(in, leases, v, p.Zone)
 		default:
 			vp.Served = served[k].State.Addrs()
 			vp.Change = dnsupdate.Diff(p.Zone, p.Name, served[k].State, ap.Decision.Addrs, ttl)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lbd-project/lbd/checks"
 	"github.com/lbd-project/lbd/lbd/config"
+	"github.com/lbd-project/lbd/lbd/override"
 )
 
 // Snapshot is the daemon's state for people and tools: /status, the status
@@ -58,6 +59,8 @@ type AliasSnapshot struct {
 	// Servers maps each DNS server (and external view) to "ok" or its error.
 	Servers map[string]string `json:"dns_servers,omitempty"`
 	Members []MemberSnapshot  `json:"members"`
+	// Overrides are the overrides in force (drains).
+	Overrides []override.Override `json:"overrides,omitempty"`
 }
 
 // MemberSnapshot is one member of an alias at the last evaluation.
@@ -72,6 +75,8 @@ type MemberSnapshot struct {
 	Why string `json:"why"`
 	// LastChange is when the member last entered or left the alias.
 	LastChange time.Time `json:"last_change,omitzero"`
+	// Override describes the override in force for the member, if any.
+	Override string `json:"override,omitempty"`
 }
 
 // Observer is told about every cycle (metrics, history, audit log). It is
@@ -145,6 +150,7 @@ func aliasSnapshot(cfg *config.Compiled, p *config.Params, st *aliasState) Alias
 	if st.lastErr != nil {
 		a.Error = st.lastErr.Error()
 	}
+	a.Overrides = st.overrides.Active(time.Now())
 	if !st.lastEval.IsZero() {
 		a.Servers = map[string]string{}
 		for _, v := range cfg.ViewsOf(p) {
@@ -167,6 +173,9 @@ func aliasSnapshot(cfg *config.Compiled, p *config.Params, st *aliasState) Alias
 			ms.Addrs = append(ms.Addrs, ad.String())
 		}
 		ms.Why = memberWhy(ms, st.decision)
+		if o, ok := st.overrides.Active(time.Now()).For(m.Host); ok {
+			ms.Override = fmt.Sprintf("%s by %s until %s: %s", o.Action, o.Author, o.Until.UTC().Format(time.RFC3339), o.Reason)
+		}
 		a.Members = append(a.Members, ms)
 	}
 	return a

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -30,7 +31,14 @@ func run() int {
 		hostname    = flag.String("hostname", "", "host name used for role = \"auto\" and the heartbeat (default: os.Hostname())")
 		logLevel    = flag.String("log-level", "info", "debug | info | warn | error")
 		logJSON     = flag.Bool("log-json", false, "log as JSON")
+		admin       adminFlags
 	)
+	flag.StringVar(&admin.drain, "drain", "", "ALIAS/MEMBER: take the member out of the alias (with -for and -reason), through the running master's admin API")
+	flag.StringVar(&admin.undrain, "undrain", "", "ALIAS/MEMBER: end the member's drain")
+	flag.DurationVar(&admin.dur, "for", time.Hour, "how long a -drain lasts; it ends by itself")
+	flag.StringVar(&admin.reason, "reason", "", "why (-drain; shown in status and the audit log)")
+	flag.BoolVar(&admin.list, "overrides", false, "list the overrides in force")
+	flag.StringVar(&admin.url, "admin-url", "", "the running lbd's URL (default: from [lbd] http_listen)")
 	flag.Parse()
 
 	log := logrus.New()
@@ -58,6 +66,9 @@ func run() int {
 		return 1
 	}
 	logWarnings(log, cfg)
+	if admin.wanted() {
+		return runAdmin(cfg, admin)
+	}
 	host := *hostname
 	if host == "" {
 		if host, err = os.Hostname(); err != nil {

@@ -177,6 +177,8 @@ type lbdOpts struct {
 	ExtKey bool
 	// StateDir is [lbd] state_dir.
 	StateDir string
+	// TokenFile is [lbd] admin_token_file.
+	TokenFile string
 }
 
 func writeLBDConfig(t *testing.T, o lbdOpts) string {
@@ -203,6 +205,9 @@ func writeLBDConfig(t *testing.T, o lbdOpts) string {
 	}
 	if o.StateDir != "" {
 		fmt.Fprintf(&b, "state_dir = %q\n", o.StateDir)
+	}
+	if o.TokenFile != "" {
+		fmt.Fprintf(&b, "admin_token_file = %q\n", o.TokenFile)
 	}
 	fmt.Fprintf(&b, "[heartbeat]\ninterval = %q\nstale_after = %q\n", o.Interval, o.StaleAfter)
 	if o.URL != "" {

@@ -68,6 +68,14 @@ type LBDSection struct {
 	// lbd was stopped is still cleaned up. Without it, removals are noticed
 	// by a running daemon at reload only.
 	StateDir string `toml:"state_dir"`
+	// AdminTokenFile, when set, turns on the admin API (drain, undrain) on
+	// http_listen: a request must carry one of the file's tokens.
+	AdminTokenFile string `toml:"admin_token_file"`
+	// AuditLog, when set, is a file lbd appends one JSON line to per
+	// membership change, override and role change (reopened on SIGHUP).
+	AuditLog string `toml:"audit_log"`
+
+	tokens map[string]string
 }
 
 // HeartbeatSection is [heartbeat].
@@ -209,7 +217,7 @@ func (c *Spec) Validate() error {
 	c.warnings = nil
 	var errs []error
 	for _, f := range []func() []error{c.validateLBD, c.validateHeartbeat, c.validateDNS, c.validateSNMP,
-		c.validateAuthoritative, c.validateAliases} {
+		c.validateAuthoritative, c.validateAliases, c.validateAdmin} {
 		errs = append(errs, f()...)
 	}
 	return errors.Join(errs...)
