@@ -200,3 +200,37 @@ func (c *Client) CNAMETarget(ctx context.Context, name string) (string, error) {
 	}
 	return "", nil
 }
+
+// Serial returns the SOA serial of zone, read signed like QuerySigned (for
+// the audit log: the zone version an update produced, RFC 1035 §3.3.13).
+func (c *Client) Serial(ctx context.Context, zone string) (uint32, error) {
+	qname := canonical(zone)
+	key, err := c.key()
+	if err != nil {
+		return 0, fmt.Errorf("query %s: %w", zone, err)
+	}
+	server, err := ServerAddr(c.Server)
+	if err != nil {
+		return 0, fmt.Errorf("query %s: %w", qname, err)
+	}
+	r, err := c.do(ctx, server, request{
+		op: "query", zone: qname, qtype: dns.TypeSOA, key: key,
+		build: func() *dns.Msg {
+			m := new(dns.Msg)
+			m.SetQuestion(qname, dns.TypeSOA)
+			m.RecursionDesired = false
+			m.SetEdns0(ednsSize, false)
+			return m
+		},
+		ok: func(rc int) bool { return rc == dns.RcodeSuccess },
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, rr := range r.Answer {
+		if soa, ok := rr.(*dns.SOA); ok {
+			return soa.Serial, nil
+		}
+	}
+	return 0, fmt.Errorf("query %s SOA: no SOA in the answer", qname)
+}

@@ -121,6 +121,9 @@ type AliasReport struct {
 	// Written lists the views (indexes into Config.Views) whose update was
 	// accepted and read back as planned.
 	Written []int
+	// Serials is each written view's zone serial after the update (when
+	// it could be read).
+	Serials map[int]uint32
 	// Errs maps a view whose update or read-back failed to its error.
 	Errs map[int]error
 }
@@ -254,6 +257,15 @@ func readBack(ctx context.Context, cfg *config.Compiled, plan Plan, done []writt
 			ar.Errs[w.view] = explain(ctx, cfg.Views[w.view], fmt.Errorf("update accepted but server serves %v, want %v", after.Addrs(), w.ch.Desired), w.ch)
 		default:
 			ar.Written = append(ar.Written, w.view)
+			mu.Unlock()
+			serial, err := cfg.Views[w.view].Client.Serial(ctx, w.ch.Zone)
+			mu.Lock()
+			if err == nil {
+				if ar.Serials == nil {
+					ar.Serials = map[int]uint32{}
+				}
+				ar.Serials[w.view] = serial
+			}
 		}
 	}, dnsParallel)
 	for i := range rep.Aliases {

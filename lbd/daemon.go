@@ -108,6 +108,13 @@ func New(cfg *config.Compiled, hostname string, log logrus.FieldLogger) (*Daemon
 	return d, nil
 }
 
+// Instance is this instance's name in leases and in the audit log.
+func (d *Daemon) Instance() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.instance(d.cfg)
+}
+
 // instance is this instance's name in leases.
 func (d *Daemon) instance(cfg *config.Compiled) string {
 	if cfg.LBD.Instance != "" {
@@ -250,6 +257,9 @@ type AliasResult struct {
 	// when they leave no usable member (the fallback decided).
 	Overrides    override.Set
 	DrainEmptied bool
+	// Written names the views written, with the zone serial after the
+	// update (0 when it could not be read).
+	Written map[string]uint32
 }
 
 // Outcome classifies the result for Reschedule: permanent when every
@@ -585,6 +595,12 @@ func results(cfg *config.Compiled, plan Plan, applied Report) []AliasResult {
 		ar := applied.Aliases[i]
 		r := AliasResult{Alias: ap.Name, Members: ap.Members, Decision: ap.Decision, Decided: ap.Decided,
 			Servers: map[string]error{}, Wrote: len(ar.Written) > 0, Overrides: ap.Overrides, DrainEmptied: ap.DrainEmptied}
+		for _, v := range ar.Written {
+			if r.Written == nil {
+				r.Written = map[string]uint32{}
+			}
+			r.Written[cfg.Views[v].String()] = ar.Serials[v]
+		}
 		for k, vp := range ap.Views {
 			v := cfg.Views[vp.View]
 			if k == 0 {

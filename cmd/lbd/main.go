@@ -15,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/lbd-project/lbd/lbd"
+	"github.com/lbd-project/lbd/lbd/audit"
 	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/legacyconf"
 )
@@ -81,6 +82,14 @@ func run() int {
 		log.Error(err)
 		return 1
 	}
+	auditLog, err := openAudit(cfg, d, host)
+	if err != nil {
+		log.Error(err)
+		return 1
+	}
+	if auditLog != nil {
+		defer auditLog.Close()
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -93,6 +102,11 @@ func run() int {
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for range hup {
+			if auditLog != nil {
+				if err := auditLog.Reopen(); err != nil {
+					log.Error(err)
+				}
+			}
 			newCfg, err := config.Load(*configPath)
 			if err != nil {
 				log.WithField("file", *configPath).Error("reload failed, keeping the running configuration: ", err)
@@ -217,4 +231,17 @@ func printRemoval(r lbd.RemovalResult, dryRun bool) {
 	if !dryRun && r.Err != nil {
 		fmt.Printf("%s: no longer configured — ERROR: %v\n", r.Name, r.Err)
 	}
+}
+
+// openAudit opens [lbd] audit_log, if set, and registers it with d.
+func openAudit(cfg *config.Compiled, d *lbd.Daemon, host string) (*audit.Log, error) {
+	if cfg.LBD.AuditLog == "" {
+		return nil, nil
+	}
+	l, err := audit.Open(cfg.LBD.AuditLog, d.Instance(), host)
+	if err != nil {
+		return nil, err
+	}
+	d.AddObserver(l)
+	return l, nil
 }

@@ -179,6 +179,8 @@ type lbdOpts struct {
 	StateDir string
 	// TokenFile is [lbd] admin_token_file.
 	TokenFile string
+	// AuditLog is [lbd] audit_log.
+	AuditLog string
 }
 
 func writeLBDConfig(t *testing.T, o lbdOpts) string {
@@ -208,6 +210,9 @@ func writeLBDConfig(t *testing.T, o lbdOpts) string {
 	}
 	if o.TokenFile != "" {
 		fmt.Fprintf(&b, "admin_token_file = %q\n", o.TokenFile)
+	}
+	if o.AuditLog != "" {
+		fmt.Fprintf(&b, "audit_log = %q\n", o.AuditLog)
 	}
 	fmt.Fprintf(&b, "[heartbeat]\ninterval = %q\nstale_after = %q\n", o.Interval, o.StaleAfter)
 	if o.URL != "" {
