@@ -702,11 +702,15 @@ func (d *Daemon) logMembers(alias string, st *aliasState, members []Member) {
 // Once runs a single cycle over every alias (lbd -once / -dry-run). A slave
 // fetches the heartbeat first. The error joins every alias's error.
 func (d *Daemon) Once(ctx context.Context) (CycleReport, error) {
-	stop, err := d.startAuthoritative(ctx)
-	if err != nil {
-		return CycleReport{}, err
+	// A dry run reads the embedded server over DNS, as every other server:
+	// the running daemon serves it (its data directory is locked by it).
+	if !d.DryRun {
+		stop, err := d.startAuthoritative(ctx)
+		if err != nil {
+			return CycleReport{}, err
+		}
+		defer stop()
 	}
-	defer stop()
 	if !d.IsMaster() && !d.DryRun {
 		if err := d.FetchHeartbeat(ctx); err != nil {
 			d.log.Warn(err)

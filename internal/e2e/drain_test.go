@@ -91,3 +91,26 @@ func TestDrainFromLBD(t *testing.T) {
 	waitFor(t, 15*time.Second, func() bool { return a() == "127.0.0.4" })
 	require.NotContains(t, a(), "127.0.0.3", "the slave keeps the drain")
 }
+
+// -dry-run reads a running lbd's embedded server over DNS (its data
+// directory is the daemon's) and shows the change it would make.
+func TestDryRunAgainstRunningEmbeddedServer(t *testing.T) {
+	agents := startThreeAgents(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "127.0.0.1"))
+	opts := lbdOpts{Role: "master", Embedded: addr, DataDir: t.TempDir(), SNMPPort: agents[0].Port,
+		Alias: alias, Members: []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}, BestHosts: 2, Polling: "1h"}
+	cfg := writeLBDConfig(t, opts)
+	startLBD(t, "-config", cfg, "-hostname", "master.test")
+	waitFor(t, 10*time.Second, func() bool {
+		out, _, err := runLBD(t, "-config", cfg, "-dry-run")
+		return err == nil && !strings.Contains(out, "; alias")
+	})
+	// A member drains; the daemon polls only every hour, so the dry run
+	// is the first to see it.
+	agents[0].nologin(t, true)
+	agents[0].waitLoad(t, -1)
+	out, errOut, err := runLBD(t, "-config", cfg, "-dry-run")
+	require.NoError(t, err, "%s\n%s", out, errOut)
+	require.Contains(t, out, "; alias "+alias+" on "+addr)
+	require.Contains(t, out, "delete "+alias+". IN A 127.0.0.2")
+}
