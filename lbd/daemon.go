@@ -88,6 +88,27 @@ type aliasState struct {
 	memberChange map[string]time.Time
 	// overrides are the alias's overrides in force at the last cycle.
 	overrides override.Set
+	// loadSince is, per member, its last load and since when it has had it.
+	loadSince map[string]loadMark
+}
+
+// loadMark is a member's load and the moment it took that value.
+type loadMark struct {
+	load  int
+	since time.Time
+}
+
+// noteLoads records since when each member has had its load.
+func (st *aliasState) noteLoads(now time.Time, members []Member) {
+	next := make(map[string]loadMark, len(members))
+	for _, m := range members {
+		if prev, ok := st.loadSince[m.Host]; ok && prev.load == m.Load {
+			next[m.Host] = prev
+		} else {
+			next[m.Host] = loadMark{m.Load, now}
+		}
+	}
+	st.loadSince = next
 }
 
 // New builds a daemon for cfg. hostname decides the role when lbd.role is
@@ -504,6 +525,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 			st.decision = r.Decision // else keep showing the last one made
 		}
 		st.members = r.Members
+		st.noteLoads(now, r.Members)
 		if r.Decided {
 			st.overrides = r.Overrides
 		}

@@ -61,6 +61,8 @@ type AliasSnapshot struct {
 	Members []MemberSnapshot  `json:"members"`
 	// Overrides are the overrides in force (drains).
 	Overrides []override.Override `json:"overrides,omitempty"`
+	// StaleMembers counts the Stale members.
+	StaleMembers int `json:"stale_members"`
 }
 
 // MemberSnapshot is one member of an alias at the last evaluation.
@@ -77,6 +79,11 @@ type MemberSnapshot struct {
 	LastChange time.Time `json:"last_change,omitzero"`
 	// Override describes the override in force for the member, if any.
 	Override string `json:"override,omitempty"`
+	// Stale is set when the member stays published with a load that has
+	// not changed for [lbd] stale_load_after (a stuck metric?); LoadSince
+	// is when it took that load.
+	Stale     bool      `json:"stale,omitempty"`
+	LoadSince time.Time `json:"load_since,omitzero"`
 }
 
 // Observer is told about every cycle (metrics, history, audit log). It is
@@ -131,12 +138,12 @@ func (d *Daemon) Snapshot() Snapshot {
 		if st == nil {
 			continue
 		}
-		s.Aliases = append(s.Aliases, aliasSnapshot(cfg, p, st))
+		s.Aliases = append(s.Aliases, aliasSnapshot(s.At, cfg, p, st))
 	}
 	return s
 }
 
-func aliasSnapshot(cfg *config.Compiled, p *config.Params, st *aliasState) AliasSnapshot {
+func aliasSnapshot(now time.Time, cfg *config.Compiled, p *config.Params, st *aliasState) AliasSnapshot {
 	a := AliasSnapshot{Name: p.Name, Zone: p.Zone, Hosts: slices.Clone(st.decision.Hosts), Fallback: string(st.decision.Fallback),
 		Usable: st.decision.Usable, Configured: len(p.Members), LastEval: st.lastEval, LastWrite: st.lastWrite,
 		LastChange: st.lastChange, Members: []MemberSnapshot{}}
@@ -173,6 +180,15 @@ func aliasSnapshot(cfg *config.Compiled, p *config.Params, st *aliasState) Alias
 			ms.Addrs = append(ms.Addrs, ad.String())
 		}
 		ms.Why = memberWhy(ms, st.decision)
+		if mark, ok := st.loadSince[m.Host]; ok {
+			ms.LoadSince = mark.since
+			if after := cfg.LBD.StaleLoadAfter.Duration; after > 0 && ms.Published && Usable(m.Load) && now.Sub(mark.since) >= after {
+				ms.Stale = true
+				a.StaleMembers++
+				ms.Why += fmt.Sprintf("; load unchanged since %s (more than stale_load_after %s: a stuck metric?)",
+					mark.since.UTC().Format(time.RFC3339), after)
+			}
+		}
 		if o, ok := st.overrides.Active(time.Now()).For(m.Host); ok {
 			ms.Override = fmt.Sprintf("%s by %s until %s: %s", o.Action, o.Author, o.Until.UTC().Format(time.RFC3339), o.Reason)
 		}

@@ -1,9 +1,14 @@
 package lbd
 
 import (
+	"net/netip"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestLoadMeaning(t *testing.T) {
@@ -55,4 +60,24 @@ func TestNoteMembership(t *testing.T) {
 	assert.Equal(t, later, st.memberChange["b"], "b left")
 	assert.Equal(t, later, st.memberChange["c"], "c entered")
 	assert.Equal(t, planNow, st.memberChange["a"])
+}
+
+func TestStaleLoadFlagged(t *testing.T) {
+	cfg, err := config.Parse("s.toml", []byte(strings.Replace(minimal, "[lbd]\n", "[lbd]\nstale_load_after = \"1h\"\n", 1)))
+	require.NoError(t, err)
+	p := &cfg.Params[0]
+	m := Member{Host: "127.0.0.2", Load: 7, Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.2")}}
+	st := &aliasState{decision: Decision{Hosts: []string{m.Host}}, members: []Member{m}}
+	st.noteLoads(planNow, []Member{m})
+	st.noteLoads(planNow.Add(30*time.Minute), []Member{m})
+	a := aliasSnapshot(planNow.Add(59*time.Minute), cfg, p, st)
+	assert.False(t, a.Members[0].Stale)
+	a = aliasSnapshot(planNow.Add(61*time.Minute), cfg, p, st)
+	assert.True(t, a.Members[0].Stale, "same load for over an hour while published")
+	assert.Equal(t, 1, a.StaleMembers)
+	assert.Contains(t, a.Members[0].Why, "stuck metric")
+	m.Load = 8
+	st.members = []Member{m}
+	st.noteLoads(planNow.Add(62*time.Minute), []Member{m})
+	assert.False(t, aliasSnapshot(planNow.Add(63*time.Minute), cfg, p, st).Members[0].Stale, "a change resets it")
 }

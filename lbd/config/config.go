@@ -51,6 +51,10 @@ type LBDSection struct {
 	Workers int `toml:"workers"`
 	// Tick is how often the scheduler looks for due aliases.
 	Tick tomlconf.Duration `toml:"tick"`
+	// StaleLoadAfter flags a published member whose load has not changed
+	// for this long (a stuck metric) in status and metrics; it stays
+	// published. 0 turns the flag off.
+	StaleLoadAfter tomlconf.Duration `toml:"stale_load_after"`
 	// PushListen, when set ("ip:port", UDP), receives the agents' SNMPv2c
 	// "load changed" traps/informs; the aliases they name are
 	// re-evaluated at once instead of at their next polling interval.
@@ -193,7 +197,8 @@ func ParseFallback(s string) (Fallback, error) {
 // Defaults returns the configuration every file is decoded over.
 func Defaults() Spec {
 	return Spec{
-		LBD:       LBDSection{Role: "auto", Workers: 64, Tick: tomlconf.Duration{Duration: time.Second}, PushCommunity: "public"},
+		LBD: LBDSection{Role: "auto", Workers: 64, Tick: tomlconf.Duration{Duration: time.Second}, PushCommunity: "public",
+			StaleLoadAfter: tomlconf.Duration{Duration: 6 * time.Hour}},
 		Heartbeat: HeartbeatSection{Interval: tomlconf.Duration{Duration: 5 * time.Second}, StaleAfter: tomlconf.Duration{Duration: 30 * time.Second}},
 		DNS:       DNSSection{Timeout: tomlconf.Duration{Duration: 2 * time.Second}, Retries: 2, Fencing: true},
 		SNMP: snmp.Config{Version: "3", Port: 161, User: "loadbalancing", AuthProtocol: "md5",
@@ -262,6 +267,9 @@ func (c *Spec) validateLBD() []error {
 	}
 	if c.LBD.Tick.Duration <= 0 {
 		bad("lbd.tick", "must be positive")
+	}
+	if c.LBD.StaleLoadAfter.Duration < 0 {
+		bad("lbd.stale_load_after", "must not be negative (0 turns the flag off)")
 	}
 	for key, v := range map[string]string{"lbd.group": c.LBD.Group, "lbd.instance": c.LBD.Instance} {
 		if v != "" && !recordWord.MatchString(v) {
