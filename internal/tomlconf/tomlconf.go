@@ -47,6 +47,9 @@ type Doc struct {
 // Decode decodes data (the contents of file) into v, which the caller has
 // filled with defaults, and rejects keys v has no field for.
 func Decode(file string, data []byte, v any) (*Doc, error) {
+	if err := checkLimits(file, data); err != nil {
+		return nil, err
+	}
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(v)
 	if err != nil {
 		var pe toml.ParseError
@@ -75,6 +78,51 @@ func Decode(file string, data []byte, v any) (*Doc, error) {
 		return nil, errors.Join(errs...)
 	}
 	return d, nil
+}
+
+// Limits of a configuration file, checked before decoding: a larger or
+// deeper file is refused at once, so that no input can make the decoder use
+// memory out of proportion (a 16 KB file of nested inline tables did).
+const (
+	MaxSize  = 1 << 20
+	MaxDepth = 32
+)
+
+// checkLimits refuses a file over MaxSize or nested deeper than MaxDepth
+// (arrays and inline tables, outside strings and comments).
+func checkLimits(file string, data []byte) error {
+	if len(data) > MaxSize {
+		return &Error{File: file, Msg: fmt.Sprintf("file of %d bytes: larger than the %d bytes a configuration may have", len(data), MaxSize)}
+	}
+	line, depth := 1, 0
+	inStr, inComment := byte(0), false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case c == '\n':
+			line++
+			inComment = false
+		case inComment:
+		case inStr != 0:
+			if c == '\\' && inStr == '"' {
+				i++
+			} else if c == inStr {
+				inStr = 0
+			}
+		case c == '#':
+			inComment = true
+		case c == '"' || c == '\'':
+			inStr = c
+		case c == '[' || c == '{':
+			depth++
+			if depth > MaxDepth {
+				return &Error{File: file, Line: line, Msg: fmt.Sprintf("nested deeper than %d levels", MaxDepth)}
+			}
+		case c == ']' || c == '}':
+			depth = max(depth-1, 0)
+		}
+	}
+	return nil
 }
 
 // Errorf returns an *Error for key (dotted path, "alias[2].ttl" for the
@@ -141,7 +189,95 @@ func (d *Doc) Line(key string) int {
 			}
 		}
 	}
+	// An element of an array (members[2], checks[0]): the line where that
+	// element starts, for arrays written over several lines.
+	if last := want[len(want)-1]; best > 0 && bestLen == len(want) && last.idx >= 0 {
+		if l := elementLine(d.Data, best, last.idx); l > 0 {
+			return l
+		}
+	}
 	return best
+}
+
+// elementLine returns the line where element idx of the array whose key is
+// on line start begins, 0 when it cannot tell. It follows strings,
+// brackets and braces; comments end at the line's end.
+func elementLine(data []byte, start, idx int) int {
+	line, depth, elem := 1, 0, -1
+	inStr, inComment := byte(0), false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if c == '\n' {
+			line++
+			inComment = false
+			continue
+		}
+		if line < start || inComment {
+			continue
+		}
+		switch {
+		case inStr != 0:
+			if c == '\\' && inStr == '"' {
+				i++
+			} else if c == inStr {
+				inStr = 0
+			}
+			continue
+		case c == '#':
+			inComment = true
+			continue
+		case c == '"' || c == '\'':
+			inStr = c
+		case c == '[' || c == '{':
+			depth++
+			if depth == 1 && c == '[' {
+				elem = 0
+				if elemStarts(data[i+1:]) && idx == 0 {
+					return line + leadingLines(data[i+1:])
+				}
+				continue
+			}
+		case c == ']' || c == '}':
+			depth--
+			if depth == 0 {
+				return 0
+			}
+		case c == ',' && depth == 1:
+			elem++
+			if elem == idx {
+				return line + leadingLines(data[i+1:])
+			}
+			continue
+		}
+	}
+	return 0
+}
+
+// elemStarts reports whether an element follows (not the array's end).
+func elemStarts(rest []byte) bool {
+	t := bytes.TrimLeft(rest, " \t\r\n")
+	return len(t) > 0 && t[0] != ']'
+}
+
+// leadingLines counts the newlines before the next element's first
+// character (blank lines and comments skipped).
+func leadingLines(rest []byte) int {
+	n := 0
+	for i := 0; i < len(rest); i++ {
+		switch rest[i] {
+		case '\n':
+			n++
+		case ' ', '\t', '\r':
+		case '#':
+			for i < len(rest) && rest[i] != '\n' {
+				i++
+			}
+			i--
+		default:
+			return n
+		}
+	}
+	return n
 }
 
 type seg struct {

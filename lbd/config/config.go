@@ -512,10 +512,20 @@ func (c *Spec) validateAliases() []error {
 		if len(a.Members) == 0 {
 			bad(key+".members", "at least one member is required")
 		}
+		seenMember := map[string]int{}
 		for j, m := range a.Members {
+			mkey := fmt.Sprintf("%s.members[%d]", key, j)
 			if strings.TrimSpace(m) == "" {
-				bad(fmt.Sprintf("%s.members[%d]", key, j), "empty member")
+				bad(mkey, "empty member")
+				continue
 			}
+			id := memberID(m)
+			if k, dup := seenMember[id]; dup {
+				other := fmt.Sprintf("%s.members[%d]", key, k)
+				bad(mkey, "member %q is listed twice (also %s%s): it would take two best_hosts places", m, other, c.lineOf(other))
+				continue
+			}
+			seenMember[id] = j
 		}
 		if a.External && c.DNS.ExternalKey == nil {
 			bad(key+".external", "external = true needs dns.external_key")
@@ -734,6 +744,26 @@ func (c *Spec) IsMaster(hostname string) bool {
 		return false
 	}
 	return c.LBD.Master == hostname
+}
+
+// memberID is what makes two member entries the same member: the address
+// of an IP literal, else the host name compared as DNS names are.
+func memberID(m string) string {
+	if a, err := netip.ParseAddr(strings.Trim(strings.TrimSpace(m), "[]")); err == nil {
+		return a.Unmap().String()
+	}
+	return NormName(m)
+}
+
+// lineOf is ", line N" for key, or "" when the line is not known.
+func (c *Spec) lineOf(key string) string {
+	if c.doc == nil {
+		return ""
+	}
+	if n := c.doc.Line(key); n > 0 {
+		return fmt.Sprintf(", line %d", n)
+	}
+	return ""
 }
 
 // recordWord is what a group or instance name may be.

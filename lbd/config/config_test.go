@@ -324,3 +324,22 @@ func unwrapAll(err error) error {
 		err = u.Unwrap()
 	}
 }
+
+func TestListItemErrors(t *testing.T) {
+	src := minimal + `[[alias]]
+name = "b.example.org"
+members = [
+  "node1.example.org",
+  "10.0.0.1",
+  "NODE1.example.org.",
+  "::ffff:10.0.0.1",
+]
+fallback = "nobody"
+`
+	_, err := Parse("list.toml", []byte(src))
+	require.Error(t, err)
+	msg := err.Error()
+	assert.Contains(t, msg, `list.toml:17: key alias[1].members[2]: member "NODE1.example.org." is listed twice (also alias[1].members[0], line 15)`)
+	assert.Contains(t, msg, `list.toml:18: key alias[1].members[3]: member "::ffff:10.0.0.1" is listed twice (also alias[1].members[1], line 16)`)
+	assert.Contains(t, msg, `unknown fallback "nobody"`, "the bad value is named")
+}
