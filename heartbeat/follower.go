@@ -45,10 +45,16 @@ func (f *Follower) Observe(now, beat time.Time, ok bool) {
 // LastBeat is the newest beat seen (zero if none).
 func (f *Follower) LastBeat() time.Time { return f.last }
 
+// Stale reports whether the heartbeat is stale at now (the slave should
+// write), without recording anything.
+func (f *Follower) Stale(now time.Time) bool {
+	return f.last.IsZero() || now.Sub(f.last) > f.StaleAfter
+}
+
 // Active reports whether the slave should write DNS at now, and whether
 // that changed since the previous call (for one log line per change).
 func (f *Follower) Active(now time.Time) (active, changed bool) {
-	a := f.last.IsZero() || now.Sub(f.last) > f.StaleAfter
+	a := f.Stale(now)
 	changed = !f.seen || a != f.active
 	f.active, f.seen = a, true
 	return a, changed

@@ -135,10 +135,12 @@ type RemovalReport struct {
 }
 
 // Apply sends the plan's writes: one batched UPDATE per zone per view, the
-// views concurrently, then reads every written name back. A server that
+// views concurrently, then reads every written name back; only while allow
+// (asked just before each server's messages; nil: always) says this
+// instance may still write. A server that
 // was down is brought up to date when it answers again, because the plan
 // diffs against what it serves.
-func Apply(ctx context.Context, cfg *config.Compiled, plan Plan) Report {
+func Apply(ctx context.Context, cfg *config.Compiled, plan Plan, allow func() bool) Report {
 	rep := Report{Aliases: make([]AliasReport, len(plan.Aliases)), Removals: make([]RemovalReport, len(plan.Removals)),
 		Leases: map[int]map[string]error{}}
 	for i := range rep.Aliases {
@@ -151,7 +153,7 @@ func Apply(ctx context.Context, cfg *config.Compiled, plan Plan) Report {
 	var mu sync.Mutex
 	var done []written
 	parallel(len(cfg.Views), func(v int) {
-		w := applyView(ctx, cfg, plan, v, perView[v], &rep, &mu)
+		w := applyView(ctx, cfg, plan, v, perView[v], allow, &rep, &mu)
 		mu.Lock()
 		done = append(done, w...)
 		mu.Unlock()
@@ -195,7 +197,7 @@ func writesPerView(cfg *config.Compiled, plan Plan) [][]pending {
 
 // applyView sends one view's writes and lease swaps, records the failures
 // in rep (under mu) and returns the accepted alias writes.
-func applyView(ctx context.Context, cfg *config.Compiled, plan Plan, v int, work []pending, rep *Report, mu *sync.Mutex) []written {
+func applyView(ctx context.Context, cfg *config.Compiled, plan Plan, v int, work []pending, allow func() bool, rep *Report, mu *sync.Mutex) []written {
 	leases := map[string]dnsupdate.Lease{}
 	for zone, lp := range plan.Leases[v] {
 		if lp.Write || lp.Lease.Swaps() {
@@ -203,6 +205,22 @@ func applyView(ctx context.Context, cfg *config.Compiled, plan Plan, v int, work
 		}
 	}
 	if len(work) == 0 && !anySwap(leases) || plan.dryRun {
+		return nil
+	}
+	// The permission to write is checked at the moment of sending, not
+	// when the cycle began: a slave whose master came back meanwhile
+	// writes nothing (and the zone's lease fences it off as well).
+	if allow != nil && !allow() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, w := range work {
+			err := errors.New("not written: this instance may no longer write (the master's heartbeat is fresh again)")
+			if w.alias < 0 {
+				rep.Removals[-w.alias-1].Errs[v] = err
+			} else {
+				rep.Aliases[w.alias].Errs[v] = err
+			}
+		}
 		return nil
 	}
 	changes := make([]dnsupdate.Change, len(work))

@@ -426,6 +426,14 @@ func (d *Daemon) mayWrite(now time.Time) (active, roleChanged bool) {
 	return active, changed
 }
 
+// mayWriteNow tells Apply, at the moment of sending, whether this instance
+// may still write: a master always, a slave while the heartbeat is stale.
+func (d *Daemon) mayWriteNow() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg.IsMaster(d.hostname) || d.follower.Stale(time.Now())
+}
+
 // Cycle evaluates the aliases due at now (all of them when all is set):
 // resolve and poll their members once each, read what DNS serves, plan
 // (Decide) and apply the plan where this instance may write.
@@ -496,7 +504,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		in.Leases = ReadLeases(ctx, cfg, due, removed)
 	}
 	plan := Decide(in)
-	applied := Apply(ctx, cfg, plan)
+	applied := Apply(ctx, cfg, plan, d.mayWriteNow)
 	rep.Aliases = results(cfg, plan, applied)
 	rep.Removals = removalResults(cfg, plan, applied)
 	d.logPlan(cfg, plan, applied, rep.Aliases)

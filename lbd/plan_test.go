@@ -1,6 +1,7 @@
 package lbd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -552,4 +553,22 @@ func TestDecideRemovalOfForeignName(t *testing.T) {
 		got = append(got, vp.Action)
 	}
 	assert.Equal(t, []Action{InSync, InSync, Unread, InSync}, got, "not ours or gone: nothing to delete; unread: retried")
+}
+
+// The permission to write is taken when sending: a plan made while this
+// instance could write sends nothing once allow says it may not.
+func TestApplyChecksRoleAtWriteTime(t *testing.T) {
+	cfg := planConfig(t, aliasA)
+	res, rep := loads(map[string]int{"192.0.2.1": 10})
+	plan := Decide(PlanInput{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
+		Served: map[string][]Served{"a.lb.example.org": {serves(), serves()}}})
+	require.Equal(t, []Action{Write, Write}, actions(plan.Aliases[0]))
+	asked := 0
+	out := Apply(context.Background(), cfg, plan, func() bool { asked++; return false })
+	assert.Equal(t, 2, asked, "asked for each server")
+	require.Len(t, out.Aliases[0].Errs, 2)
+	for _, err := range out.Aliases[0].Errs {
+		assert.ErrorContains(t, err, "may no longer write")
+	}
+	assert.Empty(t, out.Aliases[0].Written)
 }
