@@ -56,6 +56,7 @@ type Daemon struct {
 	routes    []route
 	// edits are operators' override edits waiting for their alias's cycle.
 	edits map[string][]pendingEdit
+	push  pushState
 }
 
 // Poller is what the daemon needs of the SNMP manager (*snmp.Poller).

@@ -2,10 +2,12 @@ package lbd
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,7 +126,8 @@ func TestReloadDuringCycleKeepsPolling(t *testing.T) {
 }
 
 func TestPushPokesOnlyNamedAliases(t *testing.T) {
-	d := testDaemon(t, quickConfig(t)+"[[alias]]\nname = \"b.example.org\"\nmembers = [\"127.0.0.3\"]\n")
+	src := strings.Replace(quickConfig(t), "[lbd]\n", "[lbd]\npush_allow = [\"127.0.0.0/8\"]\n", 1)
+	d := testDaemon(t, src+"[[alias]]\nname = \"b.example.org\"\nmembers = [\"127.0.0.3\"]\n")
 	// Both aliases evaluated: not due for a polling interval.
 	for _, st := range d.aliases {
 		st.sched.NextDue = time.Now().Add(time.Hour)
@@ -143,4 +146,42 @@ func TestPushPokesOnlyNamedAliases(t *testing.T) {
 		t.Fatal("a push naming no configured alias woke the loop")
 	default:
 	}
+}
+
+// Push notifications are bounded (issue 12): a source that is not allowed
+// is ignored (by default only the members' own addresses are); pushes for
+// one alias within push_min_interval are coalesced into one evaluation at
+// the end of the interval; over push_max_rate they are counted, not acted
+// on.
+func TestPushIsBounded(t *testing.T) {
+	src := strings.Replace(quickConfig(t), "[lbd]\n", "[lbd]\npush_min_interval = \"1h\"\npush_max_rate = 2\n", 1)
+	var aliases strings.Builder
+	for _, n := range []string{"b", "c", "d"} {
+		fmt.Fprintf(&aliases, "[[alias]]\nname = \"%s.example.org\"\nmembers = [\"127.0.0.3\"]\n", n)
+	}
+	d := testDaemon(t, src+aliases.String())
+	far := time.Now().Add(24 * time.Hour)
+	for _, st := range d.aliases {
+		st.sched.NextDue = far
+		st.members = []Member{{Host: "127.0.0.3", All: []netip.Addr{netip.MustParseAddr("127.0.0.3")}}}
+	}
+	member := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 3)}
+
+	d.onPush(&net.UDPAddr{IP: net.IPv4(192, 0, 2, 66)}, []string{"b.example.org"})
+	assert.Equal(t, far, d.aliases["b.example.org"].sched.NextDue, "a stranger's push does nothing")
+	assert.Equal(t, uint64(1), d.PushStats().Rejected)
+
+	for i := 0; i < 1000; i++ { // a flood from a member for one alias
+		d.onPush(member, []string{"b.example.org"})
+	}
+	st := d.PushStats()
+	assert.Equal(t, uint64(1), st.Accepted, "one evaluation")
+	assert.Equal(t, uint64(999), st.Coalesced)
+	assert.True(t, d.aliases["b.example.org"].sched.NextDue.IsZero(), "b due once")
+
+	d.onPush(member, []string{"c.example.org", "d.example.org"})
+	st = d.PushStats()
+	assert.Equal(t, uint64(2), st.Accepted, "push_max_rate = 2 per second")
+	assert.Equal(t, uint64(1), st.RateLimited)
+	assert.Equal(t, far, d.aliases["d.example.org"].sched.NextDue, "over the rate: not acted on")
 }

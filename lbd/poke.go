@@ -2,6 +2,7 @@ package lbd
 
 import (
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/lbd-project/lbd/lbd/config"
@@ -40,9 +41,96 @@ func (d *Daemon) pokeAll() {
 	d.Poke(names)
 }
 
-// onPush handles a push notification: the aliases it names are due now.
+// PushStats counts push notifications (for status and metrics).
+type PushStats struct {
+	Accepted    uint64 `json:"accepted"`     // aliases made due
+	Rejected    uint64 `json:"rejected"`     // from a source not allowed
+	Coalesced   uint64 `json:"coalesced"`    // within push_min_interval of the alias's last push: one evaluation later
+	RateLimited uint64 `json:"rate_limited"` // over push_max_rate: counted, not acted on
+}
+
+// pushState is the push rate limiter's state.
+type pushState struct {
+	last   map[string]time.Time // alias → last push-triggered evaluation
+	window time.Time            // start of the current one-second window
+	inWin  int                  // evaluations in it
+	stats  PushStats
+}
+
+// onPush handles a push notification (docs/design.md §7): a source not
+// allowed is ignored; each alias named is made due at once, unless it was
+// pushed less than push_min_interval ago (then it is due at the end of that
+// interval: pushes are coalesced) or push_max_rate evaluations were made in
+// this second (counted, not acted on: the next polling interval catches
+// up). A push is only a hint: lbd polls the members itself.
 func (d *Daemon) onPush(from *net.UDPAddr, aliases []string) {
-	if n := d.Poke(aliases); n > 0 {
-		d.log.WithFields(logrus.Fields{"from": from.String(), "aliases": aliases}).Debug("push: re-evaluating")
+	now := time.Now()
+	addr, _ := netip.AddrFromSlice(from.IP)
+	d.mu.Lock()
+	lbdCfg := d.cfg.LBD
+	allowed, configured := lbdCfg.PushAllowed(addr)
+	if !configured {
+		allowed = d.isMemberAddr(addr)
 	}
+	ps := &d.push
+	if !allowed {
+		ps.stats.Rejected++
+		d.mu.Unlock()
+		return
+	}
+	if ps.last == nil {
+		ps.last = map[string]time.Time{}
+	}
+	if now.Sub(ps.window) >= time.Second {
+		ps.window, ps.inWin = now, 0
+	}
+	var due []string
+	for _, a := range aliases {
+		name := config.NormName(a)
+		st, ok := d.aliases[name]
+		if !ok {
+			continue
+		}
+		switch {
+		case now.Sub(ps.last[name]) < lbdCfg.PushMinInterval.Duration:
+			ps.stats.Coalesced++
+			if next := ps.last[name].Add(lbdCfg.PushMinInterval.Duration); st.sched.NextDue.After(next) {
+				st.sched.NextDue = next
+			}
+		case ps.inWin >= lbdCfg.PushMaxRate:
+			ps.stats.RateLimited++
+		default:
+			ps.inWin++
+			ps.last[name] = now
+			ps.stats.Accepted++
+			due = append(due, name)
+		}
+	}
+	d.mu.Unlock()
+	if n := d.Poke(due); n > 0 {
+		d.log.WithFields(logrus.Fields{"from": from.String(), "aliases": due}).Debug("push: re-evaluating")
+	}
+}
+
+// isMemberAddr reports whether a is an address of a configured member, as
+// last resolved. Called with d.mu held.
+func (d *Daemon) isMemberAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, st := range d.aliases {
+		for _, m := range st.members {
+			for _, x := range m.All {
+				if x.Unmap() == a {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// PushStats returns the push counters.
+func (d *Daemon) PushStats() PushStats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.push.stats
 }

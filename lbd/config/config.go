@@ -60,6 +60,17 @@ type LBDSection struct {
 	// re-evaluated at once instead of at their next polling interval.
 	PushListen    string `toml:"push_listen"`
 	PushCommunity string `toml:"push_community"`
+	// PushAllow lists the sources (addresses or prefixes) push
+	// notifications are accepted from; empty: the addresses of the
+	// configured members as last resolved.
+	PushAllow []string `toml:"push_allow"`
+	// PushMinInterval is the least time between two push-triggered
+	// evaluations of one alias (pushes in between are coalesced);
+	// PushMaxRate bounds push-triggered alias evaluations per second in all.
+	PushMinInterval tomlconf.Duration `toml:"push_min_interval"`
+	PushMaxRate     int               `toml:"push_max_rate"`
+
+	pushAllow []netip.Prefix
 	// Group names the instances (master and slaves) that manage the same
 	// aliases: the ownership record of every name they write says so
 	// (docs/design.md §9). Default: lbd.master, else "lbd".
@@ -198,7 +209,8 @@ func ParseFallback(s string) (Fallback, error) {
 func Defaults() Spec {
 	return Spec{
 		LBD: LBDSection{Role: "auto", Workers: 64, Tick: tomlconf.Duration{Duration: time.Second}, PushCommunity: "public",
-			StaleLoadAfter: tomlconf.Duration{Duration: 6 * time.Hour}},
+			StaleLoadAfter: tomlconf.Duration{Duration: 6 * time.Hour}, PushMinInterval: tomlconf.Duration{Duration: time.Second},
+			PushMaxRate: 50},
 		Heartbeat: HeartbeatSection{Interval: tomlconf.Duration{Duration: 5 * time.Second}, StaleAfter: tomlconf.Duration{Duration: 30 * time.Second}},
 		DNS:       DNSSection{Timeout: tomlconf.Duration{Duration: 2 * time.Second}, Retries: 2, Fencing: true},
 		SNMP: snmp.Config{Version: "3", Port: 161, User: "loadbalancing", AuthProtocol: "md5",
@@ -261,6 +273,22 @@ func (c *Spec) validateLBD() []error {
 		if c.LBD.PushCommunity == "" {
 			bad("lbd.push_community", "required with push_listen")
 		}
+	}
+	c.LBD.pushAllow = nil
+	for i, s := range c.LBD.PushAllow {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				bad(fmt.Sprintf("lbd.push_allow[%d]", i), "%q is neither an address nor a prefix", s)
+				continue
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		c.LBD.pushAllow = append(c.LBD.pushAllow, p.Masked())
+	}
+	if c.LBD.PushMinInterval.Duration < 0 || c.LBD.PushMaxRate < 1 {
+		bad("lbd.push_max_rate", "push_min_interval must not be negative and push_max_rate must be at least 1")
 	}
 	if c.LBD.Workers < 1 {
 		bad("lbd.workers", "must be at least 1")
@@ -744,6 +772,21 @@ func (c *Spec) IsMaster(hostname string) bool {
 		return false
 	}
 	return c.LBD.Master == hostname
+}
+
+// PushAllowed reports whether push_allow lets a notification from a in;
+// ok is false when push_allow is empty (the caller decides).
+func (l LBDSection) PushAllowed(a netip.Addr) (allowed, configured bool) {
+	if len(l.pushAllow) == 0 {
+		return false, false
+	}
+	a = a.Unmap()
+	for _, p := range l.pushAllow {
+		if p.Contains(a) {
+			return true, true
+		}
+	}
+	return false, true
 }
 
 // memberID is what makes two member entries the same member: the address
