@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
@@ -382,4 +383,238 @@ func TestTCPIdleTimeout(t *testing.T) {
 		assert.Less(t, time.Since(start), 5*time.Second, "connection %d", i)
 	}
 	require.NoError(t, tcpQueryFrom(s.Addr(), "127.0.0.1"), "a new connection is served")
+}
+
+// TestRateLimiter: the token bucket per source prefix, on an injected
+// clock.
+func TestRateLimiter(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	type step struct {
+		at   time.Duration // clock offset from t0
+		from string
+		n    int    // responses asked for
+		want string // one letter per response: s(end), d(rop), t(runcated slip)
+	}
+	tests := []struct {
+		name  string
+		rrl   RRL
+		steps []step
+	}{
+		{"burst, then slip every 2nd drop, refill at the rate", RRL{ResponsesPerSecond: 10, Burst: 5, Slip: 2}, []step{
+			{0, "192.0.2.1", 9, "sssssdtdt"},
+			{500 * time.Millisecond, "192.0.2.1", 8, "sssssdtd"}, // 5 tokens earned in 0.5 s
+			{600 * time.Millisecond, "192.0.2.1", 2, "st"},
+		}},
+		{"the /24 shares one bucket, other prefixes have their own", RRL{ResponsesPerSecond: 1, Burst: 2, Slip: 1}, []step{
+			{0, "192.0.2.1", 2, "ss"},
+			{0, "192.0.2.200", 2, "tt"},
+			{0, "192.0.3.1", 3, "sst"},
+			{0, "::ffff:192.0.2.7", 1, "t"}, // IPv4-mapped counts as IPv4
+			{0, "2001:db8:0:1::1", 2, "ss"},
+			{0, "2001:db8:0:ff::2", 1, "t"},     // same /56
+			{0, "2001:db8:0:100::1", 2, "ss"},   // another /56
+			{time.Second, "192.0.2.99", 2, "st"}, // one token per second
+		}},
+		{"slip 0 drops every excess response", RRL{ResponsesPerSecond: 2, Burst: 1, Slip: 0}, []step{
+			{0, "198.51.100.1", 4, "sddd"},
+		}},
+		{"burst 0 is one second's worth", RRL{ResponsesPerSecond: 3, Slip: 3}, []step{
+			{0, "198.51.100.1", 6, "sssddt"},
+		}},
+		{"a clock going backwards earns nothing", RRL{ResponsesPerSecond: 10, Burst: 2, Slip: 1}, []step{
+			{time.Second, "198.51.100.1", 3, "sst"},
+			{0, "198.51.100.1", 1, "t"},
+			{time.Second + 100*time.Millisecond, "198.51.100.1", 2, "st"},
+		}},
+	}
+	letter := map[rrlAction]byte{rrlSend: 's', rrlDrop: 'd', rrlSlip: 't'}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var now time.Time
+			r := tt.rrl
+			r.Clock = func() time.Time { return now }
+			if r.Burst == 0 {
+				r.Burst = r.ResponsesPerSecond // as Config.compile does
+			}
+			l := newRateLimiter(r)
+			for i, st := range tt.steps {
+				now = t0.Add(st.at)
+				got := make([]byte, st.n)
+				for j := range got {
+					got[j] = letter[l.decide(netip.MustParseAddr(st.from))]
+				}
+				assert.Equal(t, st.want, string(got), "step %d (%s at +%v)", i, st.from, st.at)
+			}
+		})
+	}
+	assert.Nil(t, newRateLimiter(RRL{}), "ResponsesPerSecond 0 disables the limiter")
+}
+
+// TestRateLimiterBounded: a flood from more prefixes than the table holds
+// shares one overflow bucket instead of growing it; the table is swept of
+// refilled buckets.
+func TestRateLimiterBounded(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	l := newRateLimiter(RRL{ResponsesPerSecond: 1, Burst: 1, Slip: 0, Clock: func() time.Time { return now }})
+	for i := 0; i < rrlMaxBuckets; i++ {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 1}) // 10.x.y.0/24
+		require.Equal(t, rrlSend, l.decide(a), "first response of prefix %d", i)
+	}
+	require.Len(t, l.buckets, rrlMaxBuckets, "table")
+	// Full and nothing refilled: new prefixes share the overflow bucket.
+	assert.Equal(t, rrlSend, l.decide(netip.MustParseAddr("192.0.2.1")), "overflow bucket, first")
+	assert.Equal(t, rrlDrop, l.decide(netip.MustParseAddr("198.51.100.1")), "overflow bucket, shared")
+	assert.Len(t, l.buckets, rrlMaxBuckets, "table grew")
+	// Two seconds later every bucket has refilled: the sweep empties the
+	// table and the new prefix gets its own bucket.
+	now = now.Add(2 * time.Second)
+	assert.Equal(t, rrlSend, l.decide(netip.MustParseAddr("203.0.113.1")), "after the sweep")
+	assert.Len(t, l.buckets, 1, "table after the sweep")
+}
+
+// TestRRLFlood: a burst of 2,000 UDP queries from one source within one
+// clock second (the limiter's clock stands still) is answered only up to
+// the burst, with truncated slips; a second source, TCP and signed
+// queries are still answered.
+func TestRRLFlood(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.RRL = &RRL{ResponsesPerSecond: 50, Burst: 100, Slip: 2, Clock: fixedClock(testSerialBase)}
+	s := startServer(t, cfg)
+	addr := s.Addr()
+
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err, "client socket")
+	defer c.Close()
+	to, err := net.ResolveUDPAddr("udp", addr)
+	require.NoError(t, err, "resolve")
+	const flood = 2000
+	var answered, slipped, replies atomic.Int32
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		buf := make([]byte, 65535)
+		for i := 0; i < flood; i++ {
+			c.SetReadDeadline(time.Now().Add(time.Second))
+			n, _, err := c.ReadFrom(buf)
+			if err != nil {
+				return // a second of silence: the flood is over
+			}
+			var r dns.Msg
+			if r.Unpack(buf[:n]) != nil {
+				continue
+			}
+			replies.Add(1)
+			switch {
+			case r.Truncated && len(r.Answer) == 0:
+				slipped.Add(1)
+			case r.Rcode == dns.RcodeSuccess && len(r.Answer) == 1:
+				answered.Add(1)
+			}
+		}
+	}()
+	m := new(dns.Msg)
+	m.SetQuestion(testZone, dns.TypeSOA)
+	for i := 0; i < flood; i++ {
+		m.Id = uint16(i)
+		wire, _ := m.Pack()
+		_, err := c.WriteTo(wire, to)
+		require.NoError(t, err, "query %d", i)
+	}
+	select {
+	case <-readDone:
+	case <-time.After(30 * time.Second):
+		require.FailNow(t, "reader did not finish")
+	}
+	t.Logf("%d queries: %d answered, %d truncated slips, %d replies", flood, answered.Load(), slipped.Load(), replies.Load())
+	assert.Positive(t, answered.Load(), "no query answered")
+	assert.LessOrEqual(t, answered.Load(), int32(100), "answers beyond the burst")
+	assert.Positive(t, slipped.Load(), "no TC=1 slip")
+	assert.Less(t, replies.Load(), int32(flood/2+100), "replies: most excess queries must be dropped")
+
+	// Another /24 has its own bucket.
+	c2, err := net.ListenPacket("udp", "127.0.1.1:0")
+	require.NoError(t, err, "second client socket")
+	defer c2.Close()
+	wire, _ := m.Pack()
+	_, err = c2.WriteTo(wire, to)
+	require.NoError(t, err, "second client query")
+	c2.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 65535)
+	n, _, err := c2.ReadFrom(buf)
+	require.NoError(t, err, "second source not answered")
+	var r dns.Msg
+	require.NoError(t, r.Unpack(buf[:n]), "unpack")
+	wantRcode(t, dns.RcodeSuccess, &r, "second source")
+	assert.False(t, r.Truncated, "second source truncated")
+	assert.Len(t, r.Answer, 1, "second source answer")
+
+	// The flooded source is still answered over TCP and when signed.
+	require.NoError(t, tcpQueryFrom(addr, "127.0.0.1"), "TCP from the flooded source")
+	sm := new(dns.Msg)
+	sm.SetQuestion(testZone, dns.TypeSOA)
+	sm.SetTsig(otherKey, dns.HmacSHA256, 300, time.Now().Unix())
+	sr := exchange(t, addr, sm, "udp")
+	wantRcode(t, dns.RcodeSuccess, sr, "signed query from the flooded source")
+	assert.Len(t, sr.Answer, 1, "signed query answer")
+}
+
+// TestLimitsConfig: validation of the limits and transfer keys.
+func TestLimitsConfig(t *testing.T) {
+	tests := []struct {
+		name  string
+		edit  func(c *Config)
+		error string // "" = valid
+	}{
+		{"defaults", func(c *Config) {}, ""},
+		{"explicit limits", func(c *Config) { c.TCPMax, c.TCPPerSource, c.TCPIdleTimeout = 10, 9, time.Second }, ""},
+		{"per source default below a small max", func(c *Config) { c.TCPMax = 4 }, ""},
+		{"per source equal to max", func(c *Config) { c.TCPMax, c.TCPPerSource = 16, 16 }, "must be below tcp_max"},
+		{"per source above the default max", func(c *Config) { c.TCPPerSource = 200 }, "must be below tcp_max"},
+		{"max 1", func(c *Config) { c.TCPMax = 1 }, "at least 2"},
+		{"negative idle timeout", func(c *Config) { c.TCPIdleTimeout = -time.Second }, "must not be negative"},
+		{"RRL off", func(c *Config) { c.RRL = &RRL{} }, ""},
+		{"RRL negative", func(c *Config) { c.RRL = &RRL{ResponsesPerSecond: 5, Slip: -1} }, "must not be negative"},
+		{"transfer key", func(c *Config) { c.Zones[0].TransferKeys = []string{"OTHER-KEY"} }, ""},
+		{"unknown transfer key", func(c *Config) { c.Zones[0].TransferKeys = []string{"nope."} }, `transfer_keys[0] "nope.": no such key`},
+		{"empty transfer key", func(c *Config) { c.Zones[0].TransferKeys = []string{" "} }, "transfer_keys[0]: empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := testConfig(t)
+			tt.edit(&c)
+			err := c.Validate()
+			if tt.error == "" {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorContains(t, err, tt.error)
+			}
+		})
+	}
+	cc, err := testConfig(t).compile()
+	require.NoError(t, err, "compile")
+	assert.Equal(t, limits{tcpMax: DefaultTCPMax, tcpPerSource: DefaultTCPPerSource, tcpIdle: DefaultTCPIdleTimeout, rrl: DefaultRRL()}, cc.limits, "defaults")
+}
+
+// TestHealthyLifecycle: not healthy before Run and after it returned.
+func TestHealthyLifecycle(t *testing.T) {
+	s, err := New(testConfig(t))
+	require.NoError(t, err, "New")
+	assert.ErrorContains(t, s.Healthy(), "not running", "before Run")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	ok := false
+	for i := 0; i < 100 && !ok; i++ {
+		ok = s.Healthy() == nil
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.True(t, ok, "Healthy while running: %v", s.Healthy())
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "Run")
+	case <-time.After(10 * time.Second):
+		require.FailNow(t, "Run did not return")
+	}
+	assert.ErrorContains(t, s.Healthy(), "stopped", "after Run")
 }
