@@ -35,7 +35,7 @@ type Zone struct {
 // are not limited (they cannot be forged to reflect at a victim).
 type RRL struct {
 	ResponsesPerSecond int // 0 disables the limiter
-	Burst              int // bucket depth in responses; 0 = ResponsesPerSecond
+	Burst              int // bucket depth in responses; 0 = 2 × ResponsesPerSecond
 	Slip               int // every Slip-th dropped response is sent truncated; 0 = none
 	// Clock is the limiter's clock (nil = time.Now); tests inject one.
 	Clock func() time.Time
@@ -48,7 +48,7 @@ const (
 	DefaultTCPPerSource          = 16
 	DefaultTCPIdleTimeout        = 10 * time.Second // RFC 7766 §6.2.3: "a few seconds" to tens
 	DefaultRRLResponsesPerSecond = 100
-	DefaultRRLBurst              = 200
+	DefaultRRLBurst              = 2 * DefaultRRLResponsesPerSecond
 	DefaultRRLSlip               = 2
 )
 
@@ -263,7 +263,7 @@ func (c Config) compileLimits() (limits, error) {
 		return l, errors.New("dnsserver: rrl settings must not be negative")
 	}
 	if r.Burst == 0 {
-		r.Burst = r.ResponsesPerSecond
+		r.Burst = 2 * r.ResponsesPerSecond
 	}
 	return l, nil
 }

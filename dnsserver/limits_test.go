@@ -411,15 +411,15 @@ func TestRateLimiter(t *testing.T) {
 			{0, "192.0.3.1", 3, "sst"},
 			{0, "::ffff:192.0.2.7", 1, "t"}, // IPv4-mapped counts as IPv4
 			{0, "2001:db8:0:1::1", 2, "ss"},
-			{0, "2001:db8:0:ff::2", 1, "t"},     // same /56
-			{0, "2001:db8:0:100::1", 2, "ss"},   // another /56
+			{0, "2001:db8:0:ff::2", 1, "t"},      // same /56
+			{0, "2001:db8:0:100::1", 2, "ss"},    // another /56
 			{time.Second, "192.0.2.99", 2, "st"}, // one token per second
 		}},
 		{"slip 0 drops every excess response", RRL{ResponsesPerSecond: 2, Burst: 1, Slip: 0}, []step{
 			{0, "198.51.100.1", 4, "sddd"},
 		}},
-		{"burst 0 is one second's worth", RRL{ResponsesPerSecond: 3, Slip: 3}, []step{
-			{0, "198.51.100.1", 6, "sssddt"},
+		{"burst 0 is two seconds' worth", RRL{ResponsesPerSecond: 3, Slip: 3}, []step{
+			{0, "198.51.100.1", 9, "ssssssddt"},
 		}},
 		{"a clock going backwards earns nothing", RRL{ResponsesPerSecond: 10, Burst: 2, Slip: 1}, []step{
 			{time.Second, "198.51.100.1", 3, "sst"},
@@ -434,7 +434,7 @@ func TestRateLimiter(t *testing.T) {
 			r := tt.rrl
 			r.Clock = func() time.Time { return now }
 			if r.Burst == 0 {
-				r.Burst = r.ResponsesPerSecond // as Config.compile does
+				r.Burst = 2 * r.ResponsesPerSecond // as Config.compile does
 			}
 			l := newRateLimiter(r)
 			for i, st := range tt.steps {
