@@ -16,11 +16,45 @@ import (
 // Zone is one zone served with authority. NS seeds the apex NS RRset when
 // the zone is created (a zone already on disk keeps its own); UpdateKeys
 // names the keys allowed to update names in the zone (none = the zone
-// accepts no UPDATE).
+// accepts no UPDATE); TransferKeys names the keys allowed to transfer it
+// (AXFR, RFC 5936; IXFR, RFC 1995). A key in UpdateKeys only may not
+// transfer the zone; Config.Secondaries may, by address, without TSIG.
 type Zone struct {
-	Name       string
-	NS         []string
-	UpdateKeys []string
+	Name         string
+	NS           []string
+	UpdateKeys   []string
+	TransferKeys []string
+}
+
+// RRL is the UDP response rate limit (in the style of BIND's RRL): each
+// source prefix (/24 for IPv4, /56 for IPv6) gets a token bucket of Burst
+// responses refilled at ResponsesPerSecond. A response over the limit is
+// dropped, except that every Slip-th dropped response is sent truncated
+// (TC=1, no records; RFC 1035 §4.2.1) so that a real client retries over
+// TCP (RFC 7766), which is not rate-limited. Requests with a valid TSIG
+// are not limited (they cannot be forged to reflect at a victim).
+type RRL struct {
+	ResponsesPerSecond int // 0 disables the limiter
+	Burst              int // bucket depth in responses; 0 = 2 × ResponsesPerSecond
+	Slip               int // every Slip-th dropped response is sent truncated; 0 = none
+	// Clock is the limiter's clock (nil = time.Now); tests inject one.
+	Clock func() time.Time
+}
+
+// Defaults of the per-client limits (Config.TCPMax, TCPPerSource,
+// TCPIdleTimeout and RRL).
+const (
+	DefaultTCPMax                = 128
+	DefaultTCPPerSource          = 16
+	DefaultTCPIdleTimeout        = 10 * time.Second // RFC 7766 §6.2.3: "a few seconds" to tens
+	DefaultRRLResponsesPerSecond = 100
+	DefaultRRLBurst              = 2 * DefaultRRLResponsesPerSecond
+	DefaultRRLSlip               = 2
+)
+
+// DefaultRRL returns the default response rate limit.
+func DefaultRRL() RRL {
+	return RRL{ResponsesPerSecond: DefaultRRLResponsesPerSecond, Burst: DefaultRRLBurst, Slip: DefaultRRLSlip}
 }
 
 // Config configures a Server.
@@ -51,6 +85,22 @@ type Config struct {
 	// serial forward to it when it is ahead (see serial.go and the package
 	// documentation). It is not used for TSIG. Tests inject a fixed clock.
 	SerialClock func() time.Time
+
+	// Per-client limits (see docs/design.md, "Embedded DNS server
+	// limits"). TCPMax caps the TCP connections served at once (0 =
+	// DefaultTCPMax); TCPPerSource caps those of one source address (an
+	// IPv6 source counts per /64; 0 = DefaultTCPPerSource) and must be
+	// below TCPMax, so that one client cannot take them all: a connection
+	// over its source's cap is closed at once, and one arriving at the
+	// global cap replaces the connection idle for the longest time (RFC
+	// 7766 §6.2.3), or is closed when none is idle. TCPIdleTimeout closes
+	// a connection on which no complete message arrived for that long (0
+	// = DefaultTCPIdleTimeout).
+	TCPMax         int
+	TCPPerSource   int
+	TCPIdleTimeout time.Duration
+	// RRL limits UDP responses per source prefix; nil = DefaultRRL().
+	RRL *RRL
 }
 
 const (
@@ -69,13 +119,22 @@ type compiledConfig struct {
 	keys        tsig.Keyring
 	secondaries []netip.AddrPort
 	zones       []compiledZone
+	limits      limits
+}
+
+// limits are the per-client limits with the defaults applied.
+type limits struct {
+	tcpMax, tcpPerSource int
+	tcpIdle              time.Duration
+	rrl                  RRL // ResponsesPerSecond 0 = off
 }
 
 type compiledZone struct {
-	name       string // canonical
-	ns         []string
-	updateKeys map[string]bool
-	clock      func() time.Time // nil = time.Now
+	name         string // canonical
+	ns           []string
+	updateKeys   map[string]bool
+	transferKeys map[string]bool
+	clock        func() time.Time // nil = time.Now
 }
 
 // now is the time for time-derived serials.
@@ -135,7 +194,7 @@ func (c Config) compile() (*compiledConfig, error) {
 			return nil, fmt.Errorf("dnsserver: zone[%d] %q: duplicate zone", i, z.Name)
 		}
 		seen[name] = true
-		cz := compiledZone{name: name, updateKeys: map[string]bool{}, clock: c.SerialClock}
+		cz := compiledZone{name: name, updateKeys: map[string]bool{}, transferKeys: map[string]bool{}, clock: c.SerialClock}
 		for j, ns := range z.NS {
 			ns = strings.TrimSpace(ns)
 			if _, ok := dns.IsDomainName(ns); !ok || ns == "" {
@@ -153,10 +212,58 @@ func (c Config) compile() (*compiledConfig, error) {
 			}
 			cz.updateKeys[kn] = true
 		}
+		for j, kn := range z.TransferKeys {
+			if strings.TrimSpace(kn) == "" {
+				return nil, fmt.Errorf("dnsserver: zone %q: transfer_keys[%d]: empty", z.Name, j)
+			}
+			kn = dns.CanonicalName(strings.TrimSpace(kn))
+			if cc.keys[kn] == nil {
+				return nil, fmt.Errorf("dnsserver: zone %q: transfer_keys[%d] %q: no such key", z.Name, j, z.TransferKeys[j])
+			}
+			cz.transferKeys[kn] = true
+		}
 		cc.zones = append(cc.zones, cz)
 	}
 	if c.CompactAfter < 0 || c.CompactInterval < 0 {
 		return nil, errors.New("dnsserver: compaction settings must not be negative")
 	}
+	lim, err := c.compileLimits()
+	if err != nil {
+		return nil, err
+	}
+	cc.limits = lim
 	return cc, nil
+}
+
+func (c Config) compileLimits() (limits, error) {
+	l := limits{tcpMax: c.TCPMax, tcpPerSource: c.TCPPerSource, tcpIdle: c.TCPIdleTimeout, rrl: DefaultRRL()}
+	if c.TCPMax < 0 || c.TCPPerSource < 0 || c.TCPIdleTimeout < 0 {
+		return l, errors.New("dnsserver: tcp limits must not be negative")
+	}
+	if l.tcpMax == 0 {
+		l.tcpMax = DefaultTCPMax
+	}
+	if l.tcpMax < 2 {
+		return l, fmt.Errorf("dnsserver: tcp_max %d: at least 2 (the per-source cap must be below it)", l.tcpMax)
+	}
+	if l.tcpPerSource == 0 {
+		l.tcpPerSource = min(DefaultTCPPerSource, l.tcpMax-1)
+	}
+	if l.tcpIdle == 0 {
+		l.tcpIdle = DefaultTCPIdleTimeout
+	}
+	if l.tcpPerSource >= l.tcpMax {
+		return l, fmt.Errorf("dnsserver: tcp_per_source %d must be below tcp_max %d (one client could take every connection)", l.tcpPerSource, l.tcpMax)
+	}
+	if c.RRL != nil {
+		l.rrl = *c.RRL
+	}
+	r := &l.rrl
+	if r.ResponsesPerSecond < 0 || r.Burst < 0 || r.Slip < 0 {
+		return l, errors.New("dnsserver: rrl settings must not be negative")
+	}
+	if r.Burst == 0 {
+		r.Burst = 2 * r.ResponsesPerSecond
+	}
+	return l, nil
 }

@@ -18,7 +18,7 @@
 //     without OPT, at most 4096, which is also what we advertise); version
 //     other than 0 gets BADVERS. RFC 2181 §9 / RFC 1035 §4.2.1: an answer
 //     that does not fit is truncated with TC set, and the client retries
-//     over TCP (RFC 1035 §4.2.2, RFC 7766; 10 s idle timeout).
+//     over TCP (RFC 1035 §4.2.2, RFC 7766; see Limits below).
 //   - RFC 2136: UPDATE. §3.1 the zone section must name one of our zones
 //     (NOTAUTH otherwise). The request must carry a valid TSIG (RFC 8945)
 //     from a key listed in the zone's UpdateKeys: unsigned or another key →
@@ -46,8 +46,10 @@
 //     journal's last 64 compacted records plus the uncompacted ones; the
 //     AXFR form is sent when the client's serial is not in it; over UDP
 //     only the SOA is sent). Allowed from a secondary's IP address or with
-//     any valid configured TSIG key, REFUSED otherwise. Signed transfers
-//     sign every message (RFC 8945 §5.3.1).
+//     a valid TSIG key listed in the zone's TransferKeys, REFUSED otherwise
+//     (an UpdateKeys entry is not a transfer key; RFC 5936 §6 leaves the
+//     policy to the server). Signed transfers sign every message (RFC 8945
+//     §5.3.1).
 //
 // Serials. SOA serials are compared and incremented with RFC 1982 §3
 // serial number arithmetic (32 bits, so 2^32-1 is followed by 0), never
@@ -91,7 +93,23 @@
 // combinations loads to the same zone. DataDir is flock'ed so that two
 // servers never share it. See store.go for the byte layout.
 //
+// Limits (docs/design.md, "Embedded DNS server limits"). The TCP accept
+// loop and the UDP read loop never end while the server runs: an error
+// that is not a timeout (EMFILE, ENFILE, ECONNABORTED, ...) is retried
+// with backoff, 5 ms doubling to 1 s, and Server.Healthy reports it for
+// as long as it persists. TCP connections are capped in total
+// (Config.TCPMax, 128) and per source address (TCPPerSource, 16, below
+// the total; IPv6 per /64): a connection over its source's cap is closed
+// at once, and one arriving at the global cap replaces the connection idle
+// for the longest time (RFC 7766 §6.2.3). A connection without a complete
+// message for TCPIdleTimeout (10 s) is closed. UDP responses are rate
+// limited per source prefix (Config.RRL: /24 or /56, 100 responses/s,
+// burst 200, every 2nd dropped response sent truncated so that a real
+// client retries over TCP); TCP and requests with a valid TSIG are not
+// limited.
+//
 // The package never logs: errors are returned wrapped, and Config.Log
 // receives diagnostics from background work (NOTIFY, compaction, a
-// recovered panic while handling a request).
+// recovered panic while handling a request, an accept or read error
+// starting and ending).
 package dnsserver

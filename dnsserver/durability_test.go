@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(helperEnv); dir != "" {
 		os.Exit(helperMain(dir))
 	}
+	if dir := os.Getenv(fdHelperEnv); dir != "" {
+		os.Exit(fdHelperMain(dir))
+	}
 	os.Exit(m.Run())
 }
 
@@ -34,7 +37,8 @@ func helperMain(dir string) int {
 		Listen:  "127.0.0.1:0",
 		DataDir: dir,
 		Keys:    []tsig.Spec{{Name: testKeyName, Algorithm: "hmac-sha256", Secret: testSecret}},
-		Zones:   []Zone{{Name: testZone, NS: []string{"ns1.lb.example.org."}, UpdateKeys: []string{testKeyName}}},
+		Zones: []Zone{{Name: testZone, NS: []string{"ns1.lb.example.org."},
+			UpdateKeys: []string{testKeyName}, TransferKeys: []string{testKeyName}}},
 		// Compact often, so that kills also hit compactions.
 		CompactAfter:    5,
 		CompactInterval: 30 * time.Millisecond,

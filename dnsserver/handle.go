@@ -27,8 +27,11 @@ type request struct {
 // The steps: decode, prepare the reply and its size limit (EDNS), verify
 // the TSIG, dispatch on opcode, then emit.
 func (s *Server) handle(raw []byte, from netip.Addr, tcp bool, emit func([]byte) error) {
-	m, ok := decodeRequest(raw, emit)
-	if !ok {
+	m, formErrReply := decodeRequest(raw)
+	if m == nil {
+		if formErrReply != nil && s.udpAction(from, tcp) == rrlSend {
+			emit(formErrReply)
+		}
 		return
 	}
 	req := &request{msg: m}
@@ -48,6 +51,18 @@ func (s *Server) handle(raw []byte, from netip.Addr, tcp bool, emit func([]byte)
 		formerr = s.verifyTSIG(req, raw, rr)
 	}
 
+	// UDP response rate limiting (Config.RRL), before any work is done
+	// for the request; a request with a valid TSIG is exempt.
+	if req.key == nil || req.tsigErr != 0 {
+		switch s.udpAction(from, tcp) {
+		case rrlDrop:
+			return
+		case rrlSlip:
+			s.emitSlip(reply, emit)
+			return
+		}
+	}
+
 	xfr := s.dispatch(req, reply, opt, formerr, from, tcp)
 	if reply.Rcode > 0xF && reply.IsEdns0() == nil {
 		reply.Rcode = dns.RcodeServerFailure
@@ -60,29 +75,37 @@ func (s *Server) handle(raw []byte, from netip.Addr, tcp bool, emit func([]byte)
 	s.emitReply(req, reply, limit, emit)
 }
 
-// decodeRequest unpacks raw. It reports false when there is nothing more
-// to do: garbage shorter than a header and responses get no reply (avoid
-// amplification); an unparsable request gets a header-only FORMERR
-// (RFC 1035 §4.1.1), emitted here.
-func decodeRequest(raw []byte, emit func([]byte) error) (*dns.Msg, bool) {
+// emitSlip sends reply, which holds only the question (and our OPT), with
+// TC set and unsigned: the rate limiter's "slip", which a real client
+// answers by retrying over TCP (RFC 1035 §4.2.1, RFC 7766 §5).
+func (s *Server) emitSlip(reply *dns.Msg, emit func([]byte) error) {
+	reply.Truncated = true
+	if b, err := reply.Pack(); err == nil {
+		emit(b)
+	}
+}
+
+// decodeRequest unpacks raw. It returns a nil message when there is
+// nothing more to do: garbage shorter than a header and responses get no
+// reply (avoid amplification); an unparsable request gets the returned
+// header-only FORMERR (RFC 1035 §4.1.1).
+func decodeRequest(raw []byte) (*dns.Msg, []byte) {
 	if len(raw) < 12 {
-		return nil, false
+		return nil, nil
 	}
 	m := new(dns.Msg)
 	if err := m.Unpack(raw); err != nil {
 		if m.Response {
-			return nil, false
+			return nil, nil
 		}
 		r := &dns.Msg{MsgHdr: dns.MsgHdr{Id: m.Id, Response: true, Opcode: m.Opcode, Rcode: dns.RcodeFormatError}}
-		if b, err := r.Pack(); err == nil {
-			emit(b)
-		}
-		return nil, false
+		b, _ := r.Pack()
+		return nil, b
 	}
 	if m.Response {
-		return nil, false
+		return nil, nil
 	}
-	return m, true
+	return m, nil
 }
 
 // newReply is the reply skeleton for m: same ID and opcode, RD and CD

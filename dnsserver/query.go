@@ -74,9 +74,13 @@ func (s *Server) query(req, reply *dns.Msg) {
 	}
 }
 
-// transferAllowed: a configured secondary's address, or a valid TSIG key.
-func (s *Server) transferAllowed(from netip.Addr, key *tsig.Key) bool {
-	return key != nil || s.secIPs[from.Unmap()]
+// transferAllowed: a configured secondary's address, or a valid TSIG key
+// listed in the zone's TransferKeys (a key allowed to update the zone is
+// not thereby allowed to transfer it). RFC 5936 §6 leaves the policy to
+// the server; a request signed with a bad key or MAC never gets here
+// (NOTAUTH, RFC 8945 §5.2).
+func (s *Server) transferAllowed(z *zone, from netip.Addr, key *tsig.Key) bool {
+	return key != nil && z.cfg.transferKeys[key.Name] || s.secIPs[from.Unmap()]
 }
 
 // xfr builds the RRs of a zone transfer: AXFR (RFC 5936 §2.2) or IXFR
@@ -94,7 +98,7 @@ func (s *Server) xfr(req, reply *dns.Msg, from netip.Addr, tcp bool, key *tsig.K
 		reply.Rcode = dns.RcodeNotAuth
 		return nil
 	}
-	if !s.transferAllowed(from, key) {
+	if !s.transferAllowed(z, from, key) {
 		reply.Rcode = dns.RcodeRefused
 		return nil
 	}

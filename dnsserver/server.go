@@ -24,9 +24,7 @@ import (
 const (
 	maxUDPSize     = 4096 // largest UDP reply; advertised in our OPT
 	xfrMessageSize = 16000
-	tcpIdleTimeout = 10 * time.Second
 	tcpWriteTimout = 10 * time.Second
-	maxTCPConns    = 128
 	maxUDPWorkers  = 64
 	notifyTries    = 3
 	notifyTimeout  = time.Second
@@ -39,6 +37,8 @@ type Server struct {
 	zones  map[string]*zone
 	secs   []netip.AddrPort
 	secIPs map[netip.Addr]bool
+	lim    limits
+	rrl    *rateLimiter // nil = no UDP rate limiting
 
 	udp  *net.UDPConn
 	tcp  *net.TCPListener
@@ -49,8 +49,12 @@ type Server struct {
 	notifyMu  sync.Mutex
 	pending   map[*zone]bool
 
-	connMu sync.Mutex
-	conns  map[net.Conn]struct{}
+	connMu    sync.Mutex
+	conns     map[*tcpConn]struct{}
+	perSource map[netip.Prefix]int
+
+	healthMu sync.Mutex
+	health   [healthComponents]error
 
 	runMu   sync.Mutex
 	running bool
@@ -78,10 +82,13 @@ func New(cfg Config) (*Server, error) {
 		zones:     map[string]*zone{},
 		secs:      cc.secondaries,
 		secIPs:    map[netip.Addr]bool{},
+		lim:       cc.limits,
+		rrl:       newRateLimiter(cc.limits.rrl),
 		compactCh: make(chan *zone, len(cc.zones)),
 		notifyCh:  make(chan struct{}, 1),
 		pending:   map[*zone]bool{},
-		conns:     map[net.Conn]struct{}{},
+		conns:     map[*tcpConn]struct{}{},
+		perSource: map[netip.Prefix]int{},
 	}
 	for _, ap := range cc.secondaries {
 		s.secIPs[ap.Addr().Unmap()] = true
@@ -219,8 +226,8 @@ func (s *Server) Run(ctx context.Context) error {
 	s.tcp.Close()
 	s.udp.Close()
 	s.connMu.Lock()
-	for c := range s.conns {
-		c.Close()
+	for tc := range s.conns {
+		tc.c.Close()
 	}
 	s.connMu.Unlock()
 	wg.Wait()
@@ -230,22 +237,42 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
+// serveUDP reads requests until the server stops. A read error other
+// than a timeout is retried with backoff (retryMin doubling to retryMax)
+// and reported by Healthy while it lasts; after one, a read deadline
+// probes whether reading works again even when no packet arrives.
 func (s *Server) serveUDP(ctx context.Context) error {
 	sem := make(chan struct{}, maxUDPWorkers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	buf := make([]byte, 65535)
+	var backoff time.Duration
 	for {
 		n, from, err := s.udp.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if isTimeout(err) {
+				if backoff > 0 {
+					s.udp.SetReadDeadline(time.Time{})
+					backoff = 0
+					s.setHealth(healthUDP, nil)
+				}
 				continue
 			}
-			return fmt.Errorf("dnsserver: udp: %w", err)
+			s.setHealth(healthUDP, errRetrying("udp read", err))
+			backoff = nextBackoff(backoff)
+			if !sleepCtx(ctx, backoff) {
+				return nil
+			}
+			s.udp.SetReadDeadline(time.Now().Add(backoff))
+			continue
+		}
+		if backoff > 0 {
+			s.udp.SetReadDeadline(time.Time{})
+			backoff = 0
+			s.setHealth(healthUDP, nil)
 		}
 		pkt := append([]byte(nil), buf[:n]...)
 		sem <- struct{}{}
@@ -260,51 +287,72 @@ func (s *Server) serveUDP(ctx context.Context) error {
 	}
 }
 
+// serveTCP accepts connections until the server stops. An accept error
+// other than a timeout (EMFILE, ENFILE, ECONNABORTED, ...) is retried with
+// backoff and reported by Healthy while it lasts: the connection that
+// could not be accepted stays in the kernel's queue and is taken once
+// descriptors are free. After an error a deadline on the listener probes
+// whether accepting works again: a timeout means no connection is pending
+// and none failed, which clears the error.
 func (s *Server) serveTCP(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	var backoff time.Duration
 	for {
 		c, err := s.tcp.Accept()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if isTimeout(err) {
+				if backoff > 0 {
+					s.tcp.SetDeadline(time.Time{})
+					backoff = 0
+					s.setHealth(healthTCP, nil)
+				}
 				continue
 			}
-			return fmt.Errorf("dnsserver: tcp: %w", err)
+			s.setHealth(healthTCP, errRetrying("tcp accept", err))
+			backoff = nextBackoff(backoff)
+			if !sleepCtx(ctx, backoff) {
+				return nil
+			}
+			s.tcp.SetDeadline(time.Now().Add(backoff))
+			continue
 		}
-		s.connMu.Lock()
-		if len(s.conns) >= maxTCPConns || ctx.Err() != nil {
-			s.connMu.Unlock()
+		if backoff > 0 {
+			s.tcp.SetDeadline(time.Time{})
+			backoff = 0
+			s.setHealth(healthTCP, nil)
+		}
+		tc, ok := s.admit(ctx, c)
+		if !ok {
 			c.Close()
 			continue
 		}
-		s.conns[c] = struct{}{}
-		s.connMu.Unlock()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.serveConn(c)
-			s.connMu.Lock()
-			delete(s.conns, c)
-			s.connMu.Unlock()
+			s.serveConn(tc)
+			s.forget(tc)
 			c.Close()
 		}()
 	}
 }
 
-// serveConn reads length-prefixed messages (RFC 1035 §4.2.2, RFC 7766)
-// until the client closes or is idle for tcpIdleTimeout.
-func (s *Server) serveConn(c net.Conn) {
+// serveConn reads length-prefixed messages (RFC 1035 §4.2.2, RFC 7766
+// §8) until the client closes or sends no complete message for the idle
+// timeout (RFC 7766 §6.2.3). While it waits for a message the connection
+// is idle: admit may close it to make room for a new one.
+func (s *Server) serveConn(tc *tcpConn) {
+	c := tc.c
 	from := netip.Addr{}
 	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
 		from = ap.Addr()
 	}
 	var lenBuf [2]byte
 	for {
-		c.SetReadDeadline(time.Now().Add(tcpIdleTimeout))
+		c.SetReadDeadline(time.Now().Add(s.lim.tcpIdle))
 		if _, err := io.ReadFull(c, lenBuf[:]); err != nil {
 			return
 		}
@@ -312,6 +360,7 @@ func (s *Server) serveConn(c net.Conn) {
 		if _, err := io.ReadFull(c, msg); err != nil {
 			return
 		}
+		s.setIdle(tc, false)
 		failed := false
 		s.serve(msg, from, true, func(b []byte) error {
 			if failed {
@@ -328,6 +377,7 @@ func (s *Server) serveConn(c net.Conn) {
 		if failed {
 			return
 		}
+		s.setIdle(tc, true)
 	}
 }
 

@@ -43,6 +43,7 @@ func transfer(t *testing.T, addr string, qtype uint16, fromSerial uint32, signed
 func TestTransfers(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Secondaries = []string{"127.0.0.1:9"} // our test client's address; nothing listens on port 9
+	cfg.Zones[0].TransferKeys = []string{testKeyName}
 	s := startServer(t, cfg)
 	addr := s.Addr()
 	for i := 0; i < 5; i++ {
@@ -93,6 +94,7 @@ func TestTransfers(t *testing.T) {
 	// Not a secondary and not signed: REFUSED; signed: allowed.
 	cfg2 := testConfig(t)
 	cfg2.Secondaries = []string{"127.0.0.9:53"}
+	cfg2.Zones[0].TransferKeys = []string{testKeyName}
 	s2 := startServer(t, cfg2)
 	_, err = transfer(t, s2.Addr(), dns.TypeAXFR, 0, false)
 	require.Error(t, err, "AXFR from a non-secondary allowed")

@@ -144,6 +144,19 @@ type AuthoritativeSection struct {
 	Keys        []tsig.Spec `toml:"keys"`
 	Secondaries []string    `toml:"secondaries"` // NOTIFY targets, allowed to transfer
 	Zones       []AuthZone  `toml:"zone"`
+
+	// Per-client limits (dnsserver.Config; docs/design.md "Embedded DNS
+	// server limits"). 0 or absent = the dnsserver default: 128
+	// connections, 16 per source address, 10 s idle timeout.
+	TCPMax         int               `toml:"tcp_max"`
+	TCPPerSource   int               `toml:"tcp_per_source"`
+	TCPIdleTimeout tomlconf.Duration `toml:"tcp_idle_timeout"`
+	// UDP response rate limiting per source prefix; absent = the default
+	// (100 responses/s, burst 2 × the rate, slip 2); rrl_responses_per_second
+	// = 0 disables it, rrl_slip = 0 drops every excess response.
+	RRLResponsesPerSecond *int `toml:"rrl_responses_per_second"`
+	RRLBurst              *int `toml:"rrl_burst"`
+	RRLSlip               *int `toml:"rrl_slip"`
 }
 
 // AuthZone is one [[authoritative.zone]].
@@ -151,6 +164,9 @@ type AuthZone struct {
 	Name       string   `toml:"name"`
 	NS         []string `toml:"ns"`
 	UpdateKeys []string `toml:"update_keys"`
+	// TransferKeys may AXFR/IXFR the zone; update keys may not unless
+	// listed here (secondaries may, by address).
+	TransferKeys []string `toml:"transfer_keys"`
 }
 
 // AliasDefaults is [defaults]: values every alias inherits.
@@ -709,7 +725,13 @@ func (c *Spec) validateAuthoritative() []error {
 				bad(fmt.Sprintf("%s.update_keys[%d]", key, j), "key %q is not in authoritative.keys", k)
 			}
 		}
+		for j, k := range z.TransferKeys {
+			if !keys[NormName(k)] {
+				bad(fmt.Sprintf("%s.transfer_keys[%d]", key, j), "key %q is not in authoritative.keys", k)
+			}
+		}
 	}
+	errs = append(errs, c.validateAuthLimits()...)
 	if c.writesEmbedded() && c.DNS.InternalKey != nil {
 		ik := NormName(c.DNS.InternalKey.Name)
 		for i := range c.Aliases {
@@ -723,6 +745,38 @@ func (c *Spec) validateAuthoritative() []error {
 			case NormName(z.Name) != p.Zone:
 				bad(fmt.Sprintf("alias[%d].zone", i), "the embedded server serves zone %q, not %q", z.Name, p.Zone)
 			}
+		}
+	}
+	return errs
+}
+
+// validateAuthLimits checks the per-client limits of [authoritative].
+func (c *Spec) validateAuthLimits() []error {
+	a := c.Authoritative
+	var errs []error
+	bad := func(key, format string, args ...any) { errs = append(errs, c.Errorf(key, format, args...)) }
+	if a.TCPMax < 0 || a.TCPMax == 1 {
+		bad("authoritative.tcp_max", "%d: want at least 2 (0 = %d)", a.TCPMax, dnsserver.DefaultTCPMax)
+	}
+	if a.TCPPerSource < 0 {
+		bad("authoritative.tcp_per_source", "%d: must not be negative", a.TCPPerSource)
+	}
+	total, per := a.TCPMax, a.TCPPerSource
+	if total == 0 {
+		total = dnsserver.DefaultTCPMax
+	}
+	if per > 0 && total > 1 && per >= total {
+		bad("authoritative.tcp_per_source", "%d must be below tcp_max %d (one client could take every connection)", per, total)
+	}
+	if a.TCPIdleTimeout.Duration < 0 {
+		bad("authoritative.tcp_idle_timeout", "must not be negative")
+	}
+	for _, f := range []struct {
+		key string
+		v   *int
+	}{{"rrl_responses_per_second", a.RRLResponsesPerSecond}, {"rrl_burst", a.RRLBurst}, {"rrl_slip", a.RRLSlip}} {
+		if f.v != nil && *f.v < 0 {
+			bad("authoritative."+f.key, "%d: must not be negative", *f.v)
 		}
 	}
 	return errs
@@ -845,9 +899,24 @@ func dnsNameOK(s string) (string, bool) {
 // DNSServerConfig converts [authoritative] for package dnsserver.
 func (c *Spec) DNSServerConfig() dnsserver.Config {
 	a := c.Authoritative
-	sc := dnsserver.Config{Listen: a.Listen, DataDir: a.DataDir, Secondaries: a.Secondaries, Keys: a.Keys}
+	sc := dnsserver.Config{Listen: a.Listen, DataDir: a.DataDir, Secondaries: a.Secondaries, Keys: a.Keys,
+		TCPMax: a.TCPMax, TCPPerSource: a.TCPPerSource, TCPIdleTimeout: a.TCPIdleTimeout.Duration}
 	for _, z := range a.Zones {
-		sc.Zones = append(sc.Zones, dnsserver.Zone{Name: z.Name, NS: z.NS, UpdateKeys: z.UpdateKeys})
+		sc.Zones = append(sc.Zones, dnsserver.Zone{Name: z.Name, NS: z.NS, UpdateKeys: z.UpdateKeys, TransferKeys: z.TransferKeys})
+	}
+	if a.RRLResponsesPerSecond != nil || a.RRLBurst != nil || a.RRLSlip != nil {
+		rrl := dnsserver.DefaultRRL()
+		if a.RRLResponsesPerSecond != nil {
+			rrl.ResponsesPerSecond = *a.RRLResponsesPerSecond
+			rrl.Burst = 0 // 2 × the rate unless rrl_burst is set
+		}
+		if a.RRLBurst != nil {
+			rrl.Burst = *a.RRLBurst
+		}
+		if a.RRLSlip != nil {
+			rrl.Slip = *a.RRLSlip
+		}
+		sc.RRL = &rrl
 	}
 	return sc
 }
