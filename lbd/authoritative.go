@@ -33,5 +33,8 @@ func (d *Daemon) startAuthoritative(ctx context.Context) (stop func(), err error
 		}
 	}()
 	log.WithField("listen", srv.Addr()).Infof("embedded DNS server serving %d zones", len(sc.Zones))
+	d.mu.Lock()
+	d.embedded = srv
+	d.mu.Unlock()
 	return func() { cancel(); <-done }, nil
 }

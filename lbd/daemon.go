@@ -14,6 +14,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/lbd-project/lbd/dnsserver"
 	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/heartbeat"
 	"github.com/lbd-project/lbd/lbd/config"
@@ -57,6 +58,8 @@ type Daemon struct {
 	// edits are operators' override edits waiting for their alias's cycle.
 	edits map[string][]pendingEdit
 	push  pushState
+	// embedded is the embedded DNS server while it runs (for /healthz).
+	embedded *dnsserver.Server
 }
 
 // Poller is what the daemon needs of the SNMP manager (*snmp.Poller).
