@@ -23,39 +23,98 @@ func query(ctx context.Context, v *config.View, name string) (dnsupdate.State, e
 }
 
 // ReadServed reads, for every alias of due (indexes into cfg.Params), what
-// each of its views serves: the Served input of Decide.
-func ReadServed(ctx context.Context, cfg *config.Compiled, due []int) map[string][]Served {
+// each of its views serves: the Served input of Decide. Each view is read
+// by its own workers, as modes say (health.go); a view that answers none
+// of its reads for [dns] stall is cut off. The outcomes, per view, feed
+// nextHealth.
+func ReadServed(ctx context.Context, cfg *config.Compiled, due []int, modes []readMode, health map[string]ServerHealth) (map[string][]Served, []viewOutcome) {
 	out := make([][]Served, len(due))
-	parallel(len(due), func(i int) {
-		p := &cfg.Params[due[i]]
-		views := cfg.ViewsOf(p)
-		out[i] = make([]Served, len(views))
-		parallel(len(views), func(k int) {
-			v := cfg.Views[views[k]]
-			st, err := query(ctx, v, p.Name)
+	for i, a := range due {
+		out[i] = make([]Served, len(cfg.ViewsOf(&cfg.Params[a])))
+	}
+	outcomes := make([]viewOutcome, len(cfg.Views))
+	parallel(len(cfg.Views), func(v int) {
+		type slot struct{ i, k int }
+		var slots []slot
+		for i, a := range due {
+			for k, vi := range cfg.ViewsOf(&cfg.Params[a]) {
+				if vi == v {
+					slots = append(slots, slot{i, k})
+				}
+			}
+		}
+		view := cfg.Views[v]
+		down := errServerDown{health[view.String()]}
+		if modes[v] == readSkip {
+			for _, s := range slots {
+				out[s.i][s.k] = Served{Err: down}
+			}
+			return
+		}
+		g := newStallGuard(ctx, cfg.DNS.Stall.Duration)
+		var mu sync.Mutex
+		oc := &outcomes[v]
+		read := func(s slot) {
+			name := cfg.Params[due[s.i]].Name
+			st, err := query(g.ctx, view, name)
 			var meta []string
 			if err == nil {
-				meta, err = v.Client.QueryTXT(ctx, dnsupdate.OwnerName(p.Name))
+				g.progress()
+				meta, err = view.Client.QueryTXT(g.ctx, dnsupdate.OwnerName(name))
 			}
-			out[i][k] = Served{State: st, Meta: meta, Err: err}
-		}, 4)
-	}, dnsParallel/4)
+			mu.Lock()
+			oc.attempted++
+			if err == nil {
+				oc.answered++
+				g.progress()
+			} else {
+				oc.err = err
+			}
+			mu.Unlock()
+			out[s.i][s.k] = Served{State: st, Meta: meta, Err: err}
+		}
+		rest := slots
+		if modes[v] == readProbe && len(slots) > 0 {
+			read(slots[0])
+			rest = slots[1:]
+			if oc.answered == 0 {
+				for _, s := range rest {
+					out[s.i][s.k] = Served{Err: down}
+				}
+				rest = nil
+			}
+		}
+		parallel(len(rest), func(n int) { read(rest[n]) }, 8)
+		if g.stop() {
+			oc.stalled = true
+			for _, s := range slots {
+				if err := out[s.i][s.k].Err; err != nil && errors.Is(err, context.Canceled) {
+					out[s.i][s.k].Err = errStalled
+				}
+			}
+			oc.err = errStalled
+		}
+	}, len(cfg.Views))
 	m := make(map[string][]Served, len(due))
 	for i, a := range due {
 		m[cfg.Params[a].Name] = out[i]
 	}
-	return m
+	return m, outcomes
 }
 
 // ReadRemoved reads, for every removed name, what each view (all of them,
 // in Config.Views order) serves at its metadata name: the RemovedServed
 // input of Decide.
-func ReadRemoved(ctx context.Context, cfg *config.Compiled, removed []Managed) map[string][]Served {
+func ReadRemoved(ctx context.Context, cfg *config.Compiled, removed []Managed, down []bool) map[string][]Served {
 	out := make(map[string][]Served, len(removed))
 	rows := make([][]Served, len(removed))
 	parallel(len(removed), func(i int) {
 		rows[i] = make([]Served, len(cfg.Views))
 		for v, view := range cfg.Views {
+			if down[v] {
+				rows[i][v] = Served{Err: errStalled}
+				continue
+			}
 			meta, err := view.Client.QueryTXT(ctx, dnsupdate.OwnerName(removed[i].Name))
 			rows[i][v] = Served{Meta: meta, Err: err}
 		}
@@ -68,7 +127,7 @@ func ReadRemoved(ctx context.Context, cfg *config.Compiled, removed []Managed) m
 
 // ReadLeases reads the lease of every zone of due and removed, in every
 // view it is published in: the Leases input of Decide.
-func ReadLeases(ctx context.Context, cfg *config.Compiled, due []int, removed []Managed) map[int]map[string]LeaseState {
+func ReadLeases(ctx context.Context, cfg *config.Compiled, due []int, removed []Managed, down []bool) map[int]map[string]LeaseState {
 	type vz struct {
 		v    int
 		zone string
@@ -93,6 +152,10 @@ func ReadLeases(ctx context.Context, cfg *config.Compiled, due []int, removed []
 	}
 	states := make([]LeaseState, len(todo))
 	parallel(len(todo), func(n int) {
+		if down[todo[n].v] {
+			states[n] = LeaseState{Err: errStalled}
+			return
+		}
 		txt, err := cfg.Views[todo[n].v].Client.QueryTXT(ctx, dnsupdate.LeaseName(todo[n].zone))
 		states[n] = LeaseState{Records: txt, Err: err}
 	}, dnsParallel)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -60,6 +61,8 @@ type Daemon struct {
 	push  pushState
 	// embedded is the embedded DNS server while it runs (for /healthz).
 	embedded *dnsserver.Server
+	// health is each DNS server's (view's) health (health.go).
+	health map[string]ServerHealth
 }
 
 // Poller is what the daemon needs of the SNMP manager (*snmp.Poller).
@@ -430,6 +433,37 @@ func (d *Daemon) mayWrite(now time.Time) (active, roleChanged bool) {
 	return active, changed
 }
 
+// readModes says how this cycle reads each view, with the health it used.
+func (d *Daemon) readModes(now time.Time, cfg *config.Compiled) ([]readMode, map[string]ServerHealth) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	h := maps.Clone(d.health)
+	return readModes(now, cfg, h), h
+}
+
+// noteHealth records each view's health after the cycle's reads and logs
+// every change.
+func (d *Daemon) noteHealth(now time.Time, cfg *config.Compiled, modes []readMode, outcomes []viewOutcome) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.health == nil {
+		d.health = map[string]ServerHealth{}
+	}
+	for v, view := range cfg.Views {
+		name := view.String()
+		prev := d.health[name]
+		next := nextHealth(now, prev, modes[v], outcomes[v])
+		d.health[name] = next
+		switch {
+		case next.Down && !prev.Down:
+			d.log.WithFields(logrus.Fields{"server": name, "error": next.LastErr, "next_probe": next.NextProbe}).
+				Warn("DNS server marked down: the others are not held up by it; probing it with backoff")
+		case !next.Down && prev.Down:
+			d.log.WithField("server", name).Info("DNS server answers again")
+		}
+	}
+}
+
 // mayWriteNow tells Apply, at the moment of sending, whether this instance
 // may still write: a master always, a slave while the heartbeat is stale.
 func (d *Daemon) mayWriteNow() bool {
@@ -500,12 +534,16 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	removed := d.removed(cfg)
 	edits, taken := d.takeEdits(cfg, due)
 	defer func() { d.settleEdits(taken, rep) }()
+	modes, health := d.readModes(now, cfg)
+	served, outcomes := ReadServed(ctx, cfg, due, modes, health)
+	d.noteHealth(now, cfg, modes, outcomes)
+	down := downViews(modes, outcomes)
 	in := PlanInput{Now: now, Config: cfg, Schedule: sched, All: all, Resolved: resolved, Replies: replies,
-		Served: ReadServed(ctx, cfg, due), Known: known, MayWrite: mayWrite, DryRun: d.DryRun, Removed: removed,
-		RemovedServed: ReadRemoved(ctx, cfg, removed), Edits: edits,
+		Served: served, Known: known, MayWrite: mayWrite, DryRun: d.DryRun, Removed: removed,
+		RemovedServed: ReadRemoved(ctx, cfg, removed, down), Edits: edits,
 		Role: LeaseRole{Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname), Active: mayWrite, TTL: cfg.LeaseTTL}}
 	if cfg.DNS.Fencing {
-		in.Leases = ReadLeases(ctx, cfg, due, removed)
+		in.Leases = ReadLeases(ctx, cfg, due, removed, down)
 	}
 	plan := Decide(in)
 	applied := Apply(ctx, cfg, plan, d.mayWriteNow)

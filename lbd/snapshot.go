@@ -32,6 +32,10 @@ type Snapshot struct {
 	// Leases is, per DNS server (and view) and zone, the last lease
 	// decision.
 	Leases map[string]map[string]LeaseSnapshot `json:"leases,omitempty"`
+	// Servers is each DNS server's (and view's) health.
+	Servers map[string]ServerHealth `json:"servers"`
+	// Push counts push notifications.
+	Push PushStats `json:"push"`
 }
 
 // LeaseSnapshot is one zone's lease as this instance last saw it.
@@ -120,7 +124,11 @@ func (d *Daemon) Snapshot() Snapshot {
 	cfg := d.cfg
 	s := Snapshot{At: time.Now(), Host: d.hostname, Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname),
 		Writing: d.writing, Fencing: cfg.DNS.Fencing, LastBeat: d.follower.LastBeat(),
-		Authenticated: cfg.Heartbeat.Key() != nil, Counter: d.verifier.Highest()}
+		Authenticated: cfg.Heartbeat.Key() != nil, Counter: d.verifier.Highest(), Servers: map[string]ServerHealth{},
+		Push: d.push.stats}
+	for _, v := range cfg.Views {
+		s.Servers[v.String()] = d.health[v.String()]
+	}
 	for view, zones := range d.leases {
 		for zone, lp := range zones {
 			if s.Leases == nil {

@@ -135,6 +135,10 @@ type DNSSection struct {
 	// it left. Default: 3 × the longest polling interval, at least 3 ×
 	// heartbeat.stale_after.
 	LeaseTTL tomlconf.Duration `toml:"lease_ttl"`
+	// Stall is how long a server may go without answering any of a
+	// cycle's reads before it is marked down for that cycle (the other
+	// servers do not wait for it) and then probed with backoff.
+	Stall tomlconf.Duration `toml:"stall"`
 }
 
 // AuthoritativeSection is [authoritative]: the embedded DNS server.
@@ -228,7 +232,8 @@ func Defaults() Spec {
 			StaleLoadAfter: tomlconf.Duration{Duration: 6 * time.Hour}, PushMinInterval: tomlconf.Duration{Duration: time.Second},
 			PushMaxRate: 50},
 		Heartbeat: HeartbeatSection{Interval: tomlconf.Duration{Duration: 5 * time.Second}, StaleAfter: tomlconf.Duration{Duration: 30 * time.Second}},
-		DNS:       DNSSection{Timeout: tomlconf.Duration{Duration: 2 * time.Second}, Retries: 2, Fencing: true},
+		DNS: DNSSection{Timeout: tomlconf.Duration{Duration: 2 * time.Second}, Retries: 2, Fencing: true,
+			Stall: tomlconf.Duration{Duration: time.Second}},
 		SNMP: snmp.Config{Version: "3", Port: 161, User: "loadbalancing", AuthProtocol: "md5",
 			Timeout: tomlconf.Duration{Duration: 2 * time.Second}, Retries: 1},
 		Defaults: AliasDefaults{BestHosts: 2, TTL: tomlconf.Duration{Duration: 60 * time.Second},
@@ -508,6 +513,9 @@ func (c *Spec) validateDNS() []error {
 	}
 	if c.DNS.LeaseTTL.Duration < 0 {
 		bad("dns.lease_ttl", "must not be negative")
+	}
+	if c.DNS.Stall.Duration <= 0 {
+		bad("dns.stall", "must be positive")
 	}
 	if c.DNS.InternalKey == nil {
 		bad("dns.internal_key", "required: the TSIG key lbd signs updates with")
