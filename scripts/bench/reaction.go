@@ -130,7 +130,7 @@ func (c lbdConf) write(path string) error {
 		c.snmpPort, benchPassword)
 	fmt.Fprintf(&b, "\n[defaults]\nbest_hosts = 2\nttl = \"60s\"\npolling_interval = %q\n", c.polling.String())
 	if c.dnsServer == "" {
-		fmt.Fprintf(&b, "\n[authoritative]\nlisten = %q\ndata_dir = %q\nkeys = [{ name = %q, algorithm = \"hmac-sha256\", secret = %q }]\n\n[[authoritative.zone]]\nname = %q\nns = [\"ns1.%s.\"]\nupdate_keys = [%q]\n",
+		fmt.Fprintf(&b, "\n[authoritative]\nrrl_responses_per_second = 0 # the harness queries every 10 ms\nlisten = %q\ndata_dir = %q\nkeys = [{ name = %q, algorithm = \"hmac-sha256\", secret = %q }]\n\n[[authoritative.zone]]\nname = %q\nns = [\"ns1.%s.\"]\nupdate_keys = [%q]\n",
 			c.authListen, c.dataDir, keyName, c.secret, benchZone, benchZone, keyName)
 	}
 	fmt.Fprintf(&b, "\n[[alias]]\nname = %q\nzone = %q\nmembers = [\"127.0.0.2\", \"127.0.0.3\", \"127.0.0.4\"]\n", benchAlias, benchZone)
