@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -563,9 +564,9 @@ func TestApplyChecksRoleAtWriteTime(t *testing.T) {
 	plan := Decide(PlanInput{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
 		Served: map[string][]Served{"a.lb.example.org": {serves(), serves()}}})
 	require.Equal(t, []Action{Write, Write}, actions(plan.Aliases[0]))
-	asked := 0
-	out := Apply(context.Background(), cfg, plan, func() bool { asked++; return false })
-	assert.Equal(t, 2, asked, "asked for each server")
+	var asked atomic.Int32
+	out := Apply(context.Background(), cfg, plan, func() bool { asked.Add(1); return false })
+	assert.Equal(t, int32(2), asked.Load(), "asked for each server")
 	require.Len(t, out.Aliases[0].Errs, 2)
 	for _, err := range out.Aliases[0].Errs {
 		assert.ErrorContains(t, err, "may no longer write")
