@@ -32,8 +32,10 @@ func run() int {
 		hostname    = flag.String("hostname", "", "host name used for role = \"auto\" and the heartbeat (default: os.Hostname())")
 		logLevel    = flag.String("log-level", "info", "debug | info | warn | error")
 		logJSON     = flag.Bool("log-json", false, "log as JSON")
+		logPath     = flag.String("log-file", "", "append logs to this file (default: stderr); reopened on SIGHUP")
 		admin       adminFlags
 	)
+	flag.Usage = usage
 	flag.StringVar(&admin.drain, "drain", "", "ALIAS/MEMBER: take the member out of the alias (with -for and -reason), through the running master's admin API")
 	flag.StringVar(&admin.undrain, "undrain", "", "ALIAS/MEMBER: end the member's drain")
 	flag.DurationVar(&admin.dur, "for", time.Hour, "how long a -drain lasts; it ends by itself")
@@ -52,6 +54,15 @@ func run() int {
 	}
 	if *logJSON {
 		log.SetFormatter(&logrus.JSONFormatter{})
+	}
+	var logOut *logFile
+	if *logPath != "" {
+		var err error
+		if logOut, err = openLogFile(*logPath); err != nil {
+			fmt.Fprintln(os.Stderr, "lbd:", err)
+			return 2
+		}
+		log.SetOutput(logOut)
 	}
 
 	if *convert != "" {
@@ -102,6 +113,11 @@ func run() int {
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for range hup {
+			if logOut != nil {
+				if err := logOut.Reopen(); err != nil {
+					fmt.Fprintln(os.Stderr, "lbd:", err)
+				}
+			}
 			if auditLog != nil {
 				if err := auditLog.Reopen(); err != nil {
 					log.Error(err)
