@@ -84,7 +84,7 @@ func ReadServed(ctx context.Context, cfg *config.Compiled, due []int, modes []re
 				rest = nil
 			}
 		}
-		parallel(len(rest), func(n int) { read(rest[n]) }, 8)
+		parallel(len(rest), func(n int) { read(rest[n]) }, dnsParallel)
 		if g.stop() {
 			oc.stalled = true
 			for _, s := range slots {
