@@ -14,6 +14,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/lbd-project/lbd/internal/logfile"
 	"github.com/lbd-project/lbd/lbd"
 	"github.com/lbd-project/lbd/lbd/audit"
 	"github.com/lbd-project/lbd/lbd/config"
@@ -55,10 +56,10 @@ func run() int {
 	if *logJSON {
 		log.SetFormatter(&logrus.JSONFormatter{})
 	}
-	var logOut *logFile
+	var logOut *logfile.File
 	if *logPath != "" {
 		var err error
-		if logOut, err = openLogFile(*logPath); err != nil {
+		if logOut, err = logfile.Open(*logPath); err != nil {
 			fmt.Fprintln(os.Stderr, "lbd:", err)
 			return 2
 		}

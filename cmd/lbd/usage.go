@@ -3,8 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"os"
-	"sync"
 )
 
 // usage is lbd -h: what the command does, two examples, then the flags.
@@ -26,39 +24,4 @@ Examples:
 Flags:
 `)
 	flag.PrintDefaults()
-}
-
-// logFile is -log-file: the log's destination, reopened on SIGHUP (after a
-// rotation). Its Write never fails the caller.
-type logFile struct {
-	path string
-	mu   sync.Mutex
-	f    *os.File
-}
-
-func openLogFile(path string) (*logFile, error) {
-	l := &logFile{path: path}
-	return l, l.Reopen()
-}
-
-// Reopen opens the file again (appending, mode 0640) and closes the old one.
-func (l *logFile) Reopen() error {
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		return fmt.Errorf("-log-file: %w", err)
-	}
-	l.mu.Lock()
-	old := l.f
-	l.f = f
-	l.mu.Unlock()
-	if old != nil {
-		old.Close()
-	}
-	return nil
-}
-
-func (l *logFile) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.f.Write(p)
 }
