@@ -1,6 +1,6 @@
 module github.com/lbd-project/lbd
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/BurntSushi/toml v1.6.0
@@ -10,7 +10,10 @@ require (
 	github.com/sirupsen/logrus v1.10.2
 	github.com/stretchr/testify v1.12.1
 	go.yaml.in/yaml/v3 v3.0.6
-	golang.org/x/net v0.57.0
+	golang.org/x/net v0.59.0
 )
 
-require golang.org/x/sys v0.47.0 // indirect
+require (
+	github.com/prometheus/client_golang v1.25.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+)

@@ -517,7 +517,7 @@ func (c *snmpClient) getV2c(ctx context.Context, w *worker, sock *net.UDPConn, a
 		v, final, err := checkV2cReply(r.b, c.cfg.community, id)
 		putRbuf(r)
 		if final {
-			return v, err
+			return v, badAnswer(err)
 		}
 		x.drop(err.Error())
 	}
@@ -705,7 +705,7 @@ func (c *snmpClient) getOnce(ctx context.Context, w *worker, sock *net.UDPConn, 
 		case replyDrop:
 			x.drop(out.err.Error())
 		case replyFail:
-			return v3Result{}, out.err
+			return v3Result{}, badAnswer(out.err)
 		case replyValue:
 			c.confirmEngine(ap, out.boots, out.time, now)
 			return v3Result{value: out.value}, nil

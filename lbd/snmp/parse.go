@@ -264,7 +264,7 @@ func reportOutcome(m *snmpwire.V3Message, p *snmpwire.PDU) replyOutcome {
 		return replyOutcome{kind: replyResync, engineID: append([]byte(nil), m.EngineID...),
 			boots: m.Boots, time: m.Time, report: name}
 	}
-	return replyOutcome{kind: replyFail, err: fmt.Errorf("agent reported %s", name), report: name}
+	return replyOutcome{kind: replyFail, err: &reportError{name}, report: name}
 }
 
 // responseOutcome checks a Response (security level as requested,
