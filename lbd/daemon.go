@@ -322,12 +322,18 @@ type ViewResult struct {
 	View   string
 	Action Action
 	Change dnsupdate.Change
+	// Drift: the view served something other than what lbd last found or
+	// left there (ViewPlan.Drift).
+	Drift bool
 }
 
 // CycleReport summarises one cycle.
 type CycleReport struct {
 	MayWrite bool
 	Aliases  []AliasResult
+	// Polls are the cycle's SNMP replies by member address (metrics:
+	// Reply.Result); read-only.
+	Polls map[netip.Addr]snmp.Reply
 	// Removals are the names the configuration no longer has.
 	Removals []RemovalResult
 }
@@ -530,6 +536,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	replies := make(map[netip.Addr]snmp.Reply, len(addrs))
 	poller.PollInto(ctx, addrs, replies)
 	polled := time.Now()
+	rep.Polls = replies
 
 	removed := d.removed(cfg)
 	edits, taken := d.takeEdits(cfg, due)
@@ -678,7 +685,7 @@ func results(cfg *config.Compiled, plan Plan, applied Report) []AliasResult {
 			if k == 0 {
 				r.Change = vp.Change
 			}
-			r.Views = append(r.Views, ViewResult{View: v.String(), Action: vp.Action, Change: vp.Change})
+			r.Views = append(r.Views, ViewResult{View: v.String(), Action: vp.Action, Change: vp.Change, Drift: vp.Drift})
 			switch vp.Action {
 			case Passive:
 				r.Passive++
