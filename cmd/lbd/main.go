@@ -19,6 +19,7 @@ import (
 	"github.com/lbd-project/lbd/lbd/audit"
 	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/legacyconf"
+	"github.com/lbd-project/lbd/lbd/metrics"
 )
 
 func main() { os.Exit(run()) }
@@ -110,6 +111,11 @@ func run() int {
 		return runOnce(ctx, d, *dryRun, log)
 	}
 
+	m, err := metrics.Register(d, cfg) // /metrics on http_listen
+	if err != nil {
+		log.Error(err)
+		return 1
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
@@ -130,6 +136,7 @@ func run() int {
 				continue
 			}
 			logWarnings(log, newCfg)
+			m.Instrument(newCfg)
 			if err := d.SetConfig(newCfg); err != nil {
 				log.WithField("file", *configPath).Error("reload failed, keeping the running configuration: ", err)
 				continue
