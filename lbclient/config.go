@@ -83,6 +83,10 @@ type AgentConfig struct {
 	// bound one inform.
 	PushTimeout tomlconf.Duration `toml:"push_timeout"`
 	PushRetries *int              `toml:"push_retries"`
+
+	// MetricsListen, "ip:port", serves Prometheus metrics at /metrics
+	// (metrics.go); empty: none.
+	MetricsListen string `toml:"metrics_listen"`
 }
 
 // UserConfig is one SNMPv3 user.
@@ -188,6 +192,7 @@ func (c *Config) Plan(doc *tomlconf.Doc) (*Plan, error) {
 	checkUsers(p, a)
 	checkTimers(p, a)
 	checkPush(p, a)
+	checkMetricsListen(p, a.MetricsListen)
 	plan := &Plan{File: c.File, Agent: c.Agent, Doc: doc, Rule: PerAlias}
 	c.planMappings(p, plan)
 	return plan, p.err()

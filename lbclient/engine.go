@@ -74,6 +74,7 @@ type roundCtx struct {
 	memo map[string]*stepResult
 	hung *hungTracker
 	runs int // steps actually started, for tests
+	step stepObserver
 }
 
 func newRound(h *hungTracker) *roundCtx {
@@ -156,7 +157,9 @@ func (m *Mapping) evaluate(ctx context.Context, root string, defaultLoad func(st
 			if since, ok := h.still(key); ok {
 				return &stepResult{hung: true, r: checks.Result{Reason: fmt.Sprintf("still running since %s", since.Format(time.RFC3339))}}
 			}
+			start := time.Now()
 			r, hung := runStep(ctx, s, env, key, h)
+			rc.observe(s, r, hung, time.Since(start))
 			return &stepResult{r: r, hung: hung}
 		})
 		if res.hung {

@@ -45,6 +45,7 @@ type Evaluator struct {
 	kick   chan struct{}
 	notify func(st *State, changed []AliasLoad) // set before Loop starts
 	runs   atomic.Int64                         // steps started in the last round
+	step   stepObserver                         // set before Loop starts (metrics)
 }
 
 // NewEvaluator returns an evaluator whose state is NotReady for every alias.
@@ -93,6 +94,7 @@ func (e *Evaluator) Round(ctx context.Context) *State {
 	cfg := e.conf.Load()
 	ms := cfg.Mappings()
 	rc := newRound(e.hung)
+	rc.step = e.step
 	outs := evaluateAll(ctx, ms, cfg.Workers(), cfg.Agent.Root, cfg.DefaultLoad, rc)
 	e.runs.Store(int64(rc.runs))
 	byAlias := map[string]AliasLoad{}
@@ -252,6 +254,13 @@ func Start(ctx context.Context, cfg *Compiled, log logrus.FieldLogger) (*Agent, 
 	}
 	ctx, a.cancel = context.WithCancel(ctx)
 	a.ctx = ctx
+	if err := a.startMetrics(ctx, cfg.Agent.MetricsListen); err != nil {
+		a.cancel()
+		for _, c := range a.conns {
+			c.Close()
+		}
+		return nil, err
+	}
 	f := log.WithField("listen", strings.Join(cfg.Agent.Listen, " "))
 	if bootsPath == "" {
 		f.Warn("snmpEngineBoots is not persisted (set [agent] boots_file, or run under systemd with StateDirectory=): it restarts at 1")
@@ -323,6 +332,9 @@ func (a *Agent) Reload(cfg *Compiled) error {
 	if !sameSet(old.Agent.Listen, cfg.Agent.Listen) {
 		return fmt.Errorf("reload: listen addresses changed (%s → %s): restart lbclient to apply; keeping the running configuration",
 			strings.Join(old.Agent.Listen, " "), strings.Join(cfg.Agent.Listen, " "))
+	}
+	if err := metricsListenChanged(old, cfg); err != nil {
+		return err
 	}
 	if snmpChanged(old, cfg) {
 		path := cfg.BootsPath()

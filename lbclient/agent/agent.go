@@ -88,6 +88,8 @@ type Config struct {
 type Stats struct {
 	UnsupportedSecLevels, NotInTimeWindows, UnknownUserNames,
 	UnknownEngineIDs, WrongDigests, DecryptionErrors, Dropped atomic.Uint32
+	// Answered counts the requests answered with a Response (metrics).
+	Answered atomic.Uint64
 }
 
 // Responder answers SNMP requests for OID. It is safe for concurrent use.
@@ -394,6 +396,7 @@ func (r *Responder) handleV2c(e *snmpwire.Encoder, req []byte) bool {
 		r.writeResponse(e, &p, tooBig)
 		e.Close(m)
 		if len(e.B)-start <= MaxMessage {
+			r.stats.Answered.Add(1)
 			return true
 		}
 	}
@@ -449,6 +452,7 @@ func (r *Responder) handleV3(e *snmpwire.Encoder, req []byte) bool {
 		e.B = e.B[:start]
 		r.writeV3(e, &q, q.m.Flags&(snmpwire.FlagAuth|snmpwire.FlagPriv), nil, 0, tooBig)
 		if len(e.B)-start <= limit {
+			r.stats.Answered.Add(1)
 			return true
 		}
 	}
