@@ -11,8 +11,9 @@ declare -A pkg=(
   [snmpget]=snmp [snmpd]=snmpd
   [knotd]=knot [kdig]=knot-dnsutils
   [pdns_server]=pdns-server [pdnsutil]=pdns-server [sqlite3]=sqlite3
+  [promtool]=prometheus
 )
-want=(named nsupdate dig snmpget snmpd knotd kdig pdns_server pdnsutil sqlite3)
+want=(named nsupdate dig snmpget snmpd knotd kdig pdns_server pdnsutil sqlite3 promtool)
 # data file → Debian package (PowerDNS's SQLite backend and its schema)
 declare -A filepkg=(
   [/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql]=pdns-backend-sqlite3
@@ -35,7 +36,7 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   apt-get update -qq >&2
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
   # Debian starts the daemons it installs; the tests start their own.
-  for s in named bind9 snmpd knot pdns; do
+  for s in named bind9 snmpd knot pdns prometheus; do
     (systemctl stop "$s" || service "$s" stop) >/dev/null 2>&1 || true
   done
   exit 0

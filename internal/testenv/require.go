@@ -24,6 +24,7 @@ var Packages = map[string]string{
 	"pdns_server":     "pdns-server",
 	"pdnsutil":        "pdns-server",
 	"sqlite3":         "sqlite3",
+	"promtool":        "prometheus",
 }
 
 // InCI reports whether the tests run under CI (CI=true), where a missing
