@@ -52,9 +52,15 @@ type Collector struct {
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 
-	mu   sync.Mutex
-	seen *config.Compiled     // the configuration of the last cycle
-	ok   map[string]time.Time // alias → last successful evaluation
+	// StaleLoadAfter: a published member whose load has not changed for
+	// this long counts in lbd_alias_stale_members (docs/operations.md
+	// "Metrics"); default DefaultStaleLoadAfter. Set before the first cycle.
+	StaleLoadAfter time.Duration
+
+	mu    sync.Mutex
+	seen  *config.Compiled     // the configuration of the last cycle
+	ok    map[string]time.Time // alias → last successful evaluation
+	loads map[string]map[string]loadSeen
 
 	cycle      prometheus.Histogram
 	polls      *prometheus.CounterVec
@@ -76,12 +82,25 @@ type Collector struct {
 	lastOK     *prometheus.Desc
 	lastEval   *prometheus.Desc
 	lastChange *prometheus.Desc
+	stale      *prometheus.Desc
+}
+
+// DefaultStaleLoadAfter is the default Collector.StaleLoadAfter.
+const DefaultStaleLoadAfter = 6 * time.Hour
+
+// loadSeen is a member's load and since when it has had it, and whether
+// the last decision published it.
+type loadSeen struct {
+	load      int
+	since     time.Time
+	published bool
 }
 
 // New returns a collector reading src at scrape time. Feed it with
 // ObserveCycle (AddObserver) and Instrument.
 func New(src Source) *Collector {
-	c := &Collector{src: src, Now: time.Now, ok: map[string]time.Time{}}
+	c := &Collector{src: src, Now: time.Now, StaleLoadAfter: DefaultStaleLoadAfter, ok: map[string]time.Time{},
+		loads: map[string]map[string]loadSeen{}}
 	c.cycle = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lbd_cycle_duration_seconds",
 		Help:    "Duration of an evaluation cycle that evaluated at least one alias: resolve, poll, read DNS, plan and update.",
 		Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}})
@@ -117,6 +136,7 @@ func New(src Source) *Collector {
 	c.lastOK = prometheus.NewDesc("lbd_alias_last_success_timestamp_seconds", "Unix time of the alias's last evaluation with every DNS server read and in sync or updated (absent before the first).", alias, nil)
 	c.lastEval = prometheus.NewDesc("lbd_alias_last_evaluation_timestamp_seconds", "Unix time of the alias's last evaluation (absent before the first).", alias, nil)
 	c.lastChange = prometheus.NewDesc("lbd_alias_last_change_timestamp_seconds", "Unix time the alias's published members last changed (absent before the first decision).", alias, nil)
+	c.stale = prometheus.NewDesc("lbd_alias_stale_members", "Published members of the alias whose load has not changed for the stale-load time (6 h by default): an agent may be stuck.", alias, nil)
 	return c
 }
 
@@ -191,6 +211,7 @@ func (c *Collector) ObserveCycle(now time.Time, cfg *config.Compiled, rep lbd.Cy
 		if r.Err == nil && r.Decided {
 			c.ok[r.Alias] = now
 		}
+		c.noteLoads(now, r)
 	}
 	c.mu.Unlock()
 	for _, r := range rep.Polls {
@@ -216,6 +237,40 @@ func (c *Collector) ObserveCycle(now time.Time, cfg *config.Compiled, rep lbd.Cy
 	}
 }
 
+// noteLoads records the loads of r's members and since when each has had
+// it (c.mu held).
+func (c *Collector) noteLoads(now time.Time, r lbd.AliasResult) {
+	prev := c.loads[r.Alias]
+	published := map[string]bool{}
+	for _, h := range r.Decision.Hosts {
+		published[h] = true
+	}
+	next := make(map[string]loadSeen, len(r.Members))
+	for _, m := range r.Members {
+		ls, ok := prev[m.Host]
+		if !ok || ls.load != m.Load {
+			ls = loadSeen{load: m.Load, since: now}
+		}
+		if r.Decided {
+			ls.published = published[m.Host]
+		}
+		next[m.Host] = ls
+	}
+	c.loads[r.Alias] = next
+}
+
+// staleMembers counts the published members of alias whose load has
+// been the same for StaleLoadAfter at now (c.mu held).
+func (c *Collector) staleMembers(alias string, now time.Time) int {
+	n := 0
+	for _, ls := range c.loads[alias] {
+		if ls.published && now.Sub(ls.since) >= c.StaleLoadAfter {
+			n++
+		}
+	}
+	return n
+}
+
 // forgetRemoved deletes the series of aliases and servers cfg no longer
 // has (c.mu held), so that a reload does not leave them behind.
 func (c *Collector) forgetRemoved(cfg *config.Compiled) {
@@ -229,6 +284,11 @@ func (c *Collector) forgetRemoved(cfg *config.Compiled) {
 	for a := range c.ok {
 		if !aliases[a] {
 			delete(c.ok, a)
+		}
+	}
+	for a := range c.loads {
+		if !aliases[a] {
+			delete(c.loads, a)
 		}
 	}
 	if c.seen == nil {
@@ -259,7 +319,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		col.Describe(ch)
 	}
 	for _, d := range []*prometheus.Desc{c.master, c.writing, c.beatAge, c.lease, c.members, c.addresses,
-		c.fallback, c.failed, c.lastUpdate, c.lastOK, c.lastEval, c.lastChange} {
+		c.fallback, c.failed, c.lastUpdate, c.lastOK, c.lastEval, c.lastChange, c.stale} {
 		ch <- d
 	}
 }
@@ -271,6 +331,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		col.Collect(ch)
 	}
 	s := c.src.Snapshot()
+	now := c.Now()
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
@@ -282,7 +343,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.master, bool01(s.Master))
 	gauge(c.writing, bool01(s.Writing))
 	if !s.Master && !s.LastBeat.IsZero() {
-		gauge(c.beatAge, max(c.Now().Sub(s.LastBeat), 0).Seconds())
+		gauge(c.beatAge, max(now.Sub(s.LastBeat), 0).Seconds())
 	}
 	for server, zones := range s.Leases {
 		for zone, l := range zones {
@@ -293,6 +354,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ok := make(map[string]time.Time, len(c.ok))
 	for a, t := range c.ok {
 		ok[a] = t
+	}
+	stale := map[string]int{}
+	for _, a := range s.Aliases {
+		stale[a.Name] = c.staleMembers(a.Name, now)
 	}
 	c.mu.Unlock()
 	for _, a := range s.Aliases {
@@ -306,6 +371,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		stamp(c.lastOK, ok[a.Name], a.Name)
 		stamp(c.lastEval, a.LastEval, a.Name)
 		stamp(c.lastChange, a.LastChange, a.Name)
+		gauge(c.stale, float64(stale[a.Name]), a.Name)
 	}
 }
 

@@ -233,3 +233,49 @@ func TestRegisterServesMetrics(t *testing.T) {
 	}
 	lint(t, c)
 }
+
+// A published member whose load stays the same for StaleLoadAfter counts
+// as stale; a change of load, or leaving DNS, ends it.
+func TestStaleMembers(t *testing.T) {
+	cfg := testConfig(t, "a.example.org")
+	c := New(&fakeSource{lbd.Snapshot{Aliases: []lbd.AliasSnapshot{{Name: "a.example.org"}}}})
+	c.StaleLoadAfter = time.Hour
+	now := t0
+	c.Now = func() time.Time { return now }
+	stale := func() float64 {
+		t.Helper()
+		var m dto.Metric
+		for mt := range collectAll(c) {
+			if strings.Contains(mt.Desc().String(), `"lbd_alias_stale_members"`) {
+				require.NoError(t, mt.Write(&m))
+			}
+		}
+		return m.GetGauge().GetValue()
+	}
+	cycle := func(loads map[string]int, published ...string) {
+		r := lbd.AliasResult{Alias: "a.example.org", Decided: true, Decision: lbd.Decision{Hosts: published}}
+		for h, l := range loads {
+			r.Members = append(r.Members, lbd.Member{Host: h, Load: l})
+		}
+		c.ObserveCycle(now, cfg, lbd.CycleReport{Aliases: []lbd.AliasResult{r}})
+	}
+	cycle(map[string]int{"m1": 5, "m2": 7, "m3": 9}, "m1", "m2")
+	assert.Equal(t, 0.0, stale())
+	now = now.Add(40 * time.Minute)
+	cycle(map[string]int{"m1": 5, "m2": 8, "m3": 9}, "m1", "m2")
+	now = now.Add(30 * time.Minute)
+	cycle(map[string]int{"m1": 5, "m2": 8, "m3": 9}, "m1", "m2")
+	assert.Equal(t, 1.0, stale(), "m1 unchanged for 70 min; m2 changed 30 min ago; m3 is not published")
+	now = now.Add(40 * time.Minute)
+	assert.Equal(t, 2.0, stale(), "m2 unchanged for 70 min too (at scrape time)")
+	cycle(map[string]int{"m1": 5, "m2": 8, "m3": 9}, "m2", "m3")
+	assert.Equal(t, 2.0, stale(), "m1 left DNS; m3 published with a load unchanged for 110 min")
+	lint(t, c)
+}
+
+func collectAll(c prometheus.Collector) chan prometheus.Metric {
+	ch := make(chan prometheus.Metric, 1000)
+	c.Collect(ch)
+	close(ch)
+	return ch
+}
