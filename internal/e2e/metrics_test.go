@@ -167,6 +167,7 @@ func TestMetricsLive(t *testing.T) {
 		`lbd_alias_published_addresses{alias="` + alias + `"}`: 2,
 		`lbd_alias_failed{alias="` + alias + `"}`:              0,
 		`lbd_alias_stale_members{alias="` + alias + `"}`:       0,
+		`lbd_alias_overrides{alias="` + alias + `"}`:           0,
 		"lbd_master":  1,
 		"lbd_writing": 1,
 	} {

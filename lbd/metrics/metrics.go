@@ -52,15 +52,9 @@ type Collector struct {
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 
-	// StaleLoadAfter: a published member whose load has not changed for
-	// this long counts in lbd_alias_stale_members (docs/operations.md
-	// "Metrics"); default DefaultStaleLoadAfter. Set before the first cycle.
-	StaleLoadAfter time.Duration
-
-	mu    sync.Mutex
-	seen  *config.Compiled     // the configuration of the last cycle
-	ok    map[string]time.Time // alias → last successful evaluation
-	loads map[string]map[string]loadSeen
+	mu   sync.Mutex
+	seen *config.Compiled     // the configuration of the last cycle
+	ok   map[string]time.Time // alias → last successful evaluation
 
 	cycle      prometheus.Histogram
 	polls      *prometheus.CounterVec
@@ -83,24 +77,13 @@ type Collector struct {
 	lastEval   *prometheus.Desc
 	lastChange *prometheus.Desc
 	stale      *prometheus.Desc
-}
-
-// DefaultStaleLoadAfter is the default Collector.StaleLoadAfter.
-const DefaultStaleLoadAfter = 6 * time.Hour
-
-// loadSeen is a member's load and since when it has had it, and whether
-// the last decision published it.
-type loadSeen struct {
-	load      int
-	since     time.Time
-	published bool
+	overrides  *prometheus.Desc
 }
 
 // New returns a collector reading src at scrape time. Feed it with
 // ObserveCycle (AddObserver) and Instrument.
 func New(src Source) *Collector {
-	c := &Collector{src: src, Now: time.Now, StaleLoadAfter: DefaultStaleLoadAfter, ok: map[string]time.Time{},
-		loads: map[string]map[string]loadSeen{}}
+	c := &Collector{src: src, Now: time.Now, ok: map[string]time.Time{}}
 	c.cycle = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lbd_cycle_duration_seconds",
 		Help:    "Duration of an evaluation cycle that evaluated at least one alias: resolve, poll, read DNS, plan and update.",
 		Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}})
@@ -136,7 +119,8 @@ func New(src Source) *Collector {
 	c.lastOK = prometheus.NewDesc("lbd_alias_last_success_timestamp_seconds", "Unix time of the alias's last evaluation with every DNS server read and in sync or updated (absent before the first).", alias, nil)
 	c.lastEval = prometheus.NewDesc("lbd_alias_last_evaluation_timestamp_seconds", "Unix time of the alias's last evaluation (absent before the first).", alias, nil)
 	c.lastChange = prometheus.NewDesc("lbd_alias_last_change_timestamp_seconds", "Unix time the alias's published members last changed (absent before the first decision).", alias, nil)
-	c.stale = prometheus.NewDesc("lbd_alias_stale_members", "Published members of the alias whose load has not changed for the stale-load time (6 h by default): an agent may be stuck.", alias, nil)
+	c.stale = prometheus.NewDesc("lbd_alias_stale_members", "Published members of the alias whose usable load has not changed for [lbd] stale_load_after (a stuck metric?).", alias, nil)
+	c.overrides = prometheus.NewDesc("lbd_alias_overrides", "Overrides (drains) in force for members of the alias.", alias, nil)
 	return c
 }
 
@@ -211,7 +195,6 @@ func (c *Collector) ObserveCycle(now time.Time, cfg *config.Compiled, rep lbd.Cy
 		if r.Err == nil && r.Decided {
 			c.ok[r.Alias] = now
 		}
-		c.noteLoads(now, r)
 	}
 	c.mu.Unlock()
 	for _, r := range rep.Polls {
@@ -237,40 +220,6 @@ func (c *Collector) ObserveCycle(now time.Time, cfg *config.Compiled, rep lbd.Cy
 	}
 }
 
-// noteLoads records the loads of r's members and since when each has had
-// it (c.mu held).
-func (c *Collector) noteLoads(now time.Time, r lbd.AliasResult) {
-	prev := c.loads[r.Alias]
-	published := map[string]bool{}
-	for _, h := range r.Decision.Hosts {
-		published[h] = true
-	}
-	next := make(map[string]loadSeen, len(r.Members))
-	for _, m := range r.Members {
-		ls, ok := prev[m.Host]
-		if !ok || ls.load != m.Load {
-			ls = loadSeen{load: m.Load, since: now}
-		}
-		if r.Decided {
-			ls.published = published[m.Host]
-		}
-		next[m.Host] = ls
-	}
-	c.loads[r.Alias] = next
-}
-
-// staleMembers counts the published members of alias whose load has
-// been the same for StaleLoadAfter at now (c.mu held).
-func (c *Collector) staleMembers(alias string, now time.Time) int {
-	n := 0
-	for _, ls := range c.loads[alias] {
-		if ls.published && now.Sub(ls.since) >= c.StaleLoadAfter {
-			n++
-		}
-	}
-	return n
-}
-
 // forgetRemoved deletes the series of aliases and servers cfg no longer
 // has (c.mu held), so that a reload does not leave them behind.
 func (c *Collector) forgetRemoved(cfg *config.Compiled) {
@@ -286,11 +235,7 @@ func (c *Collector) forgetRemoved(cfg *config.Compiled) {
 			delete(c.ok, a)
 		}
 	}
-	for a := range c.loads {
-		if !aliases[a] {
-			delete(c.loads, a)
-		}
-	}
+
 	if c.seen == nil {
 		return
 	}
@@ -319,7 +264,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		col.Describe(ch)
 	}
 	for _, d := range []*prometheus.Desc{c.master, c.writing, c.beatAge, c.lease, c.members, c.addresses,
-		c.fallback, c.failed, c.lastUpdate, c.lastOK, c.lastEval, c.lastChange, c.stale} {
+		c.fallback, c.failed, c.lastUpdate, c.lastOK, c.lastEval, c.lastChange, c.stale, c.overrides} {
 		ch <- d
 	}
 }
@@ -355,10 +300,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for a, t := range c.ok {
 		ok[a] = t
 	}
-	stale := map[string]int{}
-	for _, a := range s.Aliases {
-		stale[a.Name] = c.staleMembers(a.Name, now)
-	}
 	c.mu.Unlock()
 	for _, a := range s.Aliases {
 		gauge(c.members, float64(a.Configured), a.Name, StateConfigured)
@@ -371,7 +312,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		stamp(c.lastOK, ok[a.Name], a.Name)
 		stamp(c.lastEval, a.LastEval, a.Name)
 		stamp(c.lastChange, a.LastChange, a.Name)
-		gauge(c.stale, float64(stale[a.Name]), a.Name)
+		gauge(c.stale, float64(a.StaleMembers), a.Name)
+		gauge(c.overrides, float64(len(a.Overrides)), a.Name)
 	}
 }
 

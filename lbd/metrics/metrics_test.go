@@ -24,6 +24,7 @@ import (
 	"github.com/lbd-project/lbd/internal/testenv"
 	"github.com/lbd-project/lbd/lbd"
 	"github.com/lbd-project/lbd/lbd/config"
+	"github.com/lbd-project/lbd/lbd/override"
 	"github.com/lbd-project/lbd/lbd/snmp"
 )
 
@@ -62,9 +63,10 @@ func TestSnapshotGauges(t *testing.T) {
 		Leases: map[string]map[string]lbd.LeaseSnapshot{"192.0.2.1:53": {"example.org": {Writing: true}, "example.net": {Holder: "other"}}},
 		Aliases: []lbd.AliasSnapshot{
 			{Name: "a.example.org", Configured: 3, Usable: 2, Hosts: []string{"m1", "m2"}, Addrs: []string{"192.0.2.11", "192.0.2.12", "2001:db8::1"},
-				LastEval: t0, LastWrite: t0.Add(-time.Minute), LastChange: t0.Add(-time.Hour)},
+				LastEval: t0, LastWrite: t0.Add(-time.Minute), LastChange: t0.Add(-time.Hour),
+				Overrides: []override.Override{{Alias: "a.example.org", Member: "m3", Action: "drain", Reason: "disk"}}},
 			{Name: "b.example.org", Configured: 2, Usable: 0, Hosts: []string{"m3"}, Addrs: []string{"192.0.2.13"},
-				Fallback: "all-random", Error: "alias b.example.org: boom", LastEval: t0},
+				Fallback: "all-random", Error: "alias b.example.org: boom", LastEval: t0, StaleMembers: 1},
 		}}}
 	c := New(src)
 	c.Now = func() time.Time { return t0 }
@@ -88,10 +90,18 @@ lbd_alias_members{alias="a.example.org",state="usable"} 2
 lbd_alias_members{alias="b.example.org",state="configured"} 2
 lbd_alias_members{alias="b.example.org",state="published"} 1
 lbd_alias_members{alias="b.example.org",state="usable"} 0
+# HELP lbd_alias_overrides Overrides (drains) in force for members of the alias.
+# TYPE lbd_alias_overrides gauge
+lbd_alias_overrides{alias="a.example.org"} 1
+lbd_alias_overrides{alias="b.example.org"} 0
 # HELP lbd_alias_published_addresses Addresses the alias's last decision publishes.
 # TYPE lbd_alias_published_addresses gauge
 lbd_alias_published_addresses{alias="a.example.org"} 3
 lbd_alias_published_addresses{alias="b.example.org"} 1
+# HELP lbd_alias_stale_members Published members of the alias whose usable load has not changed for [lbd] stale_load_after (a stuck metric?).
+# TYPE lbd_alias_stale_members gauge
+lbd_alias_stale_members{alias="a.example.org"} 0
+lbd_alias_stale_members{alias="b.example.org"} 1
 # HELP lbd_heartbeat_age_seconds Seconds since the master's last heartbeat accepted by this slave (absent on a master and before the first beat).
 # TYPE lbd_heartbeat_age_seconds gauge
 lbd_heartbeat_age_seconds 90
@@ -107,7 +117,7 @@ lbd_master 0
 lbd_writing 1
 `
 	names := []string{"lbd_alias_fallback_active", "lbd_alias_failed", "lbd_alias_last_update_timestamp_seconds", "lbd_alias_members",
-		"lbd_alias_published_addresses", "lbd_heartbeat_age_seconds", "lbd_lease_held", "lbd_master", "lbd_writing"}
+		"lbd_alias_overrides", "lbd_alias_published_addresses", "lbd_alias_stale_members", "lbd_heartbeat_age_seconds", "lbd_lease_held", "lbd_master", "lbd_writing"}
 	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want), names...))
 
 	// A master has no heartbeat age.
@@ -232,50 +242,4 @@ func TestRegisterServesMetrics(t *testing.T) {
 		assert.Contains(t, string(body), s)
 	}
 	lint(t, c)
-}
-
-// A published member whose load stays the same for StaleLoadAfter counts
-// as stale; a change of load, or leaving DNS, ends it.
-func TestStaleMembers(t *testing.T) {
-	cfg := testConfig(t, "a.example.org")
-	c := New(&fakeSource{lbd.Snapshot{Aliases: []lbd.AliasSnapshot{{Name: "a.example.org"}}}})
-	c.StaleLoadAfter = time.Hour
-	now := t0
-	c.Now = func() time.Time { return now }
-	stale := func() float64 {
-		t.Helper()
-		var m dto.Metric
-		for mt := range collectAll(c) {
-			if strings.Contains(mt.Desc().String(), `"lbd_alias_stale_members"`) {
-				require.NoError(t, mt.Write(&m))
-			}
-		}
-		return m.GetGauge().GetValue()
-	}
-	cycle := func(loads map[string]int, published ...string) {
-		r := lbd.AliasResult{Alias: "a.example.org", Decided: true, Decision: lbd.Decision{Hosts: published}}
-		for h, l := range loads {
-			r.Members = append(r.Members, lbd.Member{Host: h, Load: l})
-		}
-		c.ObserveCycle(now, cfg, lbd.CycleReport{Aliases: []lbd.AliasResult{r}})
-	}
-	cycle(map[string]int{"m1": 5, "m2": 7, "m3": 9}, "m1", "m2")
-	assert.Equal(t, 0.0, stale())
-	now = now.Add(40 * time.Minute)
-	cycle(map[string]int{"m1": 5, "m2": 8, "m3": 9}, "m1", "m2")
-	now = now.Add(30 * time.Minute)
-	cycle(map[string]int{"m1": 5, "m2": 8, "m3": 9}, "m1", "m2")
-	assert.Equal(t, 1.0, stale(), "m1 unchanged for 70 min; m2 changed 30 min ago; m3 is not published")
-	now = now.Add(40 * time.Minute)
-	assert.Equal(t, 2.0, stale(), "m2 unchanged for 70 min too (at scrape time)")
-	cycle(map[string]int{"m1": 5, "m2": 8, "m3": 9}, "m2", "m3")
-	assert.Equal(t, 2.0, stale(), "m1 left DNS; m3 published with a load unchanged for 110 min")
-	lint(t, c)
-}
-
-func collectAll(c prometheus.Collector) chan prometheus.Metric {
-	ch := make(chan prometheus.Metric, 1000)
-	c.Collect(ch)
-	close(ch)
-	return ch
 }
