@@ -142,7 +142,7 @@ type options struct {
 	config, level, logFile, legacyDir string
 	root, convert, getOID, nextOID    string
 	setOID                            string
-	once, persist                     bool
+	once, persist, version            bool
 	check                             checkFlag
 	interval, deadline                time.Duration
 }
@@ -156,6 +156,7 @@ func parseFlags(args []string, pass bool, stderr io.Writer) (o *options, code in
 		fs.SetOutput(io.Discard)
 	}
 	fs.StringVar(&o.config, "config", "/etc/lbclient.toml", "configuration file (TOML)")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.BoolVar(&o.once, "once", false, "evaluate every alias once, print \"alias load reason\" lines and exit")
 	fs.Var(&o.check, "check-config", "validate the configuration and exit (non-zero with file:line: key errors)")
 	fs.StringVar(&o.level, "log-level", "info", "log level: debug, info, warn, error")
@@ -223,6 +224,10 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	o, code, ok := parseFlags(args, pass, stderr)
 	if !ok {
 		return code
+	}
+	if o.version && !pass {
+		fmt.Fprintln(stdout, versionString())
+		return 0
 	}
 	log, closeLog, code, ok := setupLog(o, pass, stderr)
 	if !ok {
