@@ -4,6 +4,7 @@ go 1.26
 
 require (
 	github.com/BurntSushi/toml v1.6.0
+	github.com/cpuguy83/go-md2man/v2 v2.0.7
 	github.com/expr-lang/expr v1.17.8
 	github.com/gosnmp/gosnmp v1.47.0
 	github.com/miekg/dns v1.1.73
@@ -13,4 +14,7 @@ require (
 	golang.org/x/net v0.57.0
 )
 
-require golang.org/x/sys v0.47.0 // indirect
+require (
+	github.com/russross/blackfriday/v2 v2.1.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
+)
