@@ -11,8 +11,9 @@ declare -A pkg=(
   [snmpget]=snmp [snmpd]=snmpd
   [knotd]=knot [kdig]=knot-dnsutils
   [pdns_server]=pdns-server [pdnsutil]=pdns-server [sqlite3]=sqlite3
+  [lintian]=lintian [man]=man-db
 )
-want=(named nsupdate dig snmpget snmpd knotd kdig pdns_server pdnsutil sqlite3)
+want=(named nsupdate dig snmpget snmpd knotd kdig pdns_server pdnsutil sqlite3 lintian man)
 # data file → Debian package (PowerDNS's SQLite backend and its schema)
 declare -A filepkg=(
   [/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql]=pdns-backend-sqlite3
