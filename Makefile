@@ -5,7 +5,7 @@ PKGS    := ./...
 # The whole suite runs with the race detector: it is small enough on 2 cores.
 TESTFLAGS ?= -race -count=1 -timeout 12m
 
-.PHONY: all build test race vet fmt-check fmt demo bench clean deps
+.PHONY: all build test race vet fmt-check fmt demo bench clean deps deb
 
 all: build
 
@@ -49,3 +49,9 @@ bench: build
 
 clean:
 	rm -rf $(BIN)
+
+# Debian packages lbd_<version>_<arch>.deb and lbclient_… in $(BIN)/deb
+# (scripts/mkdeb: dpkg-deb; version from VERSION or git describe).
+# scripts/debtest, run by `make test` as root, installs and purges them.
+deb:
+	$(GO) run ./scripts/mkdeb -out $(BIN)/deb

@@ -146,7 +146,7 @@ func daemonFamilies(d *daemonSpec, raw map[string]json.RawMessage) error {
 	return nil
 }
 
-// daemonHosts reads "host" (default any), after "ip".
+// daemonHosts reads "host" (default any).
 func daemonHosts(d *daemonSpec, raw map[string]json.RawMessage) error {
 	strs, err := jsonStrings(raw, "host")
 	if err != nil {
@@ -157,11 +157,11 @@ func daemonHosts(d *daemonSpec, raw map[string]json.RawMessage) error {
 		if err != nil {
 			return fmt.Errorf("host %q: want a literal IP address", s)
 		}
-		a = a.Unmap().WithZone("")
-		if !slices.Contains(d.families, addrFamily(a)) {
-			return fmt.Errorf("host %q is IPv%d but ip allows only %v", s, addrFamily(a), d.families)
-		}
-		d.hosts = appendUnique(d.hosts, a)
+		// A host of a family "ip" leaves out is accepted, as the existing
+		// lbclient does: only the socket tables of the families in "ip" are
+		// read, so such a host can only match an IPv4-mapped address there
+		// (docs/protocol.md §5.3, Socket checks).
+		d.hosts = appendUnique(d.hosts, a.Unmap().WithZone(""))
 	}
 	if strs != nil && len(d.hosts) == 0 {
 		return fmt.Errorf("host: empty list")

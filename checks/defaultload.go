@@ -2,26 +2,39 @@ package checks
 
 import (
 	"bytes"
-	"math"
 	"os"
 	"strconv"
 	"strings"
 )
 
 // DefaultLoadTerms are the inputs of the built-in default load
-// (docs/protocol.md §5.6).
+// (docs/protocol.md §5.6). They are float32, the precision in which the
+// existing lbclient computes them: old and new agents serving one alias
+// must report the same number, and float64 arithmetic truncates to a
+// different integer for about 2 % of plausible inputs (loadavg 3.10 alone:
+// 154.99999999999997 → 154 in float64, 155 in float32).
 type DefaultLoadTerms struct {
-	S float64 // swap/memory pressure, 0..5; -2 when /proc/meminfo is unreadable
-	U float64 // distinct process owners; -10 when /proc cannot be listed
-	C float64 // 1-minute load average / 10; -2 when /proc/loadavg is unreadable
-	F float64 // X sessions: 1/3 per gnome-session/kdesktop, 1/4 per fvwm; -10 with U
-	W float64 // swapping: always 0
+	S float32 // swap/memory pressure, 0..5; -2 when /proc/meminfo is unreadable
+	U float32 // distinct process owners; -10 when /proc cannot be listed
+	C float32 // 1-minute load average / 10; -2 when /proc/loadavg is unreadable
+	F float32 // X sessions: 1/3 per gnome-session/kdesktop, 1/4 per fvwm; -10 with U
+	W float32 // swapping: always 0
 }
 
-// Load is trunc(1000 × ((S + U/25)/2 + 2W + 3C + 2F) / 6).
+// Load is trunc(1000 × ((S + U/25)/2 + 2W + 3C + 2F) / 6), evaluated in
+// float32 in the order of docs/protocol.md §5.6: the sum, then the
+// division by 6, then the product by 1000, each step rounded to float32.
+// The explicit conversions keep the compiler from fusing a product and a
+// sum into one instruction (The Go Programming Language Specification,
+// "Floating-point operators"), which would round once instead of twice.
 func (t DefaultLoadTerms) Load() int {
-	v := 1000 * ((t.S+t.U/25)/2 + 2*t.W + 3*t.C + 2*t.F) / 6
-	return int(math.Trunc(v))
+	a := float32(t.U / 25)
+	a = float32(t.S+a) / 2
+	a += float32(2 * t.W)
+	a += float32(3 * t.C)
+	a += float32(2 * t.F)
+	a = float32(a / 6)
+	return int(float32(a * 1000)) // int() of a float truncates toward zero
 }
 
 // DefaultLoad is the load a mapping reports when its metric is still 0
@@ -42,7 +55,7 @@ func ComputeDefaultLoadTerms(env Env) DefaultLoadTerms {
 	return t
 }
 
-func swapTerm(env Env) float64 {
+func swapTerm(env Env) float32 {
 	b, err := os.ReadFile(env.Path("/proc/meminfo"))
 	if err != nil {
 		return -2
@@ -73,10 +86,11 @@ func swapTerm(env Env) float64 {
 	case total == 0:
 		return 0
 	}
-	return (21 - 20*float64(free)/float64(total)) / 6
+	r := float32(20*float32(free)) / float32(total)
+	return float32(21-r) / 6
 }
 
-func cpuTerm(env Env) float64 {
+func cpuTerm(env Env) float32 {
 	b, err := os.ReadFile(env.Path("/proc/loadavg"))
 	if err != nil {
 		return -2
@@ -85,21 +99,26 @@ func cpuTerm(env Env) float64 {
 	if len(f) == 0 {
 		return -2
 	}
-	v, err := strconv.ParseFloat(f[0], 64)
+	// Read at float32 precision, divided by 10 in float64, then rounded to
+	// float32, as the existing lbclient does (docs/protocol.md §5.6).
+	v, err := strconv.ParseFloat(f[0], 32)
 	if err != nil {
 		return -2
 	}
-	return v / 10
+	return float32(v / 10)
 }
 
 // processTerms returns U and F from the process directories under /proc.
 // Processes that vanish while being read are skipped.
-func processTerms(env Env) (u, f float64) {
+// F is summed in float64 and rounded to float32 once, as the existing
+// lbclient does.
+func processTerms(env Env) (u, f float32) {
 	entries, err := os.ReadDir(env.Path("/proc"))
 	if err != nil {
 		return -10, -10
 	}
 	owners := map[string]bool{}
+	var sessions float64
 	for _, e := range entries {
 		name := e.Name()
 		if _, err := strconv.ParseUint(name, 10, 64); err != nil {
@@ -130,11 +149,11 @@ func processTerms(env Env) (u, f float64) {
 			cmd = string(bytes.ReplaceAll(bytes.TrimRight(raw, "\x00"), []byte{0}, []byte{' '}))
 		}
 		if strings.Contains(cmd, "gnome-session") || strings.Contains(cmd, "kdesktop") {
-			f += 1.0 / 3
+			sessions += 1.0 / 3
 		}
 		if strings.Contains(cmd, "fvwm") {
-			f += 1.0 / 4
+			sessions += 1.0 / 4
 		}
 	}
-	return float64(len(owners)), f
+	return float32(len(owners)), float32(sessions)
 }

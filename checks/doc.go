@@ -72,8 +72,9 @@
 // "port" (mandatory: integer or numeric string, 1..65535, or a list),
 // "protocol" ("tcp"/"udp" or a list; default both), "ip" ("ipv4"/"4",
 // "ipv6"/"6" or a list; default both), "host" (literal IPs or a list;
-// default any). Unknown and duplicate keys are tolerated (the last
-// duplicate wins). The tables <root>/proc/net/tcp, tcp6, udp and udp6 are
+// default any; a host of a family "ip" leaves out is accepted and never
+// matches, as only the tables of the families in "ip" are read). Unknown
+// and duplicate keys are tolerated (the last duplicate wins). The tables <root>/proc/net/tcp, tcp6, udp and udp6 are
 // read; only LOCAL addresses count: TCP sockets in state LISTEN (0A) and
 // UDP sockets bound and unconnected (07), never the remote end of a
 // connection (D15). Addresses are decoded as the kernel prints them (each

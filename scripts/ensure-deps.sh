@@ -11,9 +11,9 @@ declare -A pkg=(
   [snmpget]=snmp [snmpd]=snmpd
   [knotd]=knot [kdig]=knot-dnsutils
   [pdns_server]=pdns-server [pdnsutil]=pdns-server [sqlite3]=sqlite3
-  [promtool]=prometheus
+  [promtool]=prometheus [lintian]=lintian [man]=man-db
 )
-want=(named nsupdate dig snmpget snmpd knotd kdig pdns_server pdnsutil sqlite3 promtool)
+want=(named nsupdate dig snmpget snmpd knotd kdig pdns_server pdnsutil sqlite3 promtool lintian man)
 # data file → Debian package (PowerDNS's SQLite backend and its schema)
 declare -A filepkg=(
   [/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql]=pdns-backend-sqlite3

@@ -142,7 +142,7 @@ type options struct {
 	config, level, logFile, legacyDir string
 	root, convert, getOID, nextOID    string
 	setOID                            string
-	once, persist                     bool
+	once, persist, version            bool
 	check                             checkFlag
 	interval, deadline                time.Duration
 }
@@ -156,6 +156,7 @@ func parseFlags(args []string, pass bool, stderr io.Writer) (o *options, code in
 		fs.SetOutput(io.Discard)
 	}
 	fs.StringVar(&o.config, "config", "/etc/lbclient.toml", "configuration file (TOML)")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.BoolVar(&o.once, "once", false, "evaluate every alias once, print \"alias load reason\" lines and exit")
 	fs.Var(&o.check, "check-config", "validate the configuration and exit (non-zero with file:line: key errors)")
 	fs.StringVar(&o.level, "log-level", "info", "log level: debug, info, warn, error")
@@ -169,7 +170,7 @@ func parseFlags(args []string, pass bool, stderr io.Writer) (o *options, code in
 	fs.StringVar(&o.nextOID, "n", "", "net-snmp pass: GETNEXT of `OID`")
 	fs.StringVar(&o.setOID, "s", "", "net-snmp pass: SET of `OID` TYPE VALUE (answers not-writable)")
 	fs.BoolVar(&o.persist, "pass-persist", false, "net-snmp pass_persist protocol on stdin/stdout")
-	fs.DurationVar(&o.deadline, "pass-deadline", lbclient.PassDeadline, "pass mode: bound of one evaluation of every mapping")
+	fs.DurationVar(&o.deadline, "pass-deadline", lbclient.PassDeadline, "pass mode and -legacy-dir -once: bound of one evaluation of every mapping; a legacy line gets 30 s or this, whichever is shorter")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) && !pass {
 			return nil, 0, false
@@ -224,6 +225,10 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if !ok {
 		return code
 	}
+	if o.version && !pass {
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	}
 	log, closeLog, code, ok := setupLog(o, pass, stderr)
 	if !ok {
 		return code
@@ -254,7 +259,11 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		return 2
 	}
 	if !useConfig && o.set["legacy-dir"] {
-		return runLegacy(ctx, o.legacyDir, legacy.Options{Root: o.root, Interval: o.interval}, o.check.set, o.once, stdout, stderr, log)
+		opts := legacy.Options{Root: o.root, Interval: o.interval}
+		if o.once {
+			opts.Timeout = legacy.LineTimeoutWithin(o.deadline)
+		}
+		return runLegacy(ctx, o.legacyDir, opts, o.check.set, o.once, o.deadline, stdout, stderr, log)
 	}
 	return runTOML(ctx, o, file, stdout, stderr, log)
 }
@@ -313,7 +322,7 @@ func runTOML(ctx context.Context, o *options, file string, stdout, stderr io.Wri
 }
 
 // runLegacy is -once / -check-config for a legacy directory.
-func runLegacy(ctx context.Context, dir string, opts legacy.Options, check, once bool, stdout, stderr io.Writer, log *logrus.Logger) int {
+func runLegacy(ctx context.Context, dir string, opts legacy.Options, check, once bool, deadline time.Duration, stdout, stderr io.Writer, log *logrus.Logger) int {
 	lc := legacy.Load(dir, opts)
 	for _, p := range lc.Problems {
 		fmt.Fprintf(stderr, "lbclient: %s\n", p)
@@ -330,7 +339,7 @@ func runLegacy(ctx context.Context, dir string, opts legacy.Options, check, once
 		if log.GetLevel() == logrus.InfoLevel {
 			log.SetLevel(logrus.WarnLevel)
 		}
-		loads := lbclient.EvaluateOnce(ctx, lc.Compiled, 0, nil)
+		loads := lbclient.EvaluateOnce(ctx, lc.Compiled, deadline, nil)
 		if ctx.Err() != nil {
 			fmt.Fprintln(stderr, "lbclient: interrupted")
 			return 1
@@ -425,7 +434,12 @@ func loadSource(a passArgs, log *logrus.Logger) *lbclient.Compiled {
 		}
 		return cfg
 	}
-	lc := legacy.Load(a.legacyDir, legacy.Options{Root: a.root, Interval: a.interval})
+	opts := legacy.Options{Root: a.root, Interval: a.interval}
+	if !a.persist {
+		// one answer: every line within the pass deadline
+		opts.Timeout = legacy.LineTimeoutWithin(a.deadline)
+	}
+	lc := legacy.Load(a.legacyDir, opts)
 	lc.Log(log)
 	return lc.Compiled
 }

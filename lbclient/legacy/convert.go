@@ -72,6 +72,14 @@ users = [{ name = "loadbalancing", auth_protocol = "md5", auth_password = %s }]
 	for _, a := range defAliases {
 		p("\n[[alias]]\nname = %s   # listed in %s, uses [default]\n", tomlString(a), AliasesFile)
 	}
+	if len(lc.Files) == 0 && len(defAliases) == 0 {
+		// Valid for the existing lbclient (docs/protocol.md §5.7), not for
+		// the TOML configuration, which serves at least one alias.
+		p("\n# No alias: %s lists none and there is no %s<alias> file, so the legacy\n", AliasesFile, aliasPrefix)
+		p("# agent serves no alias (it answers an empty string, which lbd reads as load\n")
+		p("# 100000). lbclient loads this file once it has at least one alias, e.g.:\n")
+		p("# [[alias]]\n# name = \"myalias.example.org\"   # uses [default]\n")
+	}
 	if lc.Default == nil && len(defAliases) > 0 {
 		p("\n# WARNING: the aliases above have no file of their own and the legacy directory has no\n")
 		p("# default %s: the legacy configuration reports %d for them; here they use the\n", DefaultFile, ConfigError)

@@ -36,8 +36,10 @@ const (
 // unknown load type, an unreadable file, or (for the default mapping) a
 // listed alias whose default lbclient.conf is missing. A line whose
 // keyword is known but whose arguments are invalid reports that keyword's
-// code instead (e.g. -17 for bad daemon JSON, -16 for a bad constant or
-// "check constant", -14 for an empty command).
+// code instead (e.g. -17 for bad daemon JSON, -16 for a bad constant,
+// -14 for an empty command). "check constant" is an unknown check keyword
+// (constant exists only as "load constant", docs/protocol.md §5.3): it
+// reports ConfigError.
 const ConfigError = lbclient.ConfigError
 
 // File is one parsed legacy mapping file.
@@ -137,10 +139,25 @@ type Options struct {
 	// Interval is the evaluation period of pass_persist (default
 	// lbclient.DefaultInterval).
 	Interval time.Duration
-	// Timeout is every line's Spec.Timeout; 0 leaves each check's default
-	// (3 s; the existing CERN lbclient allowed 30 s per line, which does not
-	// fit a pass-mode answer within 10 s).
+	// Timeout is every line's Spec.Timeout; 0 means LineTimeout, the
+	// existing lbclient's 30 s per line (docs/protocol.md §5.2 step 2). In
+	// pass mode give LineTimeoutWithin(the pass deadline).
 	Timeout time.Duration
+}
+
+// LineTimeout bounds one legacy line, as in the existing lbclient
+// (docs/protocol.md §5.2 step 2): running out of time yields −code.
+const LineTimeout = 30 * time.Second
+
+// LineTimeoutWithin is the per-line timeout under an overall deadline
+// (lbclient -pass-deadline): LineTimeout, or the deadline when that is
+// shorter; deadline ≤ 0 means no deadline. A mapping still running when
+// the deadline passes answers CheckHung (lbclient.EvaluateOnce).
+func LineTimeoutWithin(deadline time.Duration) time.Duration {
+	if deadline > 0 && deadline < LineTimeout {
+		return deadline
+	}
+	return LineTimeout
 }
 
 // Load reads a legacy configuration directory (docs/protocol.md §5.1):
@@ -162,6 +179,9 @@ type Options struct {
 // an error). An lbaliases listing no alias with no alias file is the
 // zero-mapping case of docs/protocol.md §5.7: the empty STRING.
 func Load(dir string, opts Options) *Config {
+	if opts.Timeout <= 0 {
+		opts.Timeout = LineTimeout
+	}
 	r := &reader{lc: &Config{Dir: dir}, dir: dir, opts: opts}
 	agent := lbclient.Defaults().Agent
 	if opts.Root != "" {
@@ -327,7 +347,8 @@ func (r *reader) defaultMapping(defaults []string, own map[string]int, plan *lbc
 
 // noMapping handles a directory that configures no alias. When the
 // directory or lbaliases could not be read nothing can be served: the
-// answer is then the INTEGER ConfigError, not an empty string.
+// answer is then the INTEGER ConfigError, not an empty string (an error).
+// An lbaliases that lists no alias is only a warning.
 func (r *reader) noMapping(unreadable bool, plan *lbclient.Plan) {
 	if unreadable {
 		plan.Rule = lbclient.AlwaysConfigError
@@ -335,8 +356,11 @@ func (r *reader) noMapping(unreadable bool, plan *lbclient.Plan) {
 			AliasesFile, aliasPrefix, ConfigError)
 		return
 	}
-	r.problem(true, r.dir, 0, "no alias is configured (no listed alias and no %s<alias> file): the answer is an empty string",
-		aliasPrefix)
+	// Not an error: the existing lbclient accepts it and answers the empty
+	// STRING, which lbd reads as load 100000 (docs/protocol.md §5.7); the
+	// node serves no alias until one is listed.
+	r.problem(false, r.dir, 0, "no alias is configured (%s lists none and no %s<alias> file): "+
+		"the answer is an empty string, which lbd reads as load 100000", AliasesFile, aliasPrefix)
 }
 
 // badAlias says why name (from lbclient.conf.<name>) is not an alias.

@@ -121,7 +121,7 @@ func TestParseLine(t *testing.T) {
 		{`check daemon {"port": 22`, -checks.CodeDaemon, "", "", false},
 		{`check daemon {"protocol": "tcp"}`, -checks.CodeDaemon, "", "", false},
 		{"check daemon", -checks.CodeDaemon, "", "", false},
-		{"check constant 5", -checks.CodeConstant, "", "", false},
+		{"check constant 5", ConfigError, "", "", false}, // unparsable (docs/protocol.md §5.3)
 		{"load constant abc", -checks.CodeConstant, "", "", false},
 		{"load constant", -checks.CodeConstant, "", "", false},
 		{"check command", -checks.CodeCommand, "", "", false},
@@ -176,7 +176,7 @@ func TestBrokenLine(t *testing.T) {
 		conf string
 		want int
 	}{
-		{"check nologin\nload constant 10\ncheck constant 3\n", -16},
+		{"check nologin\nload constant 10\ncheck constant 3\n", ConfigError},
 		{"load constant ten\n", -16},
 		{"check command\n", -14},
 		{"check daemon {nope}\n", -17},

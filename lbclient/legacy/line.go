@@ -93,8 +93,9 @@ func (l *Line) parseCheck(trimmed, w2, args string, timeout time.Duration) *line
 	case kw == "":
 		return lineErrorf(ConfigError, "unable to parse %q: \"check\" without a keyword", trimmed)
 	case !known:
-		if le, ok := checks.LookupLegacy(checks.KindLoad, kw); ok { // "check constant"
-			return lineErrorf(-le.LegacyErrorCode(), "\"check %s\" is not valid, only \"load %s <value>\"", kw, kw)
+		if _, ok := checks.LookupLegacy(checks.KindLoad, kw); ok { // "check constant"
+			// unparsable, like any unknown keyword (docs/protocol.md §5.3)
+			return lineErrorf(ConfigError, "unable to parse %q: \"check %s\" is not a check, only \"load %s <value>\"", trimmed, kw, kw)
 		}
 		return lineErrorf(ConfigError, "unable to parse %q: unknown check keyword %q", trimmed, w2)
 	case e.LegacyNoArgs() && args != "":

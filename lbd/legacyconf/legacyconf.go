@@ -268,10 +268,18 @@ func (m *model) build(file string) *Result {
 	}
 	// docs/protocol.md §3.1/§3.5: user loadbalancing, HMAC-MD5, 10 s × 3 attempts
 	// (the existing lbclient behind snmpd can take that long).
+	pw := g("snmpd_password")
 	cfg.SNMP = snmp.Config{Version: "3", Port: 161, User: "loadbalancing", AuthProtocol: "md5",
-		AuthPassword: g("snmpd_password").s, Timeout: tomlconf.Duration{Duration: 10 * time.Second}, Retries: 2}
+		AuthPassword: pw.s, Timeout: tomlconf.Duration{Duration: 10 * time.Second}, Retries: 2}
 	if cfg.SNMP.AuthPassword == "" {
 		m.note(0, "", true, "snmpd_password is missing")
+	} else {
+		// The existing lbd takes any password; lbd -check-config applies
+		// RFC 3414's 8-character minimum. Say so now, with the same reason.
+		for _, p := range cfg.SNMP.Problems() {
+			m.note(pw.line, "", false, "snmpd_password: lbd -check-config will reject the converted file: snmp.%s: %s "+
+				"(choose a longer password, here and in every member's createUser line)", p.Key, p.Msg)
+		}
 	}
 
 	for _, a := range m.order {
