@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sirupsen/logrus"
 
@@ -394,20 +395,30 @@ func readLbaliases(file string, problem func(bool, string, int, string, ...any))
 	seen := map[string]int{}
 	for i, line := range strings.Split(string(data), "\n") {
 		s := strings.TrimLeft(line, " \t\r\v\f")
+		if t := strings.TrimSpace(s); t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
 		if !strings.HasPrefix(s, "lbalias") {
+			problem(false, file, i+1, "%s: not an lbalias=NAME line: ignored", describeLine(s))
 			continue
 		}
 		s = strings.TrimLeft(strings.TrimPrefix(s, "lbalias"), " \t\v\f")
 		if !strings.HasPrefix(s, "=") {
+			problem(false, file, i+1, "%s: not an lbalias=NAME line: ignored", describeLine(line))
 			continue
 		}
-		v, _ := cutWord(strings.TrimLeft(strings.TrimPrefix(s, "="), " \t\v\f\r"))
+		v, rest := cutWord(strings.TrimLeft(strings.TrimPrefix(s, "="), " \t\v\f\r"))
 		v = strings.TrimRight(v, "\r")
+		rest = strings.TrimSpace(rest)
 		switch {
 		case v == "":
 			problem(false, file, i+1, "lbalias= without a name: ignored")
+		case rest != "" && !strings.HasPrefix(rest, "#"):
+			problem(true, file, i+1, "%q is not an alias name (it contains blanks): ignored", strings.TrimSpace(strings.TrimPrefix(s, "=")))
 		case strings.ContainsAny(v, ",=#\""):
 			problem(true, file, i+1, "%q is not an alias name (it cannot contain ',', '=', '#' or '\"'): ignored", v)
+		case !validDNSName(v):
+			problem(true, file, i+1, "%q is not a valid DNS name (labels of letters, digits, '-' and '_', at most 63 characters each, 253 in all): ignored", v)
 		default:
 			if j, dup := seen[canonical(v)]; dup {
 				problem(false, file, i+1, "alias %s listed again (first on line %d): ignored", v, j)
@@ -418,6 +429,39 @@ func readLbaliases(file string, problem func(bool, string, int, string, ...any))
 		}
 	}
 	return out, false
+}
+
+// describeLine quotes a line for a report, or says it is binary.
+func describeLine(s string) string {
+	for _, r := range s {
+		if r == utf8.RuneError || r < 0x20 && r != '\t' && r != '\r' {
+			return "a line with binary bytes"
+		}
+	}
+	if len(s) > 60 {
+		s = s[:60] + "…"
+	}
+	return strconv.Quote(strings.TrimRight(s, "\r"))
+}
+
+// validDNSName reports whether s is a DNS name lbd can manage (RFC 1035
+// §2.3.4 lengths; letters, digits, '-' and '_' in labels).
+func validDNSName(s string) bool {
+	s = strings.TrimSuffix(s, ".")
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(s, ".") {
+		if l == "" || len(l) > 63 {
+			return false
+		}
+		for _, r := range l {
+			if !(r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func readLimited(file string) ([]byte, error) {

@@ -60,16 +60,18 @@ func TestWhitespace(t *testing.T) {
 		aliases, conf string
 		warn          bool
 	}{
-		"canonical":      {"lbalias=test.cern.ch\n", "load constant 50000\n", false},
-		"no final EOL":   {"lbalias=test.cern.ch", "load constant 50000", false},
-		"comments":       {"# hello\n\nlbalias=test.cern.ch\nnot an alias line\n", "# comment\n   \t\n  # indented\n\nload constant 50000\n", false},
-		"case":           {"lbalias=test.cern.ch\n", "LOAD Constant 50000\n", false},
-		"leading spaces": {"  lbalias = test.cern.ch  \n", "   load constant 50000\n", true},
-		"tabs":           {"\tlbalias=\ttest.cern.ch\n", "load\tconstant\t50000\n", true},
-		"double spaces":  {"lbalias=test.cern.ch\n", "load  constant   50000  \n", true},
-		"CRLF":           {"lbalias=test.cern.ch\r\n", "check  nologin\r\nload constant 50000\r\n", true},
-		"float constant": {"lbalias=test.cern.ch\n", "load constant 50000.9\n", false},
-		"split load":     {"lbalias=test.cern.ch\n", "load constant 49999\nload constant 1\n", false},
+		"canonical":    {"lbalias=test.cern.ch\n", "load constant 50000\n", false},
+		"no final EOL": {"lbalias=test.cern.ch", "load constant 50000", false},
+		"comments":     {"# hello\n\nlbalias=test.cern.ch\n", "# comment\n   \t\n  # indented\n\nload constant 50000\n", false},
+		// Ignored like the CERN agent does, but reported (with its line).
+		"not an alias line": {"lbalias=test.cern.ch\nnot an alias line\n", "load constant 50000\n", true},
+		"case":              {"lbalias=test.cern.ch\n", "LOAD Constant 50000\n", false},
+		"leading spaces":    {"  lbalias = test.cern.ch  \n", "   load constant 50000\n", true},
+		"tabs":              {"\tlbalias=\ttest.cern.ch\n", "load\tconstant\t50000\n", true},
+		"double spaces":     {"lbalias=test.cern.ch\n", "load  constant   50000  \n", true},
+		"CRLF":              {"lbalias=test.cern.ch\r\n", "check  nologin\r\nload constant 50000\r\n", true},
+		"float constant":    {"lbalias=test.cern.ch\n", "load constant 50000.9\n", false},
+		"split load":        {"lbalias=test.cern.ch\n", "load constant 49999\nload constant 1\n", false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			root := t.TempDir()
@@ -422,4 +424,25 @@ func TestPlan(t *testing.T) {
 	f := lc.Plan.Mappings[0].Steps[0].Failure
 	require.NotNil(t, f)
 	assert.Equal(t, ConfigError, f.Metric)
+}
+
+// Every line of lbaliases that is not an alias is reported with its line
+// number, and an alias name must be a DNS name (issue 12): "lbalias=bad
+// alias with spaces" no longer becomes an alias "bad".
+func TestLbaliasesLinesReported(t *testing.T) {
+	dir := testenv.WriteTree(t, map[string]string{
+		"lbaliases":     "lbalias=good.example.org\ngarbage\n\x00\x01\xff\nlbalias=bad alias with spaces\nlbalias=bad..name\nlbalias=also.good # comment\n",
+		"lbclient.conf": "load constant 5\n",
+	})
+	lc := lgLoad(t, dir, t.TempDir())
+	var report []string
+	for _, p := range lc.Problems {
+		report = append(report, p.String())
+	}
+	all := strings.Join(report, "\n")
+	assert.Contains(t, all, "lbaliases:2: warning: \"garbage\": not an lbalias=NAME line: ignored")
+	assert.Contains(t, all, "lbaliases:3: warning: a line with binary bytes: not an lbalias=NAME line: ignored")
+	assert.Contains(t, all, "lbaliases:4: error: \"bad alias with spaces\" is not an alias name (it contains blanks): ignored")
+	assert.Contains(t, all, "lbaliases:5: error: \"bad..name\" is not a valid DNS name")
+	assert.Equal(t, []string{"good.example.org", "also.good"}, lc.Aliases())
 }
