@@ -44,6 +44,7 @@ import (
 	"github.com/sirupsen/logrus"
 	lsyslog "github.com/sirupsen/logrus/hooks/syslog"
 
+	"github.com/lbd-project/lbd/internal/logfile"
 	"github.com/lbd-project/lbd/lbclient"
 	"github.com/lbd-project/lbd/lbclient/legacy"
 )
@@ -142,7 +143,7 @@ type options struct {
 	config, level, logFile, legacyDir string
 	root, convert, getOID, nextOID    string
 	setOID                            string
-	once, persist, version            bool
+	once, persist, version, logJSON   bool
 	check                             checkFlag
 	interval, deadline                time.Duration
 }
@@ -160,7 +161,8 @@ func parseFlags(args []string, pass bool, stderr io.Writer) (o *options, code in
 	fs.BoolVar(&o.once, "once", false, "evaluate every alias once, print \"alias load reason\" lines and exit")
 	fs.Var(&o.check, "check-config", "validate the configuration and exit (non-zero with file:line: key errors)")
 	fs.StringVar(&o.level, "log-level", "info", "log level: debug, info, warn, error")
-	fs.StringVar(&o.logFile, "log-file", "", "append logs to this file (default: stderr; in the pass modes syslog, else nowhere)")
+	fs.StringVar(&o.logFile, "log-file", "", "append logs to this file (default: stderr; in the pass modes syslog, else nowhere); reopened on SIGHUP")
+	fs.BoolVar(&o.logJSON, "log-json", false, "log as JSON")
 	fs.StringVar(&o.legacyDir, "legacy-dir", legacy.DefaultDir,
 		"legacy configuration directory (lbaliases, lbclient.conf, lbclient.conf.<alias>), used when -config is not given")
 	fs.StringVar(&o.root, "root", "", "file-system root the checks read under (default: [agent] root, or / for a legacy directory)")
@@ -195,10 +197,13 @@ func setupLog(o *options, pass bool, stderr io.Writer) (log *logrus.Logger, clos
 	}
 	log = logrus.New()
 	log.SetLevel(lvl)
+	if o.logJSON {
+		log.SetFormatter(&logrus.JSONFormatter{})
+	}
 	closeLog = func() {}
-	var logOut *os.File
+	var logOut *logfile.File
 	if o.logFile != "" {
-		logOut, err = os.OpenFile(o.logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+		logOut, err = logfile.Open(o.logFile)
 		if err != nil && !pass {
 			fmt.Fprintf(stderr, "lbclient: -log-file: %v\n", err)
 			return nil, nil, 2, false
@@ -206,7 +211,23 @@ func setupLog(o *options, pass bool, stderr io.Writer) (log *logrus.Logger, clos
 	}
 	switch {
 	case logOut != nil:
-		closeLog = func() { logOut.Close() }
+		// Reopened on SIGHUP (log rotation), alongside the reload.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		done := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-hup:
+					if err := logOut.Reopen(); err != nil {
+						fmt.Fprintf(stderr, "lbclient: %v\n", err)
+					}
+				case <-done:
+					return
+				}
+			}
+		}()
+		closeLog = func() { signal.Stop(hup); close(done); logOut.Close() }
 		log.SetOutput(logOut)
 	case pass:
 		log.SetOutput(io.Discard)

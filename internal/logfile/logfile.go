@@ -44,3 +44,10 @@ func (l *File) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.f.Write(p)
 }
+
+// Close closes the file.
+func (l *File) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Close()
+}
