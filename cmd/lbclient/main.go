@@ -173,6 +173,22 @@ func parseFlags(args []string, pass bool, stderr io.Writer) (o *options, code in
 	fs.StringVar(&o.setOID, "s", "", "net-snmp pass: SET of `OID` TYPE VALUE (answers not-writable)")
 	fs.BoolVar(&o.persist, "pass-persist", false, "net-snmp pass_persist protocol on stdin/stdout")
 	fs.DurationVar(&o.deadline, "pass-deadline", lbclient.PassDeadline, "pass mode and -legacy-dir -once: bound of one evaluation of every mapping; a legacy line gets 30 s or this, whichever is shorter")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `lbclient runs on every member of a DNS alias. It evaluates the alias's
+health checks and load metric in the background and answers lbd's SNMP GETs
+of the load OID with the result (lower is better; 0 or negative takes the
+member out), by itself or behind net-snmp's pass / pass_persist. It reads
+its TOML configuration, or the existing CERN lbclient's files. SIGHUP
+reloads (and reopens -log-file); SIGTERM stops.
+
+Examples:
+  lbclient -config /etc/lbd/lbclient.toml              run the agent
+  lbclient -config /etc/lbd/lbclient.toml -once        print each alias's load and why, then exit
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) && !pass {
 			return nil, 0, false
