@@ -308,7 +308,8 @@ func (b *builder) files(p pkgDef, stage string) ([]file, error) {
 // goBuild builds ./cmd/<name> statically, stripped, with the version.
 func (b *builder) goBuild(name, stage string) ([]byte, error) {
 	out := filepath.Join(stage, ".bin-"+name)
-	ld := fmt.Sprintf("-s -w -X main.version=%s -X main.revision=%s", b.upstreamVer, b.revision)
+	const pkg = "github.com/lbd-project/lbd/internal/version"
+	ld := fmt.Sprintf("-s -w -X %s.Version=%s -X %s.Revision=%s", pkg, b.upstreamVer, pkg, b.revision)
 	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-ldflags", ld, "-o", out, "./cmd/"+name)
 	cmd.Dir = b.root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goArch(b.arch))

@@ -1,4 +1,4 @@
-package main
+package version
 
 import (
 	"strings"
@@ -7,11 +7,11 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-func TestVersionString(t *testing.T) {
-	old := version
-	defer func() { version = old }()
-	version = "1.2.3"
-	s := versionString()
+func TestString(t *testing.T) {
+	old := Version
+	defer func() { Version = old }()
+	Version = "1.2.3"
+	s := String("lbd")
 	assert.True(t, strings.HasPrefix(s, "lbd 1.2.3"), s)
 	assert.Contains(t, s, "go1.")
 }
