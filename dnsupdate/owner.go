@@ -103,29 +103,7 @@ func (l Lease) updates(zone string, ttl uint32) []dns.RR {
 // like QuerySigned: each record's strings joined. No record (NXDOMAIN or
 // NODATA) is an empty answer, not an error.
 func (c *Client) QueryTXT(ctx context.Context, name string) ([]string, error) {
-	qname := canonical(name)
-	if _, ok := dns.IsDomainName(qname); !ok || qname == "" {
-		return nil, fmt.Errorf("query %q: not a valid domain name", name)
-	}
-	key, err := c.key()
-	if err != nil {
-		return nil, fmt.Errorf("query %s: %w", name, err)
-	}
-	server, err := ServerAddr(c.Server)
-	if err != nil {
-		return nil, fmt.Errorf("query %s: %w", qname, err)
-	}
-	r, err := c.do(ctx, server, request{
-		op: "query", zone: qname, qtype: dns.TypeTXT, key: key,
-		build: func() *dns.Msg {
-			m := new(dns.Msg)
-			m.SetQuestion(qname, dns.TypeTXT)
-			m.RecursionDesired = false
-			m.SetEdns0(ednsSize, false)
-			return m
-		},
-		ok: func(rc int) bool { return rc == dns.RcodeSuccess || rc == dns.RcodeNameError },
-	})
+	r, qname, err := c.querySigned(ctx, name, dns.TypeTXT, true)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +114,35 @@ func (c *Client) QueryTXT(ctx context.Context, name string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// querySigned sends one query of qtype for name, signed with Key, and
+// returns the verified reply; NXDOMAIN counts as an answer when nx is set.
+func (c *Client) querySigned(ctx context.Context, name string, qtype uint16, nx bool) (*dns.Msg, string, error) {
+	qname := canonical(name)
+	if _, ok := dns.IsDomainName(qname); !ok || qname == "" {
+		return nil, qname, fmt.Errorf("query %q: not a valid domain name", name)
+	}
+	key, err := c.key()
+	if err != nil {
+		return nil, qname, fmt.Errorf("query %s: %w", name, err)
+	}
+	server, err := ServerAddr(c.Server)
+	if err != nil {
+		return nil, qname, fmt.Errorf("query %s: %w", qname, err)
+	}
+	r, err := c.do(ctx, server, request{
+		op: "query", zone: qname, qtype: qtype, key: key,
+		build: func() *dns.Msg {
+			m := new(dns.Msg)
+			m.SetQuestion(qname, qtype)
+			m.RecursionDesired = false
+			m.SetEdns0(ednsSize, false)
+			return m
+		},
+		ok: func(rc int) bool { return rc == dns.RcodeSuccess || nx && rc == dns.RcodeNameError },
+	})
+	return r, qname, err
 }
 
 // isPrerequisiteRcode reports the RCODEs of a failed prerequisite.
@@ -170,26 +177,7 @@ func Permanent(err error) bool {
 // none), read signed like QuerySigned: a CNAME admits no other data at its
 // name (RFC 1034 §3.6.2, RFC 2181 §10.1), so no A/AAAA can be written there.
 func (c *Client) CNAMETarget(ctx context.Context, name string) (string, error) {
-	qname := canonical(name)
-	key, err := c.key()
-	if err != nil {
-		return "", fmt.Errorf("query %s: %w", name, err)
-	}
-	server, err := ServerAddr(c.Server)
-	if err != nil {
-		return "", fmt.Errorf("query %s: %w", qname, err)
-	}
-	r, err := c.do(ctx, server, request{
-		op: "query", zone: qname, qtype: dns.TypeCNAME, key: key,
-		build: func() *dns.Msg {
-			m := new(dns.Msg)
-			m.SetQuestion(qname, dns.TypeCNAME)
-			m.RecursionDesired = false
-			m.SetEdns0(ednsSize, false)
-			return m
-		},
-		ok: func(rc int) bool { return rc == dns.RcodeSuccess || rc == dns.RcodeNameError },
-	})
+	r, qname, err := c.querySigned(ctx, name, dns.TypeCNAME, true)
 	if err != nil {
 		return "", err
 	}
@@ -204,26 +192,7 @@ func (c *Client) CNAMETarget(ctx context.Context, name string) (string, error) {
 // Serial returns the SOA serial of zone, read signed like QuerySigned (for
 // the audit log: the zone version an update produced, RFC 1035 §3.3.13).
 func (c *Client) Serial(ctx context.Context, zone string) (uint32, error) {
-	qname := canonical(zone)
-	key, err := c.key()
-	if err != nil {
-		return 0, fmt.Errorf("query %s: %w", zone, err)
-	}
-	server, err := ServerAddr(c.Server)
-	if err != nil {
-		return 0, fmt.Errorf("query %s: %w", qname, err)
-	}
-	r, err := c.do(ctx, server, request{
-		op: "query", zone: qname, qtype: dns.TypeSOA, key: key,
-		build: func() *dns.Msg {
-			m := new(dns.Msg)
-			m.SetQuestion(qname, dns.TypeSOA)
-			m.RecursionDesired = false
-			m.SetEdns0(ednsSize, false)
-			return m
-		},
-		ok: func(rc int) bool { return rc == dns.RcodeSuccess },
-	})
+	r, qname, err := c.querySigned(ctx, zone, dns.TypeSOA, false)
 	if err != nil {
 		return 0, err
 	}
