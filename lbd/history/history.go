@@ -273,3 +273,14 @@ func (h *History) Spans(alias string, from, to time.Time) []Span {
 	})
 	return spans
 }
+
+// First is the time of alias's oldest change point kept: the history
+// says nothing about before it.
+func (h *History) First(alias string) (time.Time, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s := h.aliases[alias]; s != nil && len(s.changes) > 0 {
+		return s.changes[0].At, true
+	}
+	return time.Time{}, false
+}
