@@ -31,7 +31,7 @@ func fixture() (lbd.Snapshot, *history.History) {
 					{Host: "c.test", Load: -1, Meaning: lbd.LoadMeaning(-1), Addrs: []string{"192.0.2.3"}, Why: "not usable: -1: failed nologin"},
 				}},
 			{Name: hostile, Zone: "lb.test", Hosts: []string{}, Addrs: []string{}, Configured: 1,
-				Error: `update refused: <b>NOTAUTH</b> & "quotes"`,
+				Error:   `update refused: <b>NOTAUTH</b> & "quotes"`,
 				Servers: map[string]string{"127.0.0.1:53": "NOTAUTH <i>"},
 				Members: []lbd.MemberSnapshot{{Host: `<img src=x onerror=alert(2)>`, Load: 100000,
 					Meaning: lbd.LoadMeaning(100000), Why: "not usable"}}},
