@@ -15,7 +15,6 @@ import (
 	"html/template"
 	"io"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/lbd-project/lbd/lbd"
@@ -27,9 +26,13 @@ type Source interface {
 	Snapshot() lbd.Snapshot
 }
 
-// Windows are the time ranges the timelines can show (?window=), the first
-// being the default; a range longer than the history's window is cut to it.
+// Windows are the time ranges the page links to (?window=), the first
+// being the default. Any ?window= from MinWindow up is accepted; a range
+// longer than the history's window is cut to it.
 var Windows = []time.Duration{24 * time.Hour, 6 * time.Hour, time.Hour, 15 * time.Minute}
+
+// MinWindow is the shortest ?window=.
+const MinWindow = time.Minute
 
 //go:embed page.html
 var pageHTML string
@@ -61,8 +64,8 @@ func Handler(src Source, hist *history.History) http.Handler {
 		window := Windows[0]
 		if s := r.URL.Query().Get("window"); s != "" {
 			d, err := time.ParseDuration(s)
-			if err != nil || !slices.Contains(Windows, d) {
-				http.Error(w, fmt.Sprintf("window %q: one of %v", s, Windows), http.StatusBadRequest)
+			if err != nil || d < MinWindow {
+				http.Error(w, fmt.Sprintf("window %q: a duration of at least %v (24h, 90m, …)", s, MinWindow), http.StatusBadRequest)
 				return
 			}
 			window = d

@@ -166,6 +166,13 @@ func TestHostileNamesAreEscaped(t *testing.T) {
 	}
 }
 
+func TestSubMinuteTicks(t *testing.T) {
+	svg := svgOf(t, render(t, 2*time.Minute), "www.lb.test")
+	if !strings.Contains(svg, ">11:59:30<") || !strings.Contains(svg, ">12:00:00<") {
+		t.Fatalf("a 2 min axis without 15 s labels:\n%s", svg)
+	}
+}
+
 func TestRoles(t *testing.T) {
 	for _, tc := range []struct {
 		master, writing bool
@@ -195,7 +202,7 @@ func TestHandler(t *testing.T) {
 		code           int
 	}{
 		{"GET", "/", 200}, {"HEAD", "/", 200}, {"GET", "/?window=1h0m0s", 200}, {"GET", "/?window=15m", 200},
-		{"GET", "/?window=7h", 400}, {"GET", "/nope", 404}, {"POST", "/", 405},
+		{"GET", "/?window=2m", 200}, {"GET", "/?window=30s", 400}, {"GET", "/?window=x", 400}, {"GET", "/nope", 404}, {"POST", "/", 405},
 	} {
 		rec := httptest.NewRecorder()
 		srv.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.target, nil))

@@ -58,7 +58,7 @@ type tick struct {
 }
 
 // tickSteps are the candidate distances between labelled ticks.
-var tickSteps = []time.Duration{time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute,
+var tickSteps = []time.Duration{10 * time.Second, 15 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute,
 	30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour}
 
 func round1(x float64) float64 { return math.Round(x*10) / 10 }
@@ -136,7 +136,11 @@ func buildTimeline(a lbd.AliasSnapshot, hist *history.History, now time.Time, wi
 		if t.Before(from) {
 			continue
 		}
-		tl.Ticks = append(tl.Ticks, tick{X: x(t), Label: t.Format("15:04")})
+		label := t.Format("15:04")
+		if step < time.Minute {
+			label = t.Format("15:04:05")
+		}
+		tl.Ticks = append(tl.Ticks, tick{X: x(t), Label: label})
 	}
 	return tl
 }
