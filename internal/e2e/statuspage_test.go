@@ -48,7 +48,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	})
 
 	// The server's HTML first (what Chromium gets).
-	resp, err := http.Get(url)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
