@@ -173,6 +173,15 @@ func TestSubMinuteTicks(t *testing.T) {
 	}
 }
 
+func TestShort(t *testing.T) {
+	for d, want := range map[time.Duration]string{24 * time.Hour: "24h", 90 * time.Second: "1m30s", 15 * time.Minute: "15m",
+		90 * time.Minute: "1h30m", time.Hour + time.Second: "1h1s", 0: "0s"} {
+		if got := short(d); got != want {
+			t.Errorf("short(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
 func TestRoles(t *testing.T) {
 	for _, tc := range []struct {
 		master, writing bool
