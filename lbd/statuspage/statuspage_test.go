@@ -11,6 +11,7 @@ import (
 
 	"github.com/lbd-project/lbd/lbd"
 	"github.com/lbd-project/lbd/lbd/history"
+	"github.com/lbd-project/lbd/lbd/override"
 )
 
 var now = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -23,12 +24,16 @@ func fixture() (lbd.Snapshot, *history.History) {
 		Leases:   map[string]map[string]lbd.LeaseSnapshot{"127.0.0.1:53": {"lb.test": {Writing: true, Holder: "lbd1"}}},
 		Aliases: []lbd.AliasSnapshot{
 			{Name: "www.lb.test", Zone: "lb.test", Hosts: []string{"a.test", "b.test"}, Addrs: []string{"192.0.2.1", "192.0.2.2"},
-				Usable: 2, Configured: 3, LastEval: now, LastChange: now.Add(-time.Hour),
+				Usable: 2, Configured: 3, LastEval: now, LastChange: now.Add(-time.Hour), StaleMembers: 1,
+				Overrides: []override.Override{{Alias: "www.lb.test", Member: "c.test", Action: "drain", Reason: "disk swap",
+					Author: "ops", Since: now.Add(-time.Hour), Until: now.Add(time.Hour)}},
 				Servers: map[string]string{"127.0.0.1:53": "ok"},
 				Members: []lbd.MemberSnapshot{
 					{Host: "a.test", Load: 10, Meaning: lbd.LoadMeaning(10), Addrs: []string{"192.0.2.1"}, Published: true, Why: "published: among the best"},
-					{Host: "b.test", Load: 20, Meaning: lbd.LoadMeaning(20), Addrs: []string{"192.0.2.2"}, Published: true, Why: "published: among the best"},
-					{Host: "c.test", Load: -1, Meaning: lbd.LoadMeaning(-1), Addrs: []string{"192.0.2.3"}, Why: "not usable: -1: failed nologin"},
+					{Host: "b.test", Load: 20, Meaning: lbd.LoadMeaning(20), Addrs: []string{"192.0.2.2"}, Published: true, Why: "published: among the best",
+						Stale: true, LoadSince: now.Add(-7 * time.Hour)},
+					{Host: "c.test", Load: -1, Meaning: lbd.LoadMeaning(-1), Addrs: []string{"192.0.2.3"}, Why: "not usable: -1: failed nologin",
+						Override: "drained by ops until 13:00: <disk swap>"},
 				}},
 			{Name: hostile, Zone: "lb.test", Hosts: []string{}, Addrs: []string{}, Configured: 1,
 				Error:   `update refused: <b>NOTAUTH</b> & "quotes"`,
@@ -75,6 +80,8 @@ func TestPageShowsHeaderAliasesAndMembers(t *testing.T) {
 		`id="alias-www.lb.test"`, "<h2>www.lb.test", "a.test, b.test", "192.0.2.1, 192.0.2.2", "2 of 3",
 		"failed nologin", "not usable: -1: failed nologin", `<span class="badge yes">published</span>`,
 		"Zone leases", "1 with errors",
+		"override: drained by ops until 13:00: &lt;disk swap&gt;", "drain c.test by ops: “disk swap”",
+		"stale: load unchanged since 2025-03-01 05:00:00 UTC", "1 member with a stuck load",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
