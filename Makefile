@@ -1,11 +1,11 @@
-# lbd — see README.md. Targets: build test race vet fmt-check demo bench clean
+# lbd — see README.md. Targets: build test race vet fmt-check demo screenshot bench clean
 GO      ?= go
 BIN     := bin
 PKGS    := ./...
 # The whole suite runs with the race detector: it is small enough on 2 cores.
 TESTFLAGS ?= -race -count=1 -timeout 12m
 
-.PHONY: all build test race vet fmt-check fmt demo bench clean deps deb
+.PHONY: all build test race vet fmt-check fmt demo screenshot bench clean deps deb
 
 all: build
 
@@ -37,6 +37,11 @@ fmt:
 # The demo needs nothing but this project (embedded DNS server, no root).
 demo: build
 	@scripts/demo.sh
+
+# docs/img/status.png: the status page of a running lbd (embedded DNS
+# server, 3 agents, a minute of membership changes) in headless Chromium.
+screenshot: build
+	@scripts/screenshot.sh
 
 # Go micro-benchmarks, then the multi-process harness (scripts/bench: lbsim,
 # lbd, lbclient, named on loopback; prints the tables and writes them as

@@ -12,11 +12,14 @@ declare -A pkg=(
   [knotd]=knot [kdig]=knot-dnsutils
   [pdns_server]=pdns-server [pdnsutil]=pdns-server [sqlite3]=sqlite3
   [promtool]=prometheus [lintian]=lintian [man]=man-db
+  [chromium]=chromium
 )
-want=(named nsupdate dig snmpget snmpd knotd kdig pdns_server pdnsutil sqlite3 promtool lintian man)
-# data file → Debian package (PowerDNS's SQLite backend and its schema)
+want=(named nsupdate dig snmpget snmpd knotd kdig pdns_server pdnsutil sqlite3 promtool lintian man chromium)
+# data file → Debian package (PowerDNS's SQLite backend and its schema; a
+# font for Chromium's screenshots)
 declare -A filepkg=(
   [/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql]=pdns-backend-sqlite3
+  [/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf]=fonts-liberation
 )
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }

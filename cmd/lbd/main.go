@@ -18,8 +18,10 @@ import (
 	"github.com/lbd-project/lbd/lbd"
 	"github.com/lbd-project/lbd/lbd/audit"
 	"github.com/lbd-project/lbd/lbd/config"
+	"github.com/lbd-project/lbd/lbd/history"
 	"github.com/lbd-project/lbd/lbd/legacyconf"
 	"github.com/lbd-project/lbd/lbd/metrics"
+	"github.com/lbd-project/lbd/lbd/statuspage"
 )
 
 func main() { os.Exit(run()) }
@@ -116,6 +118,12 @@ func run() int {
 		log.Error(err)
 		return 1
 	}
+
+	// The status page at / on http_listen (docs/operations.md, "Status page").
+	hist := history.New(history.Options{})
+	d.AddObserver(hist)
+	d.Handle("/", statuspage.Handler(d, hist))
+
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {

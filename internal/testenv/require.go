@@ -25,6 +25,7 @@ var Packages = map[string]string{
 	"pdnsutil":        "pdns-server",
 	"sqlite3":         "sqlite3",
 	"promtool":        "prometheus",
+	"chromium":        "chromium",
 }
 
 // InCI reports whether the tests run under CI (CI=true), where a missing
