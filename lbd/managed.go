@@ -1,6 +1,7 @@
 package lbd
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/sirupsen/logrus"
@@ -54,10 +56,7 @@ func saveManaged(dir string, set map[Managed]bool) error {
 		list = append(list, m)
 	}
 	slices.SortFunc(list, func(a, b Managed) int {
-		if a.Name != b.Name {
-			return compareStrings(a.Name, b.Name)
-		}
-		return compareStrings(a.Zone, b.Zone)
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Zone, b.Zone))
 	})
 	b, err := json.MarshalIndent(list, "", "  ")
 	if err != nil {
@@ -88,16 +87,6 @@ func saveManaged(dir string, set map[Managed]bool) error {
 	return nil
 }
 
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // removed lists the managed names the configuration no longer has.
 func (d *Daemon) removed(cfg *config.Compiled) []Managed {
 	d.mu.Lock()
@@ -112,7 +101,7 @@ func (d *Daemon) removed(cfg *config.Compiled) []Managed {
 			out = append(out, m)
 		}
 	}
-	slices.SortFunc(out, func(a, b Managed) int { return compareStrings(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b Managed) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 

@@ -7,11 +7,12 @@ package audit
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/lbd-project/lbd/internal/logfile"
 	"github.com/lbd-project/lbd/lbd"
 	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/override"
@@ -47,7 +48,7 @@ type Log struct {
 	hostname string // decides the role with role = "auto"
 
 	mu        sync.Mutex
-	f         *os.File
+	f         *logfile.File
 	published map[string][]string // alias → hosts last written
 	loads     map[string]map[string]int
 	overrides map[string]override.Set
@@ -58,41 +59,24 @@ type Log struct {
 // Open opens (creates, appends to) the audit log at path, mode 0640, for
 // the instance named instance running on hostname.
 func Open(path, instance, hostname string) (*Log, error) {
-	l := &Log{path: path, instance: instance, hostname: hostname, published: map[string][]string{}, loads: map[string]map[string]int{},
-		overrides: map[string]override.Set{}}
-	if err := l.Reopen(); err != nil {
-		return nil, err
+	f, err := logfile.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	return l, nil
+	return &Log{path: path, instance: instance, hostname: hostname, f: f, published: map[string][]string{},
+		loads: map[string]map[string]int{}, overrides: map[string]override.Set{}}, nil
 }
 
-// Reopen closes and reopens the file (after a rotation).
+// Reopen reopens the file (after a rotation).
 func (l *Log) Reopen() error {
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
+	if err := l.f.Reopen(); err != nil {
 		return fmt.Errorf("audit log: %w", err)
-	}
-	l.mu.Lock()
-	old := l.f
-	l.f = f
-	l.mu.Unlock()
-	if old != nil {
-		old.Close()
 	}
 	return nil
 }
 
 // Close closes the file.
-func (l *Log) Close() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.f == nil {
-		return nil
-	}
-	err := l.f.Close()
-	l.f = nil
-	return err
-}
+func (l *Log) Close() error { return l.f.Close() }
 
 // Err is the last write error (nil when the last write succeeded).
 func (l *Log) Err() error {
@@ -187,23 +171,8 @@ func (l *Log) memberEvents(r lbd.AliasResult) []Event {
 			add(h, "out")
 		}
 	}
-	slices.SortStableFunc(out, func(a, b Event) int {
-		if a.Server != b.Server {
-			return compare(a.Server, b.Server)
-		}
-		return 0
-	})
+	slices.SortStableFunc(out, func(a, b Event) int { return strings.Compare(a.Server, b.Server) })
 	return out
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // overrideEvents are the overrides set, cleared or expired since the last
@@ -238,9 +207,6 @@ func (l *Log) overrideEvents(now time.Time, r lbd.AliasResult) []Event {
 }
 
 func (l *Log) write(e Event) {
-	if l.f == nil {
-		return
-	}
 	b, err := json.Marshal(e)
 	if err == nil {
 		_, err = l.f.Write(append(b, '\n'))
