@@ -172,6 +172,7 @@ type lbdConf struct {
 	// EmbeddedZone from DataDir.
 	Embedded, EmbeddedZone, DataDir string
 	Extra                           string // appended ([[alias]] tables of lbsim)
+	Defaults                        string // more [defaults] lines
 }
 
 type aliasConf struct {
@@ -213,7 +214,7 @@ func (c lbdConf) render() string {
 	if c.Polling == "" {
 		c.Polling = "300ms"
 	}
-	fmt.Fprintf(&b, "[defaults]\npolling_interval = %q\nttl = \"60s\"\n", c.Polling)
+	fmt.Fprintf(&b, "[defaults]\npolling_interval = %q\nttl = \"60s\"\n%s", c.Polling, c.Defaults)
 	for _, a := range c.Aliases {
 		q := make([]string, len(a.Members))
 		for i, m := range a.Members {
@@ -431,3 +432,5 @@ func mustWrite(t *testing.T, path, data string) {
 		t.Fatal(err)
 	}
 }
+
+func freePortOn(t *testing.T, ip string) int { return testenv.FreePort(t, ip) }
