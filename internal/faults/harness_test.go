@@ -152,8 +152,8 @@ func (p *proc) count(msg string) int {
 	return n
 }
 
-// startLBD runs bin/lbd -config cfg as host, logging JSON at debug level.
-// wrap, when set, is a shell prefix (ulimit) run before exec.
+// startLBD runs bin/lbd -config cfg as host, logging JSON at debug level
+// (the "cycle" lines give cycle counts and times).
 func startLBD(t *testing.T, cfg, host string) *proc {
 	t.Helper()
 	return startProc(t, "lbd "+host, filepath.Join(binDir, "lbd"), "-config", cfg, "-hostname", host, "-log-json", "-log-level", "debug")
@@ -432,5 +432,3 @@ func mustWrite(t *testing.T, path, data string) {
 		t.Fatal(err)
 	}
 }
-
-func freePortOn(t *testing.T, ip string) int { return testenv.FreePort(t, ip) }

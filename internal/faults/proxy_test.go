@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,8 +11,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/lbd-project/lbd/internal/testenv"
 )
 
 // delayProxy forwards DNS over UDP and TCP to upstream, holding every
@@ -234,6 +231,3 @@ func httpGet(c *http.Client, url string) (int, string, error) {
 	b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	return r.StatusCode, string(b), nil
 }
-
-var _ = testenv.FreePort
-var _ = fmt.Sprint

@@ -13,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 	"time"
 
+	"github.com/lbd-project/lbd/internal/testenv"
 	"github.com/lbd-project/lbd/lbclient/sim"
 )
 
@@ -28,7 +29,7 @@ func deadAndGarbageMembers(t *testing.T) {
 		seed             = 7
 		base             = "127.71.0.1"
 	)
-	port := freePortOn(t, base)
+	port := testenv.FreePort(t, base)
 	emitted := filepath.Join(t.TempDir(), "aliases.toml")
 	sp := startProc(t, "lbsim", filepath.Join(binDir, "lbsim"), "-members", fmt.Sprint(members), "-aliases", fmt.Sprint(aliases),
 		"-base", base, "-port", fmt.Sprint(port), "-version", "3", "-auth-password", snmpPassword,
