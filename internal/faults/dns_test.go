@@ -94,7 +94,15 @@ func drainBesideBadServer(t *testing.T, base, what string, bad func(alias string
 	p := startLBD(t, cfg, "master.test")
 	waitFor(t, 20*time.Second, "first write to the healthy server", func() bool { return served(good.Addr, a) == f.addr(0) })
 	waitFor(t, 10*time.Second, "the bad server marked down", func() bool { return p.has("DNS server marked down") })
-	normal := median(cycles(p))
+	// A normal cycle is one that did not wait for the bad server (its
+	// reads cut at [dns] stall, 1 s).
+	var quick []float64
+	for _, c := range cycles(p) {
+		if c < 0.9 {
+			quick = append(quick, c)
+		}
+	}
+	normal := median(quick)
 	f.set(0, 100000) // not usable (docs/design.md §5): drained
 	took := waitFor(t, 15*time.Second, "the drain on the healthy server", func() bool { return served(good.Addr, a) == f.addr(1) })
 	// A normal cycle: the polling interval (0.3 s) and the cycle itself.
