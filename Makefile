@@ -1,11 +1,11 @@
-# lbd — see README.md. Targets: build test race vet fmt-check demo screenshot bench clean
+# lbd — see README.md. Targets: build test race vet fmt-check demo screenshot bench faults deb clean
 GO      ?= go
 BIN     := bin
 PKGS    := ./...
 # The whole suite runs with the race detector: it is small enough on 2 cores.
 TESTFLAGS ?= -race -count=1 -timeout 12m
 
-.PHONY: all build test race vet fmt-check fmt demo screenshot bench clean deps deb
+.PHONY: all build test race vet fmt-check fmt demo screenshot bench faults clean deps deb
 
 all: build
 
@@ -18,6 +18,8 @@ build:
 deps:
 	@scripts/ensure-deps.sh
 
+# Includes the short form of the fault matrix (internal/faults runs a fast
+# subset unless LBD_FAULTS=long; see `make faults`).
 test: deps vet fmt-check
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
@@ -51,6 +53,16 @@ BENCHFLAGS ?=
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./scripts/bench $(BENCHFLAGS)
+
+# The fault matrix, every case (README "Fault matrix"): real named, lbd
+# master and slave, simulated members; one "FAULT <case>: <figure>" line per
+# case, repeated as a summary at the end. The log is kept in bin/faults.log.
+FAULTFLAGS ?= -count=1 -v -timeout 15m
+faults: deps
+	@mkdir -p $(BIN)
+	@{ LBD_FAULTS=long $(GO) test $(FAULTFLAGS) -run TestFaults ./internal/faults/ 2>&1; echo $$? > $(BIN)/faults.rc; } | tee $(BIN)/faults.log
+	@echo; echo "Fault matrix:"; grep '^FAULT' $(BIN)/faults.log || true
+	@exit $$(cat $(BIN)/faults.rc)
 
 clean:
 	rm -rf $(BIN)
