@@ -261,6 +261,11 @@ func writesPerView(cfg *config.Compiled, plan Plan) [][]pending {
 // applyView sends one view's writes and lease swaps, records the failures
 // in rep (under mu) and returns the accepted alias writes.
 func applyView(ctx context.Context, cfg *config.Compiled, plan Plan, v int, work []pending, allow func() bool, rep *Report, mu *sync.Mutex) []written {
+	// The permission to write is checked at the moment of sending, not
+	// when the cycle began: a slave whose master came back meanwhile
+	// writes no record (and the zone's lease fences it off as well). Its
+	// hand-back (a lease release) is sent all the same: it is how the
+	// master gets the zone back.
 	leases := map[string]dnsupdate.Lease{}
 	for zone, lp := range plan.Leases[v] {
 		if lp.Write || lp.Lease.Swaps() {
@@ -270,12 +275,8 @@ func applyView(ctx context.Context, cfg *config.Compiled, plan Plan, v int, work
 	if len(work) == 0 && !anySwap(leases) || plan.dryRun {
 		return nil
 	}
-	// The permission to write is checked at the moment of sending, not
-	// when the cycle began: a slave whose master came back meanwhile
-	// writes nothing (and the zone's lease fences it off as well).
 	if allow != nil && !allow() {
 		mu.Lock()
-		defer mu.Unlock()
 		for _, w := range work {
 			err := errors.New("not written: this instance may no longer write (the master's heartbeat is fresh again)")
 			if w.alias < 0 {
@@ -284,7 +285,16 @@ func applyView(ctx context.Context, cfg *config.Compiled, plan Plan, v int, work
 				rep.Aliases[w.alias].Errs[v] = err
 			}
 		}
-		return nil
+		mu.Unlock()
+		work = nil
+		for zone, lp := range plan.Leases[v] {
+			if lp.Write || !lp.Lease.Swaps() {
+				delete(leases, zone) // only hand-backs (releases) go out
+			}
+		}
+		if !anySwap(leases) {
+			return nil
+		}
 	}
 	changes := make([]dnsupdate.Change, len(work))
 	for n, w := range work {

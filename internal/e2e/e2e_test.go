@@ -181,6 +181,8 @@ type lbdOpts struct {
 	TokenFile string
 	// AuditLog is [lbd] audit_log.
 	AuditLog string
+	// LeaseTTL is [dns] lease_ttl.
+	LeaseTTL string
 }
 
 func writeLBDConfig(t *testing.T, o lbdOpts) string {
@@ -236,6 +238,9 @@ func writeLBDConfig(t *testing.T, o lbdOpts) string {
 		fmt.Fprintf(&b, "[dns]\nserver = %q\ntimeout = \"1s\"\nretries = 1\n", o.Server)
 	}
 	fmt.Fprintf(&b, "internal_key = { name = \"lbd-key.\", algorithm = \"hmac-sha256\", secret = %q }\n", o.Secret)
+	if o.LeaseTTL != "" {
+		fmt.Fprintf(&b, "lease_ttl = %q\n", o.LeaseTTL)
+	}
 	if o.External || o.ExtKey {
 		fmt.Fprintf(&b, "external_key = { name = \"lbd-ext.\", algorithm = \"hmac-sha512\", secret = %q }\n", extSecret)
 	}
