@@ -183,6 +183,9 @@ type lbdOpts struct {
 	AuditLog string
 	// LeaseTTL is [dns] lease_ttl.
 	LeaseTTL string
+	// DNSTimeout and DNSRetries replace the short defaults of the tests.
+	DNSTimeout string
+	DNSRetries int
 }
 
 func writeLBDConfig(t *testing.T, o lbdOpts) string {
@@ -233,7 +236,11 @@ func writeLBDConfig(t *testing.T, o lbdOpts) string {
 			}
 			fmt.Fprintf(&b, "%q", s)
 		}
-		fmt.Fprintf(&b, "]\ntimeout = \"500ms\"\nretries = 1\n")
+		timeout, retries := "500ms", 1
+		if o.DNSTimeout != "" {
+			timeout, retries = o.DNSTimeout, o.DNSRetries
+		}
+		fmt.Fprintf(&b, "]\ntimeout = %q\nretries = %d\n", timeout, retries)
 	} else {
 		fmt.Fprintf(&b, "[dns]\nserver = %q\ntimeout = \"1s\"\nretries = 1\n", o.Server)
 	}

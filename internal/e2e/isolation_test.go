@@ -58,8 +58,17 @@ func TestBlackholedServerDoesNotStallTheOther(t *testing.T) {
 	good := startNamed(t)
 	dead := blackhole(t)
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "127.0.0.1"))
+	// Twelve more aliases and the default DNS timeout (2 s, 2 retries):
+	// before per-server isolation every read of the dead server cost 6 s,
+	// four aliases at a time, and the healthy server waited for all of
+	// them.
+	var more strings.Builder
+	for i := range 12 {
+		fmt.Fprintf(&more, "[[alias]]\nname = \"x%d.%s\"\nzone = %q\nmembers = [\"127.0.0.2\"]\nbest_hosts = 1\n", i, alias, alias)
+	}
 	cfg := writeLBDConfig(t, lbdOpts{Role: "master", Servers: []string{dead, good.Addr}, SNMPPort: agents[0].Port,
-		HTTP: httpAddr, Alias: alias, Members: []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}, BestHosts: 2, Polling: "200ms"})
+		HTTP: httpAddr, Alias: alias, Members: []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}, BestHosts: 2, Polling: "200ms",
+		DNSTimeout: "2s", DNSRetries: 2, Extra: more.String()})
 	_, log := startLBD(t, "-config", cfg, "-hostname", "master.test")
 	a := func() string { g, _ := published(t, good, alias); return strings.Join(g, " ") }
 	waitFor(t, 20*time.Second, func() bool { return a() == "127.0.0.2 127.0.0.3" })
