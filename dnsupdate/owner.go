@@ -131,17 +131,7 @@ func (c *Client) querySigned(ctx context.Context, name string, qtype uint16, nx 
 	if err != nil {
 		return nil, qname, fmt.Errorf("query %s: %w", qname, err)
 	}
-	r, err := c.do(ctx, server, request{
-		op: "query", zone: qname, qtype: qtype, key: key,
-		build: func() *dns.Msg {
-			m := new(dns.Msg)
-			m.SetQuestion(qname, qtype)
-			m.RecursionDesired = false
-			m.SetEdns0(ednsSize, false)
-			return m
-		},
-		ok: func(rc int) bool { return rc == dns.RcodeSuccess || nx && rc == dns.RcodeNameError },
-	})
+	r, err := c.ask(ctx, server, qname, qtype, key, nx)
 	return r, qname, err
 }
 

@@ -44,17 +44,7 @@ func (c *Client) query(ctx context.Context, name string, key *tsig.Key) (State, 
 	}
 	var st State
 	for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
-		r, err := c.do(ctx, server, request{
-			op: "query", zone: qname, qtype: qtype, key: key,
-			build: func() *dns.Msg {
-				m := new(dns.Msg)
-				m.SetQuestion(qname, qtype)
-				m.RecursionDesired = false
-				m.SetEdns0(ednsSize, false)
-				return m
-			},
-			ok: func(rc int) bool { return rc == dns.RcodeSuccess || rc == dns.RcodeNameError },
-		})
+		r, err := c.ask(ctx, server, qname, qtype, key, true)
 		if err != nil {
 			return State{}, err
 		}
@@ -98,4 +88,21 @@ func (c *Client) query(ctx context.Context, name string, key *tsig.Key) (State, 
 		st.TTL = st.AAAATTL
 	}
 	return st, nil
+}
+
+// ask sends one query of qtype for qname (canonical), signed with key (nil:
+// unsigned), and returns the verified reply; NXDOMAIN counts as an answer
+// when nx is set.
+func (c *Client) ask(ctx context.Context, server, qname string, qtype uint16, key *tsig.Key, nx bool) (*dns.Msg, error) {
+	return c.do(ctx, server, request{
+		op: "query", zone: qname, qtype: qtype, key: key,
+		build: func() *dns.Msg {
+			m := new(dns.Msg)
+			m.SetQuestion(qname, qtype)
+			m.RecursionDesired = false
+			m.SetEdns0(ednsSize, false)
+			return m
+		},
+		ok: func(rc int) bool { return rc == dns.RcodeSuccess || nx && rc == dns.RcodeNameError },
+	})
 }
