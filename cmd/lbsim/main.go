@@ -1,6 +1,9 @@
 // Command lbsim runs a farm of simulated lbclient agents on loopback
 // addresses for testing and measuring lbd (package lbclient/sim). It prints
 // "ready" on stdout once every agent listens, and runs until SIGINT/SIGTERM.
+// All agents share one wildcard UDP socket (0.0.0.0:port) and each answers
+// from the address it was polled at, so the farm's size is not bounded by
+// the open-file limit; -per-address restores one socket per agent.
 //
 //	lbsim -members 1000 -aliases 100 -port 10161 -version 3 -auth-password secret123 \
 //	      -silent 0.1 -emit-config aliases.toml
@@ -49,6 +52,8 @@ func run() int {
 		walk      = flag.Duration("walk", time.Second, "period of the load random walk (0 = fixed loads)")
 		seed      = flag.Int64("seed", 1, "random seed (faults, loads)")
 		emit      = flag.String("emit-config", "", "write the [[alias]] tables for lbd to this file")
+		perAddr   = flag.Bool("per-address", false, "one socket per agent bound to its address (default: one wildcard socket 0.0.0.0:port for all, answering from each polled address)")
+		readers   = flag.Int("readers", 0, "goroutines reading the wildcard socket (0 = GOMAXPROCS, 2..8)")
 	)
 	flag.Parse()
 	base4, err := netip.ParseAddr(*base)
@@ -57,7 +62,8 @@ func run() int {
 		return 2
 	}
 	cfg := sim.Config{Members: *members, Aliases: *aliases, Base: base4, Port: *port, Community: *community,
-		Silent: *silent, Garbage: *garbage, Slow: *slow, SlowDelay: *slowDelay, Zone: *zone, Walk: *walk, Seed: *seed}
+		Silent: *silent, Garbage: *garbage, Slow: *slow, SlowDelay: *slowDelay, Zone: *zone, Walk: *walk, Seed: *seed,
+		PerAddress: *perAddr, Readers: *readers}
 	switch *version {
 	case "2c":
 		if cfg.Community == "" {
@@ -94,6 +100,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "lbsim:", err)
 		return 1
 	}
+	fmt.Fprintf(os.Stderr, "lbsim: %d agents from %s on port %d, %d socket(s)\n", len(farm.Members), farm.Members[0].Addr, farm.Port(), farm.Sockets())
 	fmt.Println("ready")
 	<-ctx.Done()
 	farm.Wait()
