@@ -14,17 +14,28 @@ func newNologin(spec Spec) (Check, error) {
 		return nil, fmt.Errorf("takes no arguments, got %q", spec.Data)
 	}
 	return CheckFunc(func(_ context.Context, env Env) Result {
-		files := []string{"/etc/nologin"}
-		if env.Alias == "" {
-			files = append(files, "/etc/iss.nologin")
-		} else {
-			files = append(files, "/etc/iss.nologin."+env.Alias)
-		}
-		for _, f := range files {
+		for _, f := range nologinFiles(env) {
 			if _, err := os.Lstat(env.Path(f)); err == nil {
 				return Result{Code: CodeNologin, Reason: f + " exists"}
 			}
 		}
 		return Result{OK: true, Code: CodeNologin, Reason: "no nologin file"}
 	}), nil
+}
+
+// nologinFiles lists the files nologin looks for in env, in order.
+func nologinFiles(env Env) []string {
+	if env.Alias == "" {
+		return []string{"/etc/nologin", "/etc/iss.nologin"}
+	}
+	return []string{"/etc/nologin", "/etc/iss.nologin." + env.Alias}
+}
+
+// nologinPaths is nologin's WatchPaths.
+func nologinPaths(_ Spec, env Env) []string {
+	var out []string
+	for _, f := range nologinFiles(env) {
+		out = append(out, env.Path(f))
+	}
+	return out
 }

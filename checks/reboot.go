@@ -21,3 +21,6 @@ func newReboot(spec Spec) (Check, error) {
 		return Result{OK: true, Code: CodeReboot, Reason: "no shutdown scheduled"}
 	}), nil
 }
+
+// rebootPaths is reboot's WatchPaths.
+func rebootPaths(_ Spec, env Env) []string { return []string{env.Path(rebootScheduledFile)} }

@@ -52,6 +52,13 @@ type Entry struct {
 	// LegacyCode is the code a legacy line of this keyword reports when it
 	// differs from Code (0 when it is the same).
 	LegacyCode int
+	// WatchPaths, for a check whose result depends only on files, lists
+	// the files (env.Path(...), under the root) its result reads for spec
+	// in env; a file need not exist. The agent watches their directories
+	// and re-evaluates the mappings using the check when one changes
+	// (lbclient/watch.go); nil: the check is re-evaluated every interval
+	// only.
+	WatchPaths func(spec Spec, env Env) []string
 }
 
 // Keyword is the legacy keyword of the entry.
@@ -77,7 +84,7 @@ func (e Entry) LegacyNoArgs() bool { return e.Args == NoArgs || e.LegacyDropsArg
 // registry lists every check and load source. A new check is one file (its
 // constructor), one entry here and its row in doc.go.
 var registry = []Entry{
-	{Name: "nologin", New: newNologin, Code: CodeNologin, ReadsAlias: true},
+	{Name: "nologin", New: newNologin, Code: CodeNologin, ReadsAlias: true, WatchPaths: nologinPaths},
 	{Name: "tmpfull", New: newTmpFull, Code: CodeTmpFull},
 	{Name: "xsessions", New: newNoop, Code: CodeNoop},
 	{Name: "swapping", New: newNoop, Code: CodeNoop},
@@ -88,12 +95,12 @@ var registry = []Entry{
 	{Name: "gridftpdaemon", New: newPortDaemon(2811, CodeGridFTPDaemon), Code: CodeGridFTPDaemon},
 	{Name: "daemon", New: newDaemon, Code: CodeDaemon, Args: RequiredArgs},
 	{Name: "afs", New: newAFS, Code: CodeAFS, Args: OptionalArgs, LegacyDropsArgs: true},
-	{Name: "roger", New: newRoger, Code: CodeRoger},
+	{Name: "roger", New: newRoger, Code: CodeRoger, WatchPaths: rogerPaths},
 	{Name: "command", New: newCommand, Code: CodeCommand, Args: RequiredArgs},
 	{Name: "collectd", New: newCollectdCheck, Code: CodeCollectd, Args: RequiredArgs},
 	{Name: "collectd_alarms", New: newCollectdAlarms, Code: CodeCollectd, Args: RequiredArgs},
 	{Name: "eos", New: newEOS, Code: CodeEOS},
-	{Name: "reboot", New: newReboot, Code: CodeReboot},
+	{Name: "reboot", New: newReboot, Code: CodeReboot, WatchPaths: rebootPaths},
 	{Name: "lemon", New: newObsolete(CodeLemon), Code: CodeLemon, Args: OptionalArgs},
 	{Name: "lemonload", New: newObsolete(CodeLemon), Code: CodeLemon},
 	{Name: "collectdload", New: newObsolete(CodeCollectd), Code: CodeCollectd},

@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -58,4 +59,30 @@ func TestRegistryFacts(t *testing.T) {
 	assert.Equal(t, "nologin", e.Name)
 	_, ok = Lookup("constant")
 	assert.False(t, ok, "constant is a load only")
+}
+
+func TestWatchPaths(t *testing.T) {
+	root := "/r"
+	paths := func(name string, env Env) []string {
+		e, ok := Lookup(name)
+		if !ok || e.WatchPaths == nil {
+			t.Fatalf("%s: no WatchPaths", name)
+		}
+		return e.WatchPaths(Spec{Type: name}, env)
+	}
+	if got, want := paths("nologin", Env{Root: root}), []string{"/r/etc/nologin", "/r/etc/iss.nologin"}; !slices.Equal(got, want) {
+		t.Errorf("nologin default: %q, want %q", got, want)
+	}
+	if got, want := paths("nologin", Env{Root: root, Alias: "a"}), []string{"/r/etc/nologin", "/r/etc/iss.nologin.a"}; !slices.Equal(got, want) {
+		t.Errorf("nologin alias: %q, want %q", got, want)
+	}
+	if got, want := paths("roger", Env{Root: root}), []string{"/r/etc/roger/current.yaml"}; !slices.Equal(got, want) {
+		t.Errorf("roger: %q, want %q", got, want)
+	}
+	if got, want := paths("reboot", Env{Root: root}), []string{"/r/run/systemd/shutdown/scheduled"}; !slices.Equal(got, want) {
+		t.Errorf("reboot: %q, want %q", got, want)
+	}
+	if e, _ := Lookup("sshdaemon"); e.WatchPaths != nil {
+		t.Error("sshdaemon is not file-driven")
+	}
 }

@@ -56,3 +56,6 @@ func rogerAppState(text string) (string, bool) {
 	}
 	return state, found
 }
+
+// rogerPaths is roger's WatchPaths.
+func rogerPaths(_ Spec, env Env) []string { return []string{env.Path(rogerFile)} }

@@ -141,10 +141,7 @@ func (h *hungTracker) clear(key string) {
 
 // evaluate is Mapping.Evaluate with round sharing (rc may be nil).
 func (m *Mapping) evaluate(ctx context.Context, root string, defaultLoad func(string) int, rc *roundCtx) Outcome {
-	env := checks.Env{Root: root}
-	if !m.Default {
-		env.Alias = m.Name
-	}
+	env := mappingEnv(m, root)
 	sum := 0
 	var reasons []string
 	for _, s := range m.Steps {

@@ -46,6 +46,13 @@ type Evaluator struct {
 	notify func(st *State, changed []AliasLoad) // set before Loop starts
 	runs   atomic.Int64                         // steps started in the last round
 	step   stepObserver                         // set before Loop starts (metrics)
+
+	lastCfg  *Compiled // guarded by mu: the configuration of lastOuts
+	lastOuts []Outcome // guarded by mu: the outcomes of the last round, per mapping
+	touch    chan struct{}
+	touchMu  sync.Mutex
+	touched  map[string]bool // guarded by touchMu: files changed since the last take
+	touchAll bool            // guarded by touchMu: everything may have changed
 }
 
 // NewEvaluator returns an evaluator whose state is NotReady for every alias.
@@ -55,7 +62,7 @@ func NewEvaluator(cfg *Compiled, log logrus.FieldLogger) *Evaluator {
 		l.SetOutput(os.Stderr)
 		log = l
 	}
-	e := &Evaluator{log: log, hung: newHungTracker(), kick: make(chan struct{}, 1)}
+	e := &Evaluator{log: log, hung: newHungTracker(), kick: make(chan struct{}, 1), touch: make(chan struct{}, 1)}
 	e.conf.Store(cfg)
 	st := &State{}
 	for _, a := range cfg.Aliases() {
@@ -92,10 +99,35 @@ func (e *Evaluator) Round(ctx context.Context) *State {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	cfg := e.conf.Load()
+	return e.roundLocked(ctx, cfg, nil)
+}
+
+// roundLocked is Round with e.mu held; only, when not nil, selects the
+// mappings to evaluate (the others keep e.lastOuts, which must be of cfg).
+func (e *Evaluator) roundLocked(ctx context.Context, cfg *Compiled, only []bool) *State {
 	ms := cfg.Mappings()
 	rc := newRound(e.hung)
 	rc.step = e.step
-	outs := evaluateAll(ctx, ms, cfg.Workers(), cfg.Agent.Root, cfg.DefaultLoad, rc)
+	var outs []Outcome
+	if only == nil {
+		outs = evaluateAll(ctx, ms, cfg.Workers(), cfg.Agent.Root, cfg.DefaultLoad, rc)
+	} else {
+		var sub []*Mapping
+		for i, m := range ms {
+			if only[i] {
+				sub = append(sub, m)
+			}
+		}
+		subOuts := evaluateAll(ctx, sub, cfg.Workers(), cfg.Agent.Root, cfg.DefaultLoad, rc)
+		outs = slices.Clone(e.lastOuts)
+		j := 0
+		for i := range ms {
+			if only[i] {
+				outs[i] = subOuts[j]
+				j++
+			}
+		}
+	}
 	e.runs.Store(int64(rc.runs))
 	byAlias := map[string]AliasLoad{}
 	for i, m := range ms {
@@ -113,6 +145,7 @@ func (e *Evaluator) Round(ctx context.Context) *State {
 		return st
 	}
 	prev := e.cur.Swap(st)
+	e.lastCfg, e.lastOuts = cfg, outs
 	e.logChanges(st)
 	if e.notify != nil {
 		if changed := usabilityChanges(prev, st); len(changed) > 0 {
@@ -171,13 +204,21 @@ func (e *Evaluator) logChanges(st *State) {
 }
 
 // Loop runs Round now and then every interval until ctx is done; SetConfig
-// starts a round at once (and a changed interval takes effect).
+// starts a round at once (and a changed interval takes effect); Touch
+// starts at once a round of the mappings that read the changed files
+// (watch.go).
 func (e *Evaluator) Loop(ctx context.Context) {
 	interval := e.Config().Interval()
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var changed []string // nil: a full round
 	for {
-		e.Round(ctx)
+		if changed == nil {
+			e.Round(ctx)
+		} else {
+			e.RoundChanged(ctx, changed)
+		}
+		changed = nil
 		if iv := e.Config().Interval(); iv != interval {
 			interval = iv
 			t.Reset(iv)
@@ -187,6 +228,8 @@ func (e *Evaluator) Loop(ctx context.Context) {
 			return
 		case <-t.C:
 		case <-e.kick:
+		case <-e.touch:
+			changed = e.takeTouched()
 		}
 	}
 }
@@ -203,6 +246,7 @@ type Agent struct {
 	ctx    context.Context
 	resp   atomic.Pointer[agent.Responder]
 	push   atomic.Pointer[pusher]
+	watch  *watcher // nil: no inotify (watch.go)
 	conns  []*net.UDPConn
 	wg     sync.WaitGroup
 	errc   chan error
@@ -273,6 +317,13 @@ func Start(ctx context.Context, cfg *Compiled, log logrus.FieldLogger) (*Agent, 
 		if p := a.push.Load(); p != nil {
 			p.notify(st, changed)
 		}
+	}
+	if a.watch = newWatcher(cfg, ev, log); a.watch != nil { // before the first round: no change is missed
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			a.watch.run(ctx)
+		}()
 	}
 	a.wg.Add(1)
 	go func() {
@@ -360,6 +411,9 @@ func (a *Agent) Reload(cfg *Compiled) error {
 		}
 	}
 	a.cfg = cfg
+	if a.watch != nil {
+		a.watch.setConfig(cfg)
+	}
 	a.Evaluator.SetConfig(cfg)
 	a.log.WithField("file", cfg.File).Info("configuration reloaded")
 	return nil
