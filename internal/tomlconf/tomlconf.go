@@ -47,7 +47,14 @@ type Doc struct {
 // Decode decodes data (the contents of file) into v, which the caller has
 // filled with defaults, and rejects keys v has no field for.
 func Decode(file string, data []byte, v any) (*Doc, error) {
-	if err := checkLimits(file, data); err != nil {
+	return DecodeLimited(file, data, v, MaxSize)
+}
+
+// DecodeLimited is Decode for files of up to maxSize bytes (lbd's
+// configuration lists every member of a site: 100,000 members take about
+// 2.3 MB).
+func DecodeLimited(file string, data []byte, v any, maxSize int) (*Doc, error) {
+	if err := checkLimits(file, data, maxSize); err != nil {
 		return nil, err
 	}
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(v)
@@ -82,17 +89,18 @@ func Decode(file string, data []byte, v any) (*Doc, error) {
 
 // Limits of a configuration file, checked before decoding: a larger or
 // deeper file is refused at once, so that no input can make the decoder use
-// memory out of proportion (a 16 KB file of nested inline tables did).
+// memory out of proportion (a 16 KB file of nested inline tables did; flat
+// TOML costs memory in proportion to its size).
 const (
 	MaxSize  = 1 << 20
 	MaxDepth = 32
 )
 
-// checkLimits refuses a file over MaxSize or nested deeper than MaxDepth
+// checkLimits refuses a file over maxSize or nested deeper than MaxDepth
 // (arrays and inline tables, outside strings and comments).
-func checkLimits(file string, data []byte) error {
-	if len(data) > MaxSize {
-		return &Error{File: file, Msg: fmt.Sprintf("file of %d bytes: larger than the %d bytes a configuration may have", len(data), MaxSize)}
+func checkLimits(file string, data []byte, maxSize int) error {
+	if len(data) > maxSize {
+		return &Error{File: file, Msg: fmt.Sprintf("file of %d bytes: larger than the %d bytes a configuration may have", len(data), maxSize)}
 	}
 	line, depth := 1, 0
 	inStr, inComment := byte(0), false

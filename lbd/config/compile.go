@@ -31,6 +31,11 @@ type Compiled struct {
 	LeaseTTL time.Duration
 }
 
+// MaxFileSize bounds lbd's configuration file: it lists every member of
+// every alias, so it is larger than lbclient's (100,000 members take about
+// 2.3 MB); the nesting limit of tomlconf applies as to every file.
+const MaxFileSize = 16 << 20
+
 // OwnerPrefix starts every ownership record (docs/design.md §9).
 const OwnerPrefix = "lbd-owner v=1 "
 
@@ -55,6 +60,9 @@ func (v *View) String() string {
 // Load reads, decodes, validates and compiles the configuration file at
 // path.
 func Load(path string) (*Compiled, error) {
+	if st, err := os.Stat(path); err == nil && st.Size() > MaxFileSize {
+		return nil, &tomlconf.Error{File: path, Msg: fmt.Sprintf("file of %d bytes: larger than the %d bytes a configuration may have", st.Size(), MaxFileSize)}
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
@@ -66,7 +74,7 @@ func Load(path string) (*Compiled, error) {
 // unknown keys, validates and compiles.
 func Parse(file string, data []byte) (*Compiled, error) {
 	cfg := Defaults()
-	doc, err := tomlconf.Decode(file, data, &cfg)
+	doc, err := tomlconf.DecodeLimited(file, data, &cfg, MaxFileSize)
 	if err != nil {
 		return nil, err
 	}

@@ -343,3 +343,21 @@ fallback = "nobody"
 	assert.Contains(t, msg, `list.toml:18: key alias[1].members[3]: member "::ffff:10.0.0.1" is listed twice (also alias[1].members[1], line 16)`)
 	assert.Contains(t, msg, `unknown fallback "nobody"`, "the bad value is named")
 }
+
+// lbd's file lists every member: a large site's (2.5 MB here) loads, one
+// over MaxFileSize is refused before it is read.
+func TestLargeConfig(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(minimal)
+	for i := 0; b.Len() < 2500000; i++ {
+		fmt.Fprintf(&b, "[[alias]]\nname = \"a%d.example.org\"\nmembers = [\"10.%d.%d.1\", \"10.%d.%d.2\"]\n", i, i/250%250, i%250, i/250%250, i%250)
+	}
+	cfg, err := Parse("big.toml", []byte(b.String()))
+	require.NoError(t, err)
+	assert.Greater(t, len(cfg.Params), 10000)
+
+	path := filepath.Join(t.TempDir(), "huge.toml")
+	require.NoError(t, os.WriteFile(path, make([]byte, MaxFileSize+1), 0o644))
+	_, err = Load(path)
+	require.ErrorContains(t, err, "larger than the 16777216 bytes")
+}
