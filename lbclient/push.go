@@ -5,6 +5,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -38,6 +39,11 @@ type pushSettings struct {
 	inform    bool
 	timeout   time.Duration
 	retries   int
+	// sources are the agent's specific listen addresses, by family: a
+	// notification to an IPv4 (IPv6) target is sent from the IPv4 (IPv6)
+	// one, so that lbd sees it come from the address it polls (lbd accepts
+	// pushes only from its members' addresses unless told otherwise).
+	source4, source6 string
 }
 
 func (c *Compiled) pushSettings() pushSettings {
@@ -54,6 +60,19 @@ func (c *Compiled) pushSettings() pushSettings {
 	}
 	if c.Agent.PushRetries != nil {
 		s.retries = *c.Agent.PushRetries
+	}
+	for _, l := range c.Agent.Listen {
+		host, _, err := net.SplitHostPort(l)
+		a, perr := netip.ParseAddr(host)
+		if err != nil || perr != nil || a.IsUnspecified() {
+			continue
+		}
+		switch {
+		case a.Unmap().Is4() && s.source4 == "":
+			s.source4 = a.Unmap().String()
+		case a.Is6() && !a.Is4In6() && s.source6 == "":
+			s.source6 = a.String()
+		}
 	}
 	return s
 }
@@ -211,6 +230,15 @@ func (p *pusher) send(ctx context.Context, addr string, m *pushMsg) error {
 		Target: host, Port: uint16(n), Transport: "udp", Community: p.set.community,
 		Version: gosnmp.Version2c, Timeout: p.set.timeout, Retries: p.set.retries, Context: ctx,
 		MaxOids: gosnmp.MaxOids, Logger: gosnmp.NewLogger(log.New(io.Discard, "", 0)),
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		src := p.set.source4
+		if a.Is6() && !a.Is4In6() {
+			src = p.set.source6
+		}
+		if src != "" {
+			g.LocalAddr = net.JoinHostPort(src, "0")
+		}
 	}
 	if err := g.Connect(); err != nil {
 		return err
