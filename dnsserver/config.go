@@ -185,42 +185,9 @@ func (c Config) compile() (*compiledConfig, error) {
 	}
 	seen := map[string]bool{}
 	for i, z := range c.Zones {
-		name := strings.TrimSpace(z.Name)
-		if _, ok := dns.IsDomainName(name); !ok || name == "" {
-			return nil, fmt.Errorf("dnsserver: zone[%d] %q: not a domain name", i, z.Name)
-		}
-		name = dns.CanonicalName(name)
-		if seen[name] {
-			return nil, fmt.Errorf("dnsserver: zone[%d] %q: duplicate zone", i, z.Name)
-		}
-		seen[name] = true
-		cz := compiledZone{name: name, updateKeys: map[string]bool{}, transferKeys: map[string]bool{}, clock: c.SerialClock}
-		for j, ns := range z.NS {
-			ns = strings.TrimSpace(ns)
-			if _, ok := dns.IsDomainName(ns); !ok || ns == "" {
-				return nil, fmt.Errorf("dnsserver: zone %q: ns[%d] %q: not a domain name", z.Name, j, ns)
-			}
-			cz.ns = append(cz.ns, dns.CanonicalName(ns))
-		}
-		for j, kn := range z.UpdateKeys {
-			if strings.TrimSpace(kn) == "" {
-				return nil, fmt.Errorf("dnsserver: zone %q: update_keys[%d]: empty", z.Name, j)
-			}
-			kn = dns.CanonicalName(strings.TrimSpace(kn))
-			if cc.keys[kn] == nil {
-				return nil, fmt.Errorf("dnsserver: zone %q: update_keys[%d] %q: no such key", z.Name, j, z.UpdateKeys[j])
-			}
-			cz.updateKeys[kn] = true
-		}
-		for j, kn := range z.TransferKeys {
-			if strings.TrimSpace(kn) == "" {
-				return nil, fmt.Errorf("dnsserver: zone %q: transfer_keys[%d]: empty", z.Name, j)
-			}
-			kn = dns.CanonicalName(strings.TrimSpace(kn))
-			if cc.keys[kn] == nil {
-				return nil, fmt.Errorf("dnsserver: zone %q: transfer_keys[%d] %q: no such key", z.Name, j, z.TransferKeys[j])
-			}
-			cz.transferKeys[kn] = true
+		cz, err := c.compileZone(cc, i, z, seen)
+		if err != nil {
+			return nil, err
 		}
 		cc.zones = append(cc.zones, cz)
 	}
@@ -233,6 +200,44 @@ func (c Config) compile() (*compiledConfig, error) {
 	}
 	cc.limits = lim
 	return cc, nil
+}
+
+// compileZone checks and compiles zone i (its keys must be in cc.keys).
+func (c Config) compileZone(cc *compiledConfig, i int, z Zone, seen map[string]bool) (compiledZone, error) {
+	name := strings.TrimSpace(z.Name)
+	if _, ok := dns.IsDomainName(name); !ok || name == "" {
+		return compiledZone{}, fmt.Errorf("dnsserver: zone[%d] %q: not a domain name", i, z.Name)
+	}
+	name = dns.CanonicalName(name)
+	if seen[name] {
+		return compiledZone{}, fmt.Errorf("dnsserver: zone[%d] %q: duplicate zone", i, z.Name)
+	}
+	seen[name] = true
+	cz := compiledZone{name: name, updateKeys: map[string]bool{}, transferKeys: map[string]bool{}, clock: c.SerialClock}
+	for j, ns := range z.NS {
+		ns = strings.TrimSpace(ns)
+		if _, ok := dns.IsDomainName(ns); !ok || ns == "" {
+			return compiledZone{}, fmt.Errorf("dnsserver: zone %q: ns[%d] %q: not a domain name", z.Name, j, ns)
+		}
+		cz.ns = append(cz.ns, dns.CanonicalName(ns))
+	}
+	for _, list := range []struct {
+		key   string
+		names []string
+		into  map[string]bool
+	}{{"update_keys", z.UpdateKeys, cz.updateKeys}, {"transfer_keys", z.TransferKeys, cz.transferKeys}} {
+		for j, kn := range list.names {
+			if strings.TrimSpace(kn) == "" {
+				return compiledZone{}, fmt.Errorf("dnsserver: zone %q: %s[%d]: empty", z.Name, list.key, j)
+			}
+			canon := dns.CanonicalName(strings.TrimSpace(kn))
+			if cc.keys[canon] == nil {
+				return compiledZone{}, fmt.Errorf("dnsserver: zone %q: %s[%d] %q: no such key", z.Name, list.key, j, kn)
+			}
+			list.into[canon] = true
+		}
+	}
+	return cz, nil
 }
 
 func (c Config) compileLimits() (limits, error) {

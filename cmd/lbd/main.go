@@ -124,34 +124,7 @@ func run() int {
 	d.AddObserver(hist)
 	d.Handle("/", statuspage.Handler(d, hist))
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		for range hup {
-			if logOut != nil {
-				if err := logOut.Reopen(); err != nil {
-					fmt.Fprintln(os.Stderr, "lbd:", err)
-				}
-			}
-			if auditLog != nil {
-				if err := auditLog.Reopen(); err != nil {
-					log.Error(err)
-				}
-			}
-			newCfg, err := config.Load(*configPath)
-			if err != nil {
-				log.WithField("file", *configPath).Error("reload failed, keeping the running configuration: ", err)
-				continue
-			}
-			logWarnings(log, newCfg)
-			m.Instrument(newCfg)
-			if err := d.SetConfig(newCfg); err != nil {
-				log.WithField("file", *configPath).Error("reload failed, keeping the running configuration: ", err)
-				continue
-			}
-			log.WithField("file", *configPath).Infof("configuration reloaded (%d aliases)", len(newCfg.Aliases))
-		}
-	}()
+	go reloadOnSIGHUP(*configPath, d, m, logOut, auditLog, log)
 	log.WithFields(logrus.Fields{"config": *configPath, "aliases": len(cfg.Aliases), "master": d.IsMaster()}).Info("lbd starting")
 	if err := d.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error(err)
@@ -276,4 +249,35 @@ func openAudit(cfg *config.Compiled, d *lbd.Daemon, host string) (*audit.Log, er
 	}
 	d.AddObserver(l)
 	return l, nil
+}
+
+// reloadOnSIGHUP reopens the log files and reloads the configuration at
+// every SIGHUP; an invalid file leaves the running configuration in place.
+func reloadOnSIGHUP(path string, d *lbd.Daemon, m *metrics.Collector, logOut *logfile.File, auditLog *audit.Log, log logrus.FieldLogger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	for range hup {
+		if logOut != nil {
+			if err := logOut.Reopen(); err != nil {
+				fmt.Fprintln(os.Stderr, "lbd:", err)
+			}
+		}
+		if auditLog != nil {
+			if err := auditLog.Reopen(); err != nil {
+				log.Error(err)
+			}
+		}
+		newCfg, err := config.Load(path)
+		if err != nil {
+			log.WithField("file", path).Error("reload failed, keeping the running configuration: ", err)
+			continue
+		}
+		logWarnings(log, newCfg)
+		m.Instrument(newCfg)
+		if err := d.SetConfig(newCfg); err != nil {
+			log.WithField("file", path).Error("reload failed, keeping the running configuration: ", err)
+			continue
+		}
+		log.WithField("file", path).Infof("configuration reloaded (%d aliases)", len(newCfg.Aliases))
+	}
 }
