@@ -10,6 +10,7 @@ import (
 
 	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/lbd/config"
+	"github.com/lbd-project/lbd/lbd/lease"
 )
 
 // dnsParallel bounds concurrent DNS queries and zone updates per cycle.
@@ -127,7 +128,7 @@ func ReadRemoved(ctx context.Context, cfg *config.Compiled, removed []Managed, d
 
 // ReadLeases reads the lease of every zone of due and removed, in every
 // view it is published in: the Leases input of Decide.
-func ReadLeases(ctx context.Context, cfg *config.Compiled, due []int, removed []Managed, down []bool) map[int]map[string]LeaseState {
+func ReadLeases(ctx context.Context, cfg *config.Compiled, due []int, removed []Managed, down []bool) map[int]map[string]lease.State {
 	type vz struct {
 		v    int
 		zone string
@@ -150,19 +151,19 @@ func ReadLeases(ctx context.Context, cfg *config.Compiled, due []int, removed []
 			add(vz{v, m.Zone})
 		}
 	}
-	states := make([]LeaseState, len(todo))
+	states := make([]lease.State, len(todo))
 	parallel(len(todo), func(n int) {
 		if down[todo[n].v] {
-			states[n] = LeaseState{Err: errStalled}
+			states[n] = lease.State{Err: errStalled}
 			return
 		}
 		txt, err := cfg.Views[todo[n].v].Client.QueryTXT(ctx, dnsupdate.LeaseName(todo[n].zone))
-		states[n] = LeaseState{Records: txt, Err: err}
+		states[n] = lease.State{Records: txt, Err: err}
 	}, dnsParallel)
-	out := map[int]map[string]LeaseState{}
+	out := map[int]map[string]lease.State{}
 	for n, k := range todo {
 		if out[k.v] == nil {
-			out[k.v] = map[string]LeaseState{}
+			out[k.v] = map[string]lease.State{}
 		}
 		out[k.v][k.zone] = states[n]
 	}

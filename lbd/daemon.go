@@ -19,6 +19,7 @@ import (
 	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/heartbeat"
 	"github.com/lbd-project/lbd/lbd/config"
+	"github.com/lbd-project/lbd/lbd/lease"
 	"github.com/lbd-project/lbd/lbd/override"
 	"github.com/lbd-project/lbd/lbd/snmp"
 )
@@ -51,7 +52,7 @@ type Daemon struct {
 	managed map[Managed]bool
 	// leases is the last lease decision per view and zone, for status
 	// and for logging a change of holder.
-	leases map[string]map[string]LeasePlan
+	leases map[string]map[string]lease.Plan
 	// writing is the role at the last cycle: this instance may write DNS.
 	writing   bool
 	observers []Observer
@@ -160,16 +161,16 @@ func (d *Daemon) noteLeases(cfg *config.Compiled, plan Plan, applied Report) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.leases == nil {
-		d.leases = map[string]map[string]LeasePlan{}
+		d.leases = map[string]map[string]lease.Plan{}
 	}
 	for v, zones := range plan.Leases {
 		view := cfg.Views[v].String()
 		if d.leases[view] == nil {
-			d.leases[view] = map[string]LeasePlan{}
+			d.leases[view] = map[string]lease.Plan{}
 		}
 		for zone, lp := range zones {
 			if err := applied.Leases[v][zone]; err != nil {
-				lp = LeasePlan{Why: fmt.Sprintf("lease change failed: %v", err)}
+				lp = lease.Plan{Why: fmt.Sprintf("lease change failed: %v", err)}
 			}
 			prev, seen := d.leases[view][zone]
 			d.leases[view][zone] = lp
@@ -548,7 +549,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	in := PlanInput{Now: now, Config: cfg, Schedule: sched, All: all, Resolved: resolved, Replies: replies,
 		Served: served, Known: known, MayWrite: mayWrite, DryRun: d.DryRun, Removed: removed,
 		RemovedServed: ReadRemoved(ctx, cfg, removed, down), Edits: edits,
-		Role: LeaseRole{Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname), Active: mayWrite, TTL: cfg.LeaseTTL}}
+		Role: lease.Role{Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname), Active: mayWrite, TTL: cfg.LeaseTTL}}
 	if cfg.DNS.Fencing {
 		in.Leases = ReadLeases(ctx, cfg, due, removed, down)
 	}

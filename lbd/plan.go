@@ -10,6 +10,7 @@ import (
 
 	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/lbd/config"
+	"github.com/lbd-project/lbd/lbd/lease"
 	"github.com/lbd-project/lbd/lbd/override"
 	"github.com/lbd-project/lbd/lbd/snmp"
 )
@@ -81,9 +82,9 @@ type PlanInput struct {
 	MayWrite bool
 	// Leases[view][zone] is what each view serves at the lease name of
 	// each zone of the due aliases and removals (fencing only).
-	Leases map[int]map[string]LeaseState
+	Leases map[int]map[string]lease.State
 	// Role is what the lease rule needs (fencing only).
-	Role LeaseRole
+	Role lease.Role
 	// Removed are names this instance group manages that the
 	// configuration no longer has: each is deleted from every view, if it
 	// is still owned. RemovedServed[name][view] is what each view serves at
@@ -178,7 +179,7 @@ type Plan struct {
 	Removals []RemovalPlan
 	// Leases[view][zone] is the lease decision of every zone the plan
 	// touches (fencing only).
-	Leases map[int]map[string]LeasePlan
+	Leases map[int]map[string]lease.Plan
 	// dryRun: nothing of the plan is sent, lease swaps included.
 	dryRun bool
 }
@@ -213,19 +214,19 @@ func Decide(in PlanInput) Plan {
 
 // decideLeases applies the lease rule to every zone of the due aliases and
 // removals, in every view.
-func decideLeases(in PlanInput, due []int) map[int]map[string]LeasePlan {
+func decideLeases(in PlanInput, due []int) map[int]map[string]lease.Plan {
 	cfg := in.Config
-	out := map[int]map[string]LeasePlan{}
+	out := map[int]map[string]lease.Plan{}
 	add := func(v int, zone string) {
 		if out[v] == nil {
-			out[v] = map[string]LeasePlan{}
+			out[v] = map[string]lease.Plan{}
 		}
 		if _, done := out[v][zone]; !done {
 			st, ok := in.Leases[v][zone]
 			if !ok {
 				st.Err = errNotRead
 			}
-			out[v][zone] = decideLease(in.Now, st, in.Role)
+			out[v][zone] = lease.Decide(in.Now, st, in.Role)
 		}
 	}
 	for _, i := range due {
@@ -242,7 +243,7 @@ func decideLeases(in PlanInput, due []int) map[int]map[string]LeasePlan {
 }
 
 // writeAction is the action for a non-empty change in view v of zone.
-func writeAction(in PlanInput, leases map[int]map[string]LeasePlan, v int, zone string) (Action, error) {
+func writeAction(in PlanInput, leases map[int]map[string]lease.Plan, v int, zone string) (Action, error) {
 	switch {
 	case in.DryRun:
 		return DryRun, nil
@@ -254,7 +255,7 @@ func writeAction(in PlanInput, leases map[int]map[string]LeasePlan, v int, zone 
 	return Write, nil
 }
 
-func decideRemoval(in PlanInput, leases map[int]map[string]LeasePlan, m Managed) RemovalPlan {
+func decideRemoval(in PlanInput, leases map[int]map[string]lease.Plan, m Managed) RemovalPlan {
 	rp := RemovalPlan{Managed: m}
 	for v := range in.Config.Views {
 		vp := ViewPlan{View: v, Change: dnsupdate.Change{Zone: m.Zone, Name: m.Name, Delete: true}}
@@ -308,7 +309,7 @@ func applyOverrides(members []Member, set override.Set) (emptied bool) {
 	return before > 0 && after == 0
 }
 
-func decideAlias(in PlanInput, leases map[int]map[string]LeasePlan, i int) AliasPlan {
+func decideAlias(in PlanInput, leases map[int]map[string]lease.Plan, i int) AliasPlan {
 	cfg := in.Config
 	p := &cfg.Params[i]
 	ap := AliasPlan{Alias: i, Name: p.Name}

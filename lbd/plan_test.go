@@ -15,6 +15,7 @@ import (
 
 	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/lbd/config"
+	"github.com/lbd-project/lbd/lbd/lease"
 	"github.com/lbd-project/lbd/lbd/override"
 	"github.com/lbd-project/lbd/lbd/snmp"
 )
@@ -388,81 +389,15 @@ func TestDecideRemovals(t *testing.T) {
 	}
 }
 
-func TestDecideLease(t *testing.T) {
-	ttl := 10 * time.Minute
-	master := LeaseRole{Instance: "m", Master: true, Active: true, TTL: ttl}
-	slave := LeaseRole{Instance: "s", Active: true, TTL: ttl}
-	passive := LeaseRole{Instance: "s", Active: false, TTL: ttl}
-	other := LeaseRole{Instance: "s2", Active: true, TTL: ttl}
-	rec := func(l leaseRecord) LeaseState { return LeaseState{Records: []string{l.String()}} }
-	mLease := leaseRecord{Holder: "m", Epoch: 3}
-	sLease := leaseRecord{Holder: "s", Epoch: 4, Until: planNow.Add(ttl)}
-	sOld := leaseRecord{Holder: "s", Epoch: 4, Until: planNow.Add(ttl / 4)}
-	sExpired := leaseRecord{Holder: "s", Epoch: 4, Until: planNow.Add(-time.Second)}
-	released := leaseRecord{Released: true, Epoch: 5}
-	cases := []struct {
-		name      string
-		st        LeaseState
-		role      LeaseRole
-		write     bool
-		expect    string
-		set       string
-		holder    string
-		whyPrefix string
-	}{
-		{"no lease: master creates it with its first write", LeaseState{}, master, true, "", leaseRecord{Holder: "m", Epoch: 1}.String(), "m", ""},
-		{"no lease: passive slave leaves it", LeaseState{}, passive, false, "", "", "", "passive"},
-		{"master holds: keeps", rec(mLease), master, true, mLease.String(), mLease.String(), "m", ""},
-		{"active slave takes the master's lease", rec(mLease), slave, true, mLease.String(),
-			leaseRecord{Holder: "s", Epoch: 4, Until: planNow.Add(ttl)}.String(), "s", ""},
-		{"master fenced while the slave holds", rec(sLease), master, false, "", "", "s", "lease held by s until"},
-		{"second standby fenced too", rec(sLease), other, false, "", "", "s", "lease held by s"},
-		{"slave keeps a fresh lease", rec(sLease), slave, true, sLease.String(), sLease.String(), "s", ""},
-		{"slave renews an old lease", rec(sOld), slave, true, sOld.String(),
-			leaseRecord{Holder: "s", Epoch: 4, Until: planNow.Add(ttl)}.String(), "s", ""},
-		{"passive slave hands back", rec(sLease), passive, false, sLease.String(), released.String()[:len(released.String())-1] + "5", "", "passive (lease handed back)"},
-		{"master takes a released lease", rec(released), master, true, released.String(), leaseRecord{Holder: "m", Epoch: 6}.String(), "m", ""},
-		{"master takes an expired lease", rec(sExpired), master, true, sExpired.String(), leaseRecord{Holder: "m", Epoch: 5}.String(), "m", ""},
-		{"garbage is not overwritten", LeaseState{Records: []string{"hello"}}, master, false, "", "", "", "the lease record"},
-		{"unread: nothing", LeaseState{Err: errors.New("timeout")}, master, false, "", "", "", "lease not read"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			lp := decideLease(planNow, tc.st, tc.role)
-			assert.Equal(t, tc.write, lp.Write, "write")
-			assert.Equal(t, tc.holder, lp.Holder, "holder")
-			if tc.write || lp.Lease.Swaps() {
-				assert.Equal(t, tc.expect, lp.Lease.Expect, "expect")
-				assert.Equal(t, tc.set, lp.Lease.Set, "set")
-			}
-			if tc.whyPrefix != "" {
-				assert.Contains(t, lp.Why, tc.whyPrefix)
-			}
-		})
-	}
-}
-
-func TestParseLease(t *testing.T) {
-	for _, l := range []leaseRecord{{Holder: "m", Epoch: 1}, {Holder: "s", Epoch: 9, Until: time.Unix(1800000000, 0)}, {Released: true, Epoch: 2}} {
-		got, ok := parseLease(l.String())
-		require.True(t, ok, l.String())
-		assert.Equal(t, l, got)
-	}
-	for _, bad := range []string{"", "lbd-lease v=1 ", "lbd-lease v=1 holder=m released epoch=1", "lbd-lease v=1 holder=m epoch=x", "other"} {
-		_, ok := parseLease(bad)
-		assert.False(t, ok, bad)
-	}
-}
-
 func TestDecideFencedView(t *testing.T) {
 	cfg := planConfig(t, aliasA)
 	cfg.DNS.Fencing = true
 	res, rep := loads(map[string]int{"192.0.2.1": 10, "192.0.2.2": 20})
-	held := LeaseState{Records: []string{leaseRecord{Holder: "s", Epoch: 2, Until: planNow.Add(time.Hour)}.String()}}
+	held := lease.State{Records: []string{lease.Record{Holder: "s", Epoch: 2, Until: planNow.Add(time.Hour)}.String()}}
 	plan := Decide(PlanInput{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
 		Served: map[string][]Served{"a.lb.example.org": {serves(), serves()}},
-		Role:   LeaseRole{Instance: "m", Master: true, Active: true, TTL: time.Hour},
-		Leases: map[int]map[string]LeaseState{0: {"a.lb.example.org": held}, 1: {"a.lb.example.org": {}}}})
+		Role:   lease.Role{Instance: "m", Master: true, Active: true, TTL: time.Hour},
+		Leases: map[int]map[string]lease.State{0: {"a.lb.example.org": held}, 1: {"a.lb.example.org": {}}}})
 	assert.Equal(t, []Action{Fenced, Write}, actions(plan.Aliases[0]), "server 1's zone is held by the slave; server 2 has no lease yet")
 	assert.ErrorContains(t, plan.Aliases[0].Views[0].Err, "lease held by s")
 	assert.Equal(t, "", plan.Leases[1]["a.lb.example.org"].Lease.Expect)

@@ -1,4 +1,4 @@
-package lbd
+package lease
 
 import (
 	"fmt"
@@ -9,45 +9,31 @@ import (
 	"github.com/lbd-project/lbd/dnsupdate"
 )
 
-// Fencing (docs/design.md §9): every UPDATE lbd sends to a zone carries the
-// zone's lease as a prerequisite, so that the DNS server itself rejects the
-// writes of an instance that lost the zone. The lease is a TXT record at
-// _lbd-lease.<zone> naming its holder:
-//
-//	lbd-lease v=1 holder=<instance> epoch=<n> [until=<unix seconds>]
-//	lbd-lease v=1 released epoch=<n>
-//
-// The master holds its leases without expiry; a slave that takes over holds
-// them until `until` and renews them while it stays active; a slave that
-// sees the master's heartbeat fresh again releases them (hand-back), and the
-// master takes a released or expired lease back. Taking a lease is a
-// compare-and-swap in the same message as the first write, so of several
-// standbys only one wins.
+// Prefix starts every lease record.
+const Prefix = "lbd-lease v=1 "
 
-const leasePrefix = "lbd-lease v=1 "
-
-// leaseRecord is a parsed lease.
-type leaseRecord struct {
+// Record is a parsed lease.
+type Record struct {
 	Holder   string // "" when released
 	Epoch    uint64
 	Until    time.Time // zero: no expiry (a master's lease)
 	Released bool
 }
 
-func (l leaseRecord) String() string {
+func (l Record) String() string {
 	if l.Released {
-		return fmt.Sprintf("%sreleased epoch=%d", leasePrefix, l.Epoch)
+		return fmt.Sprintf("%sreleased epoch=%d", Prefix, l.Epoch)
 	}
-	s := fmt.Sprintf("%sholder=%s epoch=%d", leasePrefix, l.Holder, l.Epoch)
+	s := fmt.Sprintf("%sholder=%s epoch=%d", Prefix, l.Holder, l.Epoch)
 	if !l.Until.IsZero() {
 		s += " until=" + strconv.FormatInt(l.Until.Unix(), 10)
 	}
 	return s
 }
 
-// parseLease reads a lease record; ok is false for anything else.
-func parseLease(s string) (l leaseRecord, ok bool) {
-	rest, found := strings.CutPrefix(s, leasePrefix)
+// Parse reads a lease record; ok is false for anything else.
+func Parse(s string) (l Record, ok bool) {
+	rest, found := strings.CutPrefix(s, Prefix)
 	if !found {
 		return l, false
 	}
@@ -75,22 +61,22 @@ func parseLease(s string) (l leaseRecord, ok bool) {
 	return l, l.Released != (l.Holder != "")
 }
 
-// LeaseState is what a view serves at a zone's lease name.
-type LeaseState struct {
+// State is what a view serves at a zone's lease name.
+type State struct {
 	Records []string // the TXT records' texts; none when there is no lease
 	Err     error
 }
 
-// LeaseRole is what Decide needs of the instance to decide on leases.
-type LeaseRole struct {
+// Role is what Decide needs of the instance to decide on leases.
+type Role struct {
 	Instance string        // this instance's holder name
 	Master   bool          // the preferred writer
 	Active   bool          // may write now (a master always; a slave while the master's beat is stale)
 	TTL      time.Duration // a slave's lease lifetime
 }
 
-// LeasePlan is the decision on one zone's lease in one view.
-type LeasePlan struct {
+// Plan is the decision on one zone's lease in one view.
+type Plan struct {
 	// Lease is what the zone's messages carry (Expect) and swap in (Set).
 	Lease dnsupdate.Lease
 	// Write is set when this instance may write the zone's records.
@@ -101,13 +87,13 @@ type LeasePlan struct {
 	Why string
 }
 
-// decideLease is the lease rule for one zone in one view at now.
-func decideLease(now time.Time, st LeaseState, r LeaseRole) LeasePlan {
+// Decide is the lease rule for one zone in one view at now.
+func Decide(now time.Time, st State, r Role) Plan {
 	if st.Err != nil {
-		return LeasePlan{Why: fmt.Sprintf("lease not read: %v", st.Err)}
+		return Plan{Why: fmt.Sprintf("lease not read: %v", st.Err)}
 	}
 	mine := func(epoch uint64) string {
-		l := leaseRecord{Holder: r.Instance, Epoch: epoch}
+		l := Record{Holder: r.Instance, Epoch: epoch}
 		if !r.Master {
 			l.Until = now.Add(r.TTL)
 		}
@@ -115,13 +101,13 @@ func decideLease(now time.Time, st LeaseState, r LeaseRole) LeasePlan {
 	}
 	if len(st.Records) == 0 {
 		if !r.Active {
-			return LeasePlan{Why: "passive"}
+			return Plan{Why: "passive"}
 		}
-		return LeasePlan{Lease: dnsupdate.Lease{Set: mine(1)}, Write: true, Holder: r.Instance}
+		return Plan{Lease: dnsupdate.Lease{Set: mine(1)}, Write: true, Holder: r.Instance}
 	}
-	cur, ok := parseLease(st.Records[0])
+	cur, ok := Parse(st.Records[0])
 	if !ok || len(st.Records) > 1 {
-		return LeasePlan{Why: fmt.Sprintf("the lease record %q is not lbd's: fix or delete it", strings.Join(st.Records, `", "`))}
+		return Plan{Why: fmt.Sprintf("the lease record %q is not lbd's: fix or delete it", strings.Join(st.Records, `", "`))}
 	}
 	text := st.Records[0]
 	keep := dnsupdate.Lease{Expect: text, Set: text}
@@ -129,24 +115,24 @@ func decideLease(now time.Time, st LeaseState, r LeaseRole) LeasePlan {
 	switch {
 	case cur.Holder == r.Instance && !r.Active:
 		// Hand-back: a slave that sees the master again releases the zone.
-		return LeasePlan{Lease: dnsupdate.Lease{Expect: text, Set: leaseRecord{Released: true, Epoch: cur.Epoch + 1}.String()},
+		return Plan{Lease: dnsupdate.Lease{Expect: text, Set: Record{Released: true, Epoch: cur.Epoch + 1}.String()},
 			Holder: "", Why: "passive (lease handed back)"}
 	case cur.Holder == r.Instance:
 		if !r.Master && cur.Until.Sub(now) < r.TTL/2 {
 			keep.Set = mine(cur.Epoch) // renew
 		}
-		return LeasePlan{Lease: keep, Write: true, Holder: r.Instance}
+		return Plan{Lease: keep, Write: true, Holder: r.Instance}
 	case !r.Active:
-		return LeasePlan{Why: "passive", Holder: cur.Holder}
+		return Plan{Why: "passive", Holder: cur.Holder}
 	case cur.Released, expired,
 		// A slave that is active takes the master's lease: the master's
 		// heartbeat is stale, which is the take-over rule.
 		!r.Master && cur.Until.IsZero():
-		return LeasePlan{Lease: dnsupdate.Lease{Expect: text, Set: mine(cur.Epoch + 1)}, Write: true, Holder: r.Instance}
+		return Plan{Lease: dnsupdate.Lease{Expect: text, Set: mine(cur.Epoch + 1)}, Write: true, Holder: r.Instance}
 	}
 	why := "lease held by " + cur.Holder
 	if !cur.Until.IsZero() {
 		why += " until " + cur.Until.UTC().Format(time.RFC3339)
 	}
-	return LeasePlan{Why: why, Holder: cur.Holder}
+	return Plan{Why: why, Holder: cur.Holder}
 }

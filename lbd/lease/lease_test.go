@@ -1,0 +1,78 @@
+package lease
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var planNow = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
+func TestDecideLease(t *testing.T) {
+	ttl := 10 * time.Minute
+	master := Role{Instance: "m", Master: true, Active: true, TTL: ttl}
+	slave := Role{Instance: "s", Active: true, TTL: ttl}
+	passive := Role{Instance: "s", Active: false, TTL: ttl}
+	other := Role{Instance: "s2", Active: true, TTL: ttl}
+	rec := func(l Record) State { return State{Records: []string{l.String()}} }
+	mLease := Record{Holder: "m", Epoch: 3}
+	sLease := Record{Holder: "s", Epoch: 4, Until: planNow.Add(ttl)}
+	sOld := Record{Holder: "s", Epoch: 4, Until: planNow.Add(ttl / 4)}
+	sExpired := Record{Holder: "s", Epoch: 4, Until: planNow.Add(-time.Second)}
+	released := Record{Released: true, Epoch: 5}
+	cases := []struct {
+		name      string
+		st        State
+		role      Role
+		write     bool
+		expect    string
+		set       string
+		holder    string
+		whyPrefix string
+	}{
+		{"no lease: master creates it with its first write", State{}, master, true, "", Record{Holder: "m", Epoch: 1}.String(), "m", ""},
+		{"no lease: passive slave leaves it", State{}, passive, false, "", "", "", "passive"},
+		{"master holds: keeps", rec(mLease), master, true, mLease.String(), mLease.String(), "m", ""},
+		{"active slave takes the master's lease", rec(mLease), slave, true, mLease.String(),
+			Record{Holder: "s", Epoch: 4, Until: planNow.Add(ttl)}.String(), "s", ""},
+		{"master fenced while the slave holds", rec(sLease), master, false, "", "", "s", "lease held by s until"},
+		{"second standby fenced too", rec(sLease), other, false, "", "", "s", "lease held by s"},
+		{"slave keeps a fresh lease", rec(sLease), slave, true, sLease.String(), sLease.String(), "s", ""},
+		{"slave renews an old lease", rec(sOld), slave, true, sOld.String(),
+			Record{Holder: "s", Epoch: 4, Until: planNow.Add(ttl)}.String(), "s", ""},
+		{"passive slave hands back", rec(sLease), passive, false, sLease.String(), released.String()[:len(released.String())-1] + "5", "", "passive (lease handed back)"},
+		{"master takes a released lease", rec(released), master, true, released.String(), Record{Holder: "m", Epoch: 6}.String(), "m", ""},
+		{"master takes an expired lease", rec(sExpired), master, true, sExpired.String(), Record{Holder: "m", Epoch: 5}.String(), "m", ""},
+		{"garbage is not overwritten", State{Records: []string{"hello"}}, master, false, "", "", "", "the lease record"},
+		{"unread: nothing", State{Err: errors.New("timeout")}, master, false, "", "", "", "lease not read"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			lp := Decide(planNow, tc.st, tc.role)
+			assert.Equal(t, tc.write, lp.Write, "write")
+			assert.Equal(t, tc.holder, lp.Holder, "holder")
+			if tc.write || lp.Lease.Swaps() {
+				assert.Equal(t, tc.expect, lp.Lease.Expect, "expect")
+				assert.Equal(t, tc.set, lp.Lease.Set, "set")
+			}
+			if tc.whyPrefix != "" {
+				assert.Contains(t, lp.Why, tc.whyPrefix)
+			}
+		})
+	}
+}
+
+func TestParseLease(t *testing.T) {
+	for _, l := range []Record{{Holder: "m", Epoch: 1}, {Holder: "s", Epoch: 9, Until: time.Unix(1800000000, 0)}, {Released: true, Epoch: 2}} {
+		got, ok := Parse(l.String())
+		require.True(t, ok, l.String())
+		assert.Equal(t, l, got)
+	}
+	for _, bad := range []string{"", "lbd-lease v=1 ", "lbd-lease v=1 holder=m released epoch=1", "lbd-lease v=1 holder=m epoch=x", "other"} {
+		_, ok := Parse(bad)
+		assert.False(t, ok, bad)
+	}
+}
