@@ -10,6 +10,7 @@ import (
 
 	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/lbd/config"
+	"github.com/lbd-project/lbd/lbd/health"
 	"github.com/lbd-project/lbd/lbd/lease"
 )
 
@@ -27,13 +28,13 @@ func query(ctx context.Context, v *config.View, name string) (dnsupdate.State, e
 // each of its views serves: the Served input of Decide. Each view is read
 // by its own workers, as modes say (health.go); a view that answers none
 // of its reads for [dns] stall is cut off. The outcomes, per view, feed
-// nextHealth.
-func ReadServed(ctx context.Context, cfg *config.Compiled, due []int, modes []readMode, health map[string]ServerHealth) (map[string][]Served, []viewOutcome) {
+// health.Next.
+func ReadServed(ctx context.Context, cfg *config.Compiled, due []int, modes []health.Mode, hs map[string]health.Server) (map[string][]Served, []health.Outcome) {
 	out := make([][]Served, len(due))
 	for i, a := range due {
 		out[i] = make([]Served, len(cfg.ViewsOf(&cfg.Params[a])))
 	}
-	outcomes := make([]viewOutcome, len(cfg.Views))
+	outcomes := make([]health.Outcome, len(cfg.Views))
 	parallel(len(cfg.Views), func(v int) {
 		type slot struct{ i, k int }
 		var slots []slot
@@ -45,40 +46,40 @@ func ReadServed(ctx context.Context, cfg *config.Compiled, due []int, modes []re
 			}
 		}
 		view := cfg.Views[v]
-		down := errServerDown{health[view.String()]}
-		if modes[v] == readSkip {
+		down := health.ErrDown{H: hs[view.String()]}
+		if modes[v] == health.ReadSkip {
 			for _, s := range slots {
 				out[s.i][s.k] = Served{Err: down}
 			}
 			return
 		}
-		g := newStallGuard(ctx, cfg.DNS.Stall.Duration)
+		g := health.NewGuard(ctx, cfg.DNS.Stall.Duration)
 		var mu sync.Mutex
 		oc := &outcomes[v]
 		read := func(s slot) {
 			name := cfg.Params[due[s.i]].Name
-			st, err := query(g.ctx, view, name)
+			st, err := query(g.Ctx, view, name)
 			var meta []string
 			if err == nil {
-				g.progress()
-				meta, err = view.Client.QueryTXT(g.ctx, dnsupdate.OwnerName(name))
+				g.Progress()
+				meta, err = view.Client.QueryTXT(g.Ctx, dnsupdate.OwnerName(name))
 			}
 			mu.Lock()
-			oc.attempted++
+			oc.Attempted++
 			if err == nil {
-				oc.answered++
-				g.progress()
+				oc.Answered++
+				g.Progress()
 			} else {
-				oc.err = err
+				oc.Err = err
 			}
 			mu.Unlock()
 			out[s.i][s.k] = Served{State: st, Meta: meta, Err: err}
 		}
 		rest := slots
-		if modes[v] == readProbe && len(slots) > 0 {
+		if modes[v] == health.ReadProbe && len(slots) > 0 {
 			read(slots[0])
 			rest = slots[1:]
-			if oc.answered == 0 {
+			if oc.Answered == 0 {
 				for _, s := range rest {
 					out[s.i][s.k] = Served{Err: down}
 				}
@@ -86,14 +87,14 @@ func ReadServed(ctx context.Context, cfg *config.Compiled, due []int, modes []re
 			}
 		}
 		parallel(len(rest), func(n int) { read(rest[n]) }, dnsParallel)
-		if g.stop() {
-			oc.stalled = true
+		if g.Stop() {
+			oc.Stalled = true
 			for _, s := range slots {
 				if err := out[s.i][s.k].Err; err != nil && errors.Is(err, context.Canceled) {
-					out[s.i][s.k].Err = errStalled
+					out[s.i][s.k].Err = health.ErrStalled
 				}
 			}
-			oc.err = errStalled
+			oc.Err = health.ErrStalled
 		}
 	}, len(cfg.Views))
 	m := make(map[string][]Served, len(due))
@@ -113,7 +114,7 @@ func ReadRemoved(ctx context.Context, cfg *config.Compiled, removed []Managed, d
 		rows[i] = make([]Served, len(cfg.Views))
 		for v, view := range cfg.Views {
 			if down[v] {
-				rows[i][v] = Served{Err: errStalled}
+				rows[i][v] = Served{Err: health.ErrStalled}
 				continue
 			}
 			meta, err := view.Client.QueryTXT(ctx, dnsupdate.OwnerName(removed[i].Name))
@@ -154,7 +155,7 @@ func ReadLeases(ctx context.Context, cfg *config.Compiled, due []int, removed []
 	states := make([]lease.State, len(todo))
 	parallel(len(todo), func(n int) {
 		if down[todo[n].v] {
-			states[n] = lease.State{Err: errStalled}
+			states[n] = lease.State{Err: health.ErrStalled}
 			return
 		}
 		txt, err := cfg.Views[todo[n].v].Client.QueryTXT(ctx, dnsupdate.LeaseName(todo[n].zone))

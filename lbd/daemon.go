@@ -19,6 +19,7 @@ import (
 	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/heartbeat"
 	"github.com/lbd-project/lbd/lbd/config"
+	"github.com/lbd-project/lbd/lbd/health"
 	"github.com/lbd-project/lbd/lbd/lease"
 	"github.com/lbd-project/lbd/lbd/override"
 	"github.com/lbd-project/lbd/lbd/snmp"
@@ -62,8 +63,8 @@ type Daemon struct {
 	push  pushState
 	// embedded is the embedded DNS server while it runs (for /healthz).
 	embedded *dnsserver.Server
-	// health is each DNS server's (view's) health (health.go).
-	health map[string]ServerHealth
+	// health is each DNS server's (view's) health (package lbd/health).
+	health map[string]health.Server
 }
 
 // Poller is what the daemon needs of the SNMP manager (*snmp.Poller).
@@ -441,25 +442,25 @@ func (d *Daemon) mayWrite(now time.Time) (active, roleChanged bool) {
 }
 
 // readModes says how this cycle reads each view, with the health it used.
-func (d *Daemon) readModes(now time.Time, cfg *config.Compiled) ([]readMode, map[string]ServerHealth) {
+func (d *Daemon) readModes(now time.Time, cfg *config.Compiled) ([]health.Mode, map[string]health.Server) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	h := maps.Clone(d.health)
-	return readModes(now, cfg, h), h
+	return health.Modes(now, cfg, h), h
 }
 
 // noteHealth records each view's health after the cycle's reads and logs
 // every change.
-func (d *Daemon) noteHealth(now time.Time, cfg *config.Compiled, modes []readMode, outcomes []viewOutcome) {
+func (d *Daemon) noteHealth(now time.Time, cfg *config.Compiled, modes []health.Mode, outcomes []health.Outcome) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.health == nil {
-		d.health = map[string]ServerHealth{}
+		d.health = map[string]health.Server{}
 	}
 	for v, view := range cfg.Views {
 		name := view.String()
 		prev := d.health[name]
-		next := nextHealth(now, prev, modes[v], outcomes[v])
+		next := health.Next(now, prev, modes[v], outcomes[v])
 		d.health[name] = next
 		switch {
 		case next.Down && !prev.Down:
@@ -542,10 +543,10 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	removed := d.removed(cfg)
 	edits, taken := d.takeEdits(cfg, due)
 	defer func() { d.settleEdits(taken, rep) }()
-	modes, health := d.readModes(now, cfg)
-	served, outcomes := ReadServed(ctx, cfg, due, modes, health)
+	modes, hs := d.readModes(now, cfg)
+	served, outcomes := ReadServed(ctx, cfg, due, modes, hs)
 	d.noteHealth(now, cfg, modes, outcomes)
-	down := downViews(modes, outcomes)
+	down := health.DownViews(modes, outcomes)
 	in := PlanInput{Now: now, Config: cfg, Schedule: sched, All: all, Resolved: resolved, Replies: replies,
 		Served: served, Known: known, MayWrite: mayWrite, DryRun: d.DryRun, Removed: removed,
 		RemovedServed: ReadRemoved(ctx, cfg, removed, down), Edits: edits,

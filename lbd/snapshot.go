@@ -9,6 +9,7 @@ import (
 
 	"github.com/lbd-project/lbd/checks"
 	"github.com/lbd-project/lbd/lbd/config"
+	"github.com/lbd-project/lbd/lbd/health"
 	"github.com/lbd-project/lbd/lbd/override"
 )
 
@@ -33,7 +34,7 @@ type Snapshot struct {
 	// decision.
 	Leases map[string]map[string]LeaseSnapshot `json:"leases,omitempty"`
 	// Servers is each DNS server's (and view's) health.
-	Servers map[string]ServerHealth `json:"servers"`
+	Servers map[string]health.Server `json:"servers"`
 	// Push counts push notifications.
 	Push PushStats `json:"push"`
 }
@@ -124,7 +125,7 @@ func (d *Daemon) Snapshot() Snapshot {
 	cfg := d.cfg
 	s := Snapshot{At: time.Now(), Host: d.hostname, Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname),
 		Writing: d.writing, Fencing: cfg.DNS.Fencing, LastBeat: d.follower.LastBeat(),
-		Authenticated: cfg.Heartbeat.Key() != nil, Counter: d.verifier.Highest(), Servers: map[string]ServerHealth{},
+		Authenticated: cfg.Heartbeat.Key() != nil, Counter: d.verifier.Highest(), Servers: map[string]health.Server{},
 		Push: d.push.stats}
 	for _, v := range cfg.Views {
 		s.Servers[v.String()] = d.health[v.String()]
