@@ -18,6 +18,7 @@ import (
 	"github.com/lbd-project/lbd/dnsserver"
 	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/heartbeat"
+	"github.com/lbd-project/lbd/lbd/choice"
 	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/health"
 	"github.com/lbd-project/lbd/lbd/lease"
@@ -81,7 +82,7 @@ type Poller interface {
 type aliasState struct {
 	sched     Schedule
 	usable    map[string]bool // member host → usable, for in/out log lines
-	decision  Decision
+	decision  choice.Decision
 	lastEval  time.Time
 	lastWrite time.Time
 	lastErr   error
@@ -92,7 +93,7 @@ type aliasState struct {
 	// members are the members as evaluated last; lastChange is when the
 	// published hosts last changed, memberChange when each member last
 	// entered or left them.
-	members      []Member
+	members      []choice.Member
 	lastChange   time.Time
 	memberChange map[string]time.Time
 	// overrides are the alias's overrides in force at the last cycle.
@@ -108,7 +109,7 @@ type loadMark struct {
 }
 
 // noteLoads records since when each member has had its load.
-func (st *aliasState) noteLoads(now time.Time, members []Member) {
+func (st *aliasState) noteLoads(now time.Time, members []choice.Member) {
 	next := make(map[string]loadMark, len(members))
 	for _, m := range members {
 		if prev, ok := st.loadSince[m.Host]; ok && prev.load == m.Load {
@@ -265,8 +266,8 @@ func (d *Daemon) IsMaster() bool {
 // AliasResult is the outcome of one alias's evaluation in a cycle.
 type AliasResult struct {
 	Alias    string
-	Members  []Member
-	Decision Decision
+	Members  []choice.Member
+	Decision choice.Decision
 	// Change is the change for the first server (the others get their
 	// own diff against what they serve).
 	Change dnsupdate.Change
@@ -276,7 +277,7 @@ type AliasResult struct {
 	// did not write because it is a passive slave.
 	Passive int
 	// Decided is false when no DNS server could be read, so nothing was
-	// decided (Decision is then empty).
+	// decided (choice.Decision is then empty).
 	Decided bool
 	// Servers is each server's outcome (nil = in sync or written).
 	Servers map[string]error
@@ -762,7 +763,7 @@ func (d *Daemon) failedCycle(cfg *config.Compiled, mayWrite bool, err error) Cyc
 	return rep
 }
 
-func (d *Daemon) logMembers(alias string, st *aliasState, members []Member) {
+func (d *Daemon) logMembers(alias string, st *aliasState, members []choice.Member) {
 	now := map[string]bool{}
 	for _, m := range members {
 		now[m.Host] = m.Usable()

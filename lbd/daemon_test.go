@@ -19,6 +19,7 @@ import (
 	"github.com/lbd-project/lbd/internal/testenv"
 	"github.com/lbd-project/lbd/internal/testenv/snmpagent"
 	"github.com/lbd-project/lbd/lbclient/agent"
+	"github.com/lbd-project/lbd/lbd/choice"
 	"github.com/lbd-project/lbd/lbd/config"
 )
 
@@ -163,7 +164,7 @@ func TestPushIsBounded(t *testing.T) {
 	far := time.Now().Add(24 * time.Hour)
 	for _, st := range d.aliases {
 		st.sched.NextDue = far
-		st.members = []Member{{Host: "127.0.0.3", All: []netip.Addr{netip.MustParseAddr("127.0.0.3")}}}
+		st.members = []choice.Member{{Host: "127.0.0.3", All: []netip.Addr{netip.MustParseAddr("127.0.0.3")}}}
 	}
 	member := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 3)}
 

@@ -11,13 +11,14 @@
 //     server and view serves (ReadServed, apply.go);
 //   - Decide (plan.go) turns those inputs, the compiled configuration and
 //     the role into a Plan: per alias the members' loads, the selection
-//     (Select, select.go), and per view the diff and what to do with it
+//     (choice.Select, package lbd/choice), and per view the diff and what
+//     to do with it
 //     (write, passive, dry run, unread, kept by the fallback);
 //   - Apply (apply.go) sends the plan's writes (one batched UPDATE per zone
 //     per view, then a read-back) and returns a Report;
 //   - Reschedule (plan.go) says when each alias is due next (polling
 //     interval, or a backoff after a failure).
 //
-// Due, Decide, Reschedule and Select are pure functions of their inputs and
+// Due, Decide, Reschedule and choice.Select are pure functions of their inputs and
 // now; only Daemon.Run owns tickers, sockets and goroutines.
 package lbd

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lbd-project/lbd/dnsupdate"
+	"github.com/lbd-project/lbd/lbd/choice"
 	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/lease"
 	"github.com/lbd-project/lbd/lbd/override"
@@ -146,18 +147,18 @@ type ViewPlan struct {
 type AliasPlan struct {
 	Alias   int // index into Config.Params
 	Name    string
-	Members []Member
+	Members []choice.Member
 	// Overrides are the alias's overrides in force (expired ones dropped,
-	// edits applied); drained members count as LoadDrained.
+	// edits applied); drained members count as choice.LoadDrained.
 	Overrides override.Set
 	// DrainEmptied is set when the overrides leave no usable member
 	// although some member would be usable without them: the fallback
 	// decides.
 	DrainEmptied bool
 	// Decided is false when no internal view could be read: there is
-	// nothing to decide on, so Decision is empty and no view is written.
+	// nothing to decide on, so choice.Decision is empty and no view is written.
 	Decided  bool
-	Decision Decision
+	Decision choice.Decision
 	Views    []ViewPlan
 }
 
@@ -291,16 +292,16 @@ func overridesOf(in PlanInput, p *config.Params, views []int, served []Served) o
 	return set.Apply(in.Edits[p.Name]).Active(in.Now)
 }
 
-// applyOverrides makes drained members unusable (LoadDrained) and reports
+// applyOverrides makes drained members unusable (choice.LoadDrained) and reports
 // whether that left no usable member where there was one.
-func applyOverrides(members []Member, set override.Set) (emptied bool) {
+func applyOverrides(members []choice.Member, set override.Set) (emptied bool) {
 	before, after := 0, 0
 	for i := range members {
 		if members[i].Usable() {
 			before++
 		}
 		if o, ok := set.For(members[i].Host); ok && o.Action == override.Drain {
-			members[i].Load = LoadDrained
+			members[i].Load = choice.LoadDrained
 		}
 		if members[i].Usable() {
 			after++
@@ -314,7 +315,7 @@ func decideAlias(in PlanInput, leases map[int]map[string]lease.Plan, i int) Alia
 	p := &cfg.Params[i]
 	ap := AliasPlan{Alias: i, Name: p.Name}
 	for _, h := range p.Members {
-		ap.Members = append(ap.Members, MemberFor(p.Name, h, in.Resolved[h], in.Replies))
+		ap.Members = append(ap.Members, choice.MemberFor(p.Name, h, in.Resolved[h], in.Replies))
 	}
 	views := cfg.ViewsOf(p)
 	served := make([]Served, len(views))
@@ -335,7 +336,7 @@ func decideAlias(in PlanInput, leases map[int]map[string]lease.Plan, i int) Alia
 	ap.Overrides = overridesOf(in, p, views, served)
 	ap.DrainEmptied = applyOverrides(ap.Members, ap.Overrides)
 	if ap.Decided {
-		ap.Decision = Select(Input{Alias: p.Name, BestHosts: p.BestHosts, Fallback: p.Fallback,
+		ap.Decision = choice.Select(choice.Input{Alias: p.Name, BestHosts: p.BestHosts, Fallback: p.Fallback,
 			Hysteresis: p.Hysteresis, Members: ap.Members, Published: published})
 	}
 	ttl := uint32(p.TTL / time.Second)

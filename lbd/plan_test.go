@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lbd-project/lbd/dnsupdate"
+	"github.com/lbd-project/lbd/lbd/choice"
 	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/lease"
 	"github.com/lbd-project/lbd/lbd/override"
@@ -444,7 +445,7 @@ func TestDecideOverrides(t *testing.T) {
 		ap := Decide(PlanInput{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
 			Served: map[string][]Served{"a.lb.example.org": {served, served}}}).Aliases[0]
 		assert.Equal(t, []string{"192.0.2.2"}, ap.Decision.Hosts)
-		assert.Equal(t, LoadDrained, ap.Members[0].Load)
+		assert.Equal(t, choice.LoadDrained, ap.Members[0].Load)
 		require.Len(t, ap.Overrides, 1)
 		assert.False(t, ap.Views[0].Change.MetaSet, "the metadata already says so")
 		assert.Equal(t, served.Meta, ap.Views[0].Change.MetaExpect, "the write requires the metadata as read")
@@ -507,4 +508,14 @@ func TestApplyChecksRoleAtWriteTime(t *testing.T) {
 		assert.ErrorContains(t, err, "may no longer write")
 	}
 	assert.Empty(t, out.Aliases[0].Written)
+}
+
+func intReply(n int) snmp.Reply { return snmp.Reply{Value: snmp.Value{Int: n}} }
+
+func ips(ss ...string) []netip.Addr {
+	var out []netip.Addr
+	for _, s := range ss {
+		out = append(out, netip.MustParseAddr(s))
+	}
+	return out
 }

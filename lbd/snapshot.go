@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lbd-project/lbd/checks"
+	"github.com/lbd-project/lbd/lbd/choice"
 	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/health"
 	"github.com/lbd-project/lbd/lbd/override"
@@ -191,7 +192,7 @@ func aliasSnapshot(now time.Time, cfg *config.Compiled, p *config.Params, st *al
 		ms.Why = memberWhy(ms, st.decision)
 		if mark, ok := st.loadSince[m.Host]; ok {
 			ms.LoadSince = mark.since
-			if after := cfg.LBD.StaleLoadAfter.Duration; after > 0 && ms.Published && Usable(m.Load) && now.Sub(mark.since) >= after {
+			if after := cfg.LBD.StaleLoadAfter.Duration; after > 0 && ms.Published && choice.Usable(m.Load) && now.Sub(mark.since) >= after {
 				ms.Stale = true
 				a.StaleMembers++
 				ms.Why += fmt.Sprintf("; load unchanged since %s (more than stale_load_after %s: a stuck metric?)",
@@ -207,8 +208,8 @@ func aliasSnapshot(now time.Time, cfg *config.Compiled, p *config.Params, st *al
 }
 
 // memberWhy explains a member's place in the decision.
-func memberWhy(m MemberSnapshot, d Decision) string {
-	usable := Usable(m.Load) && len(m.Addrs) > 0
+func memberWhy(m MemberSnapshot, d choice.Decision) string {
+	usable := choice.Usable(m.Load) && len(m.Addrs) > 0
 	switch {
 	case m.Published && usable:
 		return "published: among the best"
@@ -228,15 +229,15 @@ func memberWhy(m MemberSnapshot, d Decision) string {
 // agent's answer (docs/protocol.md §2, §5.3) or one of lbd's own codes.
 func LoadMeaning(load int) string {
 	switch {
-	case Usable(load):
+	case choice.Usable(load):
 		return fmt.Sprintf("usable, load %d (lower is better)", load)
-	case load == LoadNoAnswer:
+	case load == choice.LoadNoAnswer:
 		return "no answer: timeout, SNMP error, or the alias missing from the agent's reply"
-	case load == LoadNoAddress:
+	case load == choice.LoadNoAddress:
 		return "the member's name resolves to no address"
-	case load == LoadDrained:
+	case load == choice.LoadDrained:
 		return "drained by an operator (an override in force)"
-	case load > MaxUsable:
+	case load > choice.MaxUsable:
 		return fmt.Sprintf("load %d above the usable range", load)
 	case load == 0:
 		return "0: the agent takes the member out"

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lbd-project/lbd/lbd"
+	"github.com/lbd-project/lbd/lbd/choice"
 	"github.com/lbd-project/lbd/lbd/config"
 )
 
@@ -138,13 +139,13 @@ func TestObserveCycle(t *testing.T) {
 	h := New(Options{})
 	cfg := &config.Compiled{Params: []config.Params{{Name: "www"}, {Name: "api"}}}
 	h.ObserveCycle(at(0), cfg, lbd.CycleReport{Aliases: []lbd.AliasResult{
-		{Alias: "www", Decided: true, Decision: lbd.Decision{Hosts: []string{"a", "b"}}},
+		{Alias: "www", Decided: true, Decision: choice.Decision{Hosts: []string{"a", "b"}}},
 		{Alias: "api", Decided: false},
-		{Alias: "old", Decided: true, Decision: lbd.Decision{Hosts: []string{"z"}}},
+		{Alias: "old", Decided: true, Decision: choice.Decision{Hosts: []string{"z"}}},
 	}})
 	h.ObserveCycle(at(10), cfg, lbd.CycleReport{Aliases: []lbd.AliasResult{
-		{Alias: "www", Decided: true, Decision: lbd.Decision{Keep: true}},
-		{Alias: "api", Decided: true, Decision: lbd.Decision{Hosts: []string{"c"}}},
+		{Alias: "www", Decided: true, Decision: choice.Decision{Keep: true}},
+		{Alias: "api", Decided: true, Decision: choice.Decision{Hosts: []string{"c"}}},
 	}})
 	if got := h.Spans("www", at(0), at(20)); len(got) != 2 || got[0].To != at(20) {
 		t.Fatalf("www spans %v: keep must not end them", got)

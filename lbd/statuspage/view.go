@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lbd-project/lbd/lbd"
+	"github.com/lbd-project/lbd/lbd/choice"
 	"github.com/lbd-project/lbd/lbd/history"
 )
 
@@ -98,7 +99,7 @@ func build(snap lbd.Snapshot, hist *history.History, window time.Duration) view 
 			av.Servers = append(av.Servers, serverRow{Name: name, Status: st, OK: st == "ok"})
 		}
 		for _, m := range a.Members {
-			av.Members = append(av.Members, memberView{MemberSnapshot: m, Usable: lbd.Usable(m.Load) && len(m.Addrs) > 0,
+			av.Members = append(av.Members, memberView{MemberSnapshot: m, Usable: choice.Usable(m.Load) && len(m.Addrs) > 0,
 				Changed: since(snap.At, m.LastChange)})
 		}
 		av.Timeline = buildTimeline(a, hist, snap.At, window)

@@ -1,4 +1,4 @@
-package lbd
+package choice
 
 import (
 	"hash/fnv"
