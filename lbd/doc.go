@@ -12,8 +12,8 @@
 //   - Decide (plan.go) turns those inputs, the compiled configuration and
 //     the role into a Plan: per alias the members' loads, the selection
 //     (choice.Select, package lbd/choice), and per view the diff and what
-//     to do with it
-//     (write, passive, dry run, unread, kept by the fallback);
+//     to do with it (write, passive, dry run, unread, kept, foreign,
+//     fenced);
 //   - Apply (apply.go) sends the plan's writes (one batched UPDATE per zone
 //     per view, then a read-back) and returns a Report;
 //   - Reschedule (plan.go) says when each alias is due next (polling
