@@ -26,23 +26,7 @@ var binDir string
 type syncBuffer = testenv.Buffer
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "lbd-e2e-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	for _, c := range []string{"lbd", "lbclient", "lbsim"} {
-		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, c), "github.com/lbd-project/lbd/cmd/"+c).CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", c, err, out)
-			os.RemoveAll(dir)
-			os.Exit(1)
-		}
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testenv.RunWithBinaries(m, func(dir string) { binDir = dir }, "lbd", "lbclient", "lbsim")
 }
 
 const (
