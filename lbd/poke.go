@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lbd-project/lbd/lbd/config"
+	"github.com/lbd-project/lbd/lbd/status"
 	"github.com/sirupsen/logrus"
 )
 
@@ -41,20 +42,12 @@ func (d *Daemon) pokeAll() {
 	d.Poke(names)
 }
 
-// PushStats counts push notifications (for status and metrics).
-type PushStats struct {
-	Accepted    uint64 `json:"accepted"`     // aliases made due
-	Rejected    uint64 `json:"rejected"`     // from a source not allowed
-	Coalesced   uint64 `json:"coalesced"`    // within push_min_interval of the alias's last push: one evaluation later
-	RateLimited uint64 `json:"rate_limited"` // over push_max_rate: counted, not acted on
-}
-
 // pushState is the push rate limiter's state.
 type pushState struct {
 	last   map[string]time.Time // alias → last push-triggered evaluation
 	window time.Time            // start of the current one-second window
 	inWin  int                  // evaluations in it
-	stats  PushStats
+	stats  status.PushStats
 }
 
 // onPush handles a push notification (docs/design.md §7): a source not
@@ -129,7 +122,7 @@ func (d *Daemon) isMemberAddr(a netip.Addr) bool {
 }
 
 // PushStats returns the push counters.
-func (d *Daemon) PushStats() PushStats {
+func (d *Daemon) PushStats() status.PushStats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.push.stats

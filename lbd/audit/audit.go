@@ -16,6 +16,7 @@ import (
 	"github.com/lbd-project/lbd/lbd"
 	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/override"
+	"github.com/lbd-project/lbd/lbd/status"
 )
 
 // Event is one line of the audit log. Fields that do not apply to an
@@ -151,7 +152,7 @@ func (l *Log) memberEvents(r lbd.AliasResult) []Event {
 		}
 		if v, ok := loads[host]; ok {
 			e.NewLoad = &v
-			e.Reason = lbd.LoadMeaning(v)
+			e.Reason = status.LoadMeaning(v)
 		}
 		if o, ok := r.Overrides.For(host); ok && change == "out" {
 			e.Rule, e.Reason = "override "+o.Action, o.Reason

@@ -29,6 +29,7 @@ import (
 	"github.com/lbd-project/lbd/lbd"
 	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/snmp"
+	"github.com/lbd-project/lbd/lbd/status"
 )
 
 // Path is where Register serves the metrics.
@@ -36,7 +37,7 @@ const Path = "/metrics"
 
 // Source is what the collector reads at scrape time (*lbd.Daemon).
 type Source interface {
-	Snapshot() lbd.Snapshot
+	Snapshot() status.Snapshot
 }
 
 // Member states of lbd_alias_members.

@@ -26,11 +26,12 @@ import (
 	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/override"
 	"github.com/lbd-project/lbd/lbd/snmp"
+	"github.com/lbd-project/lbd/lbd/status"
 )
 
-type fakeSource struct{ s lbd.Snapshot }
+type fakeSource struct{ s status.Snapshot }
 
-func (f *fakeSource) Snapshot() lbd.Snapshot { return f.s }
+func (f *fakeSource) Snapshot() status.Snapshot { return f.s }
 
 func testConfig(t *testing.T, aliases ...string) *config.Compiled {
 	t.Helper()
@@ -59,9 +60,9 @@ retries = 0
 var t0 = time.Unix(1_700_000_000, 0)
 
 func TestSnapshotGauges(t *testing.T) {
-	src := &fakeSource{lbd.Snapshot{Master: false, Writing: true, LastBeat: t0.Add(-90 * time.Second),
-		Leases: map[string]map[string]lbd.LeaseSnapshot{"192.0.2.1:53": {"example.org": {Writing: true}, "example.net": {Holder: "other"}}},
-		Aliases: []lbd.AliasSnapshot{
+	src := &fakeSource{status.Snapshot{Master: false, Writing: true, LastBeat: t0.Add(-90 * time.Second),
+		Leases: map[string]map[string]status.Lease{"192.0.2.1:53": {"example.org": {Writing: true}, "example.net": {Holder: "other"}}},
+		Aliases: []status.Alias{
 			{Name: "a.example.org", Configured: 3, Usable: 2, Hosts: []string{"m1", "m2"}, Addrs: []string{"192.0.2.11", "192.0.2.12", "2001:db8::1"},
 				LastEval: t0, LastWrite: t0.Add(-time.Minute), LastChange: t0.Add(-time.Hour),
 				Overrides: []override.Override{{Alias: "a.example.org", Member: "m3", Action: "drain", Reason: "disk"}}},
@@ -152,7 +153,7 @@ func lint(t *testing.T, c prometheus.Collector) {
 
 func TestObserveCycle(t *testing.T) {
 	cfg := testConfig(t, "a.example.org", "b.example.org")
-	src := &fakeSource{lbd.Snapshot{Aliases: []lbd.AliasSnapshot{{Name: "a.example.org"}, {Name: "b.example.org"}}}}
+	src := &fakeSource{status.Snapshot{Aliases: []status.Alias{{Name: "a.example.org"}, {Name: "b.example.org"}}}}
 	c := New(src)
 	c.Now = func() time.Time { return t0.Add(1500 * time.Millisecond) }
 	addr := func(s string) netip.Addr { return netip.MustParseAddr(s) }

@@ -17,13 +17,13 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/lbd-project/lbd/lbd"
 	"github.com/lbd-project/lbd/lbd/history"
+	"github.com/lbd-project/lbd/lbd/status"
 )
 
 // Source is what the page shows: *lbd.Daemon is one.
 type Source interface {
-	Snapshot() lbd.Snapshot
+	Snapshot() status.Snapshot
 }
 
 // Windows are the time ranges the page links to (?window=), the first
@@ -84,7 +84,7 @@ func Handler(src Source, hist *history.History) http.Handler {
 
 // Render writes the page for snap, with timelines over the window that
 // ends at snap.At.
-func Render(w io.Writer, snap lbd.Snapshot, hist *history.History, window time.Duration) error {
+func Render(w io.Writer, snap status.Snapshot, hist *history.History, window time.Duration) error {
 	if err := page.Execute(w, build(snap, hist, window)); err != nil {
 		return fmt.Errorf("status page: %w", err)
 	}

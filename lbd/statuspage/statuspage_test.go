@@ -9,37 +9,37 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lbd-project/lbd/lbd"
 	"github.com/lbd-project/lbd/lbd/history"
 	"github.com/lbd-project/lbd/lbd/override"
+	"github.com/lbd-project/lbd/lbd/status"
 )
 
 var now = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 const hostile = `evil"><script>alert(1)</script>.lb.test`
 
-func fixture() (lbd.Snapshot, *history.History) {
-	snap := lbd.Snapshot{At: now, Host: "lbd1.test", Instance: "lbd1", Master: false, Writing: true, Fencing: true,
+func fixture() (status.Snapshot, *history.History) {
+	snap := status.Snapshot{At: now, Host: "lbd1.test", Instance: "lbd1", Master: false, Writing: true, Fencing: true,
 		LastBeat: now.Add(-42 * time.Second),
-		Leases:   map[string]map[string]lbd.LeaseSnapshot{"127.0.0.1:53": {"lb.test": {Writing: true, Holder: "lbd1"}}},
-		Aliases: []lbd.AliasSnapshot{
+		Leases:   map[string]map[string]status.Lease{"127.0.0.1:53": {"lb.test": {Writing: true, Holder: "lbd1"}}},
+		Aliases: []status.Alias{
 			{Name: "www.lb.test", Zone: "lb.test", Hosts: []string{"a.test", "b.test"}, Addrs: []string{"192.0.2.1", "192.0.2.2"},
 				Usable: 2, Configured: 3, LastEval: now, LastChange: now.Add(-time.Hour), StaleMembers: 1,
 				Overrides: []override.Override{{Alias: "www.lb.test", Member: "c.test", Action: "drain", Reason: "disk swap",
 					Author: "ops", Since: now.Add(-time.Hour), Until: now.Add(time.Hour)}},
 				Servers: map[string]string{"127.0.0.1:53": "ok"},
-				Members: []lbd.MemberSnapshot{
-					{Host: "a.test", Load: 10, Meaning: lbd.LoadMeaning(10), Addrs: []string{"192.0.2.1"}, Published: true, Why: "published: among the best"},
-					{Host: "b.test", Load: 20, Meaning: lbd.LoadMeaning(20), Addrs: []string{"192.0.2.2"}, Published: true, Why: "published: among the best",
+				Members: []status.Member{
+					{Host: "a.test", Load: 10, Meaning: status.LoadMeaning(10), Addrs: []string{"192.0.2.1"}, Published: true, Why: "published: among the best"},
+					{Host: "b.test", Load: 20, Meaning: status.LoadMeaning(20), Addrs: []string{"192.0.2.2"}, Published: true, Why: "published: among the best",
 						Stale: true, LoadSince: now.Add(-7 * time.Hour)},
-					{Host: "c.test", Load: -1, Meaning: lbd.LoadMeaning(-1), Addrs: []string{"192.0.2.3"}, Why: "not usable: -1: failed nologin",
+					{Host: "c.test", Load: -1, Meaning: status.LoadMeaning(-1), Addrs: []string{"192.0.2.3"}, Why: "not usable: -1: failed nologin",
 						Override: "drained by ops until 13:00: <disk swap>"},
 				}},
 			{Name: hostile, Zone: "lb.test", Hosts: []string{}, Addrs: []string{}, Configured: 1,
 				Error:   `update refused: <b>NOTAUTH</b> & "quotes"`,
 				Servers: map[string]string{"127.0.0.1:53": "NOTAUTH <i>"},
-				Members: []lbd.MemberSnapshot{{Host: `<img src=x onerror=alert(2)>`, Load: 100000,
-					Meaning: lbd.LoadMeaning(100000), Why: "not usable"}}},
+				Members: []status.Member{{Host: `<img src=x onerror=alert(2)>`, Load: 100000,
+					Meaning: status.LoadMeaning(100000), Why: "not usable"}}},
 		},
 	}
 	h := history.New(history.Options{})
@@ -206,9 +206,9 @@ func TestRoles(t *testing.T) {
 	}
 }
 
-type fixed lbd.Snapshot
+type fixed status.Snapshot
 
-func (f fixed) Snapshot() lbd.Snapshot { return lbd.Snapshot(f) }
+func (f fixed) Snapshot() status.Snapshot { return status.Snapshot(f) }
 
 func TestHandler(t *testing.T) {
 	snap, h := fixture()

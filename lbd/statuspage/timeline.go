@@ -5,8 +5,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/lbd-project/lbd/lbd"
 	"github.com/lbd-project/lbd/lbd/history"
+	"github.com/lbd-project/lbd/lbd/status"
 )
 
 // The timeline's geometry, in SVG user units (pixels at 1:1): it fits a
@@ -63,7 +63,7 @@ var tickSteps = []time.Duration{10 * time.Second, 15 * time.Second, 30 * time.Se
 
 func round1(x float64) float64 { return math.Round(x*10) / 10 }
 
-func buildTimeline(a lbd.AliasSnapshot, hist *history.History, now time.Time, window time.Duration) timeline {
+func buildTimeline(a status.Alias, hist *history.History, now time.Time, window time.Duration) timeline {
 	from := now.Add(-window)
 	tl := timeline{Width: svgWidth, PlotX: labelWidth, PlotW: svgWidth - labelWidth - rightPad,
 		PlotEnd: svgWidth - rightPad, Zone: now.Format("MST"), From: from.Format("2006-01-02 15:04"),

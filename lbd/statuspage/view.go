@@ -7,14 +7,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lbd-project/lbd/lbd"
 	"github.com/lbd-project/lbd/lbd/choice"
 	"github.com/lbd-project/lbd/lbd/history"
+	"github.com/lbd-project/lbd/lbd/status"
 )
 
 // view is what the template renders: everything formatted beforehand.
 type view struct {
-	Snap      lbd.Snapshot
+	Snap      status.Snapshot
 	Role      string
 	RoleClass string
 	Beat      string
@@ -36,7 +36,7 @@ type leaseRow struct {
 }
 
 type aliasView struct {
-	lbd.AliasSnapshot
+	status.Alias
 	ID       string
 	Changed  string
 	Servers  []serverRow
@@ -50,12 +50,12 @@ type serverRow struct {
 }
 
 type memberView struct {
-	lbd.MemberSnapshot
+	status.Member
 	Usable  bool
 	Changed string
 }
 
-func build(snap lbd.Snapshot, hist *history.History, window time.Duration) view {
+func build(snap status.Snapshot, hist *history.History, window time.Duration) view {
 	if hist != nil && window > hist.Window() {
 		window = hist.Window()
 	}
@@ -90,7 +90,7 @@ func build(snap lbd.Snapshot, hist *history.History, window time.Duration) view 
 		}
 	}
 	for _, a := range snap.Aliases {
-		av := aliasView{AliasSnapshot: a, ID: a.Name, Changed: since(snap.At, a.LastChange)}
+		av := aliasView{Alias: a, ID: a.Name, Changed: since(snap.At, a.LastChange)}
 		if a.Error != "" {
 			v.Errors++
 		}
@@ -99,7 +99,7 @@ func build(snap lbd.Snapshot, hist *history.History, window time.Duration) view 
 			av.Servers = append(av.Servers, serverRow{Name: name, Status: st, OK: st == "ok"})
 		}
 		for _, m := range a.Members {
-			av.Members = append(av.Members, memberView{MemberSnapshot: m, Usable: choice.Usable(m.Load) && len(m.Addrs) > 0,
+			av.Members = append(av.Members, memberView{Member: m, Usable: choice.Usable(m.Load) && len(m.Addrs) > 0,
 				Changed: since(snap.At, m.LastChange)})
 		}
 		av.Timeline = buildTimeline(a, hist, snap.At, window)
