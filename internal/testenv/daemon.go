@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"fmt"
+	"io"
 	"os/exec"
 	"strings"
 	"sync"
@@ -101,15 +102,37 @@ func (d *daemon) start(t testing.TB) {
 // ready checks that every zone answers SOA authoritatively.
 func (d *daemon) ready() error {
 	for _, z := range d.zones {
-		r, err := exchangeWith(d.addr, dns.Fqdn(z), dns.TypeSOA, nil, 500*time.Millisecond)
-		if err != nil {
+		if err := soaReady(d.addr, z, nil); err != nil {
 			return err
-		}
-		if r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 || !r.Authoritative {
-			return fmt.Errorf("SOA %s: %s, %d answers", z, dns.RcodeToString[r.Rcode], len(r.Answer))
 		}
 	}
 	return nil
+}
+
+// soaReady checks that the server at addr answers zone's SOA
+// authoritatively (signed with key unless nil).
+func soaReady(addr, zone string, key *tsig.Spec) error {
+	r, err := exchangeWith(addr, dns.Fqdn(zone), dns.TypeSOA, key, 500*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	if r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 || !r.Authoritative {
+		return fmt.Errorf("SOA %s: %s, %d answers", zone, dns.RcodeToString[r.Rcode], len(r.Answer))
+	}
+	return nil
+}
+
+// terminate stops a test server: SIGTERM, then SIGKILL after grace; done
+// is closed when it has exited.
+func terminate(cmd *exec.Cmd, done <-chan struct{}, grace time.Duration, log io.Writer) {
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(grace):
+		cmd.Process.Kill()
+		<-done
+	}
+	fmt.Fprintf(log, "=== stopped\n")
 }
 
 func (d *daemon) stop() {
@@ -120,14 +143,7 @@ func (d *daemon) stop() {
 	if cmd == nil {
 		return
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(daemonStopGrace):
-		cmd.Process.Kill()
-		<-done
-	}
-	fmt.Fprintf(d.log, "=== stopped\n")
+	terminate(cmd, done, daemonStopGrace, d.log)
 }
 
 // query sends a query (signed with key unless nil) and returns the answer

@@ -260,12 +260,8 @@ func (n *Named) ready() error {
 			keys = append(keys, n.Opts.ExternalKey)
 		}
 		for _, k := range keys {
-			r, err := n.exchange(dns.Fqdn(z), dns.TypeSOA, k, 500*time.Millisecond)
-			if err != nil {
+			if err := soaReady(n.Addr, z, k); err != nil {
 				return err
-			}
-			if r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 || !r.Authoritative {
-				return fmt.Errorf("SOA %s: %s, %d answers", z, dns.RcodeToString[r.Rcode], len(r.Answer))
 			}
 		}
 	}
@@ -282,14 +278,7 @@ func (n *Named) Stop() {
 	if cmd == nil {
 		return
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(namedStopGrace):
-		cmd.Process.Kill()
-		<-done
-	}
-	fmt.Fprintf(n.log, "=== stopped\n")
+	terminate(cmd, done, namedStopGrace, n.log)
 }
 
 // Log returns named's output so far.
@@ -337,36 +326,5 @@ func (n *Named) QueryView(t testing.TB, name string, qtype uint16, key *tsig.Spe
 }
 
 func (n *Named) exchange(name string, qtype uint16, key *tsig.Spec, timeout time.Duration) (*dns.Msg, error) {
-	var p *tsig.Key
-	if key != nil {
-		var err error
-		if p, err = tsig.Compile(key.Name, key.Algorithm, key.Secret); err != nil {
-			return nil, err
-		}
-	}
-	var r *dns.Msg
-	for _, network := range []string{"udp", "tcp"} {
-		// A fresh message per transport: signing strips the TSIG stub.
-		m := new(dns.Msg)
-		m.SetQuestion(name, qtype)
-		m.RecursionDesired = false
-		m.SetEdns0(4096, false)
-		c := &dns.Client{Net: network, Timeout: timeout}
-		if p != nil {
-			c.TsigProvider = p
-			m.SetTsig(p.Name, p.Algorithm, 300, time.Now().Unix())
-		}
-		var err error
-		r, _, err = c.Exchange(m, n.Addr)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", network, err)
-		}
-		if !r.Truncated {
-			break
-		}
-	}
-	if key != nil && r.IsTsig() == nil {
-		return nil, fmt.Errorf("unsigned reply to a signed query (%s)", dns.RcodeToString[r.Rcode])
-	}
-	return r, nil
+	return exchangeWith(n.Addr, name, qtype, key, timeout)
 }
