@@ -18,11 +18,15 @@ import (
 	"github.com/lbd-project/lbd/dnsserver"
 	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/heartbeat"
+	"github.com/lbd-project/lbd/lbd/admin"
 	"github.com/lbd-project/lbd/lbd/choice"
 	"github.com/lbd-project/lbd/lbd/config"
+	"github.com/lbd-project/lbd/lbd/cycle"
 	"github.com/lbd-project/lbd/lbd/health"
 	"github.com/lbd-project/lbd/lbd/lease"
+	"github.com/lbd-project/lbd/lbd/managed"
 	"github.com/lbd-project/lbd/lbd/override"
+	"github.com/lbd-project/lbd/lbd/push"
 	"github.com/lbd-project/lbd/lbd/snmp"
 )
 
@@ -50,8 +54,8 @@ type Daemon struct {
 	aliases  map[string]*aliasState
 	fetchErr error
 	wake     chan struct{} // Poke → Run: aliases became due
-	// managed are the names this instance group manages (managed.go).
-	managed map[Managed]bool
+	// names are the names this instance group manages (package managed).
+	names managed.Set
 	// leases is the last lease decision per view and zone, for status
 	// and for logging a change of holder.
 	leases map[string]map[string]lease.Plan
@@ -60,8 +64,8 @@ type Daemon struct {
 	observers []Observer
 	routes    []route
 	// edits are operators' override edits waiting for their alias's cycle.
-	edits map[string][]pendingEdit
-	push  pushState
+	edits admin.Queue
+	push  push.Limiter
 	// embedded is the embedded DNS server while it runs (for /healthz).
 	embedded *dnsserver.Server
 	// health is each DNS server's (view's) health (package lbd/health).
@@ -80,7 +84,7 @@ type Poller interface {
 }
 
 type aliasState struct {
-	sched     Schedule
+	sched     cycle.Schedule
 	usable    map[string]bool // member host → usable, for in/out log lines
 	decision  choice.Decision
 	lastEval  time.Time
@@ -131,11 +135,11 @@ func New(cfg *config.Compiled, hostname string, log logrus.FieldLogger) (*Daemon
 	if err := d.SetConfig(cfg); err != nil {
 		return nil, err
 	}
-	m, err := loadManaged(cfg.LBD.StateDir)
+	m, err := managed.Load(cfg.LBD.StateDir)
 	if err != nil {
 		return nil, err
 	}
-	d.managed = m
+	d.names = m
 	return d, nil
 }
 
@@ -156,8 +160,8 @@ func (d *Daemon) instance(cfg *config.Compiled) string {
 
 // noteLeases logs every change of a zone's lease as this instance sees it
 // and keeps the decisions for status.
-func (d *Daemon) noteLeases(cfg *config.Compiled, plan Plan, applied Report) {
-	if plan.dryRun {
+func (d *Daemon) noteLeases(cfg *config.Compiled, plan cycle.Plan, applied cycle.Report) {
+	if plan.DryRun {
 		return
 	}
 	d.mu.Lock()
@@ -293,37 +297,13 @@ type AliasResult struct {
 	Written map[string]uint32
 }
 
-// Outcome classifies the result for Reschedule: permanent when every
-// failed server failed for a reason a retry does not cure.
-func (r AliasResult) Outcome() Outcome {
-	if r.Err == nil {
-		return Succeeded
-	}
-	for _, err := range r.Servers {
-		if err != nil && !permanent(err) {
-			return FailedTransient
-		}
-	}
-	return FailedPermanent
-}
-
-// permanent reports a failure that retrying soon would only repeat.
-func permanent(err error) bool {
-	var p *permanentError
-	return errors.As(err, &p) || dnsupdate.Permanent(err)
-}
-
-// permanentError marks a failure lbd knows will repeat (a name it does
-// not own, a lease another instance holds, a record limit).
-type permanentError struct{ err error }
-
-func (e *permanentError) Error() string { return e.err.Error() }
-func (e *permanentError) Unwrap() error { return e.err }
+// Outcome classifies the result for Reschedule (cycle.OutcomeOf).
+func (r AliasResult) Outcome() cycle.Outcome { return cycle.OutcomeOf(r.Err, r.Servers) }
 
 // ViewResult is one view's part of an AliasResult.
 type ViewResult struct {
 	View   string
-	Action Action
+	Action cycle.Action
 	Change dnsupdate.Change
 	// Drift: the view served something other than what lbd last found or
 	// left there (ViewPlan.Drift).
@@ -346,6 +326,17 @@ type RemovalResult struct {
 	Name  string
 	Views []ViewResult
 	Err   error
+}
+
+// errOf is the error of alias in the cycle (nil: evaluated and written,
+// or not evaluated).
+func (r CycleReport) errOf(alias string) error {
+	for _, a := range r.Aliases {
+		if a.Alias == alias {
+			return a.Err
+		}
+	}
+	return nil
 }
 
 // Err joins the errors of every alias.
@@ -498,12 +489,12 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		return d.failedCycle(cfg, mayWrite, fmt.Errorf("poller: %w", err))
 	}
 	defer release()
-	sched := make(map[string]Schedule, len(d.aliases))
+	sched := make(map[string]cycle.Schedule, len(d.aliases))
 	known := make(map[string]map[string][]netip.Addr, len(d.aliases))
 	for name, st := range d.aliases {
 		sched[name], known[name] = st.sched, st.known
 	}
-	due := Due(now, cfg, sched, all)
+	due := cycle.Due(now, cfg, sched, all)
 	for _, i := range due {
 		st := d.aliases[cfg.Params[i].Name]
 		st.sched.Poked = false
@@ -541,28 +532,42 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	polled := time.Now()
 	rep.Polls = replies
 
-	removed := d.removed(cfg)
-	edits, taken := d.takeEdits(cfg, due)
-	defer func() { d.settleEdits(taken, rep) }()
+	d.mu.Lock()
+	removed := d.names.Removed(cfg)
+	d.mu.Unlock()
+	dueNames := make([]string, len(due))
+	for n, i := range due {
+		dueNames[n] = cfg.Params[i].Name
+	}
+	edits, taken := d.edits.Take(dueNames)
+	defer func() { d.edits.Settle(taken, rep.errOf) }()
 	modes, hs := d.readModes(now, cfg)
-	served, outcomes := ReadServed(ctx, cfg, due, modes, hs)
+	served, outcomes := cycle.ReadServed(ctx, cfg, due, modes, hs)
 	d.noteHealth(now, cfg, modes, outcomes)
 	down := health.DownViews(modes, outcomes)
-	in := PlanInput{Now: now, Config: cfg, Schedule: sched, All: all, Resolved: resolved, Replies: replies,
+	in := cycle.Input{Now: now, Config: cfg, Schedule: sched, All: all, Resolved: resolved, Replies: replies,
 		Served: served, Known: known, MayWrite: mayWrite, DryRun: d.DryRun, Removed: removed,
-		RemovedServed: ReadRemoved(ctx, cfg, removed, down), Edits: edits,
+		RemovedServed: cycle.ReadRemoved(ctx, cfg, removed, down), Edits: edits,
 		Role: lease.Role{Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname), Active: mayWrite, TTL: cfg.LeaseTTL}}
 	if cfg.DNS.Fencing {
-		in.Leases = ReadLeases(ctx, cfg, due, removed, down)
+		in.Leases = cycle.ReadLeases(ctx, cfg, due, removed, down)
 	}
-	plan := Decide(in)
-	applied := Apply(ctx, cfg, plan, d.mayWriteNow)
+	plan := cycle.Decide(in)
+	applied := cycle.Apply(ctx, cfg, plan, d.mayWriteNow)
 	rep.Aliases = results(cfg, plan, applied)
 	rep.Removals = removalResults(cfg, plan, applied)
 	d.logPlan(cfg, plan, applied, rep.Aliases)
 	d.logRemovals(rep.Removals)
 	d.noteLeases(cfg, plan, applied)
-	d.updateManaged(cfg, plan, rep)
+	d.mu.Lock()
+	next, changed := d.names.Next(cfg, plan, func(i int) bool { return rep.Removals[i].Err != nil })
+	d.names = next
+	d.mu.Unlock()
+	if changed {
+		if err := next.Save(cfg.LBD.StateDir); err != nil {
+			d.log.Error(err)
+		}
+	}
 	failed := 0
 	for _, r := range replies {
 		if r.Err != nil {
@@ -598,7 +603,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		if r.Wrote {
 			st.lastWrite = now
 		}
-		st.sched = Reschedule(now, cfg.LBD.Tick.Duration, &cfg.Params[plan.Aliases[n].Alias], st.sched, r.Outcome())
+		st.sched = cycle.Reschedule(now, cfg.LBD.Tick.Duration, &cfg.Params[plan.Aliases[n].Alias], st.sched, r.Outcome())
 		st.known = nextKnown(cfg, st.known, plan.Aliases[n], applied.Aliases[n])
 		d.logMembers(r.Alias, st, r.Members)
 	}
@@ -652,16 +657,16 @@ func (st *aliasState) noteMembership(now time.Time, hosts []string) {
 // nextKnown is what each view of an alias is known to serve after a cycle:
 // what was found in sync or written; nothing for a view this instance did
 // not write (passive, dry run) or whose update failed.
-func nextKnown(cfg *config.Compiled, prev map[string][]netip.Addr, ap AliasPlan, ar AliasReport) map[string][]netip.Addr {
+func nextKnown(cfg *config.Compiled, prev map[string][]netip.Addr, ap cycle.AliasPlan, ar cycle.AliasReport) map[string][]netip.Addr {
 	next := make(map[string][]netip.Addr, len(ap.Views))
 	for _, vp := range ap.Views {
 		name := cfg.Views[vp.View].String()
 		switch {
-		case vp.Action == InSync || vp.Action == Kept:
+		case vp.Action == cycle.InSync || vp.Action == cycle.Kept:
 			next[name] = vp.Served
-		case vp.Action == Write && slices.Contains(ar.Written, vp.View):
+		case vp.Action == cycle.Write && slices.Contains(ar.Written, vp.View):
 			next[name] = vp.Change.Desired
-		case vp.Action == Unread:
+		case vp.Action == cycle.Unread:
 			if old, ok := prev[name]; ok {
 				next[name] = old
 			}
@@ -671,7 +676,7 @@ func nextKnown(cfg *config.Compiled, prev map[string][]netip.Addr, ap AliasPlan,
 }
 
 // results summarises each planned alias with what applying it did.
-func results(cfg *config.Compiled, plan Plan, applied Report) []AliasResult {
+func results(cfg *config.Compiled, plan cycle.Plan, applied cycle.Report) []AliasResult {
 	out := make([]AliasResult, len(plan.Aliases))
 	for i, ap := range plan.Aliases {
 		ar := applied.Aliases[i]
@@ -690,13 +695,13 @@ func results(cfg *config.Compiled, plan Plan, applied Report) []AliasResult {
 			}
 			r.Views = append(r.Views, ViewResult{View: v.String(), Action: vp.Action, Change: vp.Change, Drift: vp.Drift})
 			switch vp.Action {
-			case Passive:
+			case cycle.Passive:
 				r.Passive++
-			case Unread:
+			case cycle.Unread:
 				r.Servers[v.String()] = fmt.Errorf("read current records: %w", vp.Err)
-			case Foreign:
-				r.Servers[v.String()] = &permanentError{vp.Err}
-			case Fenced:
+			case cycle.Foreign:
+				r.Servers[v.String()] = cycle.Permanent(vp.Err)
+			case cycle.Fenced:
 				// Transient: the holder hands the lease back or it expires.
 				r.Servers[v.String()] = vp.Err
 			}
@@ -721,7 +726,7 @@ func results(cfg *config.Compiled, plan Plan, applied Report) []AliasResult {
 
 // logPlan logs what a cycle did to DNS: passive changes (debug), accepted
 // updates (info) and every failure (error).
-func (d *Daemon) logPlan(cfg *config.Compiled, plan Plan, applied Report, res []AliasResult) {
+func (d *Daemon) logPlan(cfg *config.Compiled, plan cycle.Plan, applied cycle.Report, res []AliasResult) {
 	for i, ap := range plan.Aliases {
 		p := &cfg.Params[ap.Alias]
 		for _, vp := range ap.Views {
@@ -730,7 +735,7 @@ func (d *Daemon) logPlan(cfg *config.Compiled, plan Plan, applied Report, res []
 					"found": vp.Served, "left": vp.Known, "action": vp.Action.String()}).
 					Warn("DNS drift: the server no longer serves what lbd last found or left there")
 			}
-			if vp.Action == Passive {
+			if vp.Action == cycle.Passive {
 				d.log.WithFields(logrus.Fields{"alias": ap.Name, "server": cfg.Views[vp.View].String(), "change": vp.Change.String()}).
 					Debug("slave passive: not writing")
 			}

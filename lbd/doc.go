@@ -1,24 +1,15 @@
-// Package lbd is the load-balancing daemon: its configuration (TOML,
-// compiled once into a Compiled value), the cycle, and the daemon loop with
-// its HTTP endpoints (heartbeat, status, health). The SNMP manager is
-// package lbd/snmp; the existing lbd's configuration files are read by
-// package lbd/legacyconf.
+// Package lbd is the load-balancing daemon: Daemon.Run owns the tickers,
+// sockets and goroutines, serves HTTP (heartbeat, status, health, the admin
+// API), beats (master) or watches the master (slave), and runs a cycle when
+// aliases are due; Daemon.Cycle wires one cycle and keeps each alias's
+// state (schedule, decision, loads, overrides) between cycles.
 //
-// A cycle is a pure plan followed by an apply step (docs/design.md):
-//
-//   - Due (plan.go) says which aliases are due at now;
-//   - the daemon polls their members (lbd/snmp) and reads what every DNS
-//     server and view serves (ReadServed, apply.go);
-//   - Decide (plan.go) turns those inputs, the compiled configuration and
-//     the role into a Plan: per alias the members' loads, the selection
-//     (choice.Select, package lbd/choice), and per view the diff and what
-//     to do with it (write, passive, dry run, unread, kept, foreign,
-//     fenced);
-//   - Apply (apply.go) sends the plan's writes (one batched UPDATE per zone
-//     per view, then a read-back) and returns a Report;
-//   - Reschedule (plan.go) says when each alias is due next (polling
-//     interval, or a backoff after a failure).
-//
-// Due, Decide, Reschedule and choice.Select are pure functions of their inputs and
-// now; only Daemon.Run owns tickers, sockets and goroutines.
+// The parts are packages of their own: the configuration (lbd/config), one
+// cycle as a pure plan and an apply step (lbd/cycle), the SNMP manager
+// (lbd/snmp), host selection (lbd/choice), leases (lbd/lease), DNS server
+// health (lbd/health), overrides (lbd/override), the managed names
+// (lbd/managed), the admin API (lbd/admin), push admission (lbd/push), the
+// status types (lbd/status) and what observes cycles (lbd/metrics,
+// lbd/history, lbd/audit, lbd/statuspage). The existing lbd's configuration
+// files are read by lbd/legacyconf.
 package lbd

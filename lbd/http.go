@@ -4,8 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/lbd-project/lbd/heartbeat"
+	"github.com/lbd-project/lbd/lbd/admin"
+	"github.com/lbd-project/lbd/lbd/config"
+	"github.com/lbd-project/lbd/lbd/override"
+	"github.com/sirupsen/logrus"
 )
 
 // Handler serves the heartbeat (master: the legacy line, and the
@@ -16,7 +21,7 @@ func (d *Daemon) Handler() http.Handler {
 	mux.Handle(heartbeat.PathV2, d.pub.Signed())
 	mux.HandleFunc("/healthz", d.serveHealth)
 	mux.HandleFunc("/status", d.serveStatus)
-	d.adminRoutes(mux)
+	admin.Routes(mux, adminBackend{d})
 	d.mu.Lock()
 	for _, rt := range d.routes {
 		mux.Handle(rt.pattern, rt.h)
@@ -54,4 +59,39 @@ func (d *Daemon) serveHealth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write([]byte("ok\n"))
+}
+
+// adminBackend is the daemon as the admin API sees it.
+type adminBackend struct{ d *Daemon }
+
+func (b adminBackend) Config() *config.Compiled {
+	b.d.mu.Lock()
+	defer b.d.mu.Unlock()
+	return b.d.cfg
+}
+
+func (b adminBackend) Writing() bool {
+	b.d.mu.Lock()
+	defer b.d.mu.Unlock()
+	return b.d.writing
+}
+
+func (b adminBackend) Submit(alias string, e override.Edit, req admin.DrainRequest, author string) <-chan error {
+	done := b.d.edits.Add(alias, e)
+	b.d.Poke([]string{alias})
+	b.d.log.WithFields(logrus.Fields{"alias": req.Alias, "member": req.Member, "drain": e.Set != nil, "author": author,
+		"reason": req.Reason, "for": req.For}).Info("admin: override requested")
+	return done
+}
+
+func (b adminBackend) Overrides(now time.Time) []override.Override {
+	b.d.mu.Lock()
+	defer b.d.mu.Unlock()
+	var out []override.Override
+	for _, p := range b.d.cfg.Params {
+		if st := b.d.aliases[p.Name]; st != nil {
+			out = append(out, st.overrides.Active(now)...)
+		}
+	}
+	return out
 }

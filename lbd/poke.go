@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lbd-project/lbd/lbd/config"
+	"github.com/lbd-project/lbd/lbd/push"
 	"github.com/lbd-project/lbd/lbd/status"
 	"github.com/sirupsen/logrus"
 )
@@ -42,20 +43,9 @@ func (d *Daemon) pokeAll() {
 	d.Poke(names)
 }
 
-// pushState is the push rate limiter's state.
-type pushState struct {
-	last   map[string]time.Time // alias → last push-triggered evaluation
-	window time.Time            // start of the current one-second window
-	inWin  int                  // evaluations in it
-	stats  status.PushStats
-}
-
-// onPush handles a push notification (docs/design.md §7): a source not
-// allowed is ignored; each alias named is made due at once, unless it was
-// pushed less than push_min_interval ago (then it is due at the end of that
-// interval: pushes are coalesced) or push_max_rate evaluations were made in
-// this second (counted, not acted on: the next polling interval catches
-// up). A push is only a hint: lbd polls the members itself.
+// onPush handles a push notification (package push): the aliases it
+// admits are made due now, the coalesced ones at the end of their
+// push_min_interval.
 func (d *Daemon) onPush(from *net.UDPAddr, aliases []string) {
 	now := time.Now()
 	addr, _ := netip.AddrFromSlice(from.IP)
@@ -65,43 +55,21 @@ func (d *Daemon) onPush(from *net.UDPAddr, aliases []string) {
 	if !configured {
 		allowed = d.isMemberAddr(addr)
 	}
-	ps := &d.push
-	if !allowed {
-		ps.stats.Rejected++
-		d.mu.Unlock()
-		return
-	}
-	if ps.last == nil {
-		ps.last = map[string]time.Time{}
-	}
-	if now.Sub(ps.window) >= time.Second {
-		ps.window, ps.inWin = now, 0
-	}
-	var due []string
+	var known []string
 	for _, a := range aliases {
-		name := config.NormName(a)
-		st, ok := d.aliases[name]
-		if !ok {
-			continue
+		if name := config.NormName(a); d.aliases[name] != nil {
+			known = append(known, name)
 		}
-		switch {
-		case now.Sub(ps.last[name]) < lbdCfg.PushMinInterval.Duration:
-			ps.stats.Coalesced++
-			if next := ps.last[name].Add(lbdCfg.PushMinInterval.Duration); st.sched.NextDue.After(next) {
-				st.sched.NextDue = next
-			}
-		case ps.inWin >= lbdCfg.PushMaxRate:
-			ps.stats.RateLimited++
-		default:
-			ps.inWin++
-			ps.last[name] = now
-			ps.stats.Accepted++
-			due = append(due, name)
+	}
+	v := d.push.Admit(now, allowed, known, push.Limits{MinInterval: lbdCfg.PushMinInterval.Duration, MaxRate: lbdCfg.PushMaxRate})
+	for name, next := range v.Later {
+		if st := d.aliases[name]; st.sched.NextDue.After(next) {
+			st.sched.NextDue = next
 		}
 	}
 	d.mu.Unlock()
-	if n := d.Poke(due); n > 0 {
-		d.log.WithFields(logrus.Fields{"from": from.String(), "aliases": due}).Debug("push: re-evaluating")
+	if n := d.Poke(v.Due); n > 0 {
+		d.log.WithFields(logrus.Fields{"from": from.String(), "aliases": v.Due}).Debug("push: re-evaluating")
 	}
 }
 
@@ -125,5 +93,5 @@ func (d *Daemon) isMemberAddr(a netip.Addr) bool {
 func (d *Daemon) PushStats() status.PushStats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.push.stats
+	return d.push.Stats()
 }

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lbd-project/lbd/lbd"
+	"github.com/lbd-project/lbd/lbd/admin"
 	"github.com/lbd-project/lbd/lbd/config"
 )
 
@@ -80,7 +80,7 @@ func runAdmin(cfg *config.Compiled, a adminFlags) int {
 		fmt.Fprintln(os.Stderr, "lbd:", err)
 		return 2
 	}
-	req := lbd.DrainRequest{Alias: alias, Member: member, Reason: a.reason, Author: os.Getenv("USER")}
+	req := admin.DrainRequest{Alias: alias, Member: member, Reason: a.reason, Author: os.Getenv("USER")}
 	if a.drain != "" {
 		req.For = a.dur.String()
 	}
@@ -94,7 +94,7 @@ func runAdmin(cfg *config.Compiled, a adminFlags) int {
 		return 1
 	}
 	defer resp.Body.Close()
-	var out lbd.AdminReply
+	var out admin.Reply
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		fmt.Fprintf(os.Stderr, "lbd: %s: %v\n", resp.Status, err)
 		return 1

@@ -18,6 +18,7 @@ import (
 	"github.com/lbd-project/lbd/lbd"
 	"github.com/lbd-project/lbd/lbd/audit"
 	"github.com/lbd-project/lbd/lbd/config"
+	"github.com/lbd-project/lbd/lbd/cycle"
 	"github.com/lbd-project/lbd/lbd/history"
 	"github.com/lbd-project/lbd/lbd/legacyconf"
 	"github.com/lbd-project/lbd/lbd/metrics"
@@ -216,7 +217,7 @@ func wrote(a lbd.AliasResult) string {
 // printDryRun prints the changes -dry-run would have sent for one alias.
 func printDryRun(a lbd.AliasResult) {
 	for _, v := range a.Views {
-		if v.Action == lbd.DryRun {
+		if v.Action == cycle.DryRun {
 			fmt.Printf("; alias %s on %s: %s\n%s\n", a.Alias, v.View, a.Decision, v.Change)
 		}
 	}
@@ -227,9 +228,9 @@ func printDryRun(a lbd.AliasResult) {
 func printRemoval(r lbd.RemovalResult, dryRun bool) {
 	for _, v := range r.Views {
 		switch {
-		case dryRun && v.Action == lbd.DryRun:
+		case dryRun && v.Action == cycle.DryRun:
 			fmt.Printf("; alias %s on %s: no longer configured, delete\n%s\n", r.Name, v.View, v.Change)
-		case !dryRun && v.Action == lbd.Write && r.Err == nil:
+		case !dryRun && v.Action == cycle.Write && r.Err == nil:
 			fmt.Printf("%s: no longer configured — deleted from %s\n", r.Name, v.View)
 		}
 	}

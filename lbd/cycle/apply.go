@@ -1,4 +1,4 @@
-package lbd
+package cycle
 
 import (
 	"context"
@@ -274,7 +274,7 @@ func applyView(ctx context.Context, cfg *config.Compiled, plan Plan, v int, work
 			leases[zone] = lp.Lease
 		}
 	}
-	if len(work) == 0 && !anySwap(leases) || plan.dryRun {
+	if len(work) == 0 && !anySwap(leases) || plan.DryRun {
 		return nil
 	}
 	if allow != nil && !allow() {

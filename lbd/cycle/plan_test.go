@@ -1,4 +1,4 @@
-package lbd
+package cycle
 
 import (
 	"context"
@@ -210,7 +210,7 @@ func TestDecide(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := planConfig(t, tc.aliases)
 			res, rep := loads(tc.loads)
-			in := PlanInput{Now: planNow, Config: cfg, Schedule: tc.sched, All: tc.all, Resolved: res, Replies: rep,
+			in := Input{Now: planNow, Config: cfg, Schedule: tc.sched, All: tc.all, Resolved: res, Replies: rep,
 				Served: tc.served, MayWrite: tc.mayWrite, DryRun: tc.dryRun}
 			plan := Decide(in)
 			assert.Equal(t, plan, Decide(in), "pure: the same input gives the same plan")
@@ -306,7 +306,7 @@ func TestDecideDrift(t *testing.T) {
 	res, rep := loads(map[string]int{"192.0.2.1": 10, "192.0.2.2": 20})
 	left := map[string]map[string][]netip.Addr{"a.lb.example.org": {
 		"127.0.0.1:5301": ips("192.0.2.1"), "127.0.0.1:5302": ips("192.0.2.1")}}
-	in := PlanInput{Now: planNow, Config: cfg, Resolved: res, Replies: rep, Known: left, MayWrite: true,
+	in := Input{Now: planNow, Config: cfg, Resolved: res, Replies: rep, Known: left, MayWrite: true,
 		Served: map[string][]Served{"a.lb.example.org": {serves("192.0.2.1"), serves("192.0.2.77")}}}
 	ap := Decide(in).Aliases[0]
 	assert.Equal(t, []Action{InSync, Write}, actions(ap))
@@ -345,7 +345,7 @@ func TestDecideOwnership(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := planConfig(t, tc.alias)
-			ap := Decide(PlanInput{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
+			ap := Decide(Input{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
 				Served: map[string][]Served{"a.lb.example.org": tc.served}}).Aliases[0]
 			assert.Equal(t, tc.actions, actions(ap))
 			for k, vp := range ap.Views {
@@ -375,7 +375,7 @@ func TestDecideRemovals(t *testing.T) {
 		{"passive slave does not", false, false, Passive},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			plan := Decide(PlanInput{Now: planNow, Config: cfg, Schedule: map[string]Schedule{"a.lb.example.org": {NextDue: planNow.Add(time.Hour)}},
+			plan := Decide(Input{Now: planNow, Config: cfg, Schedule: map[string]Schedule{"a.lb.example.org": {NextDue: planNow.Add(time.Hour)}},
 				Removed: []Managed{gone}, MayWrite: tc.mayWrite, DryRun: tc.dryRun,
 				RemovedServed: map[string][]Served{gone.Name: {{Meta: []string{testOwner}}, {Meta: []string{testOwner}}, {Meta: []string{testOwner}}, {Meta: []string{testOwner}}}}})
 			assert.Empty(t, plan.Aliases, "removals need no due alias")
@@ -395,7 +395,7 @@ func TestDecideFencedView(t *testing.T) {
 	cfg.DNS.Fencing = true
 	res, rep := loads(map[string]int{"192.0.2.1": 10, "192.0.2.2": 20})
 	held := lease.State{Records: []string{lease.Record{Holder: "s", Epoch: 2, Until: planNow.Add(time.Hour)}.String()}}
-	plan := Decide(PlanInput{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
+	plan := Decide(Input{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
 		Served: map[string][]Served{"a.lb.example.org": {serves(), serves()}},
 		Role:   lease.Role{Instance: "m", Master: true, Active: true, TTL: time.Hour},
 		Leases: map[int]map[string]lease.State{0: {"a.lb.example.org": held}, 1: {"a.lb.example.org": {}}}})
@@ -404,7 +404,7 @@ func TestDecideFencedView(t *testing.T) {
 	assert.Equal(t, "", plan.Leases[1]["a.lb.example.org"].Lease.Expect)
 }
 
-func TestAliasResultOutcome(t *testing.T) {
+func TestOutcomeOf(t *testing.T) {
 	refused := &dnsupdate.RcodeError{Op: "update", Zone: "z.", Rcode: 5}
 	servfail := &dnsupdate.RcodeError{Op: "update", Zone: "z.", Rcode: 2}
 	for _, tc := range []struct {
@@ -420,11 +420,11 @@ func TestAliasResultOutcome(t *testing.T) {
 		{"one transient among permanent", map[string]error{"a": refused, "b": errors.New("timeout")}, FailedTransient},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := AliasResult{Servers: tc.servers}
+			var err error
 			if len(tc.servers) > 0 {
-				r.Err = errors.New("failed")
+				err = errors.New("failed")
 			}
-			assert.Equal(t, tc.want, r.Outcome())
+			assert.Equal(t, tc.want, OutcomeOf(err, tc.servers))
 		})
 	}
 }
@@ -442,7 +442,7 @@ func TestDecideOverrides(t *testing.T) {
 
 	t.Run("a drain in force takes the member out", func(t *testing.T) {
 		served := withMeta(serves("192.0.2.1", "192.0.2.2"), inForce.Text())
-		ap := Decide(PlanInput{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
+		ap := Decide(Input{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
 			Served: map[string][]Served{"a.lb.example.org": {served, served}}}).Aliases[0]
 		assert.Equal(t, []string{"192.0.2.2"}, ap.Decision.Hosts)
 		assert.Equal(t, choice.LoadDrained, ap.Members[0].Load)
@@ -452,7 +452,7 @@ func TestDecideOverrides(t *testing.T) {
 	})
 	t.Run("an expired drain ends by itself and is removed from the zone", func(t *testing.T) {
 		served := withMeta(serves("192.0.2.1"), expired.Text())
-		ap := Decide(PlanInput{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
+		ap := Decide(Input{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
 			Served: map[string][]Served{"a.lb.example.org": {served, served}}}).Aliases[0]
 		assert.Equal(t, []string{"192.0.2.1", "192.0.2.2"}, ap.Decision.Hosts)
 		assert.Empty(t, ap.Overrides)
@@ -461,7 +461,7 @@ func TestDecideOverrides(t *testing.T) {
 	})
 	t.Run("an operator's edit is written with the cycle", func(t *testing.T) {
 		served := serves("192.0.2.1", "192.0.2.2")
-		ap := Decide(PlanInput{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
+		ap := Decide(Input{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
 			Served: map[string][]Served{"a.lb.example.org": {served, served}},
 			Edits:  map[string][]override.Edit{"a.lb.example.org": {{Set: &inForce}}}}).Aliases[0]
 		assert.Equal(t, []string{"192.0.2.2"}, ap.Decision.Hosts)
@@ -472,7 +472,7 @@ func TestDecideOverrides(t *testing.T) {
 	})
 	t.Run("draining every usable member is said, and the fallback decides", func(t *testing.T) {
 		both := withMeta(serves("192.0.2.1", "192.0.2.2"), inForce.Text(), drain("192.0.2.2", planNow.Add(time.Hour)).Text())
-		ap := Decide(PlanInput{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
+		ap := Decide(Input{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
 			Served: map[string][]Served{"a.lb.example.org": {both, both}}}).Aliases[0]
 		assert.True(t, ap.DrainEmptied)
 		assert.Equal(t, config.FallbackKeep, ap.Decision.Fallback)
@@ -483,7 +483,7 @@ func TestDecideRemovalOfForeignName(t *testing.T) {
 	cfg := planConfig(t, aliasA)
 	gone := Managed{Name: "old.lb.example.org", Zone: "old.lb.example.org"}
 	other := []Served{{Meta: []string{"lbd-owner v=1 group=elsewhere"}}, {}, {Err: errors.New("timeout")}, {}}
-	plan := Decide(PlanInput{Now: planNow, Config: cfg, Schedule: map[string]Schedule{"a.lb.example.org": {NextDue: planNow.Add(time.Hour)}},
+	plan := Decide(Input{Now: planNow, Config: cfg, Schedule: map[string]Schedule{"a.lb.example.org": {NextDue: planNow.Add(time.Hour)}},
 		Removed: []Managed{gone}, RemovedServed: map[string][]Served{gone.Name: other}, MayWrite: true})
 	var got []Action
 	for _, vp := range plan.Removals[0].Views {
@@ -497,7 +497,7 @@ func TestDecideRemovalOfForeignName(t *testing.T) {
 func TestApplyChecksRoleAtWriteTime(t *testing.T) {
 	cfg := planConfig(t, aliasA)
 	res, rep := loads(map[string]int{"192.0.2.1": 10})
-	plan := Decide(PlanInput{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
+	plan := Decide(Input{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
 		Served: map[string][]Served{"a.lb.example.org": {serves(), serves()}}})
 	require.Equal(t, []Action{Write, Write}, actions(plan.Aliases[0]))
 	var asked atomic.Int32

@@ -1,4 +1,4 @@
-package lbd
+package cycle
 
 import (
 	"errors"
@@ -15,12 +15,6 @@ import (
 	"github.com/lbd-project/lbd/lbd/override"
 	"github.com/lbd-project/lbd/lbd/snmp"
 )
-
-// The cycle is a pure plan followed by an apply step (docs/design.md): Due
-// says which aliases to poll and read, Decide turns what was polled and read
-// into a Plan, Apply (apply.go) sends the plan's updates, and Reschedule
-// says when each alias is due next. Only Decide's inputs come from I/O;
-// Decide, Due and Reschedule are pure functions of their arguments and now.
 
 // Schedule is an alias's place in the cycle: when it is next due and how
 // many evaluations in a row failed.
@@ -46,7 +40,7 @@ func Due(now time.Time, cfg *config.Compiled, sched map[string]Schedule, all boo
 	return due
 }
 
-// errNotRead stands for a view missing from PlanInput.Served.
+// errNotRead stands for a view missing from Input.Served.
 var errNotRead = errors.New("not read")
 
 // Served is what one view served for an alias when it was read.
@@ -63,8 +57,8 @@ type Managed struct {
 	Name, Zone string
 }
 
-// PlanInput is everything one cycle decides on.
-type PlanInput struct {
+// Input is everything one cycle decides on.
+type Input struct {
 	Now      time.Time
 	Config   *config.Compiled
 	Schedule map[string]Schedule // by alias name
@@ -137,7 +131,7 @@ type ViewPlan struct {
 	// Served is what the view serves now (unless Unread).
 	Served []netip.Addr
 	// Drift is set when the view serves something other than what this
-	// instance last found or left there (PlanInput.Known) and it may write.
+	// instance last found or left there (Input.Known) and it may write.
 	Drift bool
 	// Known is that earlier content, when Drift is set.
 	Known []netip.Addr
@@ -181,16 +175,16 @@ type Plan struct {
 	// Leases[view][zone] is the lease decision of every zone the plan
 	// touches (fencing only).
 	Leases map[int]map[string]lease.Plan
-	// dryRun: nothing of the plan is sent, lease swaps included.
-	dryRun bool
+	// DryRun: nothing of the plan is sent, lease swaps included.
+	DryRun bool
 }
 
 // Decide plans one cycle: for every due alias, its members' loads from the
 // replies, the selection on what the first readable internal view
 // publishes, and for each of its views the diff and what to do with it.
-func Decide(in PlanInput) Plan {
+func Decide(in Input) Plan {
 	cfg := in.Config
-	plan := Plan{Now: in.Now, dryRun: in.DryRun}
+	plan := Plan{Now: in.Now, DryRun: in.DryRun}
 	due := Due(in.Now, cfg, in.Schedule, in.All)
 	isDue := make([]bool, len(cfg.Params))
 	for _, i := range due {
@@ -215,7 +209,7 @@ func Decide(in PlanInput) Plan {
 
 // decideLeases applies the lease rule to every zone of the due aliases and
 // removals, in every view.
-func decideLeases(in PlanInput, due []int) map[int]map[string]lease.Plan {
+func decideLeases(in Input, due []int) map[int]map[string]lease.Plan {
 	cfg := in.Config
 	out := map[int]map[string]lease.Plan{}
 	add := func(v int, zone string) {
@@ -244,7 +238,7 @@ func decideLeases(in PlanInput, due []int) map[int]map[string]lease.Plan {
 }
 
 // writeAction is the action for a non-empty change in view v of zone.
-func writeAction(in PlanInput, leases map[int]map[string]lease.Plan, v int, zone string) (Action, error) {
+func writeAction(in Input, leases map[int]map[string]lease.Plan, v int, zone string) (Action, error) {
 	switch {
 	case in.DryRun:
 		return DryRun, nil
@@ -256,7 +250,7 @@ func writeAction(in PlanInput, leases map[int]map[string]lease.Plan, v int, zone
 	return Write, nil
 }
 
-func decideRemoval(in PlanInput, leases map[int]map[string]lease.Plan, m Managed) RemovalPlan {
+func decideRemoval(in Input, leases map[int]map[string]lease.Plan, m Managed) RemovalPlan {
 	rp := RemovalPlan{Managed: m}
 	for v := range in.Config.Views {
 		vp := ViewPlan{View: v, Change: dnsupdate.Change{Zone: m.Zone, Name: m.Name, Delete: true}}
@@ -281,7 +275,7 @@ func decideRemoval(in PlanInput, leases map[int]map[string]lease.Plan, m Managed
 
 // overridesOf returns the alias's overrides in force at now: those of the
 // first readable internal view, with the operators' edits applied.
-func overridesOf(in PlanInput, p *config.Params, views []int, served []Served) override.Set {
+func overridesOf(in Input, p *config.Params, views []int, served []Served) override.Set {
 	var set override.Set
 	for k, v := range views {
 		if !in.Config.Views[v].External && served[k].Err == nil {
@@ -310,7 +304,7 @@ func applyOverrides(members []choice.Member, set override.Set) (emptied bool) {
 	return before > 0 && after == 0
 }
 
-func decideAlias(in PlanInput, leases map[int]map[string]lease.Plan, i int) AliasPlan {
+func decideAlias(in Input, leases map[int]map[string]lease.Plan, i int) AliasPlan {
 	cfg := in.Config
 	p := &cfg.Params[i]
 	ap := AliasPlan{Alias: i, Name: p.Name}
@@ -403,6 +397,37 @@ func owns(owner string, ch *dnsupdate.Change, s Served, overrides override.Set) 
 	}
 	return !mine && (has || len(s.Meta) > 0)
 }
+
+// OutcomeOf classifies an alias's evaluation for Reschedule from its
+// error and its servers' errors: permanent when every failed server
+// failed for a reason a retry does not cure.
+func OutcomeOf(err error, servers map[string]error) Outcome {
+	if err == nil {
+		return Succeeded
+	}
+	for _, e := range servers {
+		if e != nil && !IsPermanent(e) {
+			return FailedTransient
+		}
+	}
+	return FailedPermanent
+}
+
+// IsPermanent reports a failure that retrying soon would only repeat.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p) || dnsupdate.Permanent(err)
+}
+
+// permanentError marks a failure lbd knows will repeat (a name it does
+// not own, a lease another instance holds, a record limit).
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as a failure that will repeat (for IsPermanent).
+func Permanent(err error) error { return &permanentError{err} }
 
 // Outcome is how an alias's evaluation ended, for Reschedule.
 type Outcome int
