@@ -78,8 +78,9 @@ type Poller interface {
 	Hold() (release func(), err error)
 	// ResolveAll maps member names to addresses (cached).
 	ResolveAll(ctx context.Context, hosts []string) (map[string][]netip.Addr, map[string]error)
-	// PollInto polls every distinct address once into out (under Hold).
-	PollInto(ctx context.Context, addrs []netip.Addr, out map[netip.Addr]snmp.Reply)
+	// PollEach polls every address (distinct) once, under Hold, telling
+	// each reply as soon as it is known (from several goroutines).
+	PollEach(ctx context.Context, addrs []netip.Addr, each func(i int, r snmp.Reply))
 	Close() error
 }
 
@@ -472,9 +473,19 @@ func (d *Daemon) mayWriteNow() bool {
 	return d.cfg.IsMaster(d.hostname) || d.follower.Stale(time.Now())
 }
 
+// batchLinger is how long a streaming cycle waits, once an alias is
+// complete, for more to complete before deciding them together (one UPDATE
+// per zone for all of them).
+const batchLinger = 10 * time.Millisecond
+
 // Cycle evaluates the aliases due at now (all of them when all is set):
-// resolve and poll their members once each, read what DNS serves, plan
-// (Decide) and apply the plan where this instance may write.
+// resolve and poll their members once each and, streaming, as soon as
+// every member of an alias has answered or failed, read what DNS serves
+// for it, plan (Decide) and apply the plan where this instance may write.
+// Aliases complete at about the same time are decided together (within
+// batchLinger, and while the previous batch is written); an alias never
+// waits for members it does not contain. Removals are planned with the
+// first batch. Observers see the whole cycle once it is over.
 func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport {
 	mayWrite, roleChanged := d.mayWrite(now)
 	all = all || roleChanged
@@ -523,51 +534,61 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	for h, err := range rerrs {
 		d.log.WithFields(logrus.Fields{"member": h}).Debug(err)
 	}
-	var addrs []netip.Addr
-	for _, h := range hosts {
-		addrs = append(addrs, resolved[h]...)
-	}
-	replies := make(map[netip.Addr]snmp.Reply, len(addrs))
-	poller.PollInto(ctx, addrs, replies)
-	polled := time.Now()
-	rep.Polls = replies
-
-	d.mu.Lock()
-	removed := d.names.Removed(cfg)
-	d.mu.Unlock()
-	dueNames := make([]string, len(due))
-	for n, i := range due {
-		dueNames[n] = cfg.Params[i].Name
-	}
-	edits, taken := d.edits.Take(dueNames)
-	defer func() { d.edits.Settle(taken, rep.errOf) }()
-	modes, hs := d.readModes(now, cfg)
-	served, outcomes := cycle.ReadServed(ctx, cfg, due, modes, hs)
-	d.noteHealth(now, cfg, modes, outcomes)
-	down := health.DownViews(modes, outcomes)
-	in := cycle.Input{Now: now, Config: cfg, Schedule: sched, All: all, Resolved: resolved, Replies: replies,
-		Served: served, Known: known, MayWrite: mayWrite, DryRun: d.DryRun, Removed: removed,
-		RemovedServed: cycle.ReadRemoved(ctx, cfg, removed, down), Edits: edits,
+	in := cycle.Input{Now: now, Config: cfg, Schedule: sched, All: all, Resolved: resolved,
+		Known: known, MayWrite: mayWrite, DryRun: d.DryRun,
 		Role: lease.Role{Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname), Active: mayWrite, TTL: cfg.LeaseTTL}}
-	if cfg.DNS.Fencing {
-		in.Leases = cycle.ReadLeases(ctx, cfg, due, removed, down)
+
+	waiting := cycle.NewWaiting(cfg, due, resolved)
+	addrs := waiting.Addrs()
+	replies := make(map[netip.Addr]snmp.Reply, len(addrs))
+	var mu sync.Mutex // guards waiting and replies while polls run
+	ready := make(chan int, len(due))
+	for _, i := range waiting.Ready() {
+		ready <- i
 	}
-	plan := cycle.Decide(in)
-	applied := cycle.Apply(ctx, cfg, plan, d.mayWriteNow)
-	rep.Aliases = results(cfg, plan, applied)
-	rep.Removals = removalResults(cfg, plan, applied)
-	d.logPlan(cfg, plan, applied, rep.Aliases)
-	d.logRemovals(rep.Removals)
-	d.noteLeases(cfg, plan, applied)
-	d.mu.Lock()
-	next, changed := d.names.Next(cfg, plan, func(i int) bool { return rep.Removals[i].Err != nil })
-	d.names = next
-	d.mu.Unlock()
-	if changed {
-		if err := next.Save(cfg.LBD.StateDir); err != nil {
-			d.log.Error(err)
+	polled := make(chan time.Time, 1)
+	go func() {
+		poller.PollEach(ctx, addrs, func(k int, r snmp.Reply) {
+			mu.Lock()
+			replies[addrs[k]] = r
+			complete := waiting.Answered(addrs[k])
+			mu.Unlock()
+			for _, i := range complete {
+				ready <- i
+			}
+		})
+		polled <- time.Now()
+	}()
+
+	firstBatch, batches := true, 0
+	for done := 0; done < len(due); {
+		batch := collect(ready, len(due)-done)
+		done += len(batch)
+		batches++
+		mu.Lock()
+		part := make(map[netip.Addr]snmp.Reply)
+		for _, i := range batch {
+			for _, h := range cfg.Params[i].Members {
+				for _, a := range resolved[h] {
+					part[a] = replies[a]
+				}
+			}
 		}
+		mu.Unlock()
+		in.Due, in.Replies = batch, part
+		aliases, removals := d.decideAndApply(ctx, in, firstBatch)
+		firstBatch = false
+		rep.Aliases = append(rep.Aliases, aliases...)
+		rep.Removals = append(rep.Removals, removals...)
 	}
+	pollEnd := <-polled
+	rep.Polls = replies
+	order := make(map[string]int, len(cfg.Params))
+	for i, p := range cfg.Params {
+		order[p.Name] = i
+	}
+	slices.SortStableFunc(rep.Aliases, func(a, b AliasResult) int { return order[a.Alias] - order[b.Alias] })
+
 	failed := 0
 	for _, r := range replies {
 		if r.Err != nil {
@@ -575,11 +596,86 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		}
 	}
 	d.log.WithFields(logrus.Fields{"aliases": len(due), "members": len(hosts), "addresses": len(addrs),
-		"failed_addresses": failed, "poll_seconds": polled.Sub(start).Seconds(),
-		"dns_seconds": time.Since(polled).Seconds(), "cycle_seconds": time.Since(start).Seconds()}).Debug("cycle")
+		"failed_addresses": failed, "batches": batches, "poll_seconds": pollEnd.Sub(start).Seconds(),
+		"cycle_seconds": time.Since(start).Seconds()}).Debug("cycle")
 
 	d.mu.Lock()
-	for n, r := range rep.Aliases {
+	d.writing = mayWrite
+	observers := slices.Clone(d.observers)
+	d.mu.Unlock()
+	if !d.DryRun {
+		for _, o := range observers {
+			o.ObserveCycle(now, cfg, rep)
+		}
+	}
+	return rep
+}
+
+// collect waits for at least one alias to be complete, then gathers those
+// completed within batchLinger, up to left in all.
+func collect(ready <-chan int, left int) []int {
+	batch := []int{<-ready}
+	linger := time.NewTimer(batchLinger)
+	defer linger.Stop()
+	for len(batch) < left {
+		select {
+		case i := <-ready:
+			batch = append(batch, i)
+		case <-linger.C:
+			slices.Sort(batch)
+			return batch
+		}
+	}
+	slices.Sort(batch)
+	return batch
+}
+
+// decideAndApply reads what DNS serves for the aliases in.Due (whose polls
+// are complete), plans them (with the removals when withRemovals), applies
+// the plan and keeps the outcome in each alias's state.
+func (d *Daemon) decideAndApply(ctx context.Context, in cycle.Input, withRemovals bool) ([]AliasResult, []RemovalResult) {
+	cfg, now, due := in.Config, in.Now, in.Due
+	var removed []cycle.Managed
+	if withRemovals {
+		d.mu.Lock()
+		removed = d.names.Removed(cfg)
+		d.mu.Unlock()
+	}
+	dueNames := make([]string, len(due))
+	for n, i := range due {
+		dueNames[n] = cfg.Params[i].Name
+	}
+	edits, taken := d.edits.Take(dueNames)
+	modes, hs := d.readModes(now, cfg)
+	served, outcomes := cycle.ReadServed(ctx, cfg, due, modes, hs)
+	d.noteHealth(now, cfg, modes, outcomes)
+	down := health.DownViews(modes, outcomes)
+	in.Served, in.Removed, in.Edits = served, removed, edits
+	in.RemovedServed = cycle.ReadRemoved(ctx, cfg, removed, down)
+	if cfg.DNS.Fencing {
+		in.Leases = cycle.ReadLeases(ctx, cfg, due, removed, down)
+	}
+	plan := cycle.Decide(in)
+	applied := cycle.Apply(ctx, cfg, plan, d.mayWriteNow)
+	aliases := results(cfg, plan, applied)
+	removals := removalResults(cfg, plan, applied)
+	d.edits.Settle(taken, CycleReport{Aliases: aliases}.errOf)
+	d.logPlan(cfg, plan, applied, aliases)
+	d.logRemovals(removals)
+	d.noteLeases(cfg, plan, applied)
+	d.mu.Lock()
+	next, changed := d.names.Next(cfg, plan, func(i int) bool { return removals[i].Err != nil })
+	d.names = next
+	d.mu.Unlock()
+	if changed {
+		if err := next.Save(cfg.LBD.StateDir); err != nil {
+			d.log.Error(err)
+		}
+	}
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for n, r := range aliases {
 		st := d.aliases[r.Alias]
 		if st == nil {
 			continue // removed by a reload meanwhile
@@ -607,15 +703,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		st.known = nextKnown(cfg, st.known, plan.Aliases[n], applied.Aliases[n])
 		d.logMembers(r.Alias, st, r.Members)
 	}
-	d.writing = mayWrite
-	observers := slices.Clone(d.observers)
-	d.mu.Unlock()
-	if !d.DryRun {
-		for _, o := range observers {
-			o.ObserveCycle(now, cfg, rep)
-		}
-	}
-	return rep
+	return aliases, removals
 }
 
 func hostsDiffer(a, b map[string]bool) bool {

@@ -63,6 +63,10 @@ type Input struct {
 	Config   *config.Compiled
 	Schedule map[string]Schedule // by alias name
 	All      bool                // evaluate every alias (-once, take-over)
+	// Due, when set, are the aliases to decide (Config.Params indexes, in
+	// configuration order): in a streaming cycle, the part of Due's
+	// result whose polls are complete. Nil: Due(Now, Config, Schedule, All).
+	Due []int
 	// Resolved are the members' addresses, Replies every address's answer.
 	Resolved map[string][]netip.Addr
 	Replies  map[netip.Addr]snmp.Reply
@@ -185,7 +189,10 @@ type Plan struct {
 func Decide(in Input) Plan {
 	cfg := in.Config
 	plan := Plan{Now: in.Now, DryRun: in.DryRun}
-	due := Due(in.Now, cfg, in.Schedule, in.All)
+	due := in.Due
+	if due == nil {
+		due = Due(in.Now, cfg, in.Schedule, in.All)
+	}
 	isDue := make([]bool, len(cfg.Params))
 	for _, i := range due {
 		isDue[i] = true

@@ -227,15 +227,26 @@ func (p *Poller) PollInto(ctx context.Context, addrs []netip.Addr, out map[netip
 			todo = append(todo, a)
 		}
 	}
-	if len(todo) == 0 {
+	results := make([]Reply, len(todo))
+	p.PollEach(ctx, todo, func(i int, r Reply) { results[i] = r })
+	for i, a := range todo {
+		out[a] = results[i]
+	}
+}
+
+// PollEach polls addrs (distinct) for a caller holding the poller (Hold),
+// as PollAll does, and calls each(i, reply of addrs[i]) as soon as each
+// answer or failure is known, from several goroutines at once. It returns
+// when every address had its call.
+func (p *Poller) PollEach(ctx context.Context, addrs []netip.Addr, each func(i int, r Reply)) {
+	if len(addrs) == 0 {
 		return
 	}
 	c := p.client
 	c.sweepEngines(c.now())
-	results := make([]Reply, len(todo))
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(p.inFlight(), len(todo)) {
+	for range min(p.inFlight(), len(addrs)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -243,21 +254,18 @@ func (p *Poller) PollInto(ctx context.Context, addrs []netip.Addr, out map[netip
 			defer putWorker(w)
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(todo) {
+				if i >= len(addrs) {
 					return
 				}
-				v, err := c.get(ctx, w, todo[i])
+				v, err := c.get(ctx, w, addrs[i])
 				if err != nil {
-					err = fmt.Errorf("poll %s: %w", todo[i], err)
+					err = fmt.Errorf("poll %s: %w", addrs[i], err)
 				}
-				results[i] = Reply{Value: v, Err: err}
+				each(i, Reply{Value: v, Err: err})
 			}
 		}()
 	}
 	wg.Wait()
-	for i, a := range todo {
-		out[a] = results[i]
-	}
 }
 
 // Get polls one address.

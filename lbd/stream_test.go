@@ -1,0 +1,115 @@
+package lbd
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lbd-project/lbd/internal/testenv"
+	"github.com/lbd-project/lbd/internal/testenv/snmpagent"
+	"github.com/lbd-project/lbd/lbclient/agent"
+)
+
+// heldRelay answers SNMP on ip:port only when release is closed: it reads
+// one request, waits, forwards it to the agent at to and sends the agent's
+// reply back from ip:port. It stands for a member that is silent for as
+// long as the test wants, without the test depending on a timeout.
+func heldRelay(t *testing.T, ip string, port int, to *net.UDPAddr, release <-chan struct{}) {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip), Port: port})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	go func() {
+		buf := make([]byte, 65536)
+		n, from, err := c.ReadFromUDP(buf)
+		if err != nil {
+			return
+		}
+		<-release
+		fwd, err := net.DialUDP("udp", nil, to)
+		if err != nil {
+			return
+		}
+		defer fwd.Close()
+		fwd.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := fwd.Write(buf[:n]); err != nil {
+			return
+		}
+		m, err := fwd.Read(buf)
+		if err != nil {
+			return
+		}
+		c.WriteToUDP(buf[:m], from)
+	}()
+}
+
+// Streaming cycle (issue 13): an alias is decided and written as soon as
+// its own members have answered; an alias whose member is still silent
+// does not hold it. The silent member here answers only once the test has
+// seen the other alias decided, so the test does not depend on timing.
+func TestStreamingCycleDoesNotWaitForOtherAliases(t *testing.T) {
+	port := testenv.FreePort(t, "127.0.0.1")
+	snmpagent.Start(t, "127.0.0.1", port, agent.Config{Community: "public", EngineID: agent.EngineIDFor("stream"), Boots: 1}, agent.Value{Int: 7})
+	release := make(chan struct{})
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+	}()
+	heldRelay(t, "127.0.0.2", port, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, release)
+
+	src := quickConfigSNMP(t, port)
+	src = strings.Replace(src, "timeout = \"50ms\"", "timeout = \"30s\"", 1) // the silent member is released, not timed out
+	src = strings.Replace(src, "members = [\"m.example.org\"]", "members = [\"127.0.0.1\"]", 1)
+	src += "[[alias]]\nname = \"b.example.org\"\nmembers = [\"127.0.0.2\"]\n"
+	d := testDaemon(t, src)
+
+	done := make(chan CycleReport, 1)
+	go func() { done <- d.Cycle(context.Background(), time.Now(), true) }()
+
+	// a is decided (its member polled, its load known) while b's member
+	// has not answered yet.
+	require.Eventually(t, func() bool {
+		for _, a := range d.Snapshot().Aliases {
+			if a.Name == "a.example.org" {
+				return !a.LastEval.IsZero()
+			}
+		}
+		return false
+	}, 20*time.Second, 10*time.Millisecond, "alias a not decided while b's member is silent")
+	for _, a := range d.Snapshot().Aliases {
+		switch a.Name {
+		case "a.example.org":
+			require.Len(t, a.Members, 1)
+			assert.Equal(t, 7, a.Members[0].Load)
+		case "b.example.org":
+			assert.True(t, a.LastEval.IsZero(), "b decided before its member answered")
+		}
+	}
+	select {
+	case <-done:
+		t.Fatal("the cycle ended before b's member answered")
+	default:
+	}
+
+	close(release)
+	released = true
+	var rep CycleReport
+	select {
+	case rep = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the cycle did not end after b's member answered")
+	}
+	require.Len(t, rep.Aliases, 2, "the report has every alias of the cycle, in configuration order")
+	assert.Equal(t, "a.example.org", rep.Aliases[0].Alias)
+	assert.Equal(t, "b.example.org", rep.Aliases[1].Alias)
+	require.Len(t, rep.Aliases[1].Members, 1)
+	assert.Equal(t, 7, rep.Aliases[1].Members[0].Load, "b decided on its member's late answer")
+	assert.Len(t, rep.Polls, 2)
+}
