@@ -561,6 +561,8 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	}()
 
 	firstBatch, batches := true, 0
+	var dnsTime time.Duration
+	var answeredDone time.Time // when the last alias all of whose addresses answered was written
 	for done := 0; done < len(due); {
 		batch := collect(ready, len(due)-done)
 		done += len(batch)
@@ -576,8 +578,15 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		}
 		mu.Unlock()
 		in.Due, in.Replies = batch, part
+		t0 := time.Now()
 		aliases, removals := d.decideAndApply(ctx, in, firstBatch)
+		dnsTime += time.Since(t0)
 		firstBatch = false
+		if allAnswered(cfg, batch, resolved, part) {
+			answeredDone = time.Now()
+		}
+		d.log.WithFields(logrus.Fields{"aliases": len(batch), "started_seconds": t0.Sub(start).Seconds(),
+			"written_seconds": time.Since(start).Seconds()}).Debug("cycle batch")
 		rep.Aliases = append(rep.Aliases, aliases...)
 		rep.Removals = append(rep.Removals, removals...)
 	}
@@ -597,6 +606,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	}
 	d.log.WithFields(logrus.Fields{"aliases": len(due), "members": len(hosts), "addresses": len(addrs),
 		"failed_addresses": failed, "batches": batches, "poll_seconds": pollEnd.Sub(start).Seconds(),
+		"dns_seconds": dnsTime.Seconds(), "answered_written_seconds": secondsSince(start, answeredDone),
 		"cycle_seconds": time.Since(start).Seconds()}).Debug("cycle")
 
 	d.mu.Lock()
@@ -609,6 +619,32 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		}
 	}
 	return rep
+}
+
+// allAnswered reports whether some alias of batch had every address of its
+// members answer (no failed poll).
+func allAnswered(cfg *config.Compiled, batch []int, resolved map[string][]netip.Addr, replies map[netip.Addr]snmp.Reply) bool {
+	for _, i := range batch {
+		ok, any := true, false
+		for _, h := range cfg.Params[i].Members {
+			for _, a := range resolved[h] {
+				any = true
+				ok = ok && replies[a].Err == nil
+			}
+		}
+		if ok && any {
+			return true
+		}
+	}
+	return false
+}
+
+// secondsSince is t - start in seconds, 0 for a zero t.
+func secondsSince(start, t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Sub(start).Seconds()
 }
 
 // collect waits for at least one alias to be complete, then gathers those
