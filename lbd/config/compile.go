@@ -155,4 +155,6 @@ type Params struct {
 	Hysteresis      float64
 	External        bool
 	Adopt           bool
+	// Register: the alias takes registered members too (members_from).
+	Register bool
 }

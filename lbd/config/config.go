@@ -89,8 +89,13 @@ type LBDSection struct {
 	// AuditLog, when set, is a file lbd appends one JSON line to per
 	// membership change, override and role change (reopened on SIGHUP).
 	AuditLog string `toml:"audit_log"`
+	// RegisterSecretFile holds the secrets of the aliases that take
+	// registrations (members_from = "register"): one "alias secret" line
+	// each (docs/operations.md, "Self-registration").
+	RegisterSecretFile string `toml:"register_secret_file"`
 
-	tokens map[string]string
+	tokens          map[string]string
+	registerSecrets map[string][]byte
 }
 
 // HeartbeatSection is [heartbeat].
@@ -190,9 +195,13 @@ type AliasDefaults struct {
 
 // Alias is one [[alias]] table. Pointer fields fall back to [defaults].
 type Alias struct {
-	Name            string             `toml:"name"`
-	Zone            string             `toml:"zone"`
-	Members         []string           `toml:"members"`
+	Name    string   `toml:"name"`
+	Zone    string   `toml:"zone"`
+	Members []string `toml:"members"`
+	// MembersFrom "register" adds the members that registered themselves
+	// (lbclient [agent] register) to the static members, which may then
+	// be empty.
+	MembersFrom     string             `toml:"members_from"`
 	BestHosts       *int               `toml:"best_hosts"`
 	External        bool               `toml:"external"`
 	TTL             *tomlconf.Duration `toml:"ttl"`
@@ -255,7 +264,7 @@ func (c *Spec) Validate() error {
 	c.warnings = nil
 	var errs []error
 	for _, f := range []func() []error{c.validateLBD, c.validateHeartbeat, c.validateDNS, c.validateSNMP,
-		c.validateAuthoritative, c.validateAliases, c.validateAdmin} {
+		c.validateAuthoritative, c.validateAliases, c.validateAdmin, c.validateRegister} {
 		errs = append(errs, f()...)
 	}
 	return errors.Join(errs...)
@@ -561,8 +570,20 @@ func (c *Spec) validateAliases() []error {
 				bad(key+".zone", "alias %q is not inside zone %q", a.Name, a.Zone)
 			}
 		}
-		if len(a.Members) == 0 {
-			bad(key+".members", "at least one member is required")
+		switch a.MembersFrom {
+		case "", MembersStatic:
+			if len(a.Members) == 0 {
+				bad(key+".members", "at least one member is required (or members_from = \"register\")")
+			}
+		case MembersRegister:
+			if c.LBD.HTTPListen == "" {
+				bad(key+".members_from", "registrations arrive over HTTP: set lbd.http_listen")
+			}
+			if c.LBD.RegisterSecretFile == "" {
+				bad(key+".members_from", "registrations are signed: set lbd.register_secret_file")
+			}
+		default:
+			bad(key+".members_from", "want \"register\" (with or without static members), not %q", a.MembersFrom)
 		}
 		seenMember := map[string]int{}
 		for j, m := range a.Members {
@@ -632,7 +653,8 @@ func (c *Spec) params(i int) (Params, string) {
 	a := c.Aliases[i]
 	d := c.Defaults
 	p := Params{Name: NormName(a.Name), Zone: NormName(a.Zone), Members: a.Members, BestHosts: d.BestHosts,
-		TTL: d.TTL.Duration, PollingInterval: d.PollingInterval.Duration, Hysteresis: d.Hysteresis, External: a.External}
+		TTL: d.TTL.Duration, PollingInterval: d.PollingInterval.Duration, Hysteresis: d.Hysteresis, External: a.External,
+		Register: a.MembersFrom == MembersRegister}
 	if p.Zone == "" {
 		// The alias is its own zone (CERN layout), unless the embedded
 		// server serves a zone that contains it.

@@ -101,6 +101,14 @@ type PushStats struct {
 	RateLimited uint64 `json:"rate_limited"` // over push_max_rate: counted, not acted on
 }
 
+// RegisterStats counts member self-registrations (for status and
+// metrics).
+type RegisterStats struct {
+	Registered int               `json:"registered"` // registrations in force
+	Accepted   uint64            `json:"accepted"`   // registrations and renewals accepted
+	Refused    map[string]uint64 `json:"refused"`    // by reason (package lbd/registry)
+}
+
 // MemberWhy explains a member's place in the decision.
 func MemberWhy(m Member, d choice.Decision) string {
 	usable := choice.Usable(m.Load) && len(m.Addrs) > 0

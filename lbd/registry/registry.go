@@ -1,0 +1,357 @@
+package registry
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lbd-project/lbd/internal/register"
+	"github.com/lbd-project/lbd/lbd/status"
+)
+
+// Limits of a registration.
+const (
+	MaxSkew     = 5 * time.Minute
+	MinTTL      = time.Second
+	MaxTTL      = 24 * time.Hour
+	MaxPerAlias = 10000
+	maxAddrs    = 16
+)
+
+// File is the registrations' file name in [lbd] state_dir.
+const File = "registrations.json"
+
+// Refusal reasons (the metrics' result label).
+const (
+	ReasonAlias     = "alias_not_registering" // not configured, or not members_from = "register"
+	ReasonNoSecret  = "no_secret"
+	ReasonSignature = "bad_signature"
+	ReasonClock     = "clock_skew"
+	ReasonReplay    = "replay"
+	ReasonInvalid   = "invalid"
+	ReasonAddress   = "source_address"
+	ReasonFull      = "too_many"
+)
+
+// Refused is why a registration was not accepted.
+type Refused struct {
+	Reason string
+	Detail string
+}
+
+func (e *Refused) Error() string { return e.Reason + ": " + e.Detail }
+
+// Entry is one accepted registration.
+type Entry struct {
+	Alias   string       `json:"alias"`
+	Host    string       `json:"host"`
+	Addrs   []netip.Addr `json:"addrs"`
+	Since   time.Time    `json:"since"`   // first accepted
+	Expires time.Time    `json:"expires"` // without renewal
+	Signed  int64        `json:"signed"`  // Time of the last accepted registration
+}
+
+// Event is a change of the registered members, for the log and the audit
+// log: "added", "changed" (new addresses) or "expired".
+type Event struct {
+	Kind  string
+	Entry Entry
+}
+
+// Policy is what the configuration says about registrations.
+type Policy struct {
+	// Accepts reports whether alias (normalised) takes registrations.
+	Accepts func(alias string) bool
+	// Secrets maps aliases to their secrets.
+	Secrets map[string][]byte
+}
+
+type key struct{ alias, host string }
+
+// Registry holds the registrations. Its methods are safe for concurrent
+// use.
+type Registry struct {
+	mu      sync.Mutex
+	entries map[key]*Entry
+	events  []Event
+	stats   status.RegisterStats
+	dirty   bool
+}
+
+// New is an empty registry.
+func New() *Registry { return &Registry{entries: map[key]*Entry{}} }
+
+// Offer checks reg, received at now from source, against pol and
+// records it: nil when accepted, else a *Refused.
+func (r *Registry) Offer(now time.Time, source netip.Addr, reg register.Registration, pol Policy) error {
+	e, err := check(now, source, reg, pol)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err == nil {
+		err = r.recordLocked(now, e)
+	}
+	var ref *Refused
+	if errors.As(err, &ref) {
+		if r.stats.Refused == nil {
+			r.stats.Refused = map[string]uint64{}
+		}
+		r.stats.Refused[ref.Reason]++
+		return err
+	}
+	r.stats.Accepted++
+	return nil
+}
+
+// check validates reg alone (pure).
+func check(now time.Time, source netip.Addr, reg register.Registration, pol Policy) (Entry, error) {
+	alias := normName(reg.Alias)
+	if pol.Accepts == nil || !pol.Accepts(alias) {
+		return Entry{}, &Refused{ReasonAlias, fmt.Sprintf("alias %q does not take registrations (members_from = \"register\")", reg.Alias)}
+	}
+	secret, ok := pol.Secrets[alias]
+	if !ok {
+		return Entry{}, &Refused{ReasonNoSecret, fmt.Sprintf("alias %s has no registration secret", alias)}
+	}
+	if !register.Verify(reg, secret) {
+		return Entry{}, &Refused{ReasonSignature, "the MAC does not verify with the alias's secret"}
+	}
+	signed := time.Unix(reg.Time, 0)
+	if d := now.Sub(signed); d > MaxSkew || d < -MaxSkew {
+		return Entry{}, &Refused{ReasonClock, fmt.Sprintf("time %s is more than %s from lbd's clock", signed.UTC().Format(time.RFC3339), MaxSkew)}
+	}
+	ttl := time.Duration(reg.TTLSeconds) * time.Second
+	if ttl < MinTTL || ttl > MaxTTL {
+		return Entry{}, &Refused{ReasonInvalid, fmt.Sprintf("ttl_seconds %d: want %d to %d", reg.TTLSeconds, int64(MinTTL/time.Second), int64(MaxTTL/time.Second))}
+	}
+	host := normName(reg.Host)
+	if !validHost(host) {
+		return Entry{}, &Refused{ReasonInvalid, fmt.Sprintf("host %q is not a valid name", reg.Host)}
+	}
+	if len(reg.Addrs) > maxAddrs {
+		return Entry{}, &Refused{ReasonInvalid, fmt.Sprintf("%d addresses: at most %d", len(reg.Addrs), maxAddrs)}
+	}
+	source = source.Unmap()
+	e := Entry{Alias: alias, Host: host, Expires: now.Add(ttl), Signed: reg.Time}
+	fromSource := false
+	for _, s := range reg.Addrs {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() {
+			return Entry{}, &Refused{ReasonInvalid, fmt.Sprintf("address %q", s)}
+		}
+		a = a.Unmap()
+		fromSource = fromSource || a == source
+		if !slices.Contains(e.Addrs, a) {
+			e.Addrs = append(e.Addrs, a)
+		}
+	}
+	if len(e.Addrs) == 0 {
+		e.Addrs, fromSource = []netip.Addr{source}, true
+	}
+	if !fromSource {
+		return Entry{}, &Refused{ReasonAddress, fmt.Sprintf("sent from %s, which is not one of the addresses it registers", source)}
+	}
+	slices.SortFunc(e.Addrs, netip.Addr.Compare)
+	return e, nil
+}
+
+func (r *Registry) recordLocked(now time.Time, e Entry) error {
+	k := key{e.Alias, e.Host}
+	old, ok := r.entries[k]
+	if ok && e.Signed <= old.Signed {
+		return &Refused{ReasonReplay, fmt.Sprintf("time %d is not after the last accepted (%d)", e.Signed, old.Signed)}
+	}
+	if !ok {
+		n := 0
+		for k2 := range r.entries {
+			if k2.alias == e.Alias {
+				n++
+			}
+		}
+		if n >= MaxPerAlias {
+			return &Refused{ReasonFull, fmt.Sprintf("alias %s has %d registered members already", e.Alias, n)}
+		}
+		e.Since = now
+		r.entries[k] = &e
+		r.events = append(r.events, Event{Kind: "added", Entry: e})
+		r.dirty = true
+		return nil
+	}
+	e.Since = old.Since
+	if !slices.Equal(e.Addrs, old.Addrs) {
+		r.events = append(r.events, Event{Kind: "changed", Entry: e})
+		r.dirty = true
+	}
+	*old = e
+	return nil
+}
+
+// Expire forgets the registrations whose TTL passed at now, and those of
+// aliases that no longer take registrations (pol), recording an
+// "expired" event for each.
+func (r *Registry) Expire(now time.Time, pol Policy) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, e := range r.entries {
+		if !now.Before(e.Expires) || pol.Accepts == nil || !pol.Accepts(k.alias) {
+			delete(r.entries, k)
+			r.events = append(r.events, Event{Kind: "expired", Entry: *e})
+			r.dirty = true
+		}
+	}
+}
+
+// Events returns and forgets the events since the last call, in order.
+func (r *Registry) Events() []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ev := r.events
+	r.events = nil
+	return ev
+}
+
+// Members lists alias's registrations, by host.
+func (r *Registry) Members(alias string) []Entry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Entry
+	for k, e := range r.entries {
+		if k.alias == alias {
+			out = append(out, *e)
+		}
+	}
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Host, b.Host) })
+	return out
+}
+
+// All lists every registration, by alias then host.
+func (r *Registry) All() []Entry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Entry, 0, len(r.entries))
+	for _, e := range r.entries {
+		out = append(out, *e)
+	}
+	slices.SortFunc(out, func(a, b Entry) int { return cmp.Or(strings.Compare(a.Alias, b.Alias), strings.Compare(a.Host, b.Host)) })
+	return out
+}
+
+// Stats returns the counters.
+func (r *Registry) Stats() status.RegisterStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.stats
+	s.Refused = make(map[string]uint64, len(r.stats.Refused))
+	for k, v := range r.stats.Refused {
+		s.Refused[k] = v
+	}
+	s.Registered = len(r.entries)
+	return s
+}
+
+// Load reads the registrations kept in dir ("" or no file: none).
+func Load(dir string) (*Registry, error) {
+	r := New()
+	if dir == "" {
+		return r, nil
+	}
+	path := filepath.Join(dir, File)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return r, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("registrations: %w", err)
+	}
+	var list []Entry
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, fmt.Errorf("registrations %s: %w", path, err)
+	}
+	for _, e := range list {
+		e := e
+		r.entries[key{e.Alias, e.Host}] = &e
+	}
+	return r, nil
+}
+
+// SaveIfChanged writes the registrations to dir atomically when they
+// changed since the last save (added, changed, expired; renewals are
+// written with the next change, or at most every saveEvery).
+func (r *Registry) SaveIfChanged(dir string, now time.Time) error {
+	r.mu.Lock()
+	if dir == "" || !r.dirty {
+		r.mu.Unlock()
+		return nil
+	}
+	list := make([]Entry, 0, len(r.entries))
+	for _, e := range r.entries {
+		list = append(list, *e)
+	}
+	r.dirty = false
+	r.mu.Unlock()
+	slices.SortFunc(list, func(a, b Entry) int { return cmp.Or(strings.Compare(a.Alias, b.Alias), strings.Compare(a.Host, b.Host)) })
+	b, err := json.MarshalIndent(list, "", "  ")
+	if err == nil {
+		err = writeAtomic(dir, File, append(b, '\n'))
+	}
+	if err != nil {
+		r.mu.Lock()
+		r.dirty = true
+		r.mu.Unlock()
+		return fmt.Errorf("registrations: %w", err)
+	}
+	return nil
+}
+
+func writeAtomic(dir, name string, b []byte) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, name+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(b)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(dir, name))
+	}
+	return err
+}
+
+func normName(s string) string { return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".") }
+
+// validHost: an address literal, or a DNS name of letters, digits, '-'
+// and '_' labels (RFC 1123 §2.1), at most 253 characters.
+func validHost(h string) bool {
+	if _, err := netip.ParseAddr(h); err == nil {
+		return true
+	}
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(h, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, c := range l {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
