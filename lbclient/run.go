@@ -242,19 +242,20 @@ type Agent struct {
 	// the SNMP settings replaces it (see CurrentResponder).
 	Responder *agent.Responder
 
-	log   logrus.FieldLogger
-	ctx   context.Context
-	resp  atomic.Pointer[agent.Responder]
-	push  atomic.Pointer[pusher]
-	watch *watcher // nil: no inotify (watch.go)
-	conns []*net.UDPConn
+	log    logrus.FieldLogger
+	ctx    context.Context
+	resp   atomic.Pointer[agent.Responder]
+	push   atomic.Pointer[pusher]
+	watch  *watcher // nil: no inotify (watch.go)
+	conns  []*net.UDPConn
+	wg     sync.WaitGroup
+	errc   chan error
+	cancel context.CancelFunc
+
 	// checkLns are the agent_check_listen listeners (agentcheck.go).
 	checkLns []net.Listener
 	// agentCheckObserve counts agent-check results (metrics); may be nil.
 	agentCheckObserve func(result string)
-	wg                sync.WaitGroup
-	errc              chan error
-	cancel            context.CancelFunc
 
 	reloadMu sync.Mutex
 	cfg      *Compiled // guarded by reloadMu
