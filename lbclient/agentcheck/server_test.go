@@ -164,3 +164,36 @@ func TestServeListenerClosed(t *testing.T) {
 	err = (&Server{Table: func() Table { return fakeTable{} }}).Serve(context.Background(), ln)
 	assert.Error(t, err)
 }
+
+// A client trickling bytes without a line ending is answered when the
+// (absolute) wait ends, with what it sent so far.
+func TestServerSlowClient(t *testing.T) {
+	tb := fakeTable{policy: DefaultPolicy(), status: map[string]Status{"ab": {Ready: true, Metric: 100}, "b": {Ready: true, Metric: 100}}}
+	s := &Server{Table: func() Table { return tb }, LineWait: 150 * time.Millisecond}
+	addr, _ := serve(t, s)
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
+	_, err = c.Write([]byte("a"))
+	require.NoError(t, err)
+	time.Sleep(50 * time.Millisecond)
+	_, err = c.Write([]byte("b"))
+	require.NoError(t, err)
+	// more bytes keep coming, one every 50 ms, until the answer arrives
+	answer := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(c)
+		answer <- string(b)
+	}()
+	for i := 0; i < 100; i++ {
+		select {
+		case got := <-answer:
+			assert.True(t, strings.HasPrefix(got, "up ready 100%") || strings.HasPrefix(got, "down ready #unknown alias ab"), got)
+			return
+		case <-time.After(50 * time.Millisecond):
+			c.Write([]byte("x"))
+		}
+	}
+	t.Fatal("no answer while trickling")
+}
