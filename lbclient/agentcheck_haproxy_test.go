@@ -52,16 +52,17 @@ func waitServer(t *testing.T, h *testenv.HAProxy, proxy, status, weight string) 
 	t.Fatalf("%s/m1: want status %q weight %q, have %q weight %q (agent: %q)", proxy, status, weight, st["status"], st["weight"], st["last_agt"])
 }
 
-// TestAgentCheckHAProxy is the acceptance test with a real HAProxy: two
-// backends whose server m1 is this agent (agent-send names the alias).
+// TestAgentCheckHAProxy is the acceptance test with a real HAProxy: three
+// backends whose server m1 is this agent (agent-send names the alias, or
+// the agent port is mapped to it).
 // The weights follow the loads; /etc/nologin drains www in HAProxy and
 // in the SNMP answer alike, and removing it brings it back; a failing
 // load marks it down; with agent_check_drained = "maint" nologin puts it
 // in maintenance, from which the agent check brings it back.
 func TestAgentCheckHAProxy(t *testing.T) {
 	testenv.Require(t, "haproxy")
-	ck := testenv.FreePort(t, "127.0.0.1")
-	agentKeys := fmt.Sprintf("agent_check_listen = [\"127.0.0.1:%d\"]\n", ck)
+	ck, mapped := testenv.FreePort(t, "127.0.0.1"), testenv.FreePort(t, "127.0.0.1")
+	agentKeys := fmt.Sprintf("agent_check_listen = [\"127.0.0.1:%d\", \"127.0.0.1:%d\"]\nagent_check_port_alias = { %d = \"ssh.example\" }\n", ck, mapped, mapped)
 	aliases := func(wwwLoad string) string {
 		return fmt.Sprintf(`[[alias]]
 name = "www.example"
@@ -86,13 +87,16 @@ loads = [{ type = "constant", data = "50" }]
 		return fmt.Sprintf("    server m1 127.0.0.1:%d weight 100 check inter 200ms agent-check agent-port %d agent-inter 200ms agent-send \"%s\\n\"\n", web, ck, alias)
 	}
 	h := testenv.StartHAProxy(t, "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    timeout check 1s\n"+
-		"backend www\n"+server("www.example")+"backend ssh\n"+server("ssh.example"))
+		"backend www\n"+server("www.example")+"backend ssh\n"+server("ssh.example")+
+		// no agent-send: the port is mapped to the alias
+		fmt.Sprintf("backend sshport\n    server m1 127.0.0.1:%d weight 100 check inter 200ms agent-check agent-port %d agent-inter 200ms\n", web, mapped))
 	nologin := filepath.Join(root, "etc", "nologin")
 	g := v2cClient(t, addr, "public")
 
 	// loads 200 and 50 with agent_check_full_load 100: 50 % and 100 %
 	waitServer(t, h, "www", "UP", "50")
 	waitServer(t, h, "ssh", "UP", "100")
+	waitServer(t, h, "sshport", "UP", "100")
 
 	// the load changes: the weight follows
 	rewrite("", "400")
