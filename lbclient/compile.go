@@ -91,6 +91,8 @@ type Compiled struct {
 	mappings []*Mapping
 	aliases  []string
 	rule     Rule
+
+	agentCheck agentCheckSettings
 }
 
 // Compile builds every check and load of p (so that bad arguments are
@@ -110,6 +112,7 @@ func Compile(p *Plan) (*Compiled, error) {
 		c.interval = DefaultInterval
 	}
 	c.engineID, _ = parseEngineID(p.Agent.EngineID)
+	c.agentCheck = compileAgentCheck(p.Agent)
 	pr := &problems{doc: doc}
 	for _, mp := range p.Mappings {
 		m := &Mapping{Default: mp.Default, Name: mp.Name, Aliases: append([]string(nil), mp.Aliases...)}

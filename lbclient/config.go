@@ -15,6 +15,7 @@ import (
 	"github.com/lbd-project/lbd/checks"
 	"github.com/lbd-project/lbd/internal/tomlconf"
 	"github.com/lbd-project/lbd/lbclient/agent"
+	"github.com/lbd-project/lbd/lbclient/agentcheck"
 )
 
 // Defaults.
@@ -87,6 +88,22 @@ type AgentConfig struct {
 	// MetricsListen, "ip:port", serves Prometheus metrics at /metrics
 	// (metrics.go); empty: none.
 	MetricsListen string `toml:"metrics_listen"`
+
+	// AgentCheckListen lists "ip:port" TCP addresses answering HAProxy's
+	// agent check (package agentcheck, agentcheck.go); empty: none.
+	AgentCheckListen []string `toml:"agent_check_listen"`
+	// AgentCheckPortAlias maps a port of AgentCheckListen ("9778") to the
+	// alias answered there, whatever HAProxy sends.
+	AgentCheckPortAlias map[string]string `toml:"agent_check_port_alias"`
+	// AgentCheckDrained is the word answered while the member is asked to
+	// leave (nologin, roger, reboot, not ready): drain (default), maint, down.
+	AgentCheckDrained string `toml:"agent_check_drained"`
+	// AgentCheckUnusable is the word answered for every other unusable
+	// state: down (default), drain, maint.
+	AgentCheckUnusable string `toml:"agent_check_unusable"`
+	// AgentCheckFullLoad is the load at or below which the weight is
+	// 100 %; above it, round(100 × full / load) % (default 100).
+	AgentCheckFullLoad int `toml:"agent_check_full_load"`
 }
 
 // UserConfig is one SNMPv3 user.
@@ -135,6 +152,10 @@ func Defaults() *Config {
 		Interval:    tomlconf.Duration{Duration: DefaultInterval},
 		Workers:     DefaultWorkers,
 		PushTimeout: tomlconf.Duration{Duration: DefaultPushTimeout},
+
+		AgentCheckDrained:  string(agentcheck.DefaultDrained),
+		AgentCheckUnusable: string(agentcheck.DefaultUnusable),
+		AgentCheckFullLoad: agentcheck.DefaultFullLoad,
 	}}
 }
 
@@ -195,6 +216,7 @@ func (c *Config) Plan(doc *tomlconf.Doc) (*Plan, error) {
 	checkMetricsListen(p, a.MetricsListen)
 	plan := &Plan{File: c.File, Agent: c.Agent, Doc: doc, Rule: PerAlias}
 	c.planMappings(p, plan)
+	checkAgentCheck(p, a, plan.Aliases)
 	return plan, p.err()
 }
 

@@ -93,6 +93,19 @@
 // aliases merged with the superseded ones. Load changes within the usable
 // range are not pushed (they reach lbd at its next poll).
 //
+// HAProxy agent-check. With [agent] agent_check_listen the agent also
+// answers HAProxy's agent check over TCP (package agentcheck; agentcheck.go
+// here binds the listeners at Start and gives the server a Table reading
+// Evaluator.Config and Evaluator.State, so a connection never evaluates).
+// The alias is the one agent_check_port_alias maps the port to, else the
+// line HAProxy's agent-send sends, else the only alias. A usable load
+// answers "up ready <w>%" with w = round(100 × agent_check_full_load /
+// load) clamped to 1..100; nologin, roger, reboot and not ready answer
+// agent_check_drained (default drain); every other unusable state, and an
+// unknown alias, agent_check_unusable (default down). Like the other
+// listen addresses, agent_check_listen needs a restart; the other keys
+// apply at a reload.
+//
 // Listening. One socket is bound per configured listen address. Every reply
 // leaves from the address the request was sent to: a socket bound to one
 // address does that by itself; on a wildcard socket (0.0.0.0, ::) the agent

@@ -56,6 +56,7 @@ func (a *Agent) startMetrics(ctx context.Context, addr string) error {
 		return fmt.Errorf("metrics listen %s: %w", addr, err)
 	}
 	m := metrics.New(a.CurrentResponder)
+	a.agentCheckObserve = m.ObserveAgentCheck
 	a.Evaluator.step = func(s Step, r checks.Result, hung bool, d time.Duration) {
 		m.ObserveStep(s.Spec.Type, s.Load, d, hung || !r.OK)
 	}

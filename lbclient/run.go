@@ -252,6 +252,11 @@ type Agent struct {
 	errc   chan error
 	cancel context.CancelFunc
 
+	// checkLns are the agent_check_listen listeners (agentcheck.go).
+	checkLns []net.Listener
+	// agentCheckObserve counts agent-check results (metrics); may be nil.
+	agentCheckObserve func(result string)
+
 	reloadMu sync.Mutex
 	cfg      *Compiled // guarded by reloadMu
 	boots    uint32    // guarded by reloadMu
@@ -277,7 +282,7 @@ func Start(ctx context.Context, cfg *Compiled, log logrus.FieldLogger) (*Agent, 
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{Evaluator: ev, Responder: r, log: log, cfg: cfg, boots: boots, errc: make(chan error, len(cfg.Agent.Listen))}
+	a := &Agent{Evaluator: ev, Responder: r, log: log, cfg: cfg, boots: boots, errc: make(chan error, len(cfg.Agent.Listen)+len(cfg.Agent.AgentCheckListen))}
 	if cfg.File != "" {
 		a.loader = FileLoader(cfg.File)
 	}
@@ -296,13 +301,23 @@ func Start(ctx context.Context, cfg *Compiled, log logrus.FieldLogger) (*Agent, 
 		}
 		a.conns = append(a.conns, c.(*net.UDPConn))
 	}
+	closeAll := func() {
+		for _, c := range a.conns {
+			c.Close()
+		}
+		for _, l := range a.checkLns {
+			l.Close()
+		}
+	}
+	if a.checkLns, err = listenAgentCheck(cfg.Agent.AgentCheckListen); err != nil {
+		closeAll()
+		return nil, err
+	}
 	ctx, a.cancel = context.WithCancel(ctx)
 	a.ctx = ctx
 	if err := a.startMetrics(ctx, cfg.Agent.MetricsListen); err != nil {
 		a.cancel()
-		for _, c := range a.conns {
-			c.Close()
-		}
+		closeAll()
 		return nil, err
 	}
 	f := log.WithField("listen", strings.Join(cfg.Agent.Listen, " "))
@@ -341,11 +356,10 @@ func Start(ctx context.Context, cfg *Compiled, log logrus.FieldLogger) (*Agent, 
 			}
 		}(c)
 	}
+	a.serveAgentCheck(ctx, cfg.Agent.AgentCheckListen)
 	go func() {
 		<-ctx.Done()
-		for _, c := range a.conns {
-			c.Close()
-		}
+		closeAll()
 	}()
 	return a, nil
 }
@@ -385,6 +399,9 @@ func (a *Agent) Reload(cfg *Compiled) error {
 			strings.Join(old.Agent.Listen, " "), strings.Join(cfg.Agent.Listen, " "))
 	}
 	if err := metricsListenChanged(old, cfg); err != nil {
+		return err
+	}
+	if err := agentCheckListenChanged(old, cfg); err != nil {
 		return err
 	}
 	if snmpChanged(old, cfg) {

@@ -23,10 +23,10 @@ const (
 	daemonQueryTimeout = 2 * time.Second
 )
 
-// daemon is an authoritative DNS server run in the foreground as a child
-// process: its output goes to log, Start waits until every zone answers SOA
-// authoritatively, Stop sends SIGTERM then SIGKILL. Knot and PowerDNS wrap
-// it.
+// daemon is a server run in the foreground as a child process: its output
+// goes to log, Start waits until it is ready (an authoritative DNS server:
+// every zone answers SOA authoritatively; otherwise probe), Stop sends
+// SIGTERM then SIGKILL. Knot, PowerDNS and HAProxy wrap it.
 type daemon struct {
 	name  string   // for messages: "knotd", "pdns_server"
 	bin   string   // absolute path
@@ -34,6 +34,7 @@ type daemon struct {
 	dir   string   // working directory
 	addr  string   // "127.0.0.1:port"
 	zones []string
+	probe func() error // when set, readiness instead of the zones' SOA
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -99,8 +100,11 @@ func (d *daemon) start(t testing.TB) {
 	}
 }
 
-// ready checks that every zone answers SOA authoritatively.
+// ready checks that every zone answers SOA authoritatively, or runs probe.
 func (d *daemon) ready() error {
+	if d.probe != nil {
+		return d.probe()
+	}
 	for _, z := range d.zones {
 		if err := soaReady(d.addr, z, nil); err != nil {
 			return err

@@ -26,6 +26,7 @@ var Packages = map[string]string{
 	"sqlite3":         "sqlite3",
 	"promtool":        "prometheus",
 	"chromium":        "chromium",
+	"haproxy":         "haproxy",
 }
 
 // InCI reports whether the tests run under CI (CI=true), where a missing

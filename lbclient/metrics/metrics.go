@@ -1,8 +1,9 @@
 // Package metrics exports an lbclient agent's activity to Prometheus
 // ([agent] metrics_listen; docs/operations.md "Metrics" lists every
-// metric): the SNMP requests it served by result, and the duration and
-// failures of its checks and loads by type. Labels are bounded by the
-// check registry and the SNMP protocol: no alias, no peer address.
+// metric): the SNMP requests it served by result, the HAProxy agent-check
+// connections by result, and the duration and failures of its checks and
+// loads by type. Labels are bounded by the check registry and the
+// protocols: no alias, no peer address.
 package metrics
 
 import (
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lbd-project/lbd/lbclient/agent"
+	"github.com/lbd-project/lbd/lbclient/agentcheck"
 )
 
 // Path is where the metrics are served.
@@ -60,6 +62,7 @@ type Metrics struct {
 	responder func() *agent.Responder
 	duration  *prometheus.HistogramVec
 	failures  *prometheus.CounterVec
+	checks    *prometheus.CounterVec
 	requests  *prometheus.Desc
 	reg       *prometheus.Registry
 
@@ -78,6 +81,12 @@ func New(responder func() *agent.Responder) *Metrics {
 		Buckets: []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}}, labels)
 	m.failures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lbclient_check_failures_total",
 		Help: "Check or load runs that failed (the mapping answers -code) or hung, by type."}, labels)
+	m.checks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lbclient_agent_check_connections_total",
+		Help: "HAProxy agent-check connections by result: the answer (up, drain, maint, down), rejected (too many at once) or failed (the answer could not be written)."},
+		[]string{"result"})
+	for _, r := range agentcheck.AllResults {
+		m.checks.WithLabelValues(r)
+	}
 	m.requests = prometheus.NewDesc("lbclient_snmp_requests_total",
 		"SNMP requests by result: ok (answered), an RFC 3414 Report (unknown_engine_id is SNMPv3 discovery), or dropped (unparsable, wrong community, not for this agent).",
 		[]string{"result"}, nil)
@@ -106,10 +115,17 @@ func (m *Metrics) ObserveStep(typ string, load bool, d time.Duration, failed boo
 	}
 }
 
+// ObserveAgentCheck counts one agent-check connection with its result
+// (agentcheck.AllResults).
+func (m *Metrics) ObserveAgentCheck(result string) {
+	m.checks.WithLabelValues(result).Inc()
+}
+
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.duration.Describe(ch)
 	m.failures.Describe(ch)
+	m.checks.Describe(ch)
 	ch <- m.requests
 }
 
@@ -117,6 +133,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.duration.Collect(ch)
 	m.failures.Collect(ch)
+	m.checks.Collect(ch)
 	for i, n := range m.counts() {
 		ch <- prometheus.MustNewConstMetric(m.requests, prometheus.CounterValue, float64(n), results[i].name)
 	}
