@@ -239,7 +239,9 @@ func (r *Registry) All() []Entry {
 	for _, e := range r.entries {
 		out = append(out, *e)
 	}
-	slices.SortFunc(out, func(a, b Entry) int { return cmp.Or(strings.Compare(a.Alias, b.Alias), strings.Compare(a.Host, b.Host)) })
+	slices.SortFunc(out, func(a, b Entry) int {
+		return cmp.Or(strings.Compare(a.Alias, b.Alias), strings.Compare(a.Host, b.Host))
+	})
 	return out
 }
 
@@ -296,7 +298,9 @@ func (r *Registry) SaveIfChanged(dir string, now time.Time) error {
 	}
 	r.dirty = false
 	r.mu.Unlock()
-	slices.SortFunc(list, func(a, b Entry) int { return cmp.Or(strings.Compare(a.Alias, b.Alias), strings.Compare(a.Host, b.Host)) })
+	slices.SortFunc(list, func(a, b Entry) int {
+		return cmp.Or(strings.Compare(a.Alias, b.Alias), strings.Compare(a.Host, b.Host))
+	})
 	b, err := json.MarshalIndent(list, "", "  ")
 	if err == nil {
 		err = writeAtomic(dir, File, append(b, '\n'))
