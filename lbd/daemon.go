@@ -27,6 +27,7 @@ import (
 	"github.com/lbd-project/lbd/lbd/managed"
 	"github.com/lbd-project/lbd/lbd/override"
 	"github.com/lbd-project/lbd/lbd/push"
+	"github.com/lbd-project/lbd/lbd/registry"
 	"github.com/lbd-project/lbd/lbd/snmp"
 )
 
@@ -66,6 +67,10 @@ type Daemon struct {
 	// edits are operators' override edits waiting for their alias's cycle.
 	edits admin.Queue
 	push  push.Limiter
+	// reg holds the members' self-registrations; regEvents are changes
+	// not yet told to the observers.
+	reg       *registry.Registry
+	regEvents []registry.Event
 	// embedded is the embedded DNS server while it runs (for /healthz).
 	embedded *dnsserver.Server
 	// health is each DNS server's (view's) health (package lbd/health).
@@ -141,6 +146,9 @@ func New(cfg *config.Compiled, hostname string, log logrus.FieldLogger) (*Daemon
 		return nil, err
 	}
 	d.names = m
+	if d.reg, err = registry.Load(cfg.LBD.StateDir); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -315,6 +323,9 @@ type ViewResult struct {
 type CycleReport struct {
 	MayWrite bool
 	Aliases  []AliasResult
+	// Registrations are the changes of the registered members since the
+	// last cycle (added, changed, expired), for the audit log.
+	Registrations []registry.Event
 	// Polls are the cycle's SNMP replies by member address (metrics:
 	// Reply.Result); read-only.
 	Polls map[netip.Addr]snmp.Reply
@@ -490,7 +501,12 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	mayWrite, roleChanged := d.mayWrite(now)
 	all = all || roleChanged
 	d.mu.Lock()
-	cfg, poller := d.cfg, d.poller
+	static := d.cfg
+	d.mu.Unlock()
+	registrations := d.expireRegistrations(now, static)
+	cfg, regAddrs := d.withRegistered(static)
+	d.mu.Lock()
+	poller := d.poller
 	// Hold the poller for the whole cycle: a reload meanwhile closes it
 	// only when the cycle is done, instead of failing every poll (every
 	// member unusable would fire the fallback).
@@ -513,24 +529,41 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	}
 	d.mu.Unlock()
 
-	rep := CycleReport{MayWrite: mayWrite}
+	rep := CycleReport{MayWrite: mayWrite, Registrations: registrations}
 	if len(due) == 0 {
-		return rep
+		d.mu.Lock()
+		d.regEvents = registrations // for the next cycle's observers
+		d.mu.Unlock()
+		return CycleReport{MayWrite: mayWrite}
 	}
 
 	// Poll every distinct member once, whatever the number of its aliases.
+	// A registered member that is not also a static member of a due alias
+	// is polled at the addresses it registered, not looked up.
 	hostSet := map[string]bool{}
 	var hosts []string
+	registered := map[string][]netip.Addr{}
 	for _, i := range due {
-		for _, m := range cfg.Params[i].Members {
+		for _, m := range static.Params[i].Members {
 			if !hostSet[m] {
 				hostSet[m] = true
 				hosts = append(hosts, m)
 			}
 		}
 	}
+	for _, i := range due {
+		for _, m := range cfg.Params[i].Members {
+			if !hostSet[m] {
+				hostSet[m] = true
+				registered[m] = regAddrs[m]
+			}
+		}
+	}
 	start := time.Now()
 	resolved, rerrs := poller.ResolveAll(ctx, hosts)
+	for h, a := range registered {
+		resolved[h] = a
+	}
 	for h, err := range rerrs {
 		d.log.WithFields(logrus.Fields{"member": h}).Debug(err)
 	}
@@ -611,14 +644,22 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 
 	d.mu.Lock()
 	d.writing = mayWrite
+	d.mu.Unlock()
+	d.observe(now, static, rep)
+	return rep
+}
+
+// observe tells the observers about a cycle (not in a dry run).
+func (d *Daemon) observe(now time.Time, cfg *config.Compiled, rep CycleReport) {
+	if d.DryRun {
+		return
+	}
+	d.mu.Lock()
 	observers := slices.Clone(d.observers)
 	d.mu.Unlock()
-	if !d.DryRun {
-		for _, o := range observers {
-			o.ObserveCycle(now, cfg, rep)
-		}
+	for _, o := range observers {
+		o.ObserveCycle(now, cfg, rep)
 	}
-	return rep
 }
 
 // allAnswered reports whether some alias of batch had every address of its

@@ -90,13 +90,15 @@ type Registry struct {
 func New() *Registry { return &Registry{entries: map[key]*Entry{}} }
 
 // Offer checks reg, received at now from source, against pol and
-// records it: nil when accepted, else a *Refused.
-func (r *Registry) Offer(now time.Time, source netip.Addr, reg register.Registration, pol Policy) error {
+// records it. err is nil when it was accepted, else a *Refused; changed
+// says that the alias's registered members changed (a new member, or new
+// addresses), not a mere renewal.
+func (r *Registry) Offer(now time.Time, source netip.Addr, reg register.Registration, pol Policy) (changed bool, err error) {
 	e, err := check(now, source, reg, pol)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err == nil {
-		err = r.recordLocked(now, e)
+		changed, err = r.recordLocked(now, e)
 	}
 	var ref *Refused
 	if errors.As(err, &ref) {
@@ -104,10 +106,10 @@ func (r *Registry) Offer(now time.Time, source netip.Addr, reg register.Registra
 			r.stats.Refused = map[string]uint64{}
 		}
 		r.stats.Refused[ref.Reason]++
-		return err
+		return false, err
 	}
 	r.stats.Accepted++
-	return nil
+	return changed, nil
 }
 
 // check validates reg alone (pure).
@@ -162,11 +164,11 @@ func check(now time.Time, source netip.Addr, reg register.Registration, pol Poli
 	return e, nil
 }
 
-func (r *Registry) recordLocked(now time.Time, e Entry) error {
+func (r *Registry) recordLocked(now time.Time, e Entry) (changed bool, err error) {
 	k := key{e.Alias, e.Host}
 	old, ok := r.entries[k]
 	if ok && e.Signed <= old.Signed {
-		return &Refused{ReasonReplay, fmt.Sprintf("time %d is not after the last accepted (%d)", e.Signed, old.Signed)}
+		return false, &Refused{ReasonReplay, fmt.Sprintf("time %d is not after the last accepted (%d)", e.Signed, old.Signed)}
 	}
 	if !ok {
 		n := 0
@@ -176,21 +178,22 @@ func (r *Registry) recordLocked(now time.Time, e Entry) error {
 			}
 		}
 		if n >= MaxPerAlias {
-			return &Refused{ReasonFull, fmt.Sprintf("alias %s has %d registered members already", e.Alias, n)}
+			return false, &Refused{ReasonFull, fmt.Sprintf("alias %s has %d registered members already", e.Alias, n)}
 		}
 		e.Since = now
 		r.entries[k] = &e
 		r.events = append(r.events, Event{Kind: "added", Entry: e})
 		r.dirty = true
-		return nil
+		return true, nil
 	}
 	e.Since = old.Since
-	if !slices.Equal(e.Addrs, old.Addrs) {
+	changed = !slices.Equal(e.Addrs, old.Addrs)
+	if changed {
 		r.events = append(r.events, Event{Kind: "changed", Entry: e})
 		r.dirty = true
 	}
 	*old = e
-	return nil
+	return changed, nil
 }
 
 // Expire forgets the registrations whose TTL passed at now, and those of
@@ -206,6 +209,16 @@ func (r *Registry) Expire(now time.Time, pol Policy) {
 			r.dirty = true
 		}
 	}
+}
+
+// refuseBody counts a request whose body could not be read.
+func (r *Registry) refuseBody() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stats.Refused == nil {
+		r.stats.Refused = map[string]uint64{}
+	}
+	r.stats.Refused[ReasonInvalid]++
 }
 
 // Events returns and forgets the events since the last call, in order.

@@ -39,6 +39,8 @@ type Snapshot struct {
 	Servers map[string]health.Server `json:"servers"`
 	// Push counts push notifications.
 	Push PushStats `json:"push"`
+	// Register counts member self-registrations.
+	Register RegisterStats `json:"register"`
 }
 
 // Lease is one zone's lease as this instance last saw it.
@@ -91,6 +93,9 @@ type Member struct {
 	// is when it took that load.
 	Stale     bool      `json:"stale,omitempty"`
 	LoadSince time.Time `json:"load_since,omitzero"`
+	// RegisteredUntil is, for a member that registered itself, when its
+	// registration expires without renewal.
+	RegisteredUntil time.Time `json:"registered_until,omitzero"`
 }
 
 // PushStats counts push notifications (for status and metrics).

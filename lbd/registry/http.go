@@ -1,0 +1,57 @@
+package registry
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/lbd-project/lbd/internal/register"
+)
+
+// Handler serves POST register.Path: each registration of the request is
+// offered to r under the policy in force (policy()), and changed is told
+// the aliases whose registered members changed (added, or new addresses),
+// so that they are evaluated at once. The source address is the TCP peer's
+// (a proxy's headers are not believed). The reply is 200 when every
+// registration was accepted, 403 when one was refused, 400 for a body that
+// is not a request; its Results say which.
+func Handler(r *Registry, policy func() Policy, changed func(aliases []string)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		host, _, err := net.SplitHostPort(req.RemoteAddr)
+		source, perr := netip.ParseAddr(host)
+		if err != nil || perr != nil {
+			http.Error(w, "no source address", http.StatusBadRequest)
+			return
+		}
+		var in register.Request
+		if err := json.NewDecoder(http.MaxBytesReader(w, req.Body, register.MaxBody)).Decode(&in); err != nil {
+			r.refuseBody()
+			http.Error(w, "bad request body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		pol := policy()
+		now := time.Now()
+		out := register.Reply{Results: make([]register.Result, len(in.Registrations))}
+		code := http.StatusOK
+		var aliases []string
+		for i, reg := range in.Registrations {
+			out.Results[i] = register.Result{Alias: reg.Alias, OK: true}
+			ch, err := r.Offer(now, source, reg, pol)
+			if err != nil {
+				out.Results[i] = register.Result{Alias: reg.Alias, Error: err.Error()}
+				code = http.StatusForbidden
+			} else if ch && !slices.Contains(aliases, normName(reg.Alias)) {
+				aliases = append(aliases, normName(reg.Alias))
+			}
+		}
+		if len(aliases) > 0 && changed != nil {
+			changed(aliases)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		json.NewEncoder(w).Encode(out)
+	})
+}
