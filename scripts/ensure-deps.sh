@@ -12,9 +12,9 @@ declare -A pkg=(
   [knotd]=knot [kdig]=knot-dnsutils
   [pdns_server]=pdns-server [pdnsutil]=pdns-server [sqlite3]=sqlite3
   [promtool]=prometheus [lintian]=lintian [man]=man-db
-  [chromium]=chromium
+  [chromium]=chromium [haproxy]=haproxy
 )
-want=(named nsupdate dig snmpget snmpd knotd kdig pdns_server pdnsutil sqlite3 promtool lintian man chromium)
+want=(named nsupdate dig snmpget snmpd knotd kdig pdns_server pdnsutil sqlite3 promtool lintian man chromium haproxy)
 # data file → Debian package (PowerDNS's SQLite backend and its schema; a
 # font for Chromium's screenshots)
 declare -A filepkg=(
@@ -39,7 +39,7 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   apt-get update -qq >&2
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
   # Debian starts the daemons it installs; the tests start their own.
-  for s in named bind9 snmpd knot pdns prometheus; do
+  for s in named bind9 snmpd knot pdns prometheus haproxy; do
     (systemctl stop "$s" || service "$s" stop) >/dev/null 2>&1 || true
   done
   exit 0

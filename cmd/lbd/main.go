@@ -124,6 +124,9 @@ func run() int {
 	d.AddObserver(hist)
 	d.Handle("/", statuspage.Handler(d, hist))
 
+	// [[render]] files after every cycle (docs/operations.md, "Rendering proxy configuration").
+	startRender(ctx, d, m, auditLog, log)
+
 	go reloadOnSIGHUP(*configPath, d, m, logOut, auditLog, log)
 	log.WithFields(logrus.Fields{"config": *configPath, "aliases": len(cfg.Aliases), "master": d.IsMaster()}).Info("lbd starting")
 	if err := d.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
