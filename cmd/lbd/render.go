@@ -18,8 +18,9 @@ import (
 // round is logged, counted in lbd_render_total and, when a file was
 // replaced, written to the audit log. m and auditLog may be nil. A
 // configuration without [[render]] costs nothing: the observer does not
-// wake the worker.
-func startRender(ctx context.Context, d *lbd.Daemon, m *metrics.Collector, auditLog *audit.Log, log logrus.FieldLogger) {
+// wake the worker. wait returns once the worker has stopped (after ctx
+// ended; a command still running is killed with its process group).
+func startRender(ctx context.Context, d *lbd.Daemon, m *metrics.Collector, auditLog *audit.Log, log logrus.FieldLogger) (wait func()) {
 	waiting := ""
 	r := renderer.New(d, func(round renderer.Round) {
 		if len(round.Pending) > 0 {
@@ -48,12 +49,19 @@ func startRender(ctx context.Context, d *lbd.Daemon, m *metrics.Collector, audit
 			case res.Err != nil:
 				f.Error(res.Err, " (the previous file is kept)")
 			case res.Replaced:
-				f.WithField("bytes", res.Size).Info("render: file replaced and reloaded")
+				f.WithFields(logrus.Fields{"bytes": res.Size, "reloaded": res.Reloaded}).Info("render: file replaced")
+			case res.Reloaded:
+				f.Info("render: reload retried and succeeded")
 			default:
 				f.Debug("render: unchanged")
 			}
 		}
 	})
 	d.AddObserver(r)
-	go r.Run(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Run(ctx)
+	}()
+	return func() { <-done }
 }

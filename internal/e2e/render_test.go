@@ -125,3 +125,44 @@ check_cmd = "echo refused by the test >&2; exit 1"
 	assert.Contains(t, string(al), `"file":"`+out+`"`)
 	assert.NotContains(t, string(al), refused, "a refused file is not audited")
 }
+
+// Rendering runs on every instance: a passive slave, which does not write
+// DNS, renders the same membership as the master and follows a drain.
+func TestRenderOnPassiveSlave(t *testing.T) {
+	agents := startThreeAgents(t)
+	dir := t.TempDir()
+	tmpl := filepath.Join(dir, "members.tmpl")
+	require.NoError(t, os.WriteFile(tmpl, []byte("{{range .Aliases}}{{.Name}}:{{range .Published}} {{.Host}}{{end}}\n{{end}}"), 0o644))
+	section := func(out string) string {
+		return fmt.Sprintf("\n[[render]]\ntemplate = %q\noutput = %q\n", tmpl, out)
+	}
+	outM, outS := filepath.Join(dir, "master.txt"), filepath.Join(dir, "slave.txt")
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "127.0.0.1"))
+	masterHTTP := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "127.0.0.1"))
+	slaveHTTP := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "127.0.0.1"))
+	members := []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}
+	mcfg := writeLBDConfig(t, lbdOpts{Role: "master", Embedded: addr, DataDir: t.TempDir(), SNMPPort: agents[0].Port,
+		HTTP: masterHTTP, Polling: "200ms", Alias: alias, Members: members, BestHosts: 2, Extra: section(outM)})
+	scfg := writeLBDConfig(t, lbdOpts{Role: "slave", Server: addr, SNMPPort: agents[0].Port, HTTP: slaveHTTP,
+		URL: "http://" + masterHTTP + "/load-balancing/heartbeat", StaleAfter: "30s",
+		Polling: "200ms", Alias: alias, Members: members, BestHosts: 2, Extra: section(outS)})
+	startLBD(t, "-config", mcfg, "-hostname", "master.test")
+	waitHTTP(t, "http://"+masterHTTP+"/status")
+	startLBD(t, "-config", scfg, "-hostname", "slave.test")
+	waitHTTP(t, "http://"+slaveHTTP+"/status")
+
+	both := func(want string) {
+		t.Helper()
+		waitFor(t, 30*time.Second, func() bool {
+			m, _ := os.ReadFile(outM)
+			s, _ := os.ReadFile(outS)
+			return string(m) == want && string(s) == want
+		})
+	}
+	both(alias + ": 127.0.0.2 127.0.0.3\n")
+	agents[0].nologin(t, true)
+	both(alias + ": 127.0.0.3 127.0.0.4\n")
+	agents[0].nologin(t, false)
+	both(alias + ": 127.0.0.2 127.0.0.3\n")
+	assert.Contains(t, statusOf(t, "http://"+slaveHTTP+"/status"), `"writing": false`, "the slave stayed passive")
+}

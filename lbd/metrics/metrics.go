@@ -10,7 +10,7 @@
 // scrape.
 //
 // Label cardinality is bounded by the configuration: alias, DNS server (and
-// view) and zone labels only. Members are never a label: a farm has
+// view), zone and [[render]] output labels only. Members are never a label: a farm has
 // thousands, and their loads are in /status.
 package metrics
 
@@ -255,6 +255,15 @@ func (c *Collector) forgetRemoved(cfg *config.Compiled) {
 			for _, v := range []*prometheus.CounterVec{c.drift, c.errors, c.writes} {
 				v.DeleteLabelValues(p.Name)
 			}
+		}
+	}
+	outputs := map[string]bool{}
+	for _, r := range cfg.Renders {
+		outputs[r.Output] = true
+	}
+	for _, r := range c.seen.Renders {
+		if !outputs[r.Output] {
+			c.renders.DeletePartialMatch(prometheus.Labels{"output": r.Output})
 		}
 	}
 	servers := map[string]bool{}

@@ -85,6 +85,8 @@ type Result struct {
 	// Replaced: the output file now has the new content (Stage Replaced
 	// or Reload).
 	Replaced bool
+	// Reloaded: reload_cmd ran and succeeded.
+	Reloaded bool
 	// Size is the rendered size in bytes.
 	Size int
 	Err  error
@@ -160,6 +162,7 @@ func (t *Target) Apply(ctx context.Context, d Data, forceReload bool) Result {
 			if err := t.Reload.Run(ctx, t.timeout(), CommandData{File: t.Output, Output: t.Output}); err != nil {
 				return fail(Reload, err)
 			}
+			res.Reloaded = true
 		}
 		return res
 	}
@@ -183,6 +186,7 @@ func (t *Target) Apply(ctx context.Context, d Data, forceReload bool) Result {
 		if err := t.Reload.Run(ctx, t.timeout(), CommandData{File: t.Output, Output: t.Output}); err != nil {
 			return fail(Reload, err)
 		}
+		res.Reloaded = true
 	}
 	res.Stage = Replaced
 	return res

@@ -159,6 +159,7 @@ func TestApplyWritesChecksAndReloadsOnlyOnChange(t *testing.T) {
 	require.NoError(t, res.Err)
 	assert.Equal(t, Replaced, res.Stage)
 	assert.True(t, res.Replaced)
+	assert.True(t, res.Reloaded)
 	want := "server a1.example.org 192.0.2.1\nserver a2.example.org 192.0.2.2\nserver b1.example.org 192.0.2.11\n"
 	assert.Equal(t, want, f.content(t))
 	assert.Equal(t, len(want), res.Size)
@@ -250,6 +251,7 @@ func TestApplyReloadFailureIsReportedAndRetried(t *testing.T) {
 	res = f.t.Apply(ctx, farm(), true)
 	require.NoError(t, res.Err)
 	assert.Equal(t, Unchanged, res.Stage)
+	assert.True(t, res.Reloaded)
 	assert.Equal(t, "reload\nreload\nreload\n", f.callLog())
 }
 
