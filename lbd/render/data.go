@@ -25,7 +25,9 @@ type Alias struct {
 	Name string
 	Zone string
 	// Published are the members the alias's last decision publishes in
-	// DNS (on a passive slave: what it would publish). Usable are the
+	// DNS (on a passive slave: what it would publish; while the fallback
+	// keep leaves DNS as it was, the members published before, see
+	// renderer.CarryKept). Usable are the
 	// members with a usable load and an address, published or not.
 	// Members are every member as last evaluated. All are sorted by host.
 	Published []Member

@@ -2,6 +2,7 @@ package renderer
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/lbd-project/lbd/lbd"
@@ -18,9 +19,10 @@ type Source interface {
 // Round is one pass over the targets of a configuration.
 type Round struct {
 	At time.Time
-	// Pending names the aliases without a decision yet: nothing was
+	// Pending names the aliases without a decision yet, or whose
+	// fallback keep fired before anything was rendered: nothing was
 	// rendered (Results is empty), so that a proxy is not emptied before
-	// lbd knows the membership.
+	// lbd knows what DNS publishes.
 	Pending []string
 	Results []render.Result
 }
@@ -33,6 +35,8 @@ type Renderer struct {
 	// reload names the outputs whose last reload failed: it is retried
 	// in the next round even when the content is unchanged.
 	reload map[string]bool
+	// last is the data of the last round that rendered (CarryKept).
+	last *render.Data
 }
 
 // New returns a renderer reading src and handing every round to report
@@ -72,14 +76,19 @@ func (r *Renderer) Run(ctx context.Context) {
 	}
 }
 
-// Once does one round over cfg's targets now (Run's step, also for tests).
+// Once does one round over cfg's targets now (Run's step, also for tests;
+// not concurrently with Run).
 func (r *Renderer) Once(ctx context.Context, cfg *config.Compiled) Round {
 	snap := r.src.Snapshot()
 	data, pending := FromSnapshot(snap)
-	round := Round{At: snap.At, Pending: pending}
-	if len(pending) > 0 {
+	data, unknown := CarryKept(r.last, data)
+	pending = append(pending, unknown...)
+	slices.Sort(pending)
+	round := Round{At: snap.At, Pending: slices.Compact(pending)}
+	if len(round.Pending) > 0 {
 		return round
 	}
+	r.last = &data
 	live := map[string]bool{}
 	for _, t := range cfg.Renders {
 		live[t.Output] = true

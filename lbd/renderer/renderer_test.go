@@ -174,3 +174,70 @@ func TestObserveCycleCoalesces(t *testing.T) {
 	assert.Empty(t, rounds, "one round for the coalesced cycles")
 	assert.FileExists(t, out)
 }
+
+func TestCarryKept(t *testing.T) {
+	prev, _ := FromSnapshot(snapshot())
+	// Every member of www unusable now, fallback keep: DNS keeps a and b.
+	s := snapshot()
+	w := &s.Aliases[0]
+	w.Hosts, w.Fallback = []string{}, FallbackKeep
+	for i := range w.Members {
+		w.Members[i].Load, w.Members[i].Published = -1, false
+	}
+	w.Members = w.Members[1:] // c is no longer evaluated (a reload dropped it); it was not published
+	next, pending := FromSnapshot(s)
+	require.Empty(t, pending)
+	require.Empty(t, next.Alias("www.example.org").Published, "the decision publishes nothing")
+
+	for _, tc := range []struct {
+		name      string
+		prev      *render.Data
+		published []string
+		unknown   []string
+	}{
+		{"nothing rendered before", nil, []string{}, []string{"www.example.org"}},
+		{"rendered before", &prev, []string{"a.example.org", "b.example.org"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, unknown := CarryKept(tc.prev, next)
+			assert.Equal(t, tc.unknown, unknown)
+			www := got.Alias("www.example.org")
+			assert.Equal(t, tc.published, hosts(www.Published))
+			assert.Empty(t, www.Usable)
+			for _, m := range www.Published {
+				assert.Equal(t, -1, m.Load, "the member as evaluated now")
+				assert.True(t, m.Published)
+			}
+			assert.Equal(t, next.Alias("api.example.org"), got.Alias("api.example.org"), "other aliases as they are")
+		})
+	}
+	assert.Empty(t, next.Alias("www.example.org").Published, "next is not changed")
+	for _, m := range next.Alias("www.example.org").Members {
+		assert.False(t, m.Published)
+	}
+}
+
+func TestOnceUnderFallbackKeep(t *testing.T) {
+	cfg, out := compiled(t, "")
+	src := &fakeSource{s: snapshot()}
+	r := New(src, nil)
+	ctx := context.Background()
+	// Keep fires at start-up: what DNS serves is unknown, nothing is written.
+	src.s.Aliases[0].Hosts, src.s.Aliases[0].Fallback = []string{}, FallbackKeep
+	round := r.Once(ctx, cfg)
+	assert.Equal(t, []string{"www.example.org"}, round.Pending)
+	assert.NoFileExists(t, out)
+	// Members usable: rendered; then keep fires: the file does not change.
+	src.s = snapshot()
+	round = r.Once(ctx, cfg)
+	require.Len(t, round.Results, 1)
+	assert.Equal(t, render.Replaced, round.Results[0].Stage)
+	src.s.Aliases[0].Hosts, src.s.Aliases[0].Fallback = []string{}, FallbackKeep
+	round = r.Once(ctx, cfg)
+	require.Empty(t, round.Pending)
+	require.Len(t, round.Results, 1)
+	assert.Equal(t, render.Unchanged, round.Results[0].Stage, "DNS is kept, so is the file")
+	b, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Equal(t, "api.example.org:\nwww.example.org: 192.0.2.1 192.0.2.2\n", string(b))
+}

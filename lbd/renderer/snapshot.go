@@ -70,3 +70,47 @@ func member(m status.Member, published bool) render.Member {
 	mb.Usable = choice.Usable(m.Load) && len(mb.Addrs) > 0
 	return mb
 }
+
+// FallbackKeep is the fallback rule that leaves DNS as it is (status.Alias
+// Fallback "keep").
+const FallbackKeep = "keep"
+
+// CarryKept makes next say what DNS serves for the aliases whose fallback
+// keep fired (no usable member: DNS is left as it was, and the decision
+// publishes nothing): their published members are those of prev, the data
+// last rendered, looked up in next's members (prev's copy for a member no
+// longer evaluated). Unknown names the aliases for which prev has nothing
+// (keep fired before anything was rendered): what DNS serves is not known,
+// so a caller should not render yet. prev may be nil. Pure: next is
+// copied, not changed.
+func CarryKept(prev *render.Data, next render.Data) (render.Data, []string) {
+	var unknown []string
+	out := next
+	out.Aliases = slices.Clone(next.Aliases)
+	for i := range out.Aliases {
+		a := &out.Aliases[i]
+		if a.Fallback != FallbackKeep {
+			continue
+		}
+		var was *render.Alias
+		if prev != nil {
+			was = prev.Alias(a.Name)
+		}
+		if was == nil {
+			unknown = append(unknown, a.Name)
+			continue
+		}
+		a.Members = slices.Clone(a.Members)
+		a.Published = []render.Member{}
+		for _, p := range was.Published {
+			k := slices.IndexFunc(a.Members, func(m render.Member) bool { return m.Host == p.Host })
+			if k < 0 {
+				a.Published = append(a.Published, p)
+				continue
+			}
+			a.Members[k].Published = true
+			a.Published = append(a.Published, a.Members[k])
+		}
+	}
+	return out, unknown
+}
