@@ -125,9 +125,15 @@ func run() int {
 	d.AddObserver(hist)
 	d.Handle("/", statuspage.Handler(d, hist))
 
+	// [[render]] files after every cycle (docs/operations.md, "Rendering proxy configuration").
+	waitRender := startRender(ctx, d, m, auditLog, log)
+
 	go reloadOnSIGHUP(*configPath, d, m, logOut, auditLog, log)
 	log.WithFields(logrus.Fields{"config": *configPath, "aliases": len(cfg.Aliases), "master": d.IsMaster()}).Info("lbd starting")
-	if err := d.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	err = d.Run(ctx)
+	stop() // d.Run also returns on error: end the render worker too
+	waitRender()
+	if err != nil && !errors.Is(err, context.Canceled) {
 		log.Error(err)
 		return 1
 	}

@@ -1,6 +1,7 @@
 // Package audit writes lbd's audit log ([lbd] audit_log, docs/operations.md):
 // one JSON line per membership change written to DNS (per member, per DNS
-// server), per override set, cleared or expired, and per role change. It is
+// server), per override set, cleared or expired, per role change and per file
+// replaced by a [[render]] section (Rendered). It is
 // an lbd.Observer; Reopen (on SIGHUP) reopens the file after rotation.
 package audit
 
@@ -23,7 +24,7 @@ import (
 // event are left out.
 type Event struct {
 	Time     time.Time `json:"time"`
-	Event    string    `json:"event"` // "member", "override", "role"
+	Event    string    `json:"event"` // "member", "override", "role", "render"
 	Instance string    `json:"instance"`
 	Role     string    `json:"role"` // "master", "slave-writing", "slave-passive"
 
@@ -38,6 +39,9 @@ type Event struct {
 	Rule   string `json:"rule,omitempty"`
 	Server string `json:"server,omitempty"`
 	Serial uint32 `json:"serial,omitempty"`
+	// File is the file a "render" event replaced; Size its new size.
+	File string `json:"file,omitempty"`
+	Size int    `json:"size,omitempty"`
 
 	Override *override.Override `json:"override,omitempty"`
 }
@@ -106,6 +110,16 @@ func (l *Log) ObserveCycle(now time.Time, cfg *config.Compiled, rep lbd.CycleRep
 		events[i].Time, events[i].Instance, events[i].Role = now, l.instance, role
 		l.write(events[i])
 	}
+}
+
+// Rendered logs a "render" event: a [[render]] output was replaced with
+// size bytes; change is "replaced", or "reload_failed" when the reload
+// command failed after the file was replaced (reason: the error).
+func (l *Log) Rendered(now time.Time, file string, size int, change, reason string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.write(Event{Time: now, Event: "render", Instance: l.instance, Role: l.role, File: file, Size: size,
+		Change: change, Reason: reason})
 }
 
 func roleOf(master, writing bool) string {

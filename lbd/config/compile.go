@@ -8,6 +8,7 @@ import (
 
 	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/internal/tomlconf"
+	"github.com/lbd-project/lbd/lbd/render"
 )
 
 // Compiled is a validated configuration compiled once into what the daemon
@@ -29,6 +30,8 @@ type Compiled struct {
 	Owner string
 	// LeaseTTL is a slave's lease lifetime (dns.lease_ttl or its default).
 	LeaseTTL time.Duration
+	// Renders are the [[render]] sections compiled, in file order.
+	Renders []*render.Target
 }
 
 // MaxFileSize bounds lbd's configuration file: it lists every member of
@@ -87,7 +90,7 @@ func Compile(cfg Spec) (*Compiled, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Compiled{Spec: cfg}
+	c := &Compiled{Spec: cfg, Renders: cfg.renders}
 	for i := range cfg.Aliases {
 		p, _ := cfg.params(i)
 		c.Params = append(c.Params, p)

@@ -18,6 +18,7 @@ import (
 	"github.com/lbd-project/lbd/heartbeat"
 	"github.com/lbd-project/lbd/internal/tomlconf"
 	"github.com/lbd-project/lbd/internal/tsig"
+	"github.com/lbd-project/lbd/lbd/render"
 	"github.com/lbd-project/lbd/lbd/snmp"
 )
 
@@ -33,12 +34,17 @@ type Spec struct {
 	// Authoritative, when present, runs the embedded authoritative DNS
 	// server (package dnsserver) in-process.
 	Authoritative *AuthoritativeSection `toml:"authoritative"`
+	// Render are the files rendered from the membership after every
+	// cycle ([[render]], render.go).
+	Render []RenderSection `toml:"render"`
 
 	// File is the path the configuration was read from.
 	File string `toml:"-"`
 	doc  *tomlconf.Doc
 	// warnings are problems that do not stop lbd (Warnings).
 	warnings []string
+	// renders are the [[render]] sections compiled by Validate.
+	renders []*render.Target
 }
 
 // LBDSection is [lbd].
@@ -264,7 +270,7 @@ func (c *Spec) Validate() error {
 	c.warnings = nil
 	var errs []error
 	for _, f := range []func() []error{c.validateLBD, c.validateHeartbeat, c.validateDNS, c.validateSNMP,
-		c.validateAuthoritative, c.validateAliases, c.validateAdmin, c.validateRegister} {
+		c.validateAuthoritative, c.validateAliases, c.validateAdmin, c.validateRegister, c.validateRender} {
 		errs = append(errs, f()...)
 	}
 	return errors.Join(errs...)

@@ -10,7 +10,7 @@
 // scrape.
 //
 // Label cardinality is bounded by the configuration: alias, DNS server (and
-// view) and zone labels only. Members are never a label: a farm has
+// view), zone and [[render]] output labels only. Members are never a label: a farm has
 // thousands, and their loads are in /status.
 package metrics
 
@@ -64,6 +64,7 @@ type Collector struct {
 	drift      *prometheus.CounterVec
 	errors     *prometheus.CounterVec
 	writes     *prometheus.CounterVec
+	renders    *prometheus.CounterVec
 	counters   []prometheus.Collector
 	master     *prometheus.Desc
 	writing    *prometheus.Desc
@@ -103,7 +104,10 @@ func New(src Source) *Collector {
 		Help: "Evaluations of the alias that failed on at least one DNS server (read, update or lease)."}, []string{"alias"})
 	c.writes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lbd_alias_updates_total",
 		Help: "Evaluations of the alias that updated at least one DNS server."}, []string{"alias"})
-	c.counters = []prometheus.Collector{c.cycle, c.polls, c.updates, c.queries, c.drift, c.errors, c.writes}
+	c.renders = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lbd_render_total",
+		Help: "Rounds of a [[render]] output after a cycle by result (unchanged, replaced, template_error, read_error, write_error, check_failed, reload_failed)."},
+		[]string{"output", "result"})
+	c.counters = []prometheus.Collector{c.cycle, c.polls, c.updates, c.queries, c.drift, c.errors, c.writes, c.renders}
 	for _, r := range snmp.PollResults {
 		c.polls.WithLabelValues(r)
 	}
@@ -221,6 +225,12 @@ func (c *Collector) ObserveCycle(now time.Time, cfg *config.Compiled, rep lbd.Cy
 	}
 }
 
+// ObserveRender counts one round of a [[render]] output with its result
+// (a render.Stage).
+func (c *Collector) ObserveRender(output, result string) {
+	c.renders.WithLabelValues(output, result).Inc()
+}
+
 // forgetRemoved deletes the series of aliases and servers cfg no longer
 // has (c.mu held), so that a reload does not leave them behind.
 func (c *Collector) forgetRemoved(cfg *config.Compiled) {
@@ -245,6 +255,15 @@ func (c *Collector) forgetRemoved(cfg *config.Compiled) {
 			for _, v := range []*prometheus.CounterVec{c.drift, c.errors, c.writes} {
 				v.DeleteLabelValues(p.Name)
 			}
+		}
+	}
+	outputs := map[string]bool{}
+	for _, r := range cfg.Renders {
+		outputs[r.Output] = true
+	}
+	for _, r := range c.seen.Renders {
+		if !outputs[r.Output] {
+			c.renders.DeletePartialMatch(prometheus.Labels{"output": r.Output})
 		}
 	}
 	servers := map[string]bool{}

@@ -52,7 +52,7 @@ var packages = []pkgDef{
 			"the master's heartbeat goes stale.",
 		cmd: "lbd", unit: "lbd.service", conffiles: []string{"lbd.toml"},
 		docs:     []string{"README.md", "docs/protocol.md", "docs/design.md", "docs/operations.md"},
-		examples: []string{"etc/lbd-embedded.toml"},
+		examples: []string{"etc/lbd-embedded.toml", "etc/haproxy-backend.tmpl"},
 		man:      []string{"lbd.8", "lbd.toml.5"},
 		user:     "lbd", home: "/var/lib/lbd",
 	},
