@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/lbd-project/lbd/heartbeat"
+	"github.com/lbd-project/lbd/internal/register"
 	"github.com/lbd-project/lbd/lbd/admin"
 	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/override"
+	"github.com/lbd-project/lbd/lbd/registry"
 	"github.com/sirupsen/logrus"
 )
 
@@ -22,6 +24,7 @@ func (d *Daemon) Handler() http.Handler {
 	mux.HandleFunc("/healthz", d.serveHealth)
 	mux.HandleFunc("/status", d.serveStatus)
 	admin.Routes(mux, adminBackend{d})
+	mux.Handle("POST "+register.Path, registry.Handler(d.reg, d.registerPolicy, d.onRegistered))
 	d.mu.Lock()
 	for _, rt := range d.routes {
 		mux.Handle(rt.pattern, rt.h)
@@ -64,10 +67,14 @@ func (d *Daemon) serveHealth(w http.ResponseWriter, r *http.Request) {
 // adminBackend is the daemon as the admin API sees it.
 type adminBackend struct{ d *Daemon }
 
+// Config is the configuration with the registered members, so that they
+// can be drained too.
 func (b adminBackend) Config() *config.Compiled {
 	b.d.mu.Lock()
-	defer b.d.mu.Unlock()
-	return b.d.cfg
+	cfg := b.d.cfg
+	b.d.mu.Unlock()
+	cfg, _ = b.d.withRegistered(cfg)
+	return cfg
 }
 
 func (b adminBackend) Writing() bool {

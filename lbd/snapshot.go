@@ -47,7 +47,7 @@ func (d *Daemon) Snapshot() status.Snapshot {
 	s := status.Snapshot{At: time.Now(), Host: d.hostname, Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname),
 		Writing: d.writing, Fencing: cfg.DNS.Fencing, LastBeat: d.follower.LastBeat(),
 		Authenticated: cfg.Heartbeat.Key() != nil, Counter: d.verifier.Highest(), Servers: map[string]health.Server{},
-		Push: d.push.Stats()}
+		Push: d.push.Stats(), Register: d.reg.Stats()}
 	for _, v := range cfg.Views {
 		s.Servers[v.String()] = d.health[v.String()]
 	}
@@ -68,7 +68,24 @@ func (d *Daemon) Snapshot() status.Snapshot {
 		if st == nil {
 			continue
 		}
-		s.Aliases = append(s.Aliases, aliasSnapshot(s.At, cfg, p, st))
+		a := aliasSnapshot(s.At, cfg, p, st)
+		if p.Register {
+			until := map[string]time.Time{}
+			for _, e := range d.reg.Members(p.Name) {
+				until[e.Host] = e.Expires
+			}
+			for _, m := range p.Members {
+				delete(until, m) // a static member that registered too is counted once
+			}
+			a.Configured += len(until)
+			for _, e := range d.reg.Members(p.Name) {
+				until[e.Host] = e.Expires
+			}
+			for k := range a.Members {
+				a.Members[k].RegisteredUntil = until[a.Members[k].Host]
+			}
+		}
+		s.Aliases = append(s.Aliases, a)
 	}
 	return s
 }

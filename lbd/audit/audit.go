@@ -1,7 +1,8 @@
 // Package audit writes lbd's audit log ([lbd] audit_log, docs/operations.md):
 // one JSON line per membership change written to DNS (per member, per DNS
-// server), per override set, cleared or expired, per role change and per file
-// replaced by a [[render]] section (Rendered). It is
+// server), per override set, cleared or expired, per role change, per
+// member registration added, changed or expired, and per file replaced by
+// a [[render]] section (Rendered). It is
 // an lbd.Observer; Reopen (on SIGHUP) reopens the file after rotation.
 package audit
 
@@ -24,7 +25,7 @@ import (
 // event are left out.
 type Event struct {
 	Time     time.Time `json:"time"`
-	Event    string    `json:"event"` // "member", "override", "role", "render"
+	Event    string    `json:"event"` // "member", "override", "role", "render", "registration"
 	Instance string    `json:"instance"`
 	Role     string    `json:"role"` // "master", "slave-writing", "slave-passive"
 
@@ -44,6 +45,11 @@ type Event struct {
 	Size int    `json:"size,omitempty"`
 
 	Override *override.Override `json:"override,omitempty"`
+
+	// Registration events: the member's registered addresses and when the
+	// registration expires without renewal.
+	Addresses []string  `json:"addresses,omitempty"`
+	Until     time.Time `json:"until,omitzero"`
 }
 
 // Log is the audit log. Its zero value is not usable: use Open.
@@ -101,6 +107,13 @@ func (l *Log) ObserveCycle(now time.Time, cfg *config.Compiled, rep lbd.CycleRep
 			events = append(events, Event{Event: "role", Change: role})
 		}
 		l.role = role
+	}
+	for _, e := range rep.Registrations {
+		ev := Event{Event: "registration", Alias: e.Entry.Alias, Member: e.Entry.Host, Change: e.Kind, Until: e.Entry.Expires}
+		for _, a := range e.Entry.Addrs {
+			ev.Addresses = append(ev.Addresses, a.String())
+		}
+		events = append(events, ev)
 	}
 	for _, r := range rep.Aliases {
 		events = append(events, l.overrideEvents(now, r)...)

@@ -80,6 +80,8 @@ type Collector struct {
 	lastChange *prometheus.Desc
 	stale      *prometheus.Desc
 	overrides  *prometheus.Desc
+	registered *prometheus.Desc
+	registers  *prometheus.Desc
 }
 
 // New returns a collector reading src at scrape time. Feed it with
@@ -126,6 +128,8 @@ func New(src Source) *Collector {
 	c.lastChange = prometheus.NewDesc("lbd_alias_last_change_timestamp_seconds", "Unix time the alias's published members last changed (absent before the first decision).", alias, nil)
 	c.stale = prometheus.NewDesc("lbd_alias_stale_members", "Published members of the alias whose usable load has not changed for [lbd] stale_load_after (a stuck metric?).", alias, nil)
 	c.overrides = prometheus.NewDesc("lbd_alias_overrides", "Overrides (drains) in force for members of the alias.", alias, nil)
+	c.registered = prometheus.NewDesc("lbd_alias_registered_members", "Members of the alias (members_from = \"register\") whose registration is in force.", alias, nil)
+	c.registers = prometheus.NewDesc("lbd_registrations_total", "Member self-registrations received, by result: accepted, or the reason of the refusal (bad_signature, no_secret, alias_not_registering, replay, clock_skew, source_address, invalid, too_many).", []string{"result"}, nil)
 	return c
 }
 
@@ -284,7 +288,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		col.Describe(ch)
 	}
 	for _, d := range []*prometheus.Desc{c.master, c.writing, c.beatAge, c.lease, c.members, c.addresses,
-		c.fallback, c.failed, c.lastUpdate, c.lastOK, c.lastEval, c.lastChange, c.stale, c.overrides} {
+		c.fallback, c.failed, c.lastUpdate, c.lastOK, c.lastEval, c.lastChange, c.stale, c.overrides, c.registered, c.registers} {
 		ch <- d
 	}
 }
@@ -334,6 +338,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		stamp(c.lastChange, a.LastChange, a.Name)
 		gauge(c.stale, float64(a.StaleMembers), a.Name)
 		gauge(c.overrides, float64(len(a.Overrides)), a.Name)
+		reg := 0
+		for _, m := range a.Members {
+			if !m.RegisteredUntil.IsZero() {
+				reg++
+			}
+		}
+		gauge(c.registered, float64(reg), a.Name)
+	}
+	ch <- prometheus.MustNewConstMetric(c.registers, prometheus.CounterValue, float64(s.Register.Accepted), "accepted")
+	for reason, n := range s.Register.Refused {
+		ch <- prometheus.MustNewConstMetric(c.registers, prometheus.CounterValue, float64(n), reason)
 	}
 }
 
