@@ -93,6 +93,7 @@ type Compiled struct {
 	rule     Rule
 
 	agentCheck agentCheckSettings
+	register   registerSettings
 }
 
 // Compile builds every check and load of p (so that bad arguments are
@@ -114,6 +115,7 @@ func Compile(p *Plan) (*Compiled, error) {
 	c.engineID, _ = parseEngineID(p.Agent.EngineID)
 	c.agentCheck = compileAgentCheck(p.Agent)
 	pr := &problems{doc: doc}
+	c.register = compileRegister(pr, p.File, p.Agent, p.Aliases)
 	for _, mp := range p.Mappings {
 		m := &Mapping{Default: mp.Default, Name: mp.Name, Aliases: append([]string(nil), mp.Aliases...)}
 		for _, sp := range mp.Steps {

@@ -104,6 +104,25 @@ type AgentConfig struct {
 	// AgentCheckFullLoad is the load at or below which the weight is
 	// 100 %; above it, round(100 × full / load) % (default 100).
 	AgentCheckFullLoad int `toml:"agent_check_full_load"`
+
+	// Register lists lbd HTTP addresses ("host:port") this member
+	// registers itself with, for every alias that has a secret in
+	// RegisterSecretFile (register.go); empty: none.
+	Register []string `toml:"register"`
+	// RegisterSecretFile holds one "alias secret" line per alias
+	// (relative: to the configuration file's directory).
+	RegisterSecretFile string `toml:"register_secret_file"`
+	// RegisterInterval is how often the registrations are renewed
+	// (default 30s); RegisterTTL how long one lasts without renewal
+	// (default 3 × RegisterInterval).
+	RegisterInterval tomlconf.Duration `toml:"register_interval"`
+	RegisterTTL      tomlconf.Duration `toml:"register_ttl"`
+	// RegisterHost is the member name announced (default: the host name);
+	// RegisterAddresses the addresses lbd polls (default: none named, so
+	// lbd uses the address the registration comes from; when set, it is
+	// sent from the first of them).
+	RegisterHost      string   `toml:"register_host"`
+	RegisterAddresses []string `toml:"register_addresses"`
 }
 
 // UserConfig is one SNMPv3 user.
@@ -217,6 +236,7 @@ func (c *Config) Plan(doc *tomlconf.Doc) (*Plan, error) {
 	plan := &Plan{File: c.File, Agent: c.Agent, Doc: doc, Rule: PerAlias}
 	c.planMappings(p, plan)
 	checkAgentCheck(p, a, plan.Aliases)
+	checkRegister(p, a)
 	return plan, p.err()
 }
 

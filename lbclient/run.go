@@ -246,6 +246,7 @@ type Agent struct {
 	ctx    context.Context
 	resp   atomic.Pointer[agent.Responder]
 	push   atomic.Pointer[pusher]
+	reg    atomic.Pointer[registrar]
 	watch  *watcher // nil: no inotify (watch.go)
 	conns  []*net.UDPConn
 	wg     sync.WaitGroup
@@ -327,6 +328,9 @@ func Start(ctx context.Context, cfg *Compiled, log logrus.FieldLogger) (*Agent, 
 	f.Info("lbclient agent started: " + r.String())
 	if p := newPusher(ctx, cfg, log); p != nil {
 		a.push.Store(p)
+	}
+	if r := newRegistrar(ctx, cfg, log); r != nil {
+		a.reg.Store(r)
 	}
 	ev.notify = func(st *State, changed []AliasLoad) {
 		if p := a.push.Load(); p != nil {
@@ -425,6 +429,11 @@ func (a *Agent) Reload(cfg *Compiled) error {
 	if pushChanged(old, cfg) {
 		if p := a.push.Swap(newPusher(a.ctx, cfg, a.log)); p != nil {
 			p.close()
+		}
+	}
+	if registerChanged(old, cfg) {
+		if r := a.reg.Swap(newRegistrar(a.ctx, cfg, a.log)); r != nil {
+			r.close()
 		}
 	}
 	a.cfg = cfg

@@ -41,13 +41,21 @@ type agent struct {
 	IP   string
 	Port int
 	Root string
-	cmd  *exec.Cmd
-	log  *syncBuffer
+	// Config is the lbclient.toml it runs with (rewrite it and SIGHUP).
+	Config string
+	cmd    *exec.Cmd
+	log    *syncBuffer
 }
 
 // startAgent runs bin/lbclient on ip:port serving alias with a constant
 // load, checks nologin, evaluating every 100ms.
 func startAgent(t *testing.T, ip string, port int, alias string, load int) *agent {
+	t.Helper()
+	return startAgentWith(t, ip, port, alias, load, "")
+}
+
+// startAgentWith is startAgent with more [agent] lines (TOML).
+func startAgentWith(t *testing.T, ip string, port int, alias string, load int, agentLines string) *agent {
 	t.Helper()
 	dir := t.TempDir()
 	a := &agent{IP: ip, Port: port, Root: filepath.Join(dir, "root"), log: &syncBuffer{}}
@@ -60,16 +68,17 @@ root = %q
 community = "public"
 users = [{ name = "loadbalancing", auth_protocol = "md5", auth_password = %q }]
 interval = "100ms"
-
+%s
 [[alias]]
 name = %q
 checks = ["nologin"]
 loads = [{ type = "constant", data = "%d" }]
-`, ip, port, a.Root, snmpPassword, alias, load)
+`, ip, port, a.Root, snmpPassword, agentLines, alias, load)
 	path := filepath.Join(dir, "lbclient.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	a.Config = path
 	a.cmd = exec.Command(filepath.Join(binDir, "lbclient"), "-config", path)
 	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
 	if err := a.cmd.Start(); err != nil {
