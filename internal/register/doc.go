@@ -1,5 +1,5 @@
 // Package register is the wire format of member self-registration
-// (docs/protocol.md §10): lbclient announces itself, per alias, to every
+// (docs/protocol.md §9.2): lbclient announces itself, per alias, to every
 // lbd it is told of, and lbd adds the member to aliases configured with
 // members_from = "register".
 //

@@ -361,3 +361,35 @@ func TestLargeConfig(t *testing.T) {
 	_, err = Load(path)
 	require.ErrorContains(t, err, "larger than the 16777216 bytes")
 }
+
+func TestMembersFromRegister(t *testing.T) {
+	dir := t.TempDir()
+	secrets := filepath.Join(dir, "register.secrets")
+	require.NoError(t, os.WriteFile(secrets, []byte("b.example.org register-secret-0123456789\n"), 0o600))
+	regAlias := "[[alias]]\nname = \"b.example.org\"\nmembers_from = \"register\"\n"
+	withLBD := func(lines string) string { return strings.Replace(minimal, "[lbd]\n", "[lbd]\n"+lines, 1) }
+
+	cfg, err := Parse(filepath.Join(dir, "ok.toml"), []byte(withLBD("http_listen = \"127.0.0.1:0\"\nregister_secret_file = \"register.secrets\"\n")+regAlias))
+	require.NoError(t, err, "no static member needed with members_from = \"register\"")
+	assert.True(t, cfg.Params[1].Register)
+	assert.False(t, cfg.Params[0].Register)
+	assert.Equal(t, []byte("register-secret-0123456789"), cfg.RegisterSecrets()["b.example.org"])
+
+	more := cfg.WithMembers(map[int][]string{1: {"node7.example.org", "node7.example.org"}})
+	assert.Equal(t, []string{"node7.example.org"}, more.Params[1].Members, "added once")
+	assert.Empty(t, cfg.Params[1].Members, "the compiled configuration is not modified")
+	assert.Same(t, cfg, cfg.WithMembers(nil))
+
+	for _, c := range []struct{ name, src, want string }{
+		{"needs http_listen", withLBD("register_secret_file = \"register.secrets\"\n") + regAlias, "key alias[1].members_from: registrations arrive over HTTP"},
+		{"needs a secret file", withLBD("http_listen = \"127.0.0.1:0\"\n") + regAlias, "key alias[1].members_from: registrations are signed"},
+		{"bad value", minimal + "[[alias]]\nname = \"b.example.org\"\nmembers = [\"x\"]\nmembers_from = \"dns\"\n", `alias[1].members_from: want "register"`},
+		{"missing secret file", withLBD("http_listen = \"127.0.0.1:0\"\nregister_secret_file = \"nope\"\n") + regAlias, "key lbd.register_secret_file"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse(filepath.Join(dir, "bad.toml"), []byte(c.src))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), c.want)
+		})
+	}
+}
