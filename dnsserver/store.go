@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/lbd-project/lbd/internal/atomicfile"
 	"github.com/miekg/dns"
 )
 
@@ -235,44 +236,6 @@ func decodeSnapshot(b []byte) (uint64, []dns.RR, error) {
 	return seq, rrs, nil
 }
 
-// writeFileAtomic writes data to path through a temporary file: write,
-// fsync, rename, fsync of the directory. A crash leaves either the old or
-// the new content.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 func (z *zone) snapPath() string { return filepath.Join(z.dir, z.base+".snap") }
 func (z *zone) jnlPath() string  { return filepath.Join(z.dir, z.base+".jnl") }
 
@@ -319,7 +282,7 @@ func loadZone(dir string, cz compiledZone) (*zone, error) {
 		if snap, err = encodeSnapshot(0, newZoneData(cz)); err != nil {
 			return nil, fmt.Errorf("zone %s: %w", cz.name, err)
 		}
-		if err := writeFileAtomic(z.snapPath(), snap); err != nil {
+		if err := atomicfile.Write(z.snapPath(), snap, 0o644); err != nil {
 			return nil, fmt.Errorf("zone %s: create snapshot: %w", cz.name, err)
 		}
 	} else if err != nil {
@@ -352,7 +315,7 @@ func loadZone(dir string, cz compiledZone) (*zone, error) {
 	jb, err := os.ReadFile(z.jnlPath())
 	if errors.Is(err, os.ErrNotExist) {
 		jb = []byte(jnlMagic)
-		if err := writeFileAtomic(z.jnlPath(), jb); err != nil {
+		if err := atomicfile.Write(z.jnlPath(), jb, 0o644); err != nil {
 			return nil, fmt.Errorf("zone %s: create journal: %w", cz.name, err)
 		}
 	} else if err != nil {
@@ -472,7 +435,7 @@ func (z *zone) compact() error {
 	if err != nil {
 		return fmt.Errorf("zone %s: snapshot: %w", z.name, err)
 	}
-	if err := writeFileAtomic(z.snapPath(), snap); err != nil {
+	if err := atomicfile.Write(z.snapPath(), snap, 0o644); err != nil {
 		return fmt.Errorf("zone %s: snapshot: %w", z.name, err)
 	}
 
@@ -503,7 +466,7 @@ func (z *zone) compact() error {
 	for _, fr := range append(covered, pending...) {
 		out.Write(fr.raw)
 	}
-	if err := writeFileAtomic(z.jnlPath(), out.Bytes()); err != nil {
+	if err := atomicfile.Write(z.jnlPath(), out.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("zone %s: compact journal: %w", z.name, err)
 	}
 	f, err := os.OpenFile(z.jnlPath(), os.O_WRONLY, 0)

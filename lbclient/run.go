@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/lbd-project/lbd/internal/atomicfile"
 	"github.com/lbd-project/lbd/lbclient/agent"
 )
 
@@ -582,23 +582,7 @@ func nextBoots(file string) (uint32, error) {
 	if boots >= 1<<31-1 { // RFC 3414: stays at 2^31-1 and needs new keys; restart from 1 instead
 		boots = 1
 	}
-	tmp := filepath.Join(filepath.Dir(file), "."+filepath.Base(file)+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return 0, hint(err)
-	}
-	_, err = f.WriteString(strconv.FormatUint(boots, 10) + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, file)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.Write(file, []byte(strconv.FormatUint(boots, 10)+"\n"), 0o644); err != nil {
 		return 0, hint(err)
 	}
 	return uint32(boots), nil

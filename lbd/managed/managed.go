@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lbd-project/lbd/internal/atomicfile"
 	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/cycle"
 )
@@ -67,22 +68,7 @@ func (s Set) Save(dir string) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("managed names: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, File+".*")
-	if err != nil {
-		return fmt.Errorf("managed names: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(append(b, '\n'))
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(dir, File))
-	}
-	if err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, File), append(b, '\n'), 0o640); err != nil {
 		return fmt.Errorf("managed names: %w", err)
 	}
 	return nil

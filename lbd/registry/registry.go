@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lbd-project/lbd/internal/atomicfile"
 	"github.com/lbd-project/lbd/internal/register"
 	"github.com/lbd-project/lbd/lbd/status"
 )
@@ -316,7 +317,10 @@ func (r *Registry) SaveIfChanged(dir string, now time.Time) error {
 	})
 	b, err := json.MarshalIndent(list, "", "  ")
 	if err == nil {
-		err = writeAtomic(dir, File, append(b, '\n'))
+		err = os.MkdirAll(dir, 0o750)
+	}
+	if err == nil {
+		err = atomicfile.Write(filepath.Join(dir, File), append(b, '\n'), 0o640)
 	}
 	if err != nil {
 		r.mu.Lock()
@@ -325,28 +329,6 @@ func (r *Registry) SaveIfChanged(dir string, now time.Time) error {
 		return fmt.Errorf("registrations: %w", err)
 	}
 	return nil
-}
-
-func writeAtomic(dir, name string, b []byte) error {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, name+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(dir, name))
-	}
-	return err
 }
 
 func normName(s string) string { return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".") }

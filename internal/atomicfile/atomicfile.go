@@ -1,0 +1,48 @@
+// Package atomicfile replaces a file's content all at once: a reader sees
+// the old content or the new one, never a part, and after Write returns
+// the new content survives a crash (the file and its directory are
+// fsynced).
+package atomicfile
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// Write replaces path's content with data, mode perm: a temporary file in
+// the same directory is written, fsynced and renamed over path (rename(2)
+// is atomic within a file system), then the directory is fsynced. On an
+// error the temporary file is removed and path is unchanged.
+func Write(path string, data []byte, perm os.FileMode) error {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
