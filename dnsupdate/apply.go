@@ -15,7 +15,7 @@ import (
 
 const (
 	// maxZonesInFlight bounds the zones updated concurrently by Apply.
-	maxZonesInFlight = 4
+	maxZonesInFlight = 16
 	// maxUpdateSize is the largest unsigned UPDATE Apply builds: the TCP
 	// limit of 64 KiB minus room for the TSIG record.
 	maxUpdateSize = dns.MaxMsgSize - 1024
@@ -100,15 +100,17 @@ func (c *Client) ApplyFenced(ctx context.Context, changes []Change, leases map[s
 	if err != nil {
 		return fail(err)
 	}
+	byCanonical := make(map[string]Lease, len(leases))
+	for lz, l := range leases {
+		byCanonical[canonical(lz)] = l
+	}
 	outs := make([]zoneOutcome, len(zones))
 	sem := make(chan struct{}, maxZonesInFlight)
 	var wg sync.WaitGroup
 	for i, z := range zones {
 		var lease *Lease
-		for lz, l := range leases {
-			if canonical(lz) == z {
-				lease = &l
-			}
+		if l, ok := byCanonical[z]; ok {
+			lease = &l
 		}
 		wg.Add(1)
 		sem <- struct{}{}

@@ -15,7 +15,7 @@ import (
 )
 
 // dnsParallel bounds concurrent DNS queries and zone updates per cycle.
-const dnsParallel = 16
+const dnsParallel = 64
 
 // query reads what view v serves for name, signed with the view's key
 // (RFC 8945 §5.1): a server that selects views by key answers from the

@@ -52,7 +52,7 @@ type options struct {
 
 type size struct{ members, aliases int }
 
-var sections = []string{"poll", "reaction", "failover", "dns", "agent"}
+var sections = []string{"poll", "zones", "reaction", "failover", "dns", "agent"}
 
 func main() { os.Exit(run()) }
 
@@ -175,6 +175,7 @@ func run() int {
 	}
 	all := []section{
 		{"poll", pollSection},
+		{"zones", zonesSection},
 		{"reaction", reactionSection},
 		{"failover", failoverSection},
 		{"dns", dnsSection},

@@ -40,7 +40,8 @@ func namedBinary() (string, error) {
 	return "", fmt.Errorf("%w: named (BIND 9) not found; install bind9", errSkip)
 }
 
-func startNamed(ctx context.Context, dir string, zones []string, secret string) (*named, error) {
+// startNamed starts named with threads worker threads (named -n).
+func startNamed(ctx context.Context, dir string, zones []string, secret string, threads int) (*named, error) {
 	bin, err := namedBinary()
 	if err != nil {
 		return nil, err
@@ -70,7 +71,7 @@ func startNamed(ctx context.Context, dir string, zones []string, secret string) 
 	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
 		return nil, err
 	}
-	p, err := startProc(bin, filepath.Join(dir, "named.log"), "", "-g", "-4", "-n", "1", "-c", conf)
+	p, err := startProc(bin, filepath.Join(dir, "named.log"), "", "-g", "-4", "-n", strconv.Itoa(max(threads, 1)), "-c", conf)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +128,7 @@ func dnsSection(ctx context.Context, o options, dir string) []*table {
 	const shared = "shared.bench"
 	zones := append(append([]string(nil), own...), shared)
 	start := time.Now()
-	nd, err := startNamed(ctx, filepath.Join(dir, "named"), zones, secret)
+	nd, err := startNamed(ctx, filepath.Join(dir, "named"), zones, secret, 1)
 	if err != nil {
 		t.fail("named: %v", err)
 		return []*table{t}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -66,7 +67,7 @@ func pollSection(ctx context.Context, o options, dir string) []*table {
 				}
 				name := fmt.Sprintf("m%d-a%d-v%s-s%02.0f", sz.members, sz.aliases, ver, silent*100)
 				progress("poll %s", name)
-				row, err := pollOne(ctx, o, filepath.Join(dir, name), sz, ver, silent)
+				row, err := pollOne(ctx, o, filepath.Join(dir, name), pollRun{size: sz, ver: ver, silent: silent})
 				if err != nil {
 					t.fail("%d members, v%s, silent %.0f %%: %v", sz.members, ver, silent*100, err)
 					continue
@@ -78,7 +79,49 @@ func pollSection(ctx context.Context, o options, dir string) []*table {
 	return []*table{t}
 }
 
-func pollOne(ctx context.Context, o options, dir string, sz size, ver string, silent float64) ([]string, error) {
+// pollRun is one farm and DNS layout of the poll measurements.
+type pollRun struct {
+	size   size
+	ver    string
+	silent float64
+	// zonePerAlias: every alias is its own zone, served by a throwaway
+	// named with namedThreads worker threads (CERN's layout); otherwise
+	// every alias is in one zone of lbd's embedded server.
+	zonePerAlias bool
+	namedThreads int
+}
+
+// zonesSection: the poll cycle when every alias is its own zone (CERN's
+// layout), written into named, first cycle (every zone published: lease,
+// ownership record and records created) and steady state.
+func zonesSection(ctx context.Context, o options, dir string) []*table {
+	t := &table{title: "Zone per alias (lbd -once against an lbsim farm, one named zone per alias)",
+		cols: []string{"members", "aliases", "SNMP", "named -n", "cycle s", "poll s", "dns s", "answered written s", "batches", "lbd wall s", "lbd CPU s", "max RSS MB", "polls/s", "failed", "1st run cycle s"}}
+	t.note("method: as the poll section, but every alias is its own zone (zone = name), served by one throwaway named (`named -g -4 -n N`, update-policy grant zonesub ANY for one hmac-sha256 key); lbd writes with fencing on (the default), so the first run creates every zone's lease and ownership record; the first run is '1st run cycle s', the second (steady state: nothing to write) is 'cycle s'")
+	t.note("targets (issue 13): 10,000 members / 1,000 aliases, zone per alias: first cycle ≤ 0.8 s wall, steady state ≤ 0.5 s")
+	sz := size{10000, 1000}
+	if o.quick {
+		sz = size{1000, 100}
+	}
+	for _, threads := range []int{1, 2} {
+		if ctx.Err() != nil {
+			t.fail("interrupted: %v", context.Cause(ctx))
+			break
+		}
+		name := fmt.Sprintf("m%d-a%d-n%d", sz.members, sz.aliases, threads)
+		progress("zones %s", name)
+		row, err := pollOne(ctx, o, filepath.Join(dir, name), pollRun{size: sz, ver: "3", zonePerAlias: true, namedThreads: threads})
+		if err != nil {
+			t.fail("%s: %v", name, err)
+			continue
+		}
+		t.row(append(append([]string{}, row[:3]...), append([]string{fmt.Sprint(threads)}, row[4:]...)...)...)
+	}
+	return []*table{t}
+}
+
+func pollOne(ctx context.Context, o options, dir string, run pollRun) ([]string, error) {
+	sz, ver, silent := run.size, run.ver, run.silent
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -136,22 +179,31 @@ func pollOne(ctx context.Context, o options, dir string, sz size, ver string, si
 	} else {
 		snmp = fmt.Sprintf("version = \"3\"\nuser = \"loadbalancing\"\nauth_protocol = \"md5\"\nauth_password = %q\n", benchPassword)
 	}
-	conf := fmt.Sprintf(`[lbd]
-role = "master"
-workers = 1024
-
-[dns]
+	var dnsConf string
+	if run.zonePerAlias {
+		// Every alias its own zone: zone = name, and named serves them all.
+		var zones []string
+		var b strings.Builder
+		for _, line := range strings.Split(string(aliases), "\n") {
+			if name, ok := strings.CutPrefix(line, "name = "); ok {
+				zones = append(zones, strings.Trim(name, `"`))
+			}
+			if strings.HasPrefix(line, "zone = ") {
+				line = "zone = " + strconv.Quote(zones[len(zones)-1])
+			}
+			b.WriteString(line + "\n")
+		}
+		aliases = []byte(b.String())
+		nd, err := startNamed(ctx, filepath.Join(dir, "named"), zones, secret, run.namedThreads)
+		if err != nil {
+			return nil, err
+		}
+		defer nd.p.stop(5 * time.Second)
+		dnsConf = fmt.Sprintf("[dns]\nserver = %q\ninternal_key = { name = %q, algorithm = \"hmac-sha256\", secret = %q }\ntimeout = \"5s\"\n", nd.addr, keyName, secret)
+	} else {
+		dnsConf = fmt.Sprintf(`[dns]
 internal_key = { name = %q, algorithm = "hmac-sha256", secret = %q }
 timeout = "5s"
-
-[snmp]
-%sport = %d
-timeout = %q
-retries = %d
-
-[defaults]
-best_hosts = 2
-ttl = "60s"
 
 [authoritative]
 listen = "127.0.0.1:%d"
@@ -162,9 +214,23 @@ keys = [{ name = %q, algorithm = "hmac-sha256", secret = %q }]
 name = %q
 ns = ["ns1.%s."]
 update_keys = [%q]
+`, keyName, secret, dnsPort, filepath.Join(dir, "dns"), keyName, secret, benchZone, benchZone, keyName)
+	}
+	conf := fmt.Sprintf(`[lbd]
+role = "master"
+workers = 1024
 
-`, keyName, secret, snmp, port, o.snmpTimeout.String(), o.snmpRetries, dnsPort, filepath.Join(dir, "dns"),
-		keyName, secret, benchZone, benchZone, keyName)
+[snmp]
+%sport = %d
+timeout = %q
+retries = %d
+
+[defaults]
+best_hosts = 2
+ttl = "60s"
+
+%s
+`, snmp, port, o.snmpTimeout.String(), o.snmpRetries, dnsConf)
 	cfgPath := filepath.Join(dir, "lbd.toml")
 	if err := os.WriteFile(cfgPath, append([]byte(conf), aliases...), 0o644); err != nil {
 		return nil, err

@@ -272,7 +272,7 @@ func failoverRun(ctx context.Context, o options, dir string) ([]time.Duration, e
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(o.reps)*25*time.Second+30*time.Second)
 	defer cancel()
 	secret := newSecret()
-	nd, err := startNamed(ctx, filepath.Join(dir, "named"), []string{benchZone}, secret)
+	nd, err := startNamed(ctx, filepath.Join(dir, "named"), []string{benchZone}, secret, 1)
 	if err != nil {
 		return nil, fmt.Errorf("named: %w", err)
 	}
