@@ -20,11 +20,11 @@ import (
 // renderTemplate is lbd/render's HAProxy fixture (a whole configuration:
 // one backend per alias, one server per published member) made concrete
 // for h.
-func renderTemplate(t *testing.T, h *testenv.RenderHAProxy) string {
+func renderTemplate(t *testing.T, h *testenv.HAProxy) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "lbd", "render", "testdata", "haproxy.cfg.tmpl"))
 	require.NoError(t, err)
-	text := strings.NewReplacer("@STATS@", h.StatsSocket, "@PORT@", strconv.Itoa(h.Port)).Replace(string(b))
+	text := strings.NewReplacer("@STATS@", h.Socket, "@PORT@", strconv.Itoa(h.Port)).Replace(string(b))
 	p := filepath.Join(h.Dir, "haproxy.cfg.tmpl")
 	require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
 	return p
@@ -36,10 +36,10 @@ func renderTemplate(t *testing.T, h *testenv.RenderHAProxy) string {
 // comes back. Each replacement is audited and counted; a section whose
 // check refuses the new file keeps its old file and says why.
 func TestRenderHAProxyFollowsMembership(t *testing.T) {
-	h := testenv.NewRenderHAProxy(t)
+	h := testenv.NewHAProxy(t)
 	agents := startThreeAgents(t)
 	tmpl := renderTemplate(t, h)
-	out := filepath.Join(h.Dir, "haproxy.cfg")
+	out := h.Conf
 	const backend = "www_lb_test"
 
 	// HAProxy runs before lbd, with the template's file for no member.
@@ -48,7 +48,7 @@ func TestRenderHAProxyFollowsMembership(t *testing.T) {
 	empty, err := (&render.Target{Template: tmplParsed}).Render(render.Data{Aliases: []render.Alias{{Name: alias}}})
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(out, empty, 0o644))
-	h.Start(t, out)
+	h.Start(t)
 	h.WaitServers(t, backend, nil, 15*time.Second)
 
 	refused := filepath.Join(t.TempDir(), "refused.cfg")

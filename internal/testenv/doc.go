@@ -8,8 +8,10 @@
 //
 // HAProxy: StartHAProxy(t, cfg) runs haproxy in the foreground
 // (master-worker) with cfg and an admin stats socket, stopped when the test
-// ends and its output shown when it fails; HAProxy.Command sends a stats
+// ends and its output shown when it fails; a [[render]] test instead takes
+// NewHAProxy's paths, port, CheckCmd and ReloadCmd for lbd, which writes
+// the configuration, then calls Start. HAProxy.Command sends a stats
 // socket command, Stat reads one server's "show stat" row by column name,
-// Reload re-reads the rewritten configuration; CheckHAProxyConfig runs
-// "haproxy -c".
+// Servers and WaitServers read a backend's servers, Reload re-reads the
+// rewritten configuration; CheckHAProxyConfig runs "haproxy -c".
 package testenv

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,54 +17,94 @@ import (
 	"time"
 )
 
-// HAProxy is a haproxy run by a test (StartHAProxy): in the foreground,
-// master-worker mode, as the current user, with an admin stats socket.
+// HAProxy is a haproxy run by a test: in the foreground in master-worker
+// mode ("haproxy -W -db"), as the current user, with its pid file, master
+// socket and configuration in Dir. Its configuration must declare the
+// admin stats socket ("stats socket Socket level admin" in a global
+// section; StartHAProxy adds it) and bind only loopback addresses.
+//
+// StartHAProxy runs it with a configuration given as text. A [[render]]
+// test, where lbd writes the configuration, calls NewHAProxy, has lbd
+// write Conf (CheckCmd, ReloadCmd, Socket, Port) and then calls Start.
 type HAProxy struct {
-	Dir    string // the test's directory: haproxy.cfg
-	Conf   string // path of the configuration written
-	Socket string // the admin stats socket ("stats socket … level admin")
+	Dir          string // a short temporary directory (unix socket paths are limited to 108 bytes)
+	Conf         string // Dir/haproxy.cfg: the configuration haproxy runs with
+	Port         int    // a free TCP port on 127.0.0.1 for a frontend
+	Socket       string // the admin stats socket (Dir/stats.sock)
+	MasterSocket string // the master CLI socket (Dir/master.sock, "-S")
+	PidFile      string // holds the master's pid (Dir/haproxy.pid, "-p")
 
-	d *daemon
+	bin string
+	d   *daemon
 }
 
 // haproxyTimeout bounds one stats-socket command.
 const haproxyTimeout = 5 * time.Second
 
-// StartHAProxy writes cfg, preceded by a global section declaring the
-// admin stats socket, to haproxy.cfg in a temporary directory, checks it
-// with "haproxy -c" (a failure shows haproxy's message), and starts
-// "haproxy -W -db -f haproxy.cfg". It returns once the stats socket
-// answers, and stops haproxy when the test ends; haproxy's output is
-// printed when the test fails. cfg must bind only loopback addresses; it
-// may have global sections of its own.
-func StartHAProxy(t testing.TB, cfg string) *HAProxy {
+// NewHAProxy requires the haproxy binary (the test is skipped, or fails
+// under CI=true, without it), creates Dir (removed when the test ends) and
+// picks Port. Nothing runs until Start.
+func NewHAProxy(t testing.TB) *HAProxy {
 	t.Helper()
 	bin := Require(t, "haproxy")[0]
-	dir := t.TempDir()
-	// a socket path is limited to 108 bytes: t.TempDir() can be longer
-	sockDir, err := os.MkdirTemp("", "hx")
+	// not t.TempDir(), whose path can be too long for a unix socket
+	dir, err := os.MkdirTemp("", "lbdhap")
 	if err != nil {
-		t.Fatalf("StartHAProxy: %v", err)
+		t.Fatalf("haproxy: %v", err)
 	}
-	t.Cleanup(func() { os.RemoveAll(sockDir) })
-	h := &HAProxy{Dir: dir, Conf: filepath.Join(dir, "haproxy.cfg"), Socket: filepath.Join(sockDir, "stats")}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return &HAProxy{Dir: dir, Conf: filepath.Join(dir, "haproxy.cfg"), Port: FreePort(t, "127.0.0.1"),
+		Socket: filepath.Join(dir, "stats.sock"), MasterSocket: filepath.Join(dir, "master.sock"),
+		PidFile: filepath.Join(dir, "haproxy.pid"), bin: bin}
+}
+
+// StartHAProxy writes cfg, preceded by a global section declaring the
+// admin stats socket, to Conf of a NewHAProxy and runs Start. cfg may
+// have global sections of its own; it chooses its ports (Port is free for
+// it).
+func StartHAProxy(t testing.TB, cfg string) *HAProxy {
+	t.Helper()
+	h := NewHAProxy(t)
 	text := fmt.Sprintf("global\n    stats socket %s mode 600 level admin\n\n%s", h.Socket, cfg)
 	if err := os.WriteFile(h.Conf, []byte(text), 0o644); err != nil {
-		t.Fatalf("StartHAProxy: %v", err)
+		t.Fatalf("haproxy: %v", err)
+	}
+	h.Start(t)
+	return h
+}
+
+// Start checks Conf with "haproxy -c" (a refusal fails the test with
+// haproxy's message and the configuration) and runs
+// "haproxy -W -db -f Conf -p PidFile -S MasterSocket". It returns once the
+// stats socket answers. haproxy is stopped when the test ends (or by
+// Stop), and its output is printed when the test fails.
+func (h *HAProxy) Start(t testing.TB) {
+	t.Helper()
+	if h.d != nil {
+		t.Fatal("haproxy: already started")
 	}
 	if out, err := CheckHAProxyConfig(h.Conf); err != nil {
-		t.Fatalf("StartHAProxy: %v\n%s\nconfiguration:\n%s", err, out, text)
+		text, _ := os.ReadFile(h.Conf)
+		t.Fatalf("haproxy: %v\n%s\nconfiguration:\n%s", err, out, text)
 	}
-	h.d = newDaemon("haproxy", bin, dir, "", nil)
-	h.d.args = []string{"-W", "-db", "-f", h.Conf}
+	h.d = newDaemon("haproxy", h.bin, h.Dir, "", nil)
+	h.d.args = []string{"-W", "-db", "-f", h.Conf, "-p", h.PidFile, "-S", h.MasterSocket}
 	h.d.probe = func() error {
 		_, err := h.Command("show info")
 		return err
 	}
 	h.d.logOnFailure(t)
 	h.d.start(t)
-	return h
 }
+
+// CheckCmd is the check_cmd of a [[render]] section for this haproxy:
+// "haproxy -c -f {{.File}}".
+func (h *HAProxy) CheckCmd() string { return h.bin + " -c -f {{.File}}" }
+
+// ReloadCmd is the reload_cmd of a [[render]] section for this haproxy:
+// SIGUSR2 to the master, whose pid PidFile holds. Unlike Reload, it does
+// not wait for the new worker (WaitServers does).
+func (h *HAProxy) ReloadCmd() string { return "kill -USR2 $(cat " + h.PidFile + ")" }
 
 // CheckHAProxyConfig runs "haproxy -c -f file" and returns its output; the
 // error says why the configuration was refused (or haproxy is missing:
@@ -130,13 +171,66 @@ func (h *HAProxy) Stat(t testing.TB, proxy, server string) map[string]string {
 	return nil
 }
 
-// Reload makes haproxy read its configuration file again (SIGUSR2 to the
-// master process; rewrite h.Conf first) and returns once a new worker
-// answers on the stats socket. A signal sent while the master is still
-// starting is lost, so it is sent again after each second without a new
-// worker, up to 5 times; the test fails after that.
+// Servers lists the servers haproxy runs backend with, as "name
+// addr:port", sorted (from "show servers state"); a backend without
+// servers gives an empty list, an unknown backend an error.
+func (h *HAProxy) Servers(backend string) ([]string, error) {
+	out, err := h.Command("show servers state " + backend)
+	if err != nil {
+		return nil, err
+	}
+	var cols []string
+	servers := []string{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 0:
+		case f[0] == "#":
+			cols = f[1:]
+		case cols != nil && len(f) >= len(cols):
+			row := map[string]string{}
+			for i, c := range cols {
+				row[c] = f[i]
+			}
+			servers = append(servers, row["srv_name"]+" "+row["srv_addr"]+":"+row["srv_port"])
+		}
+	}
+	if cols == nil {
+		return nil, fmt.Errorf("show servers state %s: %q", backend, out)
+	}
+	slices.Sort(servers)
+	return servers, nil
+}
+
+// WaitServers waits (bounded by limit) until backend runs exactly want
+// ("name addr:port", in any order; nil for none) and fails the test
+// otherwise.
+func (h *HAProxy) WaitServers(t testing.TB, backend string, want []string, limit time.Duration) {
+	t.Helper()
+	want = slices.Sorted(slices.Values(want))
+	deadline := time.Now().Add(limit)
+	for {
+		got, err := h.Servers(backend)
+		if err == nil && slices.Equal(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("haproxy backend %s: servers %q (err %v), want %q within %s; output:\n%s", backend, got, err, want, limit, h.Log())
+		}
+		time.Sleep(daemonPollInterval)
+	}
+}
+
+// Reload makes haproxy read Conf again (SIGUSR2 to the master process;
+// rewrite Conf first) and returns once a new worker answers on the stats
+// socket. A signal sent while the master is still starting is lost, so it
+// is sent again after each second without a new worker, up to 5 times;
+// the test fails after that.
 func (h *HAProxy) Reload(t testing.TB) {
 	t.Helper()
+	if h.d == nil {
+		t.Fatal("haproxy reload: not started")
+	}
 	before, err := h.workerPid()
 	if err != nil {
 		t.Fatalf("haproxy reload: %v", err)
@@ -176,9 +270,18 @@ func (h *HAProxy) workerPid() (int, error) {
 	return 0, fmt.Errorf("no Pid in show info: %q", out)
 }
 
-// Stop stops haproxy (SIGTERM, then SIGKILL after 5 s); it may be called
-// several times.
-func (h *HAProxy) Stop() { h.d.stop() }
+// Stop stops haproxy (SIGTERM to the master, then SIGKILL after 5 s); it
+// may be called several times, and before Start.
+func (h *HAProxy) Stop() {
+	if h.d != nil {
+		h.d.stop()
+	}
+}
 
-// Log returns haproxy's output so far.
-func (h *HAProxy) Log() string { return h.d.log.String() }
+// Log returns haproxy's output so far ("" before Start).
+func (h *HAProxy) Log() string {
+	if h.d == nil {
+		return ""
+	}
+	return h.d.log.String()
+}

@@ -16,12 +16,12 @@ import (
 )
 
 // haproxyTarget is the testdata template made concrete for h, writing
-// haproxy.cfg in h's directory, checked with haproxy -c and reloading h.
-func haproxyTarget(t *testing.T, h *testenv.RenderHAProxy) *Target {
+// h.Conf, checked with haproxy -c and reloading h.
+func haproxyTarget(t *testing.T, h *testenv.HAProxy) *Target {
 	t.Helper()
 	b, err := os.ReadFile("testdata/haproxy.cfg.tmpl")
 	require.NoError(t, err)
-	text := strings.NewReplacer("@STATS@", h.StatsSocket, "@PORT@", strconv.Itoa(h.Port)).Replace(string(b))
+	text := strings.NewReplacer("@STATS@", h.Socket, "@PORT@", strconv.Itoa(h.Port)).Replace(string(b))
 	tmplPath := filepath.Join(h.Dir, "haproxy.cfg.tmpl")
 	require.NoError(t, os.WriteFile(tmplPath, []byte(text), 0o644))
 	tmpl, err := ParseTemplate(tmplPath)
@@ -30,7 +30,7 @@ func haproxyTarget(t *testing.T, h *testenv.RenderHAProxy) *Target {
 	require.NoError(t, err)
 	reload, err := ParseCommand(h.ReloadCmd())
 	require.NoError(t, err)
-	return &Target{TemplatePath: tmplPath, Template: tmpl, Output: filepath.Join(h.Dir, "haproxy.cfg"),
+	return &Target{TemplatePath: tmplPath, Template: tmpl, Output: h.Conf,
 		Check: check, Reload: reload, Timeout: 30 * time.Second}
 }
 
@@ -39,7 +39,7 @@ func haproxyTarget(t *testing.T, h *testenv.RenderHAProxy) *Target {
 // server set, and a template error or a refused check leaves the previous
 // file (and HAProxy) as they were.
 func TestRenderHAProxyReload(t *testing.T) {
-	h := testenv.NewRenderHAProxy(t)
+	h := testenv.NewHAProxy(t)
 	tg := haproxyTarget(t, h)
 	ctx := context.Background()
 	d := farm()
@@ -51,7 +51,7 @@ func TestRenderHAProxyReload(t *testing.T) {
 	require.NoError(t, res.Err)
 	require.Equal(t, Replaced, res.Stage)
 	tg.Reload = reload
-	h.Start(t, tg.Output)
+	h.Start(t)
 	h.WaitServers(t, "www_example_org", []string{"a1_example_org 192.0.2.1:80", "a2_example_org 192.0.2.2:80"}, 15*time.Second)
 	h.WaitServers(t, "db_example_org", []string{"b1_example_org 192.0.2.11:80"}, 15*time.Second)
 
