@@ -27,7 +27,7 @@ const (
 // in 512 bytes and over TCP otherwise or when the reply is truncated. Only
 // NOERROR with a valid reply TSIG is success; other RCODEs are returned as
 // *RcodeError. Transient failures are retried with backoff (Retries,
-// Backoff), honouring ctx. Zones are updated concurrently (at most 4 at a
+// Backoff), honouring ctx. Zones are updated concurrently (at most 16 at a
 // time); the result joins the error of each failed zone.
 func (c *Client) Apply(ctx context.Context, changes []Change) error {
 	each := c.ApplyEach(ctx, changes)

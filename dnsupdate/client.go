@@ -274,6 +274,9 @@ func (c *Client) roundTrip(ctx context.Context, network, server string, buf []by
 	}
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
+	if network == "udp" {
+		return udpExchange(ctx, server, buf, id, deadline)
+	}
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, network, server)
 	if err != nil {
@@ -284,22 +287,6 @@ func (c *Client) roundTrip(ctx context.Context, network, server string, buf []by
 	defer stop()
 	if err := conn.SetDeadline(deadline); err != nil {
 		return nil, err
-	}
-	if network == "udp" {
-		if _, err := conn.Write(buf); err != nil {
-			return nil, err
-		}
-		p := make([]byte, dns.MaxMsgSize)
-		for {
-			n, err := conn.Read(p)
-			if err != nil {
-				return nil, err
-			}
-			// Ignore anything that is not a reply to this request.
-			if n >= 12 && binary.BigEndian.Uint16(p) == id && p[2]&0x80 != 0 {
-				return p[:n:n], nil
-			}
-		}
 	}
 	out := make([]byte, 2+len(buf))
 	binary.BigEndian.PutUint16(out, uint16(len(buf)))

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -38,6 +39,7 @@ func run() int {
 		logLevel    = flag.String("log-level", "info", "debug | info | warn | error")
 		logJSON     = flag.Bool("log-json", false, "log as JSON")
 		logPath     = flag.String("log-file", "", "append logs to this file (default: stderr); reopened on SIGHUP")
+		cpuProfile  = flag.String("cpuprofile", "", "write a Go CPU profile to this file until lbd exits (for benchmarks; go tool pprof reads it)")
 		admin       adminFlags
 	)
 	flag.Usage = usage
@@ -48,6 +50,17 @@ func run() int {
 	flag.BoolVar(&admin.list, "overrides", false, "list the overrides in force")
 	flag.StringVar(&admin.url, "admin-url", "", "the running lbd's URL (default: from [lbd] http_listen)")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "lbd: -cpuprofile:", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	log := logrus.New()
 	log.SetOutput(os.Stderr)

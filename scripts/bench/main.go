@@ -48,6 +48,7 @@ type options struct {
 	agentConns  []int
 	keep        bool
 	verbose     bool
+	profile     bool
 }
 
 type size struct{ members, aliases int }
@@ -75,6 +76,7 @@ func parseFlags() (options, error) {
 	flag.IntVar(&o.snmpRetries, "snmp-retries", 0, "lbd [snmp] retries in the poll section")
 	flag.DurationVar(&o.snmpTimeout, "snmp-timeout", time.Second, "lbd [snmp] timeout in the poll section")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (configs, logs)")
+	flag.BoolVar(&o.profile, "cpuprofile", false, "poll and zones sections: lbd writes a CPU profile per run (lbd-runN.prof in the work directory; use with -keep)")
 	flag.BoolVar(&o.verbose, "v", false, "progress details on stderr")
 	flag.Parse()
 	if o.verbose {

@@ -239,8 +239,11 @@ ttl = "60s"
 	var runs [2]runResult
 	var cycles [2]cycleLine
 	for i := range runs {
-		r, err := runOnce(ctx, filepath.Join(o.bin, "lbd"), "-config", cfgPath, "-once", "-hostname", "bench-master",
-			"-log-level", "debug", "-log-json")
+		args := []string{"-config", cfgPath, "-once", "-hostname", "bench-master", "-log-level", "debug", "-log-json"}
+		if o.profile {
+			args = append(args, "-cpuprofile", filepath.Join(dir, fmt.Sprintf("lbd-run%d.prof", i+1)))
+		}
+		r, err := runOnce(ctx, filepath.Join(o.bin, "lbd"), args...)
 		os.WriteFile(filepath.Join(dir, fmt.Sprintf("lbd-run%d.log", i+1)), append(r.stdout, r.stderr...), 0o644)
 		if err != nil {
 			return nil, fmt.Errorf("lbd run %d: %v", i+1, err)
