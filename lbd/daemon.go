@@ -71,6 +71,8 @@ type Daemon struct {
 	// not yet told to the observers.
 	reg       *registry.Registry
 	regEvents []registry.Event
+	// silent are the member addresses whose last poll failed, with when.
+	silent map[netip.Addr]time.Time
 	// embedded is the embedded DNS server while it runs (for /healthz).
 	embedded *dnsserver.Server
 	// health is each DNS server's (view's) health (package lbd/health).
@@ -572,7 +574,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		Role: lease.Role{Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname), Active: mayWrite, TTL: cfg.LeaseTTL}}
 
 	waiting := cycle.NewWaiting(cfg, due, resolved)
-	addrs := waiting.Addrs()
+	addrs := d.silentLast(waiting.Addrs())
 	replies := make(map[netip.Addr]snmp.Reply, len(addrs))
 	var mu sync.Mutex // guards waiting and replies while polls run
 	ready := make(chan int, len(due))
@@ -625,6 +627,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	}
 	pollEnd := <-polled
 	rep.Polls = replies
+	d.noteSilent(now, replies)
 	order := make(map[string]int, len(cfg.Params))
 	for i, p := range cfg.Params {
 		order[p.Name] = i
@@ -687,6 +690,54 @@ func secondsSince(start, t time.Time) float64 {
 	}
 	return t.Sub(start).Seconds()
 }
+
+// silentLast orders addrs for polling: the addresses that failed their last
+// poll go last, so that, with more silent addresses than polls in flight,
+// they do not hold the polls of the members that answer (and the aliases
+// of those are written first).
+func (d *Daemon) silentLast(addrs []netip.Addr) []netip.Addr {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.silent) == 0 {
+		return addrs
+	}
+	out := make([]netip.Addr, 0, len(addrs))
+	var late []netip.Addr
+	for _, a := range addrs {
+		if _, ok := d.silent[a]; ok {
+			late = append(late, a)
+		} else {
+			out = append(out, a)
+		}
+	}
+	return append(out, late...)
+}
+
+// noteSilent records which addresses failed this cycle's poll at now (for
+// silentLast); an address not polled keeps its mark for silentMemory (a
+// member every alias of which was removed is forgotten then).
+func (d *Daemon) noteSilent(now time.Time, replies map[netip.Addr]snmp.Reply) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.silent == nil {
+		d.silent = map[netip.Addr]time.Time{}
+	}
+	for a, r := range replies {
+		if r.Err != nil {
+			d.silent[a] = now
+		} else {
+			delete(d.silent, a)
+		}
+	}
+	for a, t := range d.silent {
+		if now.Sub(t) > silentMemory {
+			delete(d.silent, a)
+		}
+	}
+}
+
+// silentMemory is how long a failed poll keeps its address last in line.
+const silentMemory = time.Hour
 
 // collect waits for at least one alias to be complete, then gathers those
 // completed within batchLinger, up to left in all.

@@ -2,10 +2,14 @@ package lbd
 
 import (
 	"context"
+	"errors"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lbd-project/lbd/lbd/snmp"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -112,4 +116,21 @@ func TestStreamingCycleDoesNotWaitForOtherAliases(t *testing.T) {
 	require.Len(t, rep.Aliases[1].Members, 1)
 	assert.Equal(t, 7, rep.Aliases[1].Members[0].Load, "b decided on its member's late answer")
 	assert.Len(t, rep.Polls, 2)
+}
+
+// Addresses that failed their last poll are polled last, and forgotten
+// after silentMemory without a poll.
+func TestSilentLast(t *testing.T) {
+	d := &Daemon{}
+	a, b, c := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
+	all := []netip.Addr{a, b, c}
+	assert.Equal(t, all, d.silentLast(all), "nothing known: the order given")
+	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	d.noteSilent(t0, map[netip.Addr]snmp.Reply{a: {Err: errors.New("timeout")}, b: {}})
+	assert.Equal(t, []netip.Addr{b, c, a}, d.silentLast(all))
+	d.noteSilent(t0.Add(time.Minute), map[netip.Addr]snmp.Reply{a: {}})
+	assert.Equal(t, all, d.silentLast(all), "a answered again")
+	d.noteSilent(t0, map[netip.Addr]snmp.Reply{c: {Err: errors.New("timeout")}})
+	d.noteSilent(t0.Add(silentMemory+time.Second), nil)
+	assert.Equal(t, all, d.silentLast(all), "an old mark is forgotten")
 }
