@@ -72,7 +72,14 @@ type Role struct {
 	Instance string        // this instance's holder name
 	Master   bool          // the preferred writer
 	Active   bool          // may write now (a master always; a slave while the master's beat is stale)
-	TTL      time.Duration // a slave's lease lifetime
+	TTL      time.Duration // a slave's (or a shard's) lease lifetime
+	// Sharded: this instance is one of several masters sharing the zones
+	// (docs/design.md §9.7). Its leases carry until, like a slave's, and
+	// Owner replaces Master and Active: it writes the zones it owns and
+	// hands back the others.
+	Sharded bool
+	// Owner: this instance owns the zone (Sharded only).
+	Owner bool
 }
 
 // Plan is the decision on one zone's lease in one view.
@@ -85,10 +92,26 @@ type Plan struct {
 	Holder string
 	// Why explains a zone this instance may not write.
 	Why string
+	// Passive is set when this instance does not want to write the zone
+	// (a passive slave, a shard that does not own it): its changes are
+	// Passive, not Fenced (no error, no retry).
+	Passive bool
 }
 
 // Decide is the lease rule for one zone in one view at now.
 func Decide(now time.Time, st State, r Role) Plan {
+	if r.Sharded {
+		r.Master, r.Active = false, r.Owner
+	}
+	p := decide(now, st, r)
+	p.Passive = !r.Active
+	if r.Sharded && !r.Owner && p.Why == "passive" {
+		p.Why = "passive: another instance owns the zone"
+	}
+	return p
+}
+
+func decide(now time.Time, st State, r Role) Plan {
 	if st.Err != nil {
 		return Plan{Why: fmt.Sprintf("lease not read: %v", st.Err)}
 	}
