@@ -70,6 +70,8 @@ type Daemon struct {
 	embedded *dnsserver.Server
 	// health is each DNS server's (view's) health (package lbd/health).
 	health map[string]health.Server
+	// shard is the sharding state ([lbd] peers, sharding.go).
+	shard shardState
 }
 
 // Poller is what the daemon needs of the SNMP manager (*snmp.Poller).
@@ -505,7 +507,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	for name, st := range d.aliases {
 		sched[name], known[name] = st.sched, st.known
 	}
-	due := cycle.Due(now, cfg, sched, all)
+	due := d.shardDue(cfg, now, cycle.Due(now, cfg, sched, all))
 	for _, i := range due {
 		st := d.aliases[cfg.Params[i].Name]
 		st.sched.Poked = false
@@ -536,7 +538,8 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	}
 	in := cycle.Input{Now: now, Config: cfg, Schedule: sched, All: all, Resolved: resolved,
 		Known: known, MayWrite: mayWrite, DryRun: d.DryRun,
-		Role: lease.Role{Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname), Active: mayWrite, TTL: cfg.LeaseTTL}}
+		Role:  lease.Role{Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname), Active: mayWrite, TTL: cfg.LeaseTTL, Sharded: cfg.Sharded()},
+		Owned: d.ownedZones(cfg, now)}
 
 	waiting := cycle.NewWaiting(cfg, due, resolved)
 	addrs := waiting.Addrs()
@@ -688,11 +691,13 @@ func (d *Daemon) decideAndApply(ctx context.Context, in cycle.Input, withRemoval
 	down := health.DownViews(modes, outcomes)
 	in.Served, in.Removed, in.Edits = served, removed, edits
 	in.RemovedServed = cycle.ReadRemoved(ctx, cfg, removed, down)
+	unlock := d.shardLeaseLock(cfg)
 	if cfg.DNS.Fencing {
 		in.Leases = cycle.ReadLeases(ctx, cfg, due, removed, down)
 	}
 	plan := cycle.Decide(in)
 	applied := cycle.Apply(ctx, cfg, plan, d.mayWriteNow)
+	unlock()
 	aliases := results(cfg, plan, applied)
 	removals := removalResults(cfg, plan, applied)
 	d.edits.Settle(taken, CycleReport{Aliases: aliases}.errOf)
@@ -986,6 +991,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer wg.Done()
 		d.heartbeatLoop(ctx)
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.shardLoop(ctx)
+	}()
 
 	if cfg.LBD.PushListen != "" {
 		wg.Add(1)
@@ -1023,7 +1033,7 @@ func (d *Daemon) heartbeatLoop(ctx context.Context) {
 		wait := interval
 		if master {
 			name := cfg.HeartbeatName(d.hostname)
-			if name != d.hostname && name != warnedName {
+			if name != d.hostname && name != warnedName && !cfg.Sharded() {
 				// A legacy slave matches the line against its own master
 				// setting, so the line names [lbd] master; say so once.
 				d.log.WithFields(logrus.Fields{"hostname": d.hostname, "lbd.master": name}).

@@ -519,3 +519,27 @@ func ips(ss ...string) []netip.Addr {
 	}
 	return out
 }
+
+// A shard writes the zones it owns (taking their leases with until) and
+// leaves the others Passive: no error, no lease taken, no hand-back of a
+// lease it does not hold.
+func TestDecideSharded(t *testing.T) {
+	cfg := planConfig(t, aliasA+aliasB)
+	cfg.DNS.Fencing = true
+	res, rep := loads(map[string]int{"192.0.2.1": 10, "192.0.2.2": 20, "192.0.2.3": 5})
+	peer := lease.State{Records: []string{lease.Record{Holder: "b", Epoch: 2, Until: planNow.Add(time.Second)}.String()}}
+	plan := Decide(Input{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
+		Served: map[string][]Served{"a.lb.example.org": {serves(), serves()}, "b.lb.example.org": {serves(), serves()}},
+		Role:   lease.Role{Instance: "a", Master: true, Active: true, TTL: 2 * time.Second, Sharded: true},
+		Owned:  map[string]bool{"a.lb.example.org": true},
+		Leases: map[int]map[string]lease.State{0: {"a.lb.example.org": {}, "b.lb.example.org": peer}, 1: {"a.lb.example.org": {}, "b.lb.example.org": {}}}})
+	require.Len(t, plan.Aliases, 2)
+	assert.Equal(t, []Action{Write, Write}, actions(plan.Aliases[0]), "its own zone")
+	assert.Equal(t, lease.Record{Holder: "a", Epoch: 1, Until: planNow.Add(2 * time.Second)}.String(), plan.Leases[0]["a.lb.example.org"].Lease.Set)
+	assert.Equal(t, []Action{Passive, Passive}, actions(plan.Aliases[1]), "another instance's zone")
+	for _, vp := range plan.Aliases[1].Views {
+		assert.NoError(t, vp.Err)
+	}
+	assert.False(t, plan.Leases[0]["b.lb.example.org"].Lease.Swaps())
+	assert.False(t, plan.Leases[1]["b.lb.example.org"].Lease.Swaps())
+}
