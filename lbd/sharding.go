@@ -27,8 +27,10 @@ type shardState struct {
 	peers shard.Peers
 	init  bool
 	live  []string
-	// assign is the assignment the loop last acted on (pokes, logs).
-	assign map[string]string
+	// assign is the assignment the loop last acted on (pokes, logs), over
+	// the live set assignedLive.
+	assign       map[string]string
+	assignedLive []string
 	// leaseMu makes the lease step and a cycle's read-plan-apply of the
 	// leases take turns: each swaps the lease the other read, so running
 	// them at once would only fail one of them on its prerequisite.
@@ -191,9 +193,25 @@ func (d *Daemon) shardAssign(cfg *config.Compiled, now time.Time) bool {
 	self, live := d.instance(cfg), d.shardLive(cfg, now)
 	next := shard.Assign(shardZones(cfg), live)
 	d.shard.mu.Lock()
-	prev := d.shard.assign
-	d.shard.assign = next
+	prev, prevLive := d.shard.assign, d.shard.assignedLive
+	d.shard.assign, d.shard.assignedLive = next, live
+	states := d.shard.peers.States(now)
 	d.shard.mu.Unlock()
+	if prev != nil {
+		for _, p := range states {
+			was := slices.Contains(prevLive, p.Instance)
+			f := d.log.WithFields(logrus.Fields{"peer": p.Instance, "last_beat": p.LastBeat, "stale_after": cfg.Heartbeat.StaleAfter.Duration})
+			switch {
+			case was && !p.Live:
+				if p.Err != "" {
+					f = f.WithField("fetch_error", p.Err)
+				}
+				f.Warn("shard: peer heartbeat stale: its zones go to the live instances")
+			case !was && p.Live:
+				f.Info("shard: peer heartbeat fresh: it gets its zones back")
+			}
+		}
+	}
 	moved := shard.Moved(prev, next)
 	if len(moved) == 0 {
 		return false

@@ -120,6 +120,12 @@ func decide(now time.Time, st State, r Role) Plan {
 		if !r.Master {
 			l.Until = now.Add(r.TTL)
 		}
+		if r.Sharded {
+			// until has whole seconds: round up, so that a shard's lease
+			// lasts at least TTL (it is renewed every heartbeat interval,
+			// TTL/2 by default).
+			l.Until = l.Until.Add(time.Second - 1).Truncate(time.Second)
+		}
 		return l.String()
 	}
 	if len(st.Records) == 0 {
@@ -141,7 +147,14 @@ func decide(now time.Time, st State, r Role) Plan {
 		return Plan{Lease: dnsupdate.Lease{Expect: text, Set: Record{Released: true, Epoch: cur.Epoch + 1}.String()},
 			Holder: "", Why: "passive (lease handed back)"}
 	case cur.Holder == r.Instance:
-		if !r.Master && cur.Until.Sub(now) < r.TTL/2 {
+		renewBelow := r.TTL / 2
+		if r.Sharded {
+			// Renewed by the lease step every interval (TTL/2 by
+			// default): renewing below 3/4 of TTL leaves no gap when a
+			// step comes a little late.
+			renewBelow = r.TTL * 3 / 4
+		}
+		if !r.Master && cur.Until.Sub(now) < renewBelow {
 			keep.Set = mine(cur.Epoch) // renew
 		}
 		return Plan{Lease: keep, Write: true, Holder: r.Instance}

@@ -132,3 +132,17 @@ func TestDecideLeaseSharded(t *testing.T) {
 		})
 	}
 }
+
+func TestShardedLeaseUntilRoundsUp(t *testing.T) {
+	now := planNow.Add(300 * time.Millisecond)
+	lp := Decide(now, State{}, Role{Instance: "a", Sharded: true, Owner: true, TTL: 2 * time.Second})
+	got, ok := Parse(lp.Lease.Set)
+	require.True(t, ok)
+	assert.Equal(t, planNow.Add(3*time.Second).Unix(), got.Until.Unix(), "at least TTL, in whole seconds")
+	// Renewed below 3/4 of TTL: at 1.4 s left of 2 s it is renewed.
+	held := Record{Holder: "a", Epoch: 1, Until: planNow.Add(2 * time.Second)}
+	lp = Decide(planNow.Add(600*time.Millisecond), State{Records: []string{held.String()}}, Role{Instance: "a", Sharded: true, Owner: true, TTL: 2 * time.Second})
+	assert.True(t, lp.Lease.Swaps())
+	lp = Decide(planNow.Add(400*time.Millisecond), State{Records: []string{held.String()}}, Role{Instance: "a", Sharded: true, Owner: true, TTL: 2 * time.Second})
+	assert.False(t, lp.Lease.Swaps())
+}

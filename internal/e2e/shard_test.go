@@ -1,0 +1,286 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lbd-project/lbd/dnsupdate"
+	"github.com/lbd-project/lbd/internal/testenv"
+	"github.com/lbd-project/lbd/internal/tsig"
+	"github.com/lbd-project/lbd/lbd/shard"
+)
+
+// shardInterval is the heartbeat interval of the shard tests; every wait
+// below is a multiple of it.
+const shardInterval = 500 * time.Millisecond
+
+// shardInstance is one lbd of a shard, run from the built binary.
+type shardInstance struct {
+	name string
+	http string
+	log  *syncBuffer
+	cmd  *exec.Cmd
+	stop func()
+}
+
+// writes counts, per zone, the "DNS updated" lines of the instance's JSON
+// log between byte offsets from and to (-1: the end): its UPDATEs of an
+// alias's records.
+func (s *shardInstance) writes(t *testing.T, from, to int) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	text := s.log.String()
+	if to < 0 || to > len(text) {
+		to = len(text)
+	}
+	from = min(from, to)
+	for _, line := range strings.Split(text[from:to], "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var rec struct {
+			Msg  string `json:"msg"`
+			Zone string `json:"zone"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "DNS updated" {
+			out[rec.Zone]++
+		}
+	}
+	return out
+}
+
+// startShard runs one lbd per name against the DNS server at server, each
+// with the others as peers and every zone as an alias of the three agents
+// (best_hosts 1).
+func startShard(t *testing.T, server string, snmpPort int, names, zones []string) []*shardInstance {
+	t.Helper()
+	insts := make([]*shardInstance, len(names))
+	for i, name := range names {
+		insts[i] = &shardInstance{name: name, http: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "127.0.0.1"))}
+	}
+	var aliases strings.Builder
+	for _, z := range zones {
+		fmt.Fprintf(&aliases, "[[alias]]\nname = %q\nmembers = [\"127.0.0.2\", \"127.0.0.3\", \"127.0.0.4\"]\nbest_hosts = 1\nttl = \"60s\"\n", z)
+	}
+	for _, inst := range insts {
+		path := writeLBDConfig(t, lbdOpts{Role: "master", Server: server, SNMPPort: snmpPort, HTTP: inst.http,
+			Interval: shardInterval.String(), StaleAfter: "2s", Polling: "300ms", Extra: aliases.String()})
+		var peers strings.Builder
+		fmt.Fprintf(&peers, "[lbd]\ninstance = %q\npeers = [\n", inst.name)
+		for _, p := range insts {
+			if p != inst {
+				fmt.Fprintf(&peers, "  { instance = %q, url = \"http://%s/load-balancing/heartbeat\" },\n", p.name, p.http)
+			}
+		}
+		peers.WriteString("]\n")
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(b), "[lbd]\n", peers.String(), 1)), 0o644))
+		inst.stop, inst.log, inst.cmd = startLBDCmd(t, "-config", path, "-hostname", inst.name+".host", "-log-json")
+	}
+	for _, inst := range insts {
+		waitHTTP(t, "http://"+inst.http+"/load-balancing/heartbeat")
+	}
+	return insts
+}
+
+// leaseHolder is the holder= of zone's lease as named serves it ("" when
+// there is none, or it is released).
+func leaseHolder(t *testing.T, n *testenv.Named, zone string) string {
+	t.Helper()
+	recs := txt(n.Query(t, dnsupdate.LeaseName(zone), dns.TypeTXT))
+	if len(recs) != 1 {
+		return ""
+	}
+	for _, f := range strings.Fields(recs[0]) {
+		if h, ok := strings.CutPrefix(f, "holder="); ok {
+			return h
+		}
+	}
+	return ""
+}
+
+// requireSingleWriters fails when a zone was written (between the log
+// offsets from and to, nil: the end) by an instance other than want[zone].
+func requireSingleWriters(t *testing.T, insts []*shardInstance, from, to map[string]int, want map[string]string, phase string) {
+	t.Helper()
+	for _, inst := range insts {
+		end := -1
+		if to != nil {
+			end = to[inst.name]
+		}
+		for zone, n := range inst.writes(t, from[inst.name], end) {
+			require.Equal(t, want[zone], inst.name, "%s: zone %s written %d time(s) by %s, whose owner is %s: a second writer", phase, zone, n, inst.name, want[zone])
+		}
+	}
+}
+
+// Three lbd instances share six zones on one BIND: each zone is written by
+// its rendezvous owner only, under its lease. One instance is killed
+// (SIGKILL): within a bounded wait its zones' leases are held by their new
+// owners among the survivors, which write them (a drained member leaves
+// every alias, the dead instance's included), and no zone ever gets a
+// second writer.
+func TestShardThreeInstancesTakeOverOnBIND(t *testing.T) {
+	agents := startThreeAgents(t)
+	names := []string{"lbd1", "lbd2", "lbd3"}
+	var zones []string
+	for i := range 6 {
+		zones = append(zones, fmt.Sprintf("z%d.shard.test", i))
+	}
+	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: zones,
+		Keys: []tsig.Spec{{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}}})
+	owners := shard.Assign(zones, names)
+	// The instance to kill: the one owning the most zones (the hash gives
+	// every instance at least one of these six).
+	victim := names[0]
+	for _, name := range names {
+		require.NotEmpty(t, shard.Owned(owners, name), "%s owns no zone: pick other names", name)
+		if len(shard.Owned(owners, name)) > len(shard.Owned(owners, victim)) {
+			victim = name
+		}
+	}
+	t.Logf("owners %v; victim %s owns %v", owners, victim, shard.Owned(owners, victim))
+
+	insts := startShard(t, n.Addr, agents[0].Port, names, zones)
+	start := map[string]int{}
+
+	// Every zone published by its owner, under the owner's lease.
+	waitFor(t, 40*shardInterval, func() bool {
+		for _, z := range zones {
+			if got, _ := published(t, n, z); !equal(got, []string{"127.0.0.2"}) || leaseHolder(t, n, z) != owners[z] {
+				return false
+			}
+		}
+		return true
+	})
+	for _, inst := range insts {
+		w := inst.writes(t, 0, -1)
+		for _, z := range shard.Owned(owners, inst.name) {
+			require.Positive(t, w[z], "%s wrote its zone %s", inst.name, z)
+		}
+	}
+	requireSingleWriters(t, insts, start, nil, owners, "all three live")
+	for _, inst := range insts {
+		sh := shardStatus(t, inst)
+		require.Equal(t, names, sh.Live, inst.name)
+		require.Len(t, sh.Zones, len(zones))
+		for _, z := range sh.Zones {
+			require.Equal(t, owners[z.Zone], z.Owner, "%s: owner of %s", inst.name, z.Zone)
+			require.Equal(t, owners[z.Zone] == inst.name, z.Mine)
+		}
+	}
+	// For many heartbeat intervals the leases stay where they are.
+	for i := 0; i < 10; i++ {
+		for _, z := range zones {
+			require.Equal(t, owners[z], leaseHolder(t, n, z), "sample %d, zone %s", i, z)
+		}
+		time.Sleep(shardInterval / 2)
+	}
+	requireSingleWriters(t, insts, start, nil, owners, "all three live, steady")
+
+	// Kill the victim.
+	var survivors []*shardInstance
+	var live []string
+	after := map[string]int{}
+	for _, inst := range insts {
+		after[inst.name] = len(inst.log.String())
+		if inst.name == victim {
+			require.NoError(t, inst.cmd.Process.Signal(syscall.SIGKILL))
+			continue
+		}
+		survivors = append(survivors, inst)
+		live = append(live, inst.name)
+	}
+	killed := time.Now()
+	requireSingleWriters(t, insts, start, after, owners, "until the kill")
+	for _, inst := range insts {
+		for _, line := range strings.Split(inst.log.String()[:after[inst.name]], "\n") {
+			require.NotContains(t, line, `"level":"warning"`, "%s, all three live", inst.name)
+			require.NotContains(t, line, `"level":"error"`, "%s, all three live", inst.name)
+		}
+	}
+	next := shard.Assign(zones, live)
+	moved := shard.Owned(owners, victim)
+	require.Equal(t, moved, shard.Moved(owners, next), "only the victim's zones move")
+	waitFor(t, 20*shardInterval, func() bool {
+		for _, z := range moved {
+			if leaseHolder(t, n, z) != next[z] {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("victim's leases held by their new owners %v after the kill", time.Since(killed).Round(10*time.Millisecond))
+	for _, inst := range survivors {
+		waitFor(t, 10*shardInterval, func() bool { return strings.Contains(inst.log.String(), "shard: peer heartbeat stale") })
+	}
+
+	// The survivors follow the members: drain the best one everywhere.
+	agents[0].nologin(t, true)
+	waitFor(t, 20*shardInterval, func() bool {
+		for _, z := range zones {
+			if got, _ := published(t, n, z); !equal(got, []string{"127.0.0.3"}) {
+				return false
+			}
+		}
+		return true
+	})
+	for _, z := range zones {
+		require.Equal(t, next[z], leaseHolder(t, n, z), "zone %s", z)
+	}
+	for _, inst := range survivors {
+		w := inst.writes(t, after[inst.name], -1)
+		for _, z := range shard.Owned(next, inst.name) {
+			require.Positive(t, w[z], "%s wrote its zone %s after the kill", inst.name, z)
+		}
+	}
+	requireSingleWriters(t, survivors, after, nil, next, "after the kill")
+	for _, inst := range survivors {
+		sh := shardStatus(t, inst)
+		require.Equal(t, live, sh.Live, inst.name)
+		for _, z := range sh.Zones {
+			require.Equal(t, next[z.Zone], z.Owner, "%s: owner of %s", inst.name, z.Zone)
+			if z.Mine {
+				for view, l := range z.Leases {
+					require.True(t, l.Writing, "%s: lease of %s in %s: %+v", inst.name, z.Zone, view, l)
+				}
+			}
+		}
+	}
+}
+
+type shardZoneStatus struct {
+	Zone   string `json:"zone"`
+	Owner  string `json:"owner"`
+	Mine   bool   `json:"mine"`
+	Leases map[string]struct {
+		Writing bool   `json:"writing"`
+		Holder  string `json:"holder"`
+	} `json:"leases"`
+}
+
+type shardStatusJSON struct {
+	Live  []string          `json:"live"`
+	Zones []shardZoneStatus `json:"zones"`
+}
+
+// shardStatus is the shard section of the instance's /status.
+func shardStatus(t *testing.T, inst *shardInstance) shardStatusJSON {
+	t.Helper()
+	var st struct {
+		Shard *shardStatusJSON `json:"shard"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(statusOf(t, "http://"+inst.http+"/status")), &st))
+	require.NotNil(t, st.Shard, "%s: /status has no shard section", inst.name)
+	return *st.Shard
+}
