@@ -27,6 +27,7 @@ const shardInterval = 500 * time.Millisecond
 type shardInstance struct {
 	name string
 	http string
+	path string // its configuration file
 	log  *syncBuffer
 	cmd  *exec.Cmd
 	stop func()
@@ -85,12 +86,19 @@ func startShard(t *testing.T, server string, snmpPort int, names, zones []string
 		b, err := os.ReadFile(path)
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(b), "[lbd]\n", peers.String(), 1)), 0o644))
-		inst.stop, inst.log, inst.cmd = startLBDCmd(t, "-config", path, "-hostname", inst.name+".host", "-log-json")
+		inst.path = path
+		inst.start(t)
 	}
 	for _, inst := range insts {
 		waitHTTP(t, "http://"+inst.http+"/load-balancing/heartbeat")
 	}
 	return insts
+}
+
+// start runs the instance (again).
+func (s *shardInstance) start(t *testing.T) {
+	t.Helper()
+	s.stop, s.log, s.cmd = startLBDCmd(t, "-config", s.path, "-hostname", s.name+".host", "-log-json")
 }
 
 // leaseHolder is the holder= of zone's lease as named serves it ("" when
@@ -255,6 +263,56 @@ func TestShardThreeInstancesTakeOverOnBIND(t *testing.T) {
 					require.True(t, l.Writing, "%s: lease of %s in %s: %+v", inst.name, z.Zone, view, l)
 				}
 			}
+		}
+	}
+
+	// The victim comes back: its zones return to it, and it writes them.
+	var dead *shardInstance
+	for _, inst := range insts {
+		if inst.name == victim {
+			dead = inst
+		}
+	}
+	comeBack(t, n, dead, survivors, zones, owners)
+	agents[0].nologin(t, false)
+	waitFor(t, 20*shardInterval, func() bool {
+		for _, z := range zones {
+			if got, _ := published(t, n, z); !equal(got, []string{"127.0.0.2"}) {
+				return false
+			}
+		}
+		return true
+	})
+	for _, z := range moved {
+		require.Positive(t, dead.writes(t, 0, -1)[z], "%s writes its zone %s again", victim, z)
+	}
+	for i := 0; i < 6; i++ {
+		for _, z := range zones {
+			require.Equal(t, owners[z], leaseHolder(t, n, z), "sample %d, zone %s", i, z)
+		}
+		time.Sleep(shardInterval / 2)
+	}
+}
+
+// A killed instance that comes back gets its zones back at once: the
+// survivors see its beat, hand its zones' leases back (release) and it
+// takes them, then writes them.
+func comeBack(t *testing.T, n *testenv.Named, victim *shardInstance, survivors []*shardInstance, zones []string, owners map[string]string) {
+	t.Helper()
+	victim.start(t)
+	back := time.Now()
+	waitFor(t, 20*shardInterval, func() bool {
+		for _, z := range zones {
+			if leaseHolder(t, n, z) != owners[z] {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("zones back with their owner %v after the restart", time.Since(back).Round(10*time.Millisecond))
+	for _, inst := range survivors {
+		if len(shard.Owned(shard.Assign(zones, []string{survivors[0].name, survivors[1].name}), inst.name)) > len(shard.Owned(owners, inst.name)) {
+			require.Contains(t, inst.log.String(), "lease handed back", inst.name)
 		}
 	}
 }
