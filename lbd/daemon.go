@@ -538,8 +538,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	}
 	in := cycle.Input{Now: now, Config: cfg, Schedule: sched, All: all, Resolved: resolved,
 		Known: known, MayWrite: mayWrite, DryRun: d.DryRun,
-		Role:  lease.Role{Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname), Active: mayWrite, TTL: cfg.LeaseTTL, Sharded: cfg.Sharded()},
-		Owned: d.ownedZones(cfg, now)}
+		Role: lease.Role{Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname), Active: mayWrite, TTL: cfg.LeaseTTL, Sharded: cfg.Sharded()}}
 
 	waiting := cycle.NewWaiting(cfg, due, resolved)
 	addrs := waiting.Addrs()
@@ -690,6 +689,7 @@ func (d *Daemon) decideAndApply(ctx context.Context, in cycle.Input, withRemoval
 	d.noteHealth(now, cfg, modes, outcomes)
 	down := health.DownViews(modes, outcomes)
 	in.Served, in.Removed, in.Edits = served, removed, edits
+	in.Owned = d.ownedZones(cfg, now, removed...)
 	in.RemovedServed = cycle.ReadRemoved(ctx, cfg, removed, down)
 	unlock := d.shardLeaseLock(cfg)
 	if cfg.DNS.Fencing {

@@ -69,14 +69,19 @@ func (d *Daemon) shardLive(cfg *config.Compiled, now time.Time) []string {
 	return slices.Clone(s.live)
 }
 
-// ownedZones are the zones this instance owns at now (nil unless sharded).
-func (d *Daemon) ownedZones(cfg *config.Compiled, now time.Time) map[string]bool {
+// ownedZones are the zones this instance owns at now, of the
+// configuration's and of the names removed from it (nil unless sharded).
+func (d *Daemon) ownedZones(cfg *config.Compiled, now time.Time, removed ...cycle.Managed) map[string]bool {
 	if !cfg.Sharded() {
 		return nil
 	}
 	self, live := d.instance(cfg), d.shardLive(cfg, now)
+	zones := shardZones(cfg)
+	for _, m := range removed {
+		zones = append(zones, m.Zone)
+	}
 	owned := map[string]bool{}
-	for _, z := range shardZones(cfg) {
+	for _, z := range zones {
 		if shard.Owner(z, live) == self {
 			owned[z] = true
 		}
@@ -113,7 +118,10 @@ func (d *Daemon) shardLeaseLock(cfg *config.Compiled) (unlock func()) {
 // and when a lease it waits for expires.
 func (d *Daemon) shardLoop(ctx context.Context) {
 	var lastFetch, lastStep, retry time.Time
-	rejecting := map[string]bool{}
+	rejecting := map[string]bool{} // only the fetching goroutine uses it
+	var fetching sync.WaitGroup    // a slow peer does not delay the live-set checks
+	defer fetching.Wait()
+	busy := make(chan struct{}, 1)
 	for {
 		d.mu.Lock()
 		cfg := d.cfg
@@ -121,8 +129,16 @@ func (d *Daemon) shardLoop(ctx context.Context) {
 		interval := cfg.Heartbeat.Interval.Duration
 		if cfg.Sharded() {
 			if time.Since(lastFetch) >= interval {
-				lastFetch = time.Now()
-				d.fetchPeers(ctx, cfg, interval, rejecting)
+				select {
+				case busy <- struct{}{}: // the previous round is over
+					lastFetch = time.Now()
+					fetching.Add(1)
+					go func() {
+						defer func() { <-busy; fetching.Done() }()
+						d.fetchPeers(ctx, cfg, interval, rejecting)
+					}()
+				default:
+				}
 			}
 			changed := d.shardAssign(cfg, time.Now())
 			now := time.Now()
