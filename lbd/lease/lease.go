@@ -93,8 +93,9 @@ type Plan struct {
 	// Why explains a zone this instance may not write.
 	Why string
 	// Passive is set when this instance does not want to write the zone
-	// (a passive slave, a shard that does not own it): its changes are
-	// Passive, not Fenced (no error, no retry).
+	// (a passive slave, a shard that does not own it) or, sharded, waits
+	// for another instance's lease to be handed back or to expire: its
+	// changes are Passive, not Fenced (no error, no retry).
 	Passive bool
 }
 
@@ -107,6 +108,12 @@ func Decide(now time.Time, st State, r Role) Plan {
 	p.Passive = !r.Active
 	if r.Sharded && !r.Owner && p.Why == "passive" {
 		p.Why = "passive: another instance owns the zone"
+	}
+	if r.Sharded && r.Owner && !p.Write && p.Holder != "" && p.Holder != r.Instance {
+		// The owner waits for the holder's hand-back or expiry: the
+		// lease step takes the lease then and makes the zone's aliases
+		// due; meanwhile the changes wait, without an error.
+		p.Passive = true
 	}
 	return p
 }

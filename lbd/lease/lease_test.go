@@ -106,7 +106,7 @@ func TestDecideLeaseSharded(t *testing.T) {
 		{"owner keeps a fresh lease", rec(mine), owner, true, false, mine.String(), mine.String(), "a", ""},
 		{"owner renews with less than half left", rec(mineOld), owner, true, false, mineOld.String(), Record{Holder: "a", Epoch: 2, Until: until}.String(), "a", ""},
 		{"owner renews its own expired lease", rec(mineExpired), owner, true, false, mineExpired.String(), Record{Holder: "a", Epoch: 2, Until: until}.String(), "a", ""},
-		{"owner fenced by a peer's lease until it passes", rec(peer), owner, false, false, "", "", "b", "lease held by b until"},
+		{"owner waits for a peer's lease to pass (or be handed back)", rec(peer), owner, false, true, "", "", "b", "lease held by b until"},
 		{"owner takes a dead peer's expired lease", rec(peerExpired), owner, true, false, peerExpired.String(), Record{Holder: "a", Epoch: 4, Until: until}.String(), "a", ""},
 		{"owner takes a released lease", rec(released), owner, true, false, released.String(), Record{Holder: "a", Epoch: 5, Until: until}.String(), "a", ""},
 		{"owner takes a plain master's lease", rec(master), owner, true, false, master.String(), Record{Holder: "a", Epoch: 2, Until: until}.String(), "a", ""},

@@ -16,9 +16,11 @@ type LeasePlan struct {
 	// Leases[view][zone] is the decision; the swaps among them (take,
 	// renew, release) are sent alone, without records.
 	Leases map[int]map[string]lease.Plan
-	// Retry, when not zero, is when a zone this instance owns but cannot
-	// take yet (another instance's lease, until not passed) can be taken:
-	// the next step should not come later than that.
+	// Retry, when not zero, is when to look again at a zone this instance
+	// owns but cannot take yet (another instance's lease, until not
+	// passed): just after until, or after a quarter of lease_ttl if that
+	// is sooner (the holder hands it back once it sees this instance).
+	// The next step should not come later than that.
 	Retry time.Time
 }
 
@@ -53,7 +55,11 @@ func PlanLeases(now time.Time, states map[int]map[string]lease.State, role lease
 				continue
 			}
 			if cur, ok := lease.Parse(st.Records[0]); ok && !cur.Until.IsZero() && cur.Until.After(now) {
-				if at := cur.Until.Add(retryMargin); p.Retry.IsZero() || at.Before(p.Retry) {
+				at := cur.Until.Add(retryMargin)
+				if soon := now.Add(role.TTL / 4); soon.Before(at) {
+					at = soon
+				}
+				if p.Retry.IsZero() || at.Before(p.Retry) {
 					p.Retry = at
 				}
 			}

@@ -193,6 +193,8 @@ func TestPlanLeases(t *testing.T) {
 		"garbage.test":  "-",
 		"released.test": at(4),
 	}, got)
-	assert.True(t, peerUntil.Add(retryMargin).Equal(p.Retry), "look again just after the dead peer's lease ends")
+	assert.True(t, t0.Add(ttl/4).Equal(p.Retry), "look again after a quarter of lease_ttl (a hand-back) rather than at the end of the peer's lease")
+	long := PlanLeases(t0, states, lease.Role{Instance: "a", TTL: time.Minute}, owned)
+	assert.True(t, peerUntil.Add(retryMargin).Equal(long.Retry), "or just after the peer's lease ends, if that is sooner")
 	assert.False(t, PlanLeases(t0, map[int]map[string]lease.State{0: {"fresh.test": states[0]["fresh.test"]}}, role, owned).Swaps())
 }
