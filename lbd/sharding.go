@@ -249,20 +249,40 @@ func (d *Daemon) shardAssign(cfg *config.Compiled, now time.Time) bool {
 		f = f.WithField("lost", lost)
 	}
 	f.Info("shard: zones assigned over the live instances")
-	d.pokeZones(cfg, append(gained, lost...))
+	changed := append(gained, lost...)
+	d.forgetKnown(cfg, changed)
+	d.pokeZones(cfg, changed)
 	return true
 }
 
-// pokeZones makes the aliases of zones due now.
-func (d *Daemon) pokeZones(cfg *config.Compiled, zones []string) {
+// aliasesOf lists the aliases of zones.
+func aliasesOf(cfg *config.Compiled, zones []string) []string {
 	var names []string
 	for i := range cfg.Params {
 		if slices.Contains(zones, cfg.Params[i].Zone) {
 			names = append(names, cfg.Params[i].Name)
 		}
 	}
-	if len(names) > 0 {
+	return names
+}
+
+// pokeZones makes the aliases of zones due now.
+func (d *Daemon) pokeZones(cfg *config.Compiled, zones []string) {
+	if names := aliasesOf(cfg, zones); len(names) > 0 {
 		d.Poke(names)
+	}
+}
+
+// forgetKnown drops what this instance last found or left in DNS for the
+// aliases of zones that came to it or left it: another instance writes
+// them meanwhile, which is no drift.
+func (d *Daemon) forgetKnown(cfg *config.Compiled, zones []string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, name := range aliasesOf(cfg, zones) {
+		if st := d.aliases[name]; st != nil {
+			st.known = nil
+		}
 	}
 }
 

@@ -257,7 +257,7 @@ func writeAction(in Input, leases map[int]map[string]lease.Plan, v int, zone str
 	case !in.MayWrite:
 		return Passive, nil
 	case in.Config.DNS.Fencing && leases[v][zone].Passive:
-		return Passive, nil // a shard that does not own the zone
+		return Passive, nil // a shard: another instance owns the zone, or holds it until it hands it back
 	case in.Config.DNS.Fencing && !leases[v][zone].Write:
 		return Fenced, errors.New(leases[v][zone].Why)
 	}
