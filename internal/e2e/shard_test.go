@@ -3,9 +3,14 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -64,6 +69,13 @@ func (s *shardInstance) writes(t *testing.T, from, to int) map[string]int {
 // (best_hosts 1).
 func startShard(t *testing.T, server string, snmpPort int, names, zones []string) []*shardInstance {
 	t.Helper()
+	return startShardVia(t, server, snmpPort, names, zones, nil)
+}
+
+// startShardVia is startShard where instance from fetches the heartbeat
+// of instance to at via(from, to) ("host:port"), when via is set.
+func startShardVia(t *testing.T, server string, snmpPort int, names, zones []string, via func(from, to string) string) []*shardInstance {
+	t.Helper()
 	insts := make([]*shardInstance, len(names))
 	for i, name := range names {
 		insts[i] = &shardInstance{name: name, http: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "127.0.0.1"))}
@@ -79,7 +91,11 @@ func startShard(t *testing.T, server string, snmpPort int, names, zones []string
 		fmt.Fprintf(&peers, "[lbd]\ninstance = %q\npeers = [\n", inst.name)
 		for _, p := range insts {
 			if p != inst {
-				fmt.Fprintf(&peers, "  { instance = %q, url = \"http://%s/load-balancing/heartbeat\" },\n", p.name, p.http)
+				addr := p.http
+				if via != nil {
+					addr = via(inst.name, p.name)
+				}
+				fmt.Fprintf(&peers, "  { instance = %q, url = \"http://%s/load-balancing/heartbeat\" },\n", p.name, addr)
 			}
 		}
 		peers.WriteString("]\n")
@@ -308,8 +324,14 @@ func TestShardThreeInstancesTakeOverOnBIND(t *testing.T) {
 		}
 		time.Sleep(shardInterval / 2)
 	}
-	// Throughout, no error and no warning but the expected ones: no lease
-	// lost, no drift, no failed update.
+	requireQuiet(t, insts)
+}
+
+// requireQuiet fails on any error, and any warning but a stale peer or a
+// drained member, in the instances' logs: no lease lost, no drift, no
+// failed update.
+func requireQuiet(t *testing.T, insts []*shardInstance) {
+	t.Helper()
 	for _, inst := range insts {
 		for _, line := range strings.Split(inst.log.String(), "\n") {
 			require.NotContains(t, line, `"level":"error"`, inst.name)
@@ -368,4 +390,109 @@ func shardStatus(t *testing.T, inst *shardInstance) shardStatusJSON {
 	require.NoError(t, json.Unmarshal([]byte(statusOf(t, "http://"+inst.http+"/status")), &st))
 	require.NotNil(t, st.Shard, "%s: /status has no shard section", inst.name)
 	return *st.Shard
+}
+
+// A partition between the instances (each still reaching DNS and the
+// members): every instance believes the others dead and owns, by its view,
+// their zones too, but each keeps renewing the leases of its own, so the
+// others wait on them: every zone keeps exactly one writer, its owner, and
+// follows its members; when the partition heals nothing moves.
+func TestShardPartitionKeepsOneWriterOnBIND(t *testing.T) {
+	agents := startThreeAgents(t)
+	names := []string{"lbd1", "lbd2", "lbd3"}
+	var zones []string
+	for i := range 6 {
+		zones = append(zones, fmt.Sprintf("p%d.shard.test", i))
+	}
+	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: zones,
+		Keys: []tsig.Spec{{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}}})
+	owners := shard.Assign(zones, names)
+	// One cuttable proxy per instance, in front of its heartbeat; the
+	// targets are known once the instances have their ports, so the
+	// proxies forward to an address set after startShardVia chose them.
+	targets := map[string]*atomic.Value{}
+	proxies := map[string]*partition{}
+	for _, name := range names {
+		target := &atomic.Value{}
+		target.Store("")
+		targets[name] = target
+		proxies[name] = newLazyPartition(t, target)
+	}
+	insts := startShardVia(t, n.Addr, agents[0].Port, names, zones, func(from, to string) string {
+		return strings.TrimPrefix(proxies[to].srv.URL, "http://")
+	})
+	for _, inst := range insts {
+		targets[inst.name].Store(inst.http)
+	}
+	settled := func(want string) func() bool {
+		return func() bool {
+			for _, z := range zones {
+				if got, _ := published(t, n, z); !equal(got, []string{want}) || leaseHolder(t, n, z) != owners[z] {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	waitFor(t, 40*shardInterval, settled("127.0.0.2"))
+	for _, inst := range insts {
+		waitFor(t, 20*shardInterval, func() bool { return equal(shardStatus(t, inst).Live, names) })
+	}
+
+	// Cut every heartbeat: each instance sees the others go stale.
+	from := map[string]int{}
+	for _, inst := range insts {
+		from[inst.name] = len(inst.log.String())
+	}
+	for _, p := range proxies {
+		p.cut.Store(true)
+	}
+	for _, inst := range insts {
+		waitFor(t, 20*shardInterval, func() bool { return equal(shardStatus(t, inst).Live, []string{inst.name}) })
+	}
+	// For many heartbeat intervals every lease stays with its owner.
+	for i := 0; i < 12; i++ {
+		for _, z := range zones {
+			require.Equal(t, owners[z], leaseHolder(t, n, z), "sample %d, zone %s: the lease moved during the partition", i, z)
+		}
+		time.Sleep(shardInterval / 2)
+	}
+	// The zones still follow their members, written by their owners only.
+	agents[0].nologin(t, true)
+	waitFor(t, 20*shardInterval, settled("127.0.0.3"))
+	requireSingleWriters(t, insts, from, nil, owners, "partitioned")
+
+	// Heal: nothing moves.
+	for _, p := range proxies {
+		p.cut.Store(false)
+	}
+	for _, inst := range insts {
+		waitFor(t, 20*shardInterval, func() bool { return equal(shardStatus(t, inst).Live, names) })
+	}
+	agents[0].nologin(t, false)
+	waitFor(t, 20*shardInterval, settled("127.0.0.2"))
+	requireSingleWriters(t, insts, from, nil, owners, "partitioned, then healed")
+	requireQuiet(t, insts)
+}
+
+// newLazyPartition is newPartition to the "host:port" in target, read at
+// each request (set once the target is known).
+func newLazyPartition(t *testing.T, target *atomic.Value) *partition {
+	t.Helper()
+	p := &partition{}
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		addr, _ := target.Load().(string)
+		if p.cut.Load() || addr == "" {
+			http.Error(w, "partitioned", http.StatusServiceUnavailable)
+			return
+		}
+		u, err := url.Parse("http://" + addr)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		httputil.NewSingleHostReverseProxy(u).ServeHTTP(w, r)
+	}))
+	t.Cleanup(p.srv.Close)
+	return p
 }

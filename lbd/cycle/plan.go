@@ -378,13 +378,29 @@ func decideAlias(in Input, leases map[int]map[string]lease.Plan, i int) AliasPla
 			if !vp.Change.Empty() {
 				vp.Action, vp.Err = writeAction(in, leases, v, p.Zone)
 			}
-			if known, ok := in.Known[p.Name][cfg.Views[v].String()]; ok && in.MayWrite && vp.Action != Passive && !sameAddrs(known, vp.Served) {
+			if known, ok := in.Known[p.Name][cfg.Views[v].String()]; ok && in.MayWrite && vp.Action != Passive &&
+				!leaseChangesHands(in, leases[v][p.Zone]) && !sameAddrs(known, vp.Served) {
 				vp.Drift, vp.Known = true, known
 			}
 		}
 		ap.Views = append(ap.Views, vp)
 	}
 	return ap
+}
+
+// leaseChangesHands reports, with fencing, a zone this instance does not
+// write as the lease's holder from before: it waits for another's lease
+// (a shard's passive plan) or takes the lease now. What the view serves
+// then was written by the other holder, which is no drift.
+func leaseChangesHands(in Input, lp lease.Plan) bool {
+	if !in.Config.DNS.Fencing {
+		return false
+	}
+	if lp.Passive {
+		return true
+	}
+	cur, ok := lease.Parse(lp.Lease.Expect)
+	return lp.Write && lp.Lease.Swaps() && (!ok || cur.Holder != in.Role.Instance)
 }
 
 // owns fills ch's metadata fields from what the view serves and the

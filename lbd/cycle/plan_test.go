@@ -543,3 +543,34 @@ func TestDecideSharded(t *testing.T) {
 	assert.False(t, plan.Leases[0]["b.lb.example.org"].Lease.Swaps())
 	assert.False(t, plan.Leases[1]["b.lb.example.org"].Lease.Swaps())
 }
+
+// What another lease holder wrote is no drift: not while this shard waits
+// for the lease, nor in the cycle that takes it; with its own lease held,
+// a change behind its back is.
+func TestDecideDriftAcrossLeaseHolders(t *testing.T) {
+	cfg := planConfig(t, aliasA)
+	cfg.DNS.Fencing = true
+	res, rep := loads(map[string]int{"192.0.2.1": 10, "192.0.2.2": 20})
+	known := map[string]map[string][]netip.Addr{"a.lb.example.org": {cfg.Views[0].String(): ips("192.0.2.2")}}
+	role := lease.Role{Instance: "a", TTL: 2 * time.Second, Sharded: true}
+	rec := func(l lease.Record) lease.State { return lease.State{Records: []string{l.String()}} }
+	for _, tc := range []struct {
+		name  string
+		st    lease.State
+		drift bool
+	}{
+		{"waiting for another's lease", rec(lease.Record{Holder: "b", Epoch: 2, Until: planNow.Add(time.Second)}), false},
+		{"taking another's expired lease", rec(lease.Record{Holder: "b", Epoch: 2, Until: planNow.Add(-time.Second)}), false},
+		{"taking a released lease", rec(lease.Record{Released: true, Epoch: 3}), false},
+		{"holding its own lease", rec(lease.Record{Holder: "a", Epoch: 2, Until: planNow.Add(2 * time.Second)}), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			plan := Decide(Input{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true, Known: known,
+				Served: map[string][]Served{"a.lb.example.org": {serves("192.0.2.1"), serves("192.0.2.1")}},
+				Role:   role, Owned: map[string]bool{"a.lb.example.org": true},
+				Leases: map[int]map[string]lease.State{0: {"a.lb.example.org": tc.st}, 1: {"a.lb.example.org": tc.st}}})
+			require.Len(t, plan.Aliases, 1)
+			assert.Equal(t, tc.drift, plan.Aliases[0].Views[0].Drift)
+		})
+	}
+}
