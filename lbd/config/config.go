@@ -362,6 +362,9 @@ func (c *Spec) validatePeers() []error {
 	if c.LBD.HTTPListen == "" {
 		bad("lbd.http_listen", "required with lbd.peers: the peers fetch this instance's heartbeat there")
 	}
+	if c.Heartbeat.URL != "" {
+		c.warn("heartbeat.url", "ignored with lbd.peers: each peer's heartbeat is fetched at its lbd.peers url")
+	}
 	if !c.DNS.Fencing {
 		bad("dns.fencing", "must be true with lbd.peers: the zone leases are what keeps two instances from writing one zone")
 	}

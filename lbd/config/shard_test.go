@@ -44,6 +44,12 @@ func TestShardConfig(t *testing.T) {
 	cfg, err = Parse("shard.toml", []byte(shardConfig(shardLBD, "[heartbeat]\ninterval = \"1s\"\nstale_after = \"3s\"\n")+""))
 	require.NoError(t, err)
 	assert.False(t, strings.Contains(cfg.Owner, "lbd1"), "the ownership record names the group, not the instance")
+	assert.Empty(t, cfg.Warnings())
+
+	cfg, err = Parse("shard.toml", []byte(shardConfig(shardLBD, "[heartbeat]\nurl = \"http://x:1/load-balancing/heartbeat\"\n")))
+	require.NoError(t, err)
+	require.Len(t, cfg.Warnings(), 1)
+	assert.Contains(t, cfg.Warnings()[0], "key heartbeat.url: ignored with lbd.peers")
 }
 
 func TestShardConfigErrors(t *testing.T) {
