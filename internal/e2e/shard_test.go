@@ -119,7 +119,7 @@ func (s *shardInstance) start(t *testing.T) {
 
 // leaseHolder is the holder= of zone's lease as named serves it ("" when
 // there is none, or it is released).
-func leaseHolder(t *testing.T, n *testenv.Named, zone string) string {
+func leaseHolder(t *testing.T, n authServer, zone string) string {
 	t.Helper()
 	recs := txt(n.Query(t, dnsupdate.LeaseName(zone), dns.TypeTXT))
 	if len(recs) != 1 {
@@ -155,14 +155,52 @@ func requireSingleWriters(t *testing.T, insts []*shardInstance, from, to map[str
 // every alias, the dead instance's included), and no zone ever gets a
 // second writer.
 func TestShardThreeInstancesTakeOverOnBIND(t *testing.T) {
+	zones := shardZoneNames("z")
 	agents := startThreeAgents(t)
-	names := []string{"lbd1", "lbd2", "lbd3"}
-	var zones []string
-	for i := range 6 {
-		zones = append(zones, fmt.Sprintf("z%d.shard.test", i))
-	}
 	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: zones,
 		Keys: []tsig.Spec{{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}}})
+	shardTakeOver(t, agents, n.Addr, n, zones)
+}
+
+// The same on Knot DNS.
+func TestShardThreeInstancesTakeOverOnKnot(t *testing.T) {
+	zones := shardZoneNames("k")
+	agents := startThreeAgents(t)
+	k := testenv.StartKnot(t, testenv.KnotOptions{Zones: zones,
+		Keys: []tsig.Spec{{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}}})
+	shardTakeOver(t, agents, k.Addr, k, zones)
+}
+
+// shardZoneNames are the six zones of a shard test.
+func shardZoneNames(prefix string) []string {
+	var zones []string
+	for i := range 6 {
+		zones = append(zones, fmt.Sprintf("%s%d.shard.test", prefix, i))
+	}
+	return zones
+}
+
+// authServer is what the shard tests read of a DNS server (testenv.Named,
+// testenv.Knot).
+type authServer interface {
+	Query(t testing.TB, name string, qtype uint16) []dns.RR
+}
+
+// addrsOf is the sorted A records srv serves for name.
+func addrsOf(t *testing.T, srv authServer, name string) []string {
+	t.Helper()
+	var out []string
+	for _, rr := range srv.Query(t, name, dns.TypeA) {
+		if a, ok := rr.(*dns.A); ok {
+			out = append(out, a.A.String())
+		}
+	}
+	return sorted(out)
+}
+
+// shardTakeOver is the take-over scenario against the DNS server at addr.
+func shardTakeOver(t *testing.T, agents []*agent, addr string, n authServer, zones []string) {
+	names := []string{"lbd1", "lbd2", "lbd3"}
 	owners := shard.Assign(zones, names)
 	// The instance to kill: the one owning the most zones (the hash gives
 	// every instance at least one of these six).
@@ -175,13 +213,13 @@ func TestShardThreeInstancesTakeOverOnBIND(t *testing.T) {
 	}
 	t.Logf("owners %v; victim %s owns %v", owners, victim, shard.Owned(owners, victim))
 
-	insts := startShard(t, n.Addr, agents[0].Port, names, zones)
+	insts := startShard(t, addr, agents[0].Port, names, zones)
 	start := map[string]int{}
 
 	// Every zone published by its owner, under the owner's lease.
 	waitFor(t, 40*shardInterval, func() bool {
 		for _, z := range zones {
-			if got, _ := published(t, n, z); !equal(got, []string{"127.0.0.2"}) || leaseHolder(t, n, z) != owners[z] {
+			if got := addrsOf(t, n, z); !equal(got, []string{"127.0.0.2"}) || leaseHolder(t, n, z) != owners[z] {
 				return false
 			}
 		}
@@ -259,7 +297,7 @@ func TestShardThreeInstancesTakeOverOnBIND(t *testing.T) {
 	agents[0].nologin(t, true)
 	waitFor(t, 20*shardInterval, func() bool {
 		for _, z := range zones {
-			if got, _ := published(t, n, z); !equal(got, []string{"127.0.0.3"}) {
+			if got := addrsOf(t, n, z); !equal(got, []string{"127.0.0.3"}) {
 				return false
 			}
 		}
@@ -304,7 +342,7 @@ func TestShardThreeInstancesTakeOverOnBIND(t *testing.T) {
 	agents[0].nologin(t, false)
 	waitFor(t, 20*shardInterval, func() bool {
 		for _, z := range zones {
-			if got, _ := published(t, n, z); !equal(got, []string{"127.0.0.2"}) {
+			if got := addrsOf(t, n, z); !equal(got, []string{"127.0.0.2"}) {
 				return false
 			}
 		}
@@ -346,7 +384,7 @@ func requireQuiet(t *testing.T, insts []*shardInstance) {
 // A killed instance that comes back gets its zones back at once: the
 // survivors see its beat, hand its zones' leases back (release) and it
 // takes them, then writes them.
-func comeBack(t *testing.T, n *testenv.Named, victim *shardInstance, survivors []*shardInstance, zones []string, owners map[string]string) {
+func comeBack(t *testing.T, n authServer, victim *shardInstance, survivors []*shardInstance, zones []string, owners map[string]string) {
 	t.Helper()
 	victim.start(t)
 	back := time.Now()
@@ -427,7 +465,7 @@ func TestShardPartitionKeepsOneWriterOnBIND(t *testing.T) {
 	settled := func(want string) func() bool {
 		return func() bool {
 			for _, z := range zones {
-				if got, _ := published(t, n, z); !equal(got, []string{want}) || leaseHolder(t, n, z) != owners[z] {
+				if got := addrsOf(t, n, z); !equal(got, []string{want}) || leaseHolder(t, n, z) != owners[z] {
 					return false
 				}
 			}
