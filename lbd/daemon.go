@@ -77,6 +77,8 @@ type Daemon struct {
 	embedded *dnsserver.Server
 	// health is each DNS server's (view's) health (package lbd/health).
 	health map[string]health.Server
+	// shard is the sharding state ([lbd] peers, sharding.go).
+	shard shardState
 }
 
 // Poller is what the daemon needs of the SNMP manager (*snmp.Poller).
@@ -197,7 +199,7 @@ func (d *Daemon) noteLeases(cfg *config.Compiled, plan cycle.Plan, applied cycle
 				f.Info("lease held: this instance writes the zone")
 			case !lp.Write && seen && prev.Write && lp.Why == "passive (lease handed back)":
 				f.Info("lease handed back")
-			case !lp.Write && (!seen || prev.Write) && lp.Holder != "" && lp.Holder != d.instance(cfg):
+			case !lp.Write && (seen && prev.Write || !seen && !lp.Passive) && lp.Holder != "" && lp.Holder != d.instance(cfg):
 				f.WithField("holder", lp.Holder).Warn("lease lost: another instance writes the zone; this one stops writing it (" + lp.Why + ")")
 			}
 		}
@@ -523,7 +525,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	for name, st := range d.aliases {
 		sched[name], known[name] = st.sched, st.known
 	}
-	due := cycle.Due(now, cfg, sched, all)
+	due := d.shardDue(cfg, now, cycle.Due(now, cfg, sched, all))
 	for _, i := range due {
 		st := d.aliases[cfg.Params[i].Name]
 		st.sched.Poked = false
@@ -571,7 +573,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	}
 	in := cycle.Input{Now: now, Config: cfg, Schedule: sched, All: all, Resolved: resolved,
 		Known: known, MayWrite: mayWrite, DryRun: d.DryRun,
-		Role: lease.Role{Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname), Active: mayWrite, TTL: cfg.LeaseTTL}}
+		Role: lease.Role{Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname), Active: mayWrite, TTL: cfg.LeaseTTL, Sharded: cfg.Sharded()}}
 
 	waiting := cycle.NewWaiting(cfg, due, resolved)
 	addrs := d.silentLast(waiting.Addrs())
@@ -779,12 +781,15 @@ func (d *Daemon) decideAndApply(ctx context.Context, in cycle.Input, withRemoval
 	d.noteHealth(now, cfg, modes, outcomes)
 	down := health.DownViews(modes, outcomes)
 	in.Served, in.Removed, in.Edits = served, removed, edits
+	in.Owned = d.ownedZones(cfg, now, removed...)
 	in.RemovedServed = cycle.ReadRemoved(ctx, cfg, removed, down)
+	unlock := d.shardLeaseLock(cfg)
 	if cfg.DNS.Fencing {
 		in.Leases = cycle.ReadLeases(ctx, cfg, due, removed, down)
 	}
 	plan := cycle.Decide(in)
 	applied := cycle.Apply(ctx, cfg, plan, d.mayWriteNow)
+	unlock()
 	aliases := results(cfg, plan, applied)
 	removals := removalResults(cfg, plan, applied)
 	d.edits.Settle(taken, CycleReport{Aliases: aliases}.errOf)
@@ -1078,6 +1083,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer wg.Done()
 		d.heartbeatLoop(ctx)
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.shardLoop(ctx)
+	}()
 
 	if cfg.LBD.PushListen != "" {
 		wg.Add(1)
@@ -1115,7 +1125,7 @@ func (d *Daemon) heartbeatLoop(ctx context.Context) {
 		wait := interval
 		if master {
 			name := cfg.HeartbeatName(d.hostname)
-			if name != d.hostname && name != warnedName {
+			if name != d.hostname && name != warnedName && !cfg.Sharded() {
 				// A legacy slave matches the line against its own master
 				// setting, so the line names [lbd] master; say so once.
 				d.log.WithFields(logrus.Fields{"hostname": d.hostname, "lbd.master": name}).

@@ -6,7 +6,8 @@
 //
 // The parts are packages of their own: the configuration (lbd/config), one
 // cycle as a pure plan and an apply step (lbd/cycle), the SNMP manager
-// (lbd/snmp), host selection (lbd/choice), leases (lbd/lease), DNS server
+// (lbd/snmp), host selection (lbd/choice), leases (lbd/lease), sharding
+// across instances (lbd/shard; the daemon's side in sharding.go), DNS server
 // health (lbd/health), overrides (lbd/override), the managed names
 // (lbd/managed), the admin API (lbd/admin), push admission (lbd/push), the
 // status types (lbd/status) and what observes cycles (lbd/metrics,

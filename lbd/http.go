@@ -12,6 +12,7 @@ import (
 	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/override"
 	"github.com/lbd-project/lbd/lbd/registry"
+	"github.com/lbd-project/lbd/lbd/shard"
 	"github.com/sirupsen/logrus"
 )
 
@@ -80,7 +81,26 @@ func (b adminBackend) Config() *config.Compiled {
 func (b adminBackend) Writing() bool {
 	b.d.mu.Lock()
 	defer b.d.mu.Unlock()
-	return b.d.writing
+	return b.d.writing || b.d.cfg.Sharded() // a shard writes its own zones (OwnerOf)
+}
+
+// OwnerOf is the instance that owns alias's zone (admin.Router); with no
+// peers this instance owns every zone.
+func (b adminBackend) OwnerOf(alias string) (owner string, mine bool) {
+	b.d.mu.Lock()
+	cfg := b.d.cfg
+	b.d.mu.Unlock()
+	self := b.d.instance(cfg)
+	if !cfg.Sharded() {
+		return self, true
+	}
+	for i := range cfg.Params {
+		if cfg.Params[i].Name == alias {
+			owner = shard.Owner(cfg.Params[i].Zone, b.d.shardLive(cfg, time.Now()))
+			return owner, owner == self
+		}
+	}
+	return self, true // an unknown alias: refused by the API already
 }
 
 func (b adminBackend) Submit(alias string, e override.Edit, req admin.DrainRequest, author string) <-chan error {

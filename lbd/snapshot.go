@@ -47,7 +47,7 @@ func (d *Daemon) Snapshot() status.Snapshot {
 	s := status.Snapshot{At: time.Now(), Host: d.hostname, Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname),
 		Writing: d.writing, Fencing: cfg.DNS.Fencing, LastBeat: d.follower.LastBeat(),
 		Authenticated: cfg.Heartbeat.Key() != nil, Counter: d.verifier.Highest(), Servers: map[string]health.Server{},
-		Push: d.push.Stats(), Register: d.reg.Stats()}
+		Push: d.push.Stats(), Register: d.reg.Stats(), Shard: d.shardSnapshot(cfg, time.Now())}
 	for _, v := range cfg.Views {
 		s.Servers[v.String()] = d.health[v.String()]
 	}

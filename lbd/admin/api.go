@@ -56,6 +56,16 @@ type Backend interface {
 	Overrides(now time.Time) []override.Override
 }
 
+// Router is what a Backend sharing the zones with other instances adds
+// (docs/design.md §9.7): who writes the alias's zone. A request for an
+// alias another instance owns is refused (409) with that instance's name:
+// this one would never evaluate it.
+type Router interface {
+	// OwnerOf is the instance that owns alias's zone, and whether that is
+	// this one.
+	OwnerOf(alias string) (owner string, mine bool)
+}
+
 // Routes adds the API's routes to mux.
 func Routes(mux *http.ServeMux, b Backend) {
 	mux.HandleFunc("POST /admin/drain", serveEdit(b, true))
@@ -121,6 +131,12 @@ func serveEdit(b Backend, drain bool) http.HandlerFunc {
 		if !b.Writing() {
 			reply(w, http.StatusConflict, Reply{Message: "this instance does not write DNS now (a passive slave): send it to the master"})
 			return
+		}
+		if r, ok := b.(Router); ok {
+			if owner, mine := r.OwnerOf(config.NormName(req.Alias)); !mine {
+				reply(w, http.StatusConflict, Reply{Message: fmt.Sprintf("the zone of %s is written by the instance %s (sharding): send it there", req.Alias, owner)})
+				return
+			}
 		}
 		done := b.Submit(config.NormName(req.Alias), edit, req, author)
 		ctx, cancel := context.WithTimeout(r.Context(), Wait)

@@ -44,6 +44,39 @@ func (b *backend) Submit(alias string, e override.Edit, _ DrainRequest, _ string
 	return done
 }
 
+// shardBackend is a backend sharing the zones: owner writes them.
+type shardBackend struct {
+	*backend
+	owner string
+}
+
+func (b shardBackend) OwnerOf(string) (string, bool) { return b.owner, b.owner == "me" }
+
+func TestDrainAPISharded(t *testing.T) {
+	const good = `{"alias":"a.example.org","member":"m1.example.org","for":"2h","reason":"disk"}`
+	for _, tc := range []struct {
+		owner    string
+		code     int
+		contains string
+	}{
+		{"me", http.StatusOK, "written"},
+		{"lbd2", http.StatusConflict, "written by the instance lbd2"},
+	} {
+		t.Run(tc.owner, func(t *testing.T) {
+			mux := http.NewServeMux()
+			Routes(mux, shardBackend{&backend{cfg: compile(t, true), writing: true, settle: true}, tc.owner})
+			req := httptest.NewRequest("POST", "/admin/drain", strings.NewReader(good))
+			req.Header.Set("Authorization", "Bearer "+token)
+			w := httptest.NewRecorder()
+			mux.ServeHTTP(w, req)
+			assert.Equal(t, tc.code, w.Code)
+			var r Reply
+			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &r))
+			assert.Contains(t, r.Message, tc.contains)
+		})
+	}
+}
+
 func compile(t *testing.T, withTokens bool) *config.Compiled {
 	t.Helper()
 	dir := t.TempDir()

@@ -28,7 +28,8 @@ type Compiled struct {
 	// Owner is the text of the ownership record of every name this
 	// instance group writes.
 	Owner string
-	// LeaseTTL is a slave's lease lifetime (dns.lease_ttl or its default).
+	// LeaseTTL is a slave's (or a shard's) lease lifetime (dns.lease_ttl
+	// or its default: 2 × heartbeat.interval with lbd.peers).
 	LeaseTTL time.Duration
 	// Renders are the [[render]] sections compiled, in file order.
 	Renders []*render.Target
@@ -98,6 +99,10 @@ func Compile(cfg Spec) (*Compiled, error) {
 	group := cmp.Or(cfg.LBD.Group, cfg.LBD.Master, "lbd")
 	c.Owner = OwnerPrefix + "group=" + group
 	c.LeaseTTL = cfg.DNS.LeaseTTL.Duration
+	if c.LeaseTTL == 0 && cfg.Sharded() {
+		// Renewed every heartbeat interval (docs/design.md §9.7).
+		c.LeaseTTL = 2 * cfg.Heartbeat.Interval.Duration
+	}
 	if c.LeaseTTL == 0 {
 		c.LeaseTTL = 3 * cfg.Heartbeat.StaleAfter.Duration
 		for _, p := range c.Params {

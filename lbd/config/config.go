@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -84,6 +85,10 @@ type LBDSection struct {
 	// Instance is this instance's name in zone leases. Default: the host
 	// name.
 	Instance string `toml:"instance"`
+	// Peers, when set, are the other masters sharing this site's zones
+	// (docs/design.md §9.7): every instance then writes the zones that
+	// rendezvous hashing gives it among the live ones, under their leases.
+	Peers []Peer `toml:"peers"`
 	// StateDir, when set, is where lbd keeps the list of names it manages
 	// (managed.json), so that an alias removed from the configuration while
 	// lbd was stopped is still cleaned up. Without it, removals are noticed
@@ -103,6 +108,21 @@ type LBDSection struct {
 	tokens          map[string]string
 	registerSecrets map[string][]byte
 }
+
+// Peer is one entry of [lbd] peers: another instance of the shard.
+type Peer struct {
+	// Instance is the peer's [lbd] instance: the holder name of its
+	// leases and the name its heartbeat carries.
+	Instance string `toml:"instance"`
+	// URL is where its heartbeat is fetched: its http_listen and
+	// /load-balancing/heartbeat, or /load-balancing/heartbeat.v2 with a
+	// heartbeat secret.
+	URL string `toml:"url"`
+}
+
+// Sharded reports whether this instance is one of several masters sharing
+// the zones ([lbd] peers set).
+func (c *Spec) Sharded() bool { return len(c.LBD.Peers) > 0 }
 
 // HeartbeatSection is [heartbeat].
 type HeartbeatSection struct {
@@ -269,7 +289,7 @@ func (c *Spec) Errorf(key, format string, args ...any) error {
 func (c *Spec) Validate() error {
 	c.warnings = nil
 	var errs []error
-	for _, f := range []func() []error{c.validateLBD, c.validateHeartbeat, c.validateDNS, c.validateSNMP,
+	for _, f := range []func() []error{c.validateLBD, c.validateHeartbeat, c.validatePeers, c.validateDNS, c.validateSNMP,
 		c.validateAuthoritative, c.validateAliases, c.validateAdmin, c.validateRegister, c.validateRender} {
 		errs = append(errs, f()...)
 	}
@@ -294,7 +314,7 @@ func (c *Spec) validateLBD() []error {
 	default:
 		bad("lbd.role", "must be auto, master or slave, not %q", c.LBD.Role)
 	}
-	if c.LBD.Role == "auto" && c.LBD.Master == "" {
+	if c.LBD.Role == "auto" && c.LBD.Master == "" && !c.Sharded() {
 		bad("lbd.master", "required when role is auto (the master's host name)")
 	}
 	if c.LBD.HTTPListen != "" {
@@ -338,6 +358,57 @@ func (c *Spec) validateLBD() []error {
 	for key, v := range map[string]string{"lbd.group": c.LBD.Group, "lbd.instance": c.LBD.Instance} {
 		if v != "" && !recordWord.MatchString(v) {
 			bad(key, "%q: only letters, digits, '.', '_' and '-' (it is written into ownership and lease records)", v)
+		}
+	}
+	return e.errs
+}
+
+// validatePeers checks [lbd] peers and what sharding requires of the rest
+// (docs/design.md §9.7).
+func (c *Spec) validatePeers() []error {
+	e := &collector{c: c}
+	bad := e.bad
+	if !c.Sharded() {
+		return nil
+	}
+	if c.LBD.Role == "slave" {
+		bad("lbd.role", "must not be slave with lbd.peers: every instance of a shard is a master of its own zones (use master, or auto)")
+	}
+	if c.LBD.HTTPListen == "" {
+		bad("lbd.http_listen", "required with lbd.peers: the peers fetch this instance's heartbeat there")
+	}
+	if c.Heartbeat.URL != "" {
+		c.warn("heartbeat.url", "ignored with lbd.peers: each peer's heartbeat is fetched at its lbd.peers url")
+	}
+	if !c.DNS.Fencing {
+		bad("dns.fencing", "must be true with lbd.peers: the zone leases are what keeps two instances from writing one zone")
+	}
+	if ttl := c.DNS.LeaseTTL.Duration; ttl != 0 && ttl < 2*c.Heartbeat.Interval.Duration {
+		bad("dns.lease_ttl", "must be at least 2 × heartbeat.interval (%s) with lbd.peers: the leases are renewed every interval", 2*c.Heartbeat.Interval.Duration)
+	}
+	seen := map[string]int{}
+	for i, p := range c.LBD.Peers {
+		key := fmt.Sprintf("lbd.peers[%d]", i)
+		switch {
+		case p.Instance == "":
+			bad(key+".instance", "required (the peer's [lbd] instance)")
+		case !recordWord.MatchString(p.Instance):
+			bad(key+".instance", "%q: only letters, digits, '.', '_' and '-' (it names the holder of zone leases)", p.Instance)
+		case c.LBD.Instance != "" && p.Instance == c.LBD.Instance:
+			bad(key+".instance", "%q is this instance (lbd.instance): list the other instances only", p.Instance)
+		default:
+			if j, dup := seen[p.Instance]; dup {
+				bad(key+".instance", "%q is already lbd.peers[%d]", p.Instance, j)
+			}
+			seen[p.Instance] = i
+		}
+		u, err := url.Parse(p.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(key+".url", "not an http(s) URL: %q", p.URL)
+			continue
+		}
+		if c.Heartbeat.key != nil && u.Path != heartbeat.PathV2 {
+			bad(key+".url", "with a heartbeat secret only the authenticated beat is believed: point the URL at %s", heartbeat.PathV2)
 		}
 	}
 	return e.errs
@@ -487,6 +558,10 @@ func (c *Spec) Warnings() []string { return c.warnings }
 // the master: [lbd] master when set — a legacy slave matches the line
 // against its own master setting — else hostname (docs/protocol.md §9).
 func (c *Spec) HeartbeatName(hostname string) string {
+	if c.Sharded() {
+		// Its peers know it by its instance name.
+		return cmp.Or(c.LBD.Instance, hostname)
+	}
 	if c.LBD.Master != "" {
 		return c.LBD.Master
 	}
@@ -846,6 +921,15 @@ func contains(list []string, name string) bool {
 // slave without heartbeat.url: it could never see the master, would take
 // over after stale_after and write DNS alongside it for ever.
 func (c *Spec) CheckRole(hostname string) error {
+	if c.Sharded() {
+		self := cmp.Or(c.LBD.Instance, hostname)
+		for i, p := range c.LBD.Peers {
+			if p.Instance == self {
+				return c.Errorf(fmt.Sprintf("lbd.peers[%d].instance", i), "%q is this instance (lbd.instance, default the host name): list the other instances only", p.Instance)
+			}
+		}
+		return nil
+	}
 	if c.IsMaster(hostname) || c.Heartbeat.URL != "" {
 		return nil
 	}
@@ -855,6 +939,9 @@ func (c *Spec) CheckRole(hostname string) error {
 // IsMaster resolves the role: explicit, or "auto" comparing lbd.master with
 // hostname exactly (docs/protocol.md §9).
 func (c *Spec) IsMaster(hostname string) bool {
+	if c.Sharded() {
+		return true // a master of the zones it owns
+	}
 	switch c.LBD.Role {
 	case "master":
 		return true

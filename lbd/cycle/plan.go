@@ -84,6 +84,9 @@ type Input struct {
 	Leases map[int]map[string]lease.State
 	// Role is what the lease rule needs (fencing only).
 	Role lease.Role
+	// Owned are the zones this instance owns when Role.Sharded
+	// (docs/design.md §9.7): Role.Owner is set for them.
+	Owned map[string]bool
 	// Removed are names this instance group manages that the
 	// configuration no longer has: each is deleted from every view, if it
 	// is still owned. RemovedServed[name][view] is what each view serves at
@@ -228,7 +231,9 @@ func decideLeases(in Input, due []int) map[int]map[string]lease.Plan {
 			if !ok {
 				st.Err = errNotRead
 			}
-			out[v][zone] = lease.Decide(in.Now, st, in.Role)
+			r := in.Role
+			r.Owner = r.Sharded && in.Owned[zone]
+			out[v][zone] = lease.Decide(in.Now, st, r)
 		}
 	}
 	for _, i := range due {
@@ -251,6 +256,8 @@ func writeAction(in Input, leases map[int]map[string]lease.Plan, v int, zone str
 		return DryRun, nil
 	case !in.MayWrite:
 		return Passive, nil
+	case in.Config.DNS.Fencing && leases[v][zone].Passive:
+		return Passive, nil // a shard: another instance owns the zone, or holds it until it hands it back
 	case in.Config.DNS.Fencing && !leases[v][zone].Write:
 		return Fenced, errors.New(leases[v][zone].Why)
 	}
@@ -371,13 +378,29 @@ func decideAlias(in Input, leases map[int]map[string]lease.Plan, i int) AliasPla
 			if !vp.Change.Empty() {
 				vp.Action, vp.Err = writeAction(in, leases, v, p.Zone)
 			}
-			if known, ok := in.Known[p.Name][cfg.Views[v].String()]; ok && in.MayWrite && !sameAddrs(known, vp.Served) {
+			if known, ok := in.Known[p.Name][cfg.Views[v].String()]; ok && in.MayWrite && vp.Action != Passive &&
+				!leaseChangesHands(in, leases[v][p.Zone]) && !sameAddrs(known, vp.Served) {
 				vp.Drift, vp.Known = true, known
 			}
 		}
 		ap.Views = append(ap.Views, vp)
 	}
 	return ap
+}
+
+// leaseChangesHands reports, with fencing, a zone this instance does not
+// write as the lease's holder from before: it waits for another's lease
+// (a shard's passive plan) or takes the lease now. What the view serves
+// then was written by the other holder, which is no drift.
+func leaseChangesHands(in Input, lp lease.Plan) bool {
+	if !in.Config.DNS.Fencing {
+		return false
+	}
+	if lp.Passive {
+		return true
+	}
+	cur, ok := lease.Parse(lp.Lease.Expect)
+	return lp.Write && lp.Lease.Swaps() && (!ok || cur.Holder != in.Role.Instance)
 }
 
 // owns fills ch's metadata fields from what the view serves and the

@@ -519,3 +519,58 @@ func ips(ss ...string) []netip.Addr {
 	}
 	return out
 }
+
+// A shard writes the zones it owns (taking their leases with until) and
+// leaves the others Passive: no error, no lease taken, no hand-back of a
+// lease it does not hold.
+func TestDecideSharded(t *testing.T) {
+	cfg := planConfig(t, aliasA+aliasB)
+	cfg.DNS.Fencing = true
+	res, rep := loads(map[string]int{"192.0.2.1": 10, "192.0.2.2": 20, "192.0.2.3": 5})
+	peer := lease.State{Records: []string{lease.Record{Holder: "b", Epoch: 2, Until: planNow.Add(time.Second)}.String()}}
+	plan := Decide(Input{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
+		Served: map[string][]Served{"a.lb.example.org": {serves(), serves()}, "b.lb.example.org": {serves(), serves()}},
+		Role:   lease.Role{Instance: "a", Master: true, Active: true, TTL: 2 * time.Second, Sharded: true},
+		Owned:  map[string]bool{"a.lb.example.org": true},
+		Leases: map[int]map[string]lease.State{0: {"a.lb.example.org": {}, "b.lb.example.org": peer}, 1: {"a.lb.example.org": {}, "b.lb.example.org": {}}}})
+	require.Len(t, plan.Aliases, 2)
+	assert.Equal(t, []Action{Write, Write}, actions(plan.Aliases[0]), "its own zone")
+	assert.Equal(t, lease.Record{Holder: "a", Epoch: 1, Until: planNow.Add(2 * time.Second)}.String(), plan.Leases[0]["a.lb.example.org"].Lease.Set)
+	assert.Equal(t, []Action{Passive, Passive}, actions(plan.Aliases[1]), "another instance's zone")
+	for _, vp := range plan.Aliases[1].Views {
+		assert.NoError(t, vp.Err)
+	}
+	assert.False(t, plan.Leases[0]["b.lb.example.org"].Lease.Swaps())
+	assert.False(t, plan.Leases[1]["b.lb.example.org"].Lease.Swaps())
+}
+
+// What another lease holder wrote is no drift: not while this shard waits
+// for the lease, nor in the cycle that takes it; with its own lease held,
+// a change behind its back is.
+func TestDecideDriftAcrossLeaseHolders(t *testing.T) {
+	cfg := planConfig(t, aliasA)
+	cfg.DNS.Fencing = true
+	res, rep := loads(map[string]int{"192.0.2.1": 10, "192.0.2.2": 20})
+	known := map[string]map[string][]netip.Addr{"a.lb.example.org": {cfg.Views[0].String(): ips("192.0.2.2")}}
+	role := lease.Role{Instance: "a", TTL: 2 * time.Second, Sharded: true}
+	rec := func(l lease.Record) lease.State { return lease.State{Records: []string{l.String()}} }
+	for _, tc := range []struct {
+		name  string
+		st    lease.State
+		drift bool
+	}{
+		{"waiting for another's lease", rec(lease.Record{Holder: "b", Epoch: 2, Until: planNow.Add(time.Second)}), false},
+		{"taking another's expired lease", rec(lease.Record{Holder: "b", Epoch: 2, Until: planNow.Add(-time.Second)}), false},
+		{"taking a released lease", rec(lease.Record{Released: true, Epoch: 3}), false},
+		{"holding its own lease", rec(lease.Record{Holder: "a", Epoch: 2, Until: planNow.Add(2 * time.Second)}), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			plan := Decide(Input{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true, Known: known,
+				Served: map[string][]Served{"a.lb.example.org": {serves("192.0.2.1"), serves("192.0.2.1")}},
+				Role:   role, Owned: map[string]bool{"a.lb.example.org": true},
+				Leases: map[int]map[string]lease.State{0: {"a.lb.example.org": tc.st}, 1: {"a.lb.example.org": tc.st}}})
+			require.Len(t, plan.Aliases, 1)
+			assert.Equal(t, tc.drift, plan.Aliases[0].Views[0].Drift)
+		})
+	}
+}

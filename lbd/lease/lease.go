@@ -72,7 +72,14 @@ type Role struct {
 	Instance string        // this instance's holder name
 	Master   bool          // the preferred writer
 	Active   bool          // may write now (a master always; a slave while the master's beat is stale)
-	TTL      time.Duration // a slave's lease lifetime
+	TTL      time.Duration // a slave's (or a shard's) lease lifetime
+	// Sharded: this instance is one of several masters sharing the zones
+	// (docs/design.md §9.7). Its leases carry until, like a slave's, and
+	// Owner replaces Master and Active: it writes the zones it owns and
+	// hands back the others.
+	Sharded bool
+	// Owner: this instance owns the zone (Sharded only).
+	Owner bool
 }
 
 // Plan is the decision on one zone's lease in one view.
@@ -85,10 +92,33 @@ type Plan struct {
 	Holder string
 	// Why explains a zone this instance may not write.
 	Why string
+	// Passive is set when this instance does not want to write the zone
+	// (a passive slave, a shard that does not own it) or, sharded, waits
+	// for another instance's lease to be handed back or to expire: its
+	// changes are Passive, not Fenced (no error, no retry).
+	Passive bool
 }
 
 // Decide is the lease rule for one zone in one view at now.
 func Decide(now time.Time, st State, r Role) Plan {
+	if r.Sharded {
+		r.Master, r.Active = false, r.Owner
+	}
+	p := decide(now, st, r)
+	p.Passive = !r.Active
+	if r.Sharded && !r.Owner && p.Why == "passive" {
+		p.Why = "passive: another instance owns the zone"
+	}
+	if r.Sharded && r.Owner && !p.Write && p.Holder != "" && p.Holder != r.Instance {
+		// The owner waits for the holder's hand-back or expiry: the
+		// lease step takes the lease then and makes the zone's aliases
+		// due; meanwhile the changes wait, without an error.
+		p.Passive = true
+	}
+	return p
+}
+
+func decide(now time.Time, st State, r Role) Plan {
 	if st.Err != nil {
 		return Plan{Why: fmt.Sprintf("lease not read: %v", st.Err)}
 	}
@@ -96,6 +126,12 @@ func Decide(now time.Time, st State, r Role) Plan {
 		l := Record{Holder: r.Instance, Epoch: epoch}
 		if !r.Master {
 			l.Until = now.Add(r.TTL)
+		}
+		if r.Sharded {
+			// until has whole seconds: round up, so that a shard's lease
+			// lasts at least TTL (it is renewed every heartbeat interval,
+			// TTL/2 by default).
+			l.Until = l.Until.Add(time.Second - 1).Truncate(time.Second)
 		}
 		return l.String()
 	}
@@ -118,7 +154,14 @@ func Decide(now time.Time, st State, r Role) Plan {
 		return Plan{Lease: dnsupdate.Lease{Expect: text, Set: Record{Released: true, Epoch: cur.Epoch + 1}.String()},
 			Holder: "", Why: "passive (lease handed back)"}
 	case cur.Holder == r.Instance:
-		if !r.Master && cur.Until.Sub(now) < r.TTL/2 {
+		renewBelow := r.TTL / 2
+		if r.Sharded {
+			// Renewed by the lease step every interval (TTL/2 by
+			// default): renewing below 3/4 of TTL leaves no gap when a
+			// step comes a little late.
+			renewBelow = r.TTL * 3 / 4
+		}
+		if !r.Master && cur.Until.Sub(now) < renewBelow {
 			keep.Set = mine(cur.Epoch) // renew
 		}
 		return Plan{Lease: keep, Write: true, Holder: r.Instance}

@@ -76,3 +76,73 @@ func TestParseLease(t *testing.T) {
 		assert.False(t, ok, bad)
 	}
 }
+
+func TestDecideLeaseSharded(t *testing.T) {
+	ttl := 2 * time.Second
+	owner := Role{Instance: "a", Sharded: true, Owner: true, TTL: ttl}
+	notOwner := Role{Instance: "a", Sharded: true, Owner: false, TTL: ttl}
+	rec := func(l Record) State { return State{Records: []string{l.String()}} }
+	until := planNow.Add(ttl)
+	mine := Record{Holder: "a", Epoch: 2, Until: planNow.Add(ttl)}
+	mineOld := Record{Holder: "a", Epoch: 2, Until: planNow.Add(ttl / 4)}
+	mineExpired := Record{Holder: "a", Epoch: 2, Until: planNow.Add(-time.Second)}
+	peer := Record{Holder: "b", Epoch: 3, Until: planNow.Add(ttl)}
+	peerExpired := Record{Holder: "b", Epoch: 3, Until: planNow.Add(-time.Second)}
+	master := Record{Holder: "m", Epoch: 1}
+	released := Record{Released: true, Epoch: 4}
+	cases := []struct {
+		name    string
+		st      State
+		role    Role
+		write   bool
+		passive bool
+		expect  string
+		set     string
+		holder  string
+		why     string
+	}{
+		{"owner creates the lease with until", State{}, owner, true, false, "", Record{Holder: "a", Epoch: 1, Until: until}.String(), "a", ""},
+		{"not owner leaves no lease alone", State{}, notOwner, false, true, "", "", "", "another instance owns"},
+		{"owner keeps a fresh lease", rec(mine), owner, true, false, mine.String(), mine.String(), "a", ""},
+		{"owner renews with less than half left", rec(mineOld), owner, true, false, mineOld.String(), Record{Holder: "a", Epoch: 2, Until: until}.String(), "a", ""},
+		{"owner renews its own expired lease", rec(mineExpired), owner, true, false, mineExpired.String(), Record{Holder: "a", Epoch: 2, Until: until}.String(), "a", ""},
+		{"owner waits for a peer's lease to pass (or be handed back)", rec(peer), owner, false, true, "", "", "b", "lease held by b until"},
+		{"owner takes a dead peer's expired lease", rec(peerExpired), owner, true, false, peerExpired.String(), Record{Holder: "a", Epoch: 4, Until: until}.String(), "a", ""},
+		{"owner takes a released lease", rec(released), owner, true, false, released.String(), Record{Holder: "a", Epoch: 5, Until: until}.String(), "a", ""},
+		{"owner takes a plain master's lease", rec(master), owner, true, false, master.String(), Record{Holder: "a", Epoch: 2, Until: until}.String(), "a", ""},
+		{"not owner hands its lease back", rec(mine), notOwner, false, true, mine.String(), Record{Released: true, Epoch: 3}.String(), "", "passive (lease handed back)"},
+		{"not owner hands back even an expired lease", rec(mineExpired), notOwner, false, true, mineExpired.String(), Record{Released: true, Epoch: 3}.String(), "", "passive (lease handed back)"},
+		{"not owner leaves a peer's lease", rec(peer), notOwner, false, true, "", "", "b", "another instance owns"},
+		{"not owner leaves a released lease", rec(released), notOwner, false, true, "", "", "", "another instance owns"},
+		{"owner does not overwrite garbage", State{Records: []string{"x"}}, owner, false, false, "", "", "", "not lbd's"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			lp := Decide(planNow, tc.st, tc.role)
+			assert.Equal(t, tc.write, lp.Write, "write")
+			assert.Equal(t, tc.passive, lp.Passive, "passive")
+			assert.Equal(t, tc.holder, lp.Holder, "holder")
+			if tc.write || lp.Lease.Swaps() || tc.set != "" {
+				assert.Equal(t, tc.expect, lp.Lease.Expect, "expect")
+				assert.Equal(t, tc.set, lp.Lease.Set, "set")
+			}
+			if tc.why != "" {
+				assert.Contains(t, lp.Why, tc.why)
+			}
+		})
+	}
+}
+
+func TestShardedLeaseUntilRoundsUp(t *testing.T) {
+	now := planNow.Add(300 * time.Millisecond)
+	lp := Decide(now, State{}, Role{Instance: "a", Sharded: true, Owner: true, TTL: 2 * time.Second})
+	got, ok := Parse(lp.Lease.Set)
+	require.True(t, ok)
+	assert.Equal(t, planNow.Add(3*time.Second).Unix(), got.Until.Unix(), "at least TTL, in whole seconds")
+	// Renewed below 3/4 of TTL: at 1.4 s left of 2 s it is renewed.
+	held := Record{Holder: "a", Epoch: 1, Until: planNow.Add(2 * time.Second)}
+	lp = Decide(planNow.Add(600*time.Millisecond), State{Records: []string{held.String()}}, Role{Instance: "a", Sharded: true, Owner: true, TTL: 2 * time.Second})
+	assert.True(t, lp.Lease.Swaps())
+	lp = Decide(planNow.Add(400*time.Millisecond), State{Records: []string{held.String()}}, Role{Instance: "a", Sharded: true, Owner: true, TTL: 2 * time.Second})
+	assert.False(t, lp.Lease.Swaps())
+}

@@ -70,6 +70,8 @@ type Collector struct {
 	writing    *prometheus.Desc
 	beatAge    *prometheus.Desc
 	lease      *prometheus.Desc
+	shardLive  *prometheus.Desc
+	shardOwned *prometheus.Desc
 	members    *prometheus.Desc
 	addresses  *prometheus.Desc
 	fallback   *prometheus.Desc
@@ -118,6 +120,8 @@ func New(src Source) *Collector {
 	c.writing = prometheus.NewDesc("lbd_writing", "1 when this instance may write DNS (a master; a slave whose master's heartbeat is stale).", nil, nil)
 	c.beatAge = prometheus.NewDesc("lbd_heartbeat_age_seconds", "Seconds since the master's last heartbeat accepted by this slave (absent on a master and before the first beat).", nil, nil)
 	c.lease = prometheus.NewDesc("lbd_lease_held", "1 when this instance holds the zone's lease on the DNS server (and view), with [dns] fencing.", []string{"server", "zone"}, nil)
+	c.shardLive = prometheus.NewDesc("lbd_shard_live_instances", "With [lbd] peers: the instances this one takes as live (itself included), among which the zones are assigned.", nil, nil)
+	c.shardOwned = prometheus.NewDesc("lbd_shard_zone_owned", "With [lbd] peers: 1 when this instance owns the zone under the live set (it writes it once it holds the lease), 0 when another instance does.", []string{"zone"}, nil)
 	c.members = prometheus.NewDesc("lbd_alias_members", "Members of the alias: configured, usable (a usable load and an address) and published in DNS, at the last evaluation.", []string{"alias", "state"}, nil)
 	c.addresses = prometheus.NewDesc("lbd_alias_published_addresses", "Addresses the alias's last decision publishes.", alias, nil)
 	c.fallback = prometheus.NewDesc("lbd_alias_fallback_active", "1 when no member is usable and the alias's fallback rule decides what is published.", alias, nil)
@@ -287,7 +291,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, col := range c.counters {
 		col.Describe(ch)
 	}
-	for _, d := range []*prometheus.Desc{c.master, c.writing, c.beatAge, c.lease, c.members, c.addresses,
+	for _, d := range []*prometheus.Desc{c.master, c.writing, c.beatAge, c.lease, c.shardLive, c.shardOwned, c.members, c.addresses,
 		c.fallback, c.failed, c.lastUpdate, c.lastOK, c.lastEval, c.lastChange, c.stale, c.overrides, c.registered, c.registers} {
 		ch <- d
 	}
@@ -317,6 +321,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for server, zones := range s.Leases {
 		for zone, l := range zones {
 			gauge(c.lease, bool01(l.Writing), server, zone)
+		}
+	}
+	if s.Shard != nil {
+		gauge(c.shardLive, float64(len(s.Shard.Live)))
+		for _, z := range s.Shard.Zones {
+			gauge(c.shardOwned, bool01(z.Mine), z.Zone)
 		}
 	}
 	c.mu.Lock()

@@ -244,3 +244,24 @@ func TestRegisterServesMetrics(t *testing.T) {
 	}
 	lint(t, c)
 }
+
+func TestShardGauges(t *testing.T) {
+	src := &fakeSource{s: status.Snapshot{Master: true, Writing: true, Shard: &status.Shard{Live: []string{"a", "b"},
+		Zones: []status.ShardZone{{Zone: "x.example.org", Owner: "a", Mine: true}, {Zone: "y.example.org", Owner: "b"}}}}}
+	c := New(src)
+	want := `
+# HELP lbd_shard_live_instances With [lbd] peers: the instances this one takes as live (itself included), among which the zones are assigned.
+# TYPE lbd_shard_live_instances gauge
+lbd_shard_live_instances 2
+# HELP lbd_shard_zone_owned With [lbd] peers: 1 when this instance owns the zone under the live set (it writes it once it holds the lease), 0 when another instance does.
+# TYPE lbd_shard_zone_owned gauge
+lbd_shard_zone_owned{zone="x.example.org"} 1
+lbd_shard_zone_owned{zone="y.example.org"} 0
+`
+	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want), "lbd_shard_live_instances", "lbd_shard_zone_owned"))
+	src.s.Shard = nil
+	n, err := testutil.GatherAndCount(registry(t, c), "lbd_shard_live_instances", "lbd_shard_zone_owned")
+	require.NoError(t, err)
+	assert.Zero(t, n, "no shard gauges without peers")
+	lint(t, c)
+}

@@ -41,6 +41,38 @@ type Snapshot struct {
 	Push PushStats `json:"push"`
 	// Register counts member self-registrations.
 	Register RegisterStats `json:"register"`
+	// Shard is set when this instance shares the zones with peers
+	// ([lbd] peers, docs/design.md §9.7).
+	Shard *Shard `json:"shard,omitempty"`
+}
+
+// Shard is this instance's view of the instances sharing the zones.
+type Shard struct {
+	// Live are the instances taken as live (this one and every peer whose
+	// heartbeat is fresh), sorted: the zones are assigned among them.
+	Live  []string    `json:"live"`
+	Peers []ShardPeer `json:"peers"`
+	// Zones are every zone of the configuration, sorted, with its owner
+	// and its lease in each view as last seen.
+	Zones []ShardZone `json:"zones"`
+}
+
+// ShardPeer is one peer.
+type ShardPeer struct {
+	Instance string    `json:"instance"`
+	URL      string    `json:"url"`
+	Live     bool      `json:"live"`
+	LastBeat time.Time `json:"last_beat,omitzero"`
+	Error    string    `json:"error,omitempty"`
+}
+
+// ShardZone is one zone: who owns it under the live set, whether that is
+// this instance, and its lease per DNS server (and view).
+type ShardZone struct {
+	Zone   string           `json:"zone"`
+	Owner  string           `json:"owner"`
+	Mine   bool             `json:"mine"`
+	Leases map[string]Lease `json:"leases,omitempty"`
 }
 
 // Lease is one zone's lease as this instance last saw it.

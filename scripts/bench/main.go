@@ -9,7 +9,9 @@
 //
 // Sections: poll (one lbd cycle over an lbsim farm), reaction (nologin →
 // DNS answer, with and without push), failover (master SIGKILLed → slave
-// writes), dns (alias changes/s into named), agent (lbclient GETs/s).
+// writes), shard (one of three sharded lbd SIGKILLed → its zones written
+// by their new owners; restarted → its leases back), dns (alias changes/s
+// into named), agent (lbclient GETs/s).
 //
 // All traffic stays on 127.0.0.0/8; every loop is bounded in count and
 // time; every process started is stopped at the end, also on error or
@@ -53,7 +55,7 @@ type options struct {
 
 type size struct{ members, aliases int }
 
-var sections = []string{"poll", "zones", "reaction", "failover", "dns", "agent"}
+var sections = []string{"poll", "zones", "reaction", "failover", "shard", "dns", "agent"}
 
 func main() { os.Exit(run()) }
 
@@ -180,6 +182,7 @@ func run() int {
 		{"zones", zonesSection},
 		{"reaction", reactionSection},
 		{"failover", failoverSection},
+		{"shard", shardSection},
 		{"dns", dnsSection},
 		{"agent", agentSection},
 	}
