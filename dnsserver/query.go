@@ -42,7 +42,7 @@ func (s *Server) query(req, reply *dns.Msg) {
 		seen[name] = true
 		n := z.nodes[name]
 		if n == nil {
-			if len(reply.Answer) == 0 && hasDescendant(z.nodes, name) {
+			if len(reply.Answer) == 0 && z.below[name] > 0 {
 				reply.Ns = append(reply.Ns, negativeSOA(z.soa)) // empty non-terminal: NODATA
 				return
 			}

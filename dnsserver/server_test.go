@@ -54,6 +54,14 @@ func TestQueries(t *testing.T) {
 	wantRcode(t, dns.RcodeSuccess, r, "")
 	require.Len(t, r.Ns, 1, "%v", r)
 
+	// Its only descendant deleted, it no longer exists: NXDOMAIN.
+	rc = update(t, addr, func(m *dns.Msg) { m.RemoveName([]dns.RR{mustRR(t, "a.b.lb.example.org. 0 IN ANY")}) })
+	require.Equal(t, dns.RcodeSuccess, rc)
+	wantRcode(t, dns.RcodeNameError, query(t, addr, "b.lb.example.org", dns.TypeA), "")
+	rc = update(t, addr, func(m *dns.Msg) { m.Insert([]dns.RR{mustRR(t, "a.b.lb.example.org. 60 IN TXT \"deep\"")}) })
+	require.Equal(t, dns.RcodeSuccess, rc)
+	wantRcode(t, dns.RcodeSuccess, query(t, addr, "b.lb.example.org", dns.TypeA), "")
+
 	// NXDOMAIN with SOA.
 	r = query(t, addr, "nope.lb.example.org", dns.TypeA)
 	wantRcode(t, dns.RcodeNameError, r, "")

@@ -343,6 +343,7 @@ func loadZone(dir string, cz compiledZone) (*zone, error) {
 		z.jnlPending++
 		z.addHistory(d)
 	}
+	z.below = countBelow(z.nodes, z.name)
 	f, err := os.OpenFile(z.jnlPath(), os.O_WRONLY, 0)
 	if err != nil {
 		return nil, fmt.Errorf("zone %s: %w", cz.name, err)

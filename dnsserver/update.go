@@ -111,7 +111,11 @@ func (z *zone) update(prereq, upd []dns.RR, owns func(string) bool) (int, bool, 
 	t.get(z.name)[dns.TypeSOA] = []dns.RR{d.newSOA}
 	z.mu.Lock()
 	for name, n := range t.nodes {
+		_, had := z.nodes[name]
 		publish(z.nodes, name, n)
+		if _, has := z.nodes[name]; has != had {
+			z.noteOwner(name, has)
+		}
 	}
 	z.soa, z.seq = d.newSOA, d.seq
 	z.addHistory(d)

@@ -195,6 +195,14 @@ func TestRestartAndCompaction(t *testing.T) {
 	run(func(addr string) {
 		verify(addr)
 		add(addr, "after-restart.lb.example.org.")
+		add(addr, "deep.ent.lb.example.org.")
+	})
+	run(func(addr string) {
+		// Loaded from snapshot and journal: ent.lb.example.org is still an
+		// empty non-terminal (NODATA), not NXDOMAIN.
+		r := query(t, addr, "ent.lb.example.org.", dns.TypeA)
+		wantRcode(t, dns.RcodeSuccess, r, "empty non-terminal after a restart")
+		assert.Empty(t, r.Answer)
 	})
 	// Explicit compaction, then a torn record appended by hand.
 	s, err := New(cfg)

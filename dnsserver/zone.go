@@ -47,6 +47,10 @@ type zone struct {
 	updMu sync.Mutex
 	mu    sync.RWMutex
 	nodes map[string]node
+	// below counts, for every name of the zone, the owner names strictly
+	// below it: a name without records but with a count is an empty
+	// non-terminal (RFC 8020 §2: NODATA, not NXDOMAIN).
+	below map[string]int
 	soa   *dns.SOA
 	seq   uint64   // sequence number of the last applied delta
 	hist  []*delta // recent deltas, oldest first, chained by serial
@@ -148,13 +152,38 @@ func containsRR(rrs []dns.RR, rr dns.RR) bool {
 	return false
 }
 
-// hasDescendant reports whether some owner name is below name (name is
-// then an empty non-terminal: NODATA, not NXDOMAIN).
-func hasDescendant(nodes map[string]node, name string) bool {
-	for n := range nodes {
-		if len(n) > len(name) && dns.IsSubDomain(name, n) {
-			return true
-		}
+// countBelow counts, for every name at or below apex, the owner names of
+// nodes strictly below it.
+func countBelow(nodes map[string]node, apex string) map[string]int {
+	below := map[string]int{}
+	for name := range nodes {
+		forAncestors(name, apex, func(a string) { below[a]++ })
 	}
-	return false
+	return below
+}
+
+// forAncestors calls f for every name strictly above name, up to and
+// including apex (names are canonical, name at or below apex).
+func forAncestors(name, apex string, f func(string)) {
+	for off, end := 0, false; name[off:] != apex; {
+		if off, end = dns.NextLabel(name, off); end {
+			return
+		}
+		f(name[off:])
+	}
+}
+
+// noteOwner updates below when name gains its first record (has) or loses
+// its last one. Called with mu write-locked.
+func (z *zone) noteOwner(name string, has bool) {
+	if z.below == nil {
+		z.below = map[string]int{}
+	}
+	forAncestors(name, z.name, func(a string) {
+		if has {
+			z.below[a]++
+		} else if z.below[a]--; z.below[a] <= 0 {
+			delete(z.below, a)
+		}
+	})
 }
