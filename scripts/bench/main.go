@@ -35,22 +35,23 @@ import (
 
 // options are the command-line settings shared by every section.
 type options struct {
-	bin         string
-	out         string
-	quick       bool
-	only        map[string]bool
-	timeout     time.Duration
-	reps        int
-	pollSizes   []size
-	snmpRetries int
-	snmpTimeout time.Duration
-	dnsAliases  int
-	dnsRounds   int
-	agentReqs   int
-	agentConns  []int
-	keep        bool
-	verbose     bool
-	profile     bool
+	bin          string
+	out          string
+	quick        bool
+	only         map[string]bool
+	timeout      time.Duration
+	reps         int
+	pollSizes    []size
+	snmpRetries  int
+	snmpTimeout  time.Duration
+	dnsAliases   int
+	dnsRounds    int
+	agentReqs    int
+	agentConns   []int
+	keep         bool
+	verbose      bool
+	profile      bool
+	daemonCycles int
 }
 
 type size struct{ members, aliases int }
@@ -78,6 +79,7 @@ func parseFlags() (options, error) {
 	flag.IntVar(&o.snmpRetries, "snmp-retries", 0, "lbd [snmp] retries in the poll section")
 	flag.DurationVar(&o.snmpTimeout, "snmp-timeout", time.Second, "lbd [snmp] timeout in the poll section")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (configs, logs)")
+	flag.IntVar(&o.daemonCycles, "daemon-cycles", 0, "poll section: also run lbd as a daemon and report the median of this many full cycles after its first (engines discovered, sockets open)")
 	flag.BoolVar(&o.profile, "cpuprofile", false, "poll and zones sections: lbd writes a CPU profile per run (lbd-runN.prof in the work directory; use with -keep)")
 	flag.BoolVar(&o.verbose, "v", false, "progress details on stderr")
 	flag.Parse()

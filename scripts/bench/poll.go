@@ -53,6 +53,10 @@ func parseCycle(stderr []byte) (cycleLine, bool) {
 func pollSection(ctx context.Context, o options, dir string) []*table {
 	t := &table{title: "Poll cycle (lbd -once against an lbsim farm, steady-state run)",
 		cols: []string{"members", "aliases", "SNMP", "silent", "cycle s", "poll s", "dns s", "answered written s", "batches", "lbd wall s", "lbd CPU s", "max RSS MB", "polls/s", "failed", "1st run cycle s"}}
+	if o.daemonCycles > 0 {
+		t.cols = append(t.cols, "daemon steady s")
+		t.note("daemon steady s: the median of %d full cycles of lbd run as a daemon (tick 200 ms, polling_interval 1 s) after its first", o.daemonCycles)
+	}
 	t.note("method: bin/lbsim (own process, addresses from 127.1.0.1, -walk 0 = fixed loads, -seed 1) emits the [[alias]] tables; lbd.toml = role master, workers 1024, embedded [authoritative] server on 127.0.0.1 serving zone %s; "+
 		"`bin/lbd -config F -once -log-level debug -log-json` runs twice, the first publishes every alias, the second (reported) is the steady state", benchZone)
 	t.note("[snmp] timeout %v, retries %d; v3 = authNoPriv MD5. Each -once run is a new process, so its SNMPv3 engine cache starts empty (every agent is discovered in the reported cycle too)", o.snmpTimeout, o.snmpRetries)
@@ -68,7 +72,7 @@ func pollSection(ctx context.Context, o options, dir string) []*table {
 				}
 				name := fmt.Sprintf("m%d-a%d-v%s-s%02.0f", sz.members, sz.aliases, ver, silent*100)
 				progress("poll %s", name)
-				row, err := pollOne(ctx, o, filepath.Join(dir, name), pollRun{size: sz, ver: ver, silent: silent})
+				row, err := pollOne(ctx, o, filepath.Join(dir, name), pollRun{size: sz, ver: ver, silent: silent, daemonCycles: o.daemonCycles})
 				if err != nil {
 					t.fail("%d members, v%s, silent %.0f %%: %v", sz.members, ver, silent*100, err)
 					continue
