@@ -337,6 +337,12 @@ func applyView(ctx context.Context, cfg *config.Compiled, plan Plan, v int, work
 // whether the server serves what was written.
 func readBack(ctx context.Context, cfg *config.Compiled, plan Plan, done []written, rep *Report) {
 	var mu sync.Mutex
+	type viewZone struct {
+		view int
+		zone string
+	}
+	var written []viewZone
+	needSerial := map[viewZone][]int{} // → the aliases written there
 	parallel(len(done), func(n int) {
 		w := done[n]
 		after, err := query(ctx, cfg.Views[w.view], plan.Aliases[w.alias].Name)
@@ -350,15 +356,29 @@ func readBack(ctx context.Context, cfg *config.Compiled, plan Plan, done []writt
 			ar.Errs[w.view] = explain(ctx, cfg.Views[w.view], fmt.Errorf("update accepted but server serves %v, want %v", after.Addrs(), w.ch.Desired), w.ch)
 		default:
 			ar.Written = append(ar.Written, w.view)
-			mu.Unlock()
-			serial, err := cfg.Views[w.view].Client.Serial(ctx, w.ch.Zone)
-			mu.Lock()
-			if err == nil {
-				if ar.Serials == nil {
-					ar.Serials = map[int]uint32{}
-				}
-				ar.Serials[w.view] = serial
+			vz := viewZone{w.view, w.ch.Zone}
+			if _, ok := needSerial[vz]; !ok {
+				written = append(written, vz)
 			}
+			needSerial[vz] = append(needSerial[vz], w.alias)
+		}
+	}, dnsParallel)
+	// The zone's serial after the updates (for the audit log), read once
+	// per zone and view however many of its aliases were written.
+	parallel(len(written), func(n int) {
+		vz := written[n]
+		serial, err := cfg.Views[vz.view].Client.Serial(ctx, vz.zone)
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, a := range needSerial[vz] {
+			ar := &rep.Aliases[a]
+			if ar.Serials == nil {
+				ar.Serials = map[int]uint32{}
+			}
+			ar.Serials[vz.view] = serial
 		}
 	}, dnsParallel)
 	for i := range rep.Aliases {
