@@ -87,9 +87,10 @@ type Poller interface {
 	Hold() (release func(), err error)
 	// ResolveAll maps member names to addresses (cached).
 	ResolveAll(ctx context.Context, hosts []string) (map[string][]netip.Addr, map[string]error)
-	// PollEach polls every address (distinct) once, under Hold, telling
-	// each reply as soon as it is known (from several goroutines).
-	PollEach(ctx context.Context, addrs []netip.Addr, each func(i int, r snmp.Reply))
+	// PollEach polls every address (distinct) once, under Hold, with at
+	// most limit in flight (0: its default), telling each reply as soon as
+	// it is known (from several goroutines).
+	PollEach(ctx context.Context, addrs []netip.Addr, limit int, each func(i int, r snmp.Reply))
 	Close() error
 }
 
@@ -576,7 +577,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		Role: lease.Role{Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname), Active: mayWrite, TTL: cfg.LeaseTTL, Sharded: cfg.Sharded()}}
 
 	waiting := cycle.NewWaiting(cfg, due, resolved)
-	addrs := d.silentLast(waiting.Addrs())
+	addrs := waiting.Addrs()
 	replies := make(map[netip.Addr]snmp.Reply, len(addrs))
 	var mu sync.Mutex // guards waiting and replies while polls run
 	ready := make(chan int, len(due))
@@ -584,16 +585,29 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		ready <- i
 	}
 	polled := make(chan time.Time, 1)
-	go func() {
-		poller.PollEach(ctx, addrs, func(k int, r snmp.Reply) {
+	// The addresses that answered their last poll, and those that did not
+	// (silentLast), are polled side by side, each with its own polls in
+	// flight: silent addresses cost their own aliases one deadline, not
+	// the answering members a place in the queue behind them.
+	answering, silent := d.silentLast(addrs)
+	poll := func(list []netip.Addr, limit int, wg *sync.WaitGroup) {
+		defer wg.Done()
+		poller.PollEach(ctx, list, limit, func(k int, r snmp.Reply) {
 			mu.Lock()
-			replies[addrs[k]] = r
-			complete := waiting.Answered(addrs[k])
+			replies[list[k]] = r
+			complete := waiting.Answered(list[k])
 			mu.Unlock()
 			for _, i := range complete {
 				ready <- i
 			}
 		})
+	}
+	go func() {
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go poll(answering, 0, &wg)
+		go poll(silent, min(len(silent), maxSilentInFlight), &wg)
+		wg.Wait()
 		polled <- time.Now()
 	}()
 
@@ -693,27 +707,29 @@ func secondsSince(start, t time.Time) float64 {
 	return t.Sub(start).Seconds()
 }
 
-// silentLast orders addrs for polling: the addresses that failed their last
-// poll go last, so that, with more silent addresses than polls in flight,
-// they do not hold the polls of the members that answer (and the aliases
-// of those are written first).
-func (d *Daemon) silentLast(addrs []netip.Addr) []netip.Addr {
+// silentLast splits addrs for polling: those that answered their last
+// poll (or were never polled), and those that failed it (remembered for
+// silentMemory), in the order given.
+func (d *Daemon) silentLast(addrs []netip.Addr) (answering, silent []netip.Addr) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.silent) == 0 {
-		return addrs
+		return addrs, nil
 	}
-	out := make([]netip.Addr, 0, len(addrs))
-	var late []netip.Addr
+	answering = make([]netip.Addr, 0, len(addrs))
 	for _, a := range addrs {
 		if _, ok := d.silent[a]; ok {
-			late = append(late, a)
+			silent = append(silent, a)
 		} else {
-			out = append(out, a)
+			answering = append(answering, a)
 		}
 	}
-	return append(out, late...)
+	return answering, silent
 }
+
+// maxSilentInFlight bounds the polls of previously silent addresses in
+// flight at once (each is a goroutine waiting for its deadline).
+const maxSilentInFlight = 16384
 
 // noteSilent records which addresses failed this cycle's poll at now (for
 // silentLast); an address not polled keeps its mark for silentMemory (a

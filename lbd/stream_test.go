@@ -118,19 +118,20 @@ func TestStreamingCycleDoesNotWaitForOtherAliases(t *testing.T) {
 	assert.Len(t, rep.Polls, 2)
 }
 
-// Addresses that failed their last poll are polled last, and forgotten
-// after silentMemory without a poll.
+// Addresses that failed their last poll are polled apart from the others,
+// and forgotten after silentMemory without a poll.
 func TestSilentLast(t *testing.T) {
 	d := &Daemon{}
 	a, b, c := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
 	all := []netip.Addr{a, b, c}
-	assert.Equal(t, all, d.silentLast(all), "nothing known: the order given")
+	split := func() [2][]netip.Addr { x, y := d.silentLast(all); return [2][]netip.Addr{x, y} }
+	assert.Equal(t, [2][]netip.Addr{all, nil}, split(), "nothing known: all answering")
 	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	d.noteSilent(t0, map[netip.Addr]snmp.Reply{a: {Err: errors.New("timeout")}, b: {}})
-	assert.Equal(t, []netip.Addr{b, c, a}, d.silentLast(all))
+	assert.Equal(t, [2][]netip.Addr{{b, c}, {a}}, split())
 	d.noteSilent(t0.Add(time.Minute), map[netip.Addr]snmp.Reply{a: {}})
-	assert.Equal(t, all, d.silentLast(all), "a answered again")
+	assert.Equal(t, [2][]netip.Addr{all, nil}, split(), "a answered again")
 	d.noteSilent(t0, map[netip.Addr]snmp.Reply{c: {Err: errors.New("timeout")}})
 	d.noteSilent(t0.Add(silentMemory+time.Second), nil)
-	assert.Equal(t, all, d.silentLast(all), "an old mark is forgotten")
+	assert.Equal(t, [2][]netip.Addr{all, nil}, split(), "an old mark is forgotten")
 }

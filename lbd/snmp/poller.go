@@ -228,25 +228,29 @@ func (p *Poller) PollInto(ctx context.Context, addrs []netip.Addr, out map[netip
 		}
 	}
 	results := make([]Reply, len(todo))
-	p.PollEach(ctx, todo, func(i int, r Reply) { results[i] = r })
+	p.PollEach(ctx, todo, 0, func(i int, r Reply) { results[i] = r })
 	for i, a := range todo {
 		out[a] = results[i]
 	}
 }
 
 // PollEach polls addrs (distinct) for a caller holding the poller (Hold),
-// as PollAll does, and calls each(i, reply of addrs[i]) as soon as each
-// answer or failure is known, from several goroutines at once. It returns
-// when every address had its call.
-func (p *Poller) PollEach(ctx context.Context, addrs []netip.Addr, each func(i int, r Reply)) {
+// as PollAll does, with at most limit polls in flight (0: the poller's
+// max(workers, MinInFlight)), and calls each(i, reply of addrs[i]) as soon
+// as each answer or failure is known, from several goroutines at once. It
+// returns when every address had its call.
+func (p *Poller) PollEach(ctx context.Context, addrs []netip.Addr, limit int, each func(i int, r Reply)) {
 	if len(addrs) == 0 {
 		return
+	}
+	if limit <= 0 {
+		limit = p.inFlight()
 	}
 	c := p.client
 	c.sweepEngines(c.now())
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(p.inFlight(), len(addrs)) {
+	for range min(limit, len(addrs)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
