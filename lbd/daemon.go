@@ -576,7 +576,6 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		Known: known, MayWrite: mayWrite, DryRun: d.DryRun,
 		Role: lease.Role{Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname), Active: mayWrite, TTL: cfg.LeaseTTL, Sharded: cfg.Sharded()}}
 
-	pre := d.prefetch(ctx, now, cfg, due)
 	waiting := cycle.NewWaiting(cfg, due, resolved)
 	addrs := waiting.Addrs()
 	replies := make(map[netip.Addr]snmp.Reply, len(addrs))
@@ -631,7 +630,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		mu.Unlock()
 		in.Due, in.Replies = batch, part
 		t0 := time.Now()
-		aliases, removals := d.decideAndApply(ctx, in, pre, firstBatch)
+		aliases, removals := d.decideAndApply(ctx, in, firstBatch)
 		dnsTime += time.Since(t0)
 		firstBatch = false
 		if allAnswered(cfg, batch, resolved, part) {
@@ -777,83 +776,10 @@ func collect(ready <-chan int, left int) []int {
 	return batch
 }
 
-// prefetched is what DNS serves for every due alias of a cycle, read while
-// their members are polled: the DNS state does not depend on the polls, so
-// a batch only decides and writes once its polls are complete.
-type prefetched struct {
-	done   chan struct{}
-	served map[string][]cycle.Served
-	// leases of the due aliases' zones; nil when sharded (read per batch
-	// under the lease lock) or without fencing.
-	leases map[int]map[string]lease.State
-	down   []bool // views down this cycle (no lease or removal read)
-}
-
-// prefetch starts reading what every view serves for the due aliases (and,
-// unless sharded, their zones' leases), with the per-server isolation of
-// package health; done is closed when the reads are over.
-func (d *Daemon) prefetch(ctx context.Context, now time.Time, cfg *config.Compiled, due []int) *prefetched {
-	p := &prefetched{done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		modes, hs := d.readModes(now, cfg)
-		served, outcomes := cycle.ReadServed(ctx, cfg, due, modes, hs)
-		d.noteHealth(now, cfg, modes, outcomes)
-		p.served, p.down = served, health.DownViews(modes, outcomes)
-		if cfg.DNS.Fencing && !cfg.Sharded() {
-			p.leases = cycle.ReadLeases(ctx, cfg, due, nil, p.down)
-		}
-	}()
-	return p
-}
-
-// noteSwaps brings the prefetched leases up to date after a batch: a lease
-// the batch swapped is now what it set, so that the next batch's writes to
-// the same zone expect that; a swap that failed is read again.
-func (p *prefetched) noteSwaps(ctx context.Context, cfg *config.Compiled, plan cycle.Plan, applied cycle.Report) {
-	if p.leases == nil {
-		return
-	}
-	for v, zones := range applied.Leases {
-		for zone, err := range zones {
-			if p.leases[v] == nil {
-				p.leases[v] = map[string]lease.State{}
-			}
-			lp := plan.Leases[v][zone]
-			switch {
-			case err == nil && lp.Lease.Swaps() && lp.Lease.Set != "":
-				p.leases[v][zone] = lease.State{Records: []string{lp.Lease.Set}}
-			case err == nil && lp.Lease.Swaps():
-				p.leases[v][zone] = lease.State{}
-			case err != nil:
-				txt, rerr := cfg.Views[v].Client.QueryTXT(ctx, dnsupdate.LeaseName(zone))
-				p.leases[v][zone] = lease.State{Records: txt, Err: rerr}
-			}
-		}
-	}
-}
-
-// mergeLeases is a with b's entries added (b wins), a new map.
-func mergeLeases(a, b map[int]map[string]lease.State) map[int]map[string]lease.State {
-	out := make(map[int]map[string]lease.State, len(a))
-	for _, m := range []map[int]map[string]lease.State{a, b} {
-		for v, zones := range m {
-			if out[v] == nil {
-				out[v] = map[string]lease.State{}
-			}
-			for z, st := range zones {
-				out[v][z] = st
-			}
-		}
-	}
-	return out
-}
-
-// decideAndApply plans the aliases in.Due (whose polls are complete) on
-// what DNS served for them (pre, waited for; the removals' records and
-// leases are read here, with the first batch), applies the plan and keeps
-// the outcome in each alias's state.
-func (d *Daemon) decideAndApply(ctx context.Context, in cycle.Input, pre *prefetched, withRemovals bool) ([]AliasResult, []RemovalResult) {
+// decideAndApply reads what DNS serves for the aliases in.Due (whose polls
+// are complete), plans them (with the removals when withRemovals), applies
+// the plan and keeps the outcome in each alias's state.
+func (d *Daemon) decideAndApply(ctx context.Context, in cycle.Input, withRemovals bool) ([]AliasResult, []RemovalResult) {
 	cfg, now, due := in.Config, in.Now, in.Due
 	var removed []cycle.Managed
 	if withRemovals {
@@ -866,26 +792,20 @@ func (d *Daemon) decideAndApply(ctx context.Context, in cycle.Input, pre *prefet
 		dueNames[n] = cfg.Params[i].Name
 	}
 	edits, taken := d.edits.Take(dueNames)
-	<-pre.done
-	down := pre.down
-	in.Served, in.Removed, in.Edits = pre.served, removed, edits
+	modes, hs := d.readModes(now, cfg)
+	served, outcomes := cycle.ReadServed(ctx, cfg, due, modes, hs)
+	d.noteHealth(now, cfg, modes, outcomes)
+	down := health.DownViews(modes, outcomes)
+	in.Served, in.Removed, in.Edits = served, removed, edits
 	in.Owned = d.ownedZones(cfg, now, removed...)
 	in.RemovedServed = cycle.ReadRemoved(ctx, cfg, removed, down)
 	unlock := d.shardLeaseLock(cfg)
-	switch {
-	case !cfg.DNS.Fencing:
-	case pre.leases != nil:
-		in.Leases = pre.leases
-		if len(removed) > 0 {
-			in.Leases = mergeLeases(pre.leases, cycle.ReadLeases(ctx, cfg, nil, removed, down))
-		}
-	default: // sharded: read under the lease lock, with the lease step held off
+	if cfg.DNS.Fencing {
 		in.Leases = cycle.ReadLeases(ctx, cfg, due, removed, down)
 	}
 	plan := cycle.Decide(in)
 	applied := cycle.Apply(ctx, cfg, plan, d.mayWriteNow)
 	unlock()
-	pre.noteSwaps(ctx, cfg, plan, applied)
 	aliases := results(cfg, plan, applied)
 	removals := removalResults(cfg, plan, applied)
 	d.edits.Settle(taken, CycleReport{Aliases: aliases}.errOf)

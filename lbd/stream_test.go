@@ -9,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lbd-project/lbd/dnsupdate"
-	"github.com/lbd-project/lbd/lbd/cycle"
-	"github.com/lbd-project/lbd/lbd/lease"
 	"github.com/lbd-project/lbd/lbd/snmp"
 
 	"github.com/stretchr/testify/assert"
@@ -137,19 +134,4 @@ func TestSilentLast(t *testing.T) {
 	d.noteSilent(t0, map[netip.Addr]snmp.Reply{c: {Err: errors.New("timeout")}})
 	d.noteSilent(t0.Add(silentMemory+time.Second), nil)
 	assert.Equal(t, [2][]netip.Addr{all, nil}, split(), "an old mark is forgotten")
-}
-
-// A lease swapped by one batch is what the next batch expects: the
-// prefetched leases follow the batch's successful swaps.
-func TestPrefetchedLeasesFollowSwaps(t *testing.T) {
-	taken := lease.Record{Holder: "h", Epoch: 1}.String()
-	p := &prefetched{leases: map[int]map[string]lease.State{0: {"a.example.org": {}, "b.example.org": {}}}}
-	plan := cycle.Plan{Leases: map[int]map[string]lease.Plan{0: {
-		"a.example.org": {Lease: dnsupdate.Lease{Expect: "", Set: taken}, Write: true},
-		"b.example.org": {Lease: dnsupdate.Lease{Expect: "", Set: taken}, Write: true},
-	}}}
-	applied := cycle.Report{Leases: map[int]map[string]error{0: {"a.example.org": nil}}}
-	p.noteSwaps(context.Background(), nil, plan, applied)
-	assert.Equal(t, lease.State{Records: []string{taken}}, p.leases[0]["a.example.org"], "swapped: the new lease")
-	assert.Equal(t, lease.State{}, p.leases[0]["b.example.org"], "not sent (no entry in the report): unchanged")
 }
