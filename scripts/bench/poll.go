@@ -188,43 +188,11 @@ func pollOne(ctx context.Context, o options, dir string, run pollRun) ([]string,
 	} else {
 		snmp = fmt.Sprintf("version = \"3\"\nuser = \"loadbalancing\"\nauth_protocol = \"md5\"\nauth_password = %q\n", benchPassword)
 	}
-	var dnsConf string
-	if run.zonePerAlias {
-		// Every alias its own zone: zone = name, and named serves them all.
-		var zones []string
-		var b strings.Builder
-		for _, line := range strings.Split(string(aliases), "\n") {
-			if name, ok := strings.CutPrefix(line, "name = "); ok {
-				zones = append(zones, strings.Trim(name, `"`))
-			}
-			if strings.HasPrefix(line, "zone = ") {
-				line = "zone = " + strconv.Quote(zones[len(zones)-1])
-			}
-			b.WriteString(line + "\n")
-		}
-		aliases = []byte(b.String())
-		nd, err := startNamed(ctx, filepath.Join(dir, "named"), zones, secret, run.namedThreads)
-		if err != nil {
-			return nil, err
-		}
-		defer nd.p.stop(5 * time.Second)
-		dnsConf = fmt.Sprintf("[dns]\nserver = %q\ninternal_key = { name = %q, algorithm = \"hmac-sha256\", secret = %q }\ntimeout = \"5s\"\n", nd.addr, keyName, secret)
-	} else {
-		dnsConf = fmt.Sprintf(`[dns]
-internal_key = { name = %q, algorithm = "hmac-sha256", secret = %q }
-timeout = "5s"
-
-[authoritative]
-listen = "127.0.0.1:%d"
-data_dir = %q
-keys = [{ name = %q, algorithm = "hmac-sha256", secret = %q }]
-
-[[authoritative.zone]]
-name = %q
-ns = ["ns1.%s."]
-update_keys = [%q]
-`, keyName, secret, dnsPort, filepath.Join(dir, "dns"), keyName, secret, benchZone, benchZone, keyName)
+	aliases, dnsConf, stopDNS, err := pollDNS(ctx, dir, run, aliases, secret, dnsPort)
+	if err != nil {
+		return nil, err
 	}
+	defer stopDNS()
 	conf := fmt.Sprintf(`[lbd]
 role = "master"
 workers = 1024
@@ -329,6 +297,49 @@ func daemonSteady(ctx context.Context, o options, dir, conf string, aliases []by
 		}
 	}
 	return 0, fmt.Errorf("no %d full cycles within 2 minutes: %s", n+1, p.Tail())
+}
+
+// pollDNS is the [dns] (and [authoritative]) part of a poll run's
+// lbd.toml: with zonePerAlias every alias becomes its own zone (the alias
+// tables are rewritten) served by a throwaway named; otherwise lbd's
+// embedded server serves one shared zone. stop ends the named, if any.
+func pollDNS(ctx context.Context, dir string, run pollRun, aliases []byte, secret string, dnsPort int) (tables []byte, dnsConf string, stop func(), err error) {
+	stop = func() {}
+	if !run.zonePerAlias {
+		return aliases, fmt.Sprintf(`[dns]
+internal_key = { name = %q, algorithm = "hmac-sha256", secret = %q }
+timeout = "5s"
+
+[authoritative]
+listen = "127.0.0.1:%d"
+data_dir = %q
+keys = [{ name = %q, algorithm = "hmac-sha256", secret = %q }]
+
+[[authoritative.zone]]
+name = %q
+ns = ["ns1.%s."]
+update_keys = [%q]
+`, keyName, secret, dnsPort, filepath.Join(dir, "dns"), keyName, secret, benchZone, benchZone, keyName), stop, nil
+	}
+	// Every alias its own zone: zone = name, and named serves them all.
+	var zones []string
+	var b strings.Builder
+	for _, line := range strings.Split(string(aliases), "\n") {
+		if name, ok := strings.CutPrefix(line, "name = "); ok {
+			zones = append(zones, strings.Trim(name, `"`))
+		}
+		if strings.HasPrefix(line, "zone = ") {
+			line = "zone = " + strconv.Quote(zones[len(zones)-1])
+		}
+		b.WriteString(line + "\n")
+	}
+	nd, err := startNamed(ctx, filepath.Join(dir, "named"), zones, secret, run.namedThreads)
+	if err != nil {
+		return nil, "", stop, err
+	}
+	return []byte(b.String()),
+		fmt.Sprintf("[dns]\nserver = %q\ninternal_key = { name = %q, algorithm = \"hmac-sha256\", secret = %q }\ntimeout = \"5s\"\n", nd.addr, keyName, secret),
+		func() { nd.p.stop(5 * time.Second) }, nil
 }
 
 func lastLines(b []byte, n int) string {

@@ -172,135 +172,152 @@ func writeShardConfig(inst *shardInst, all []*shardInst, dnsServer, secret strin
 	return os.WriteFile(inst.cfg, []byte(b.String()), 0o644)
 }
 
+// shardSetup is the running bench farm of the shard section.
+type shardSetup struct {
+	nd     *named
+	agents *agentSet
+	insts  []*shardInst
+	names  []string
+	zones  []string
+	owners map[string]string // zone → owner with every instance live
+}
+
 func shardRun(ctx context.Context, o options, dir string) (take, back []time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(o.reps)*60*time.Second+60*time.Second)
 	defer cancel()
-	var zones []string
+	st := &shardSetup{}
 	for i := range shardNZones {
-		zones = append(zones, fmt.Sprintf(shardZoneFmt, i))
+		st.zones = append(st.zones, fmt.Sprintf(shardZoneFmt, i))
 	}
 	secret := newSecret()
-	nd, err := startNamed(ctx, filepath.Join(dir, "named"), zones, secret, 1)
-	if err != nil {
+	if st.nd, err = startNamed(ctx, filepath.Join(dir, "named"), st.zones, secret, 1); err != nil {
 		return nil, nil, fmt.Errorf("named: %w", err)
 	}
-	defer nd.p.stop(5 * time.Second)
-	agents, err := startAgents(dir, o.bin, "")
-	if err != nil {
+	defer st.nd.p.stop(5 * time.Second)
+	if st.agents, err = startAgents(dir, o.bin, ""); err != nil {
 		return nil, nil, err
 	}
-	defer agents.stop()
-	var insts []*shardInst
-	var names []string
+	defer st.agents.stop()
 	for i := range shardNInst {
 		port, err := freePort("127.0.0.1")
 		if err != nil {
 			return nil, nil, err
 		}
 		name := fmt.Sprintf(shardInstFmt, i+1)
-		names = append(names, name)
-		insts = append(insts, &shardInst{name: name, http: fmt.Sprintf("127.0.0.1:%d", port),
+		st.names = append(st.names, name)
+		st.insts = append(st.insts, &shardInst{name: name, http: fmt.Sprintf("127.0.0.1:%d", port),
 			cfg: filepath.Join(dir, name+".toml"), log: filepath.Join(dir, name+".log")})
 	}
-	for _, inst := range insts {
-		if err := writeShardConfig(inst, insts, nd.addr, secret, agents.port, zones); err != nil {
+	for _, inst := range st.insts {
+		if err := writeShardConfig(inst, st.insts, st.nd.addr, secret, st.agents.port, st.zones); err != nil {
 			return nil, nil, err
 		}
 	}
 	defer func() {
-		for _, inst := range insts {
+		for _, inst := range st.insts {
 			if inst.p != nil {
 				inst.p.stop(3 * time.Second)
 			}
 		}
 	}()
-	for _, inst := range insts {
+	for _, inst := range st.insts {
 		if err := inst.start(o.bin); err != nil {
 			return nil, nil, err
 		}
 	}
-	owners := shard.Assign(zones, names)
+	st.owners = shard.Assign(st.zones, st.names)
 	for i := range o.reps {
-		// Pick, in turn, an instance that owns zones.
-		var victim *shardInst
-		for k := range shardNInst {
-			if c := insts[(i+k)%shardNInst]; len(shard.Owned(owners, c.name)) > 0 {
-				victim = c
-				break
-			}
-		}
-		if err := agents.drain(2, false); err != nil {
-			return take, back, err
-		}
-		if err := waitSettled(ctx, nd.addr, zones, owners, answerBest, shardMaxWait); err != nil {
+		t, b, err := shardSample(ctx, o, st, i)
+		take = append(take, t...)
+		if err != nil {
 			return take, back, fmt.Errorf("sample %d: %w", i+1, err)
 		}
-		if err := sleepCtx(ctx, rand.N(time.Second)); err != nil {
-			return take, back, err
-		}
-		var live []string
-		for _, n := range names {
-			if n != victim.name {
-				live = append(live, n)
-			}
-		}
-		next := shard.Assign(zones, live)
-		moved := shard.Owned(owners, victim.name)
-		t0 := time.Now()
-		victim.p.kill()
-		if err := agents.drain(2, true); err != nil {
-			return take, back, err
-		}
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		var errs []error
-		for _, z := range moved {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				t1, _, err := waitAnswer(ctx, nd.addr, z, answerDrained, shardMaxWait)
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					errs = append(errs, fmt.Errorf("%s (new owner %s): %w", z, next[z], err))
-					return
-				}
-				take = append(take, t1.Sub(t0))
-			}()
-		}
-		wg.Wait()
-		if len(errs) > 0 {
-			return take, back, fmt.Errorf("sample %d: %v", i+1, errs)
-		}
-		for _, z := range moved {
-			if h := leaseHolderOf(nd.addr, z); h != next[z] {
-				return take, back, fmt.Errorf("sample %d: %s written, but its lease is held by %q, not its new owner %s", i+1, z, h, next[z])
-			}
-		}
-		debugf("shard sample %d: %s killed, zones %v taken", i+1, victim.name, moved)
-
-		// Back: restart it, time until it holds its zones' leases again.
-		if err := agents.drain(2, false); err != nil {
-			return take, back, err
-		}
-		t2 := time.Now()
-		if err := victim.start(o.bin); err != nil {
-			return take, back, err
-		}
-		deadline := t2.Add(shardBackWait)
-		for {
-			_, writing, err := victim.status(ctx)
-			if err == nil && !slices.ContainsFunc(moved, func(z string) bool { return !writing[z] }) {
-				back = append(back, time.Since(t2))
-				break
-			}
-			if time.Now().After(deadline) {
-				return take, back, fmt.Errorf("sample %d: %s restarted, zones %v not back after %v (%v)", i+1, victim.name, moved, shardBackWait, err)
-			}
-			if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
-				return take, back, err
-			}
-		}
+		back = append(back, b)
 	}
 	return take, back, nil
+}
+
+// shardSample kills, in turn, an instance that owns zones, times until each
+// of its zones is written by its new owner, then restarts it and times
+// until it holds its zones' leases again.
+func shardSample(ctx context.Context, o options, st *shardSetup, i int) (take []time.Duration, back time.Duration, err error) {
+	var victim *shardInst
+	for k := range shardNInst {
+		if c := st.insts[(i+k)%shardNInst]; len(shard.Owned(st.owners, c.name)) > 0 {
+			victim = c
+			break
+		}
+	}
+	nd, agents, zones := st.nd, st.agents, st.zones
+	if err := agents.drain(2, false); err != nil {
+		return nil, 0, err
+	}
+	if err := waitSettled(ctx, nd.addr, zones, st.owners, answerBest, shardMaxWait); err != nil {
+		return nil, 0, err
+	}
+	if err := sleepCtx(ctx, rand.N(time.Second)); err != nil {
+		return nil, 0, err
+	}
+	var live []string
+	for _, n := range st.names {
+		if n != victim.name {
+			live = append(live, n)
+		}
+	}
+	next := shard.Assign(zones, live)
+	moved := shard.Owned(st.owners, victim.name)
+	t0 := time.Now()
+	victim.p.kill()
+	if err := agents.drain(2, true); err != nil {
+		return nil, 0, err
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var errs []error
+	for _, z := range moved {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t1, _, err := waitAnswer(ctx, nd.addr, z, answerDrained, shardMaxWait)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s (new owner %s): %w", z, next[z], err))
+				return
+			}
+			take = append(take, t1.Sub(t0))
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return take, 0, fmt.Errorf("%v", errs)
+	}
+	for _, z := range moved {
+		if h := leaseHolderOf(nd.addr, z); h != next[z] {
+			return take, 0, fmt.Errorf("%s written, but its lease is held by %q, not its new owner %s", z, h, next[z])
+		}
+	}
+	debugf("shard sample %d: %s killed, zones %v taken", i+1, victim.name, moved)
+
+	// Back: restart it, time until it holds its zones' leases again.
+	if err := agents.drain(2, false); err != nil {
+		return take, 0, err
+	}
+	t2 := time.Now()
+	if err := victim.start(o.bin); err != nil {
+		return take, 0, err
+	}
+	deadline := t2.Add(shardBackWait)
+	for {
+		_, writing, err := victim.status(ctx)
+		if err == nil && !slices.ContainsFunc(moved, func(z string) bool { return !writing[z] }) {
+			return take, time.Since(t2), nil
+		}
+		if time.Now().After(deadline) {
+			return take, 0, fmt.Errorf("%s restarted, zones %v not back after %v (%v)", victim.name, moved, shardBackWait, err)
+		}
+		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+			return take, 0, err
+		}
+	}
 }
