@@ -82,13 +82,18 @@ type key struct{ alias, host string }
 type Registry struct {
 	mu      sync.Mutex
 	entries map[key]*Entry
-	events  []Event
+	// gone keeps, after a registration expired, the time of its last
+	// accepted renewal for MaxSkew: a captured registration replayed
+	// after the expiry is still a replay (anything older than MaxSkew is
+	// refused by the clock check).
+	gone   map[key]int64
+	events []Event
 	stats   status.RegisterStats
 	dirty   bool
 }
 
 // New is an empty registry.
-func New() *Registry { return &Registry{entries: map[key]*Entry{}} }
+func New() *Registry { return &Registry{entries: map[key]*Entry{}, gone: map[key]int64{}} }
 
 // Offer checks reg, received at now from source, against pol and
 // records it. err is nil when it was accepted, else a *Refused; changed
@@ -171,6 +176,10 @@ func (r *Registry) recordLocked(now time.Time, e Entry) (changed bool, err error
 	if ok && e.Signed <= old.Signed {
 		return false, &Refused{ReasonReplay, fmt.Sprintf("time %d is not after the last accepted (%d)", e.Signed, old.Signed)}
 	}
+	if last, was := r.gone[k]; !ok && was && e.Signed <= last {
+		return false, &Refused{ReasonReplay, fmt.Sprintf("time %d is not after the last accepted (%d) before it expired", e.Signed, last)}
+	}
+	delete(r.gone, k)
 	if !ok {
 		n := 0
 		for k2 := range r.entries {
@@ -206,8 +215,14 @@ func (r *Registry) Expire(now time.Time, pol Policy) {
 	for k, e := range r.entries {
 		if !now.Before(e.Expires) || pol.Accepts == nil || !pol.Accepts(k.alias) {
 			delete(r.entries, k)
+			r.gone[k] = e.Signed
 			r.events = append(r.events, Event{Kind: "expired", Entry: *e})
 			r.dirty = true
+		}
+	}
+	for k, signed := range r.gone {
+		if now.Sub(time.Unix(signed, 0)) > MaxSkew {
+			delete(r.gone, k)
 		}
 	}
 }

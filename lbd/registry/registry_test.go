@@ -104,6 +104,15 @@ func TestRenewReplayExpire(t *testing.T) {
 	require.Len(t, ev, 1)
 	assert.Equal(t, "expired", ev[0].Kind)
 
+	// The last registration replayed after the expiry is still a replay.
+	_, err = r.Offer(t0.Add(95*time.Second), src, reg("a.example.org", "node1", nil, time.Minute, t0.Add(30*time.Second)), policy)
+	require.ErrorAs(t, err, &ref)
+	assert.Equal(t, ReasonReplay, ref.Reason)
+	_, err = r.Offer(t0.Add(96*time.Second), src, reg("a.example.org", "node1", nil, time.Minute, t0.Add(96*time.Second)), policy)
+	require.NoError(t, err, "a new registration after the expiry")
+	r.Expire(t0.Add(200*time.Second), policy)
+	r.Events()
+
 	// An alias that stops taking registrations (a reload) loses them.
 	_, err = r.Offer(t0, src, reg("a.example.org", "node2", nil, time.Minute, t0.Add(time.Second)), policy)
 	require.NoError(t, err)
