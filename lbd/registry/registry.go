@@ -88,8 +88,8 @@ type Registry struct {
 	// refused by the clock check).
 	gone   map[key]int64
 	events []Event
-	stats   status.RegisterStats
-	dirty   bool
+	stats  status.RegisterStats
+	dirty  bool
 }
 
 // New is an empty registry.
