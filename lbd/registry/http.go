@@ -2,6 +2,7 @@ package registry
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -30,6 +31,11 @@ func Handler(r *Registry, policy func() Policy, changed func(aliases []string)) 
 		if err := json.NewDecoder(http.MaxBytesReader(w, req.Body, register.MaxBody)).Decode(&in); err != nil {
 			r.refuseBody()
 			http.Error(w, "bad request body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if len(in.Registrations) > MaxPerRequest {
+			r.refuseBody()
+			http.Error(w, fmt.Sprintf("%d registrations in one request: at most %d", len(in.Registrations), MaxPerRequest), http.StatusBadRequest)
 			return
 		}
 		pol := policy()

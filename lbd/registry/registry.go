@@ -24,7 +24,10 @@ const (
 	MinTTL      = time.Second
 	MaxTTL      = 24 * time.Hour
 	MaxPerAlias = 10000
-	maxAddrs    = 16
+	// MaxPerRequest bounds the registrations of one request (a member
+	// sends one per alias it serves): each costs an HMAC to check.
+	MaxPerRequest = 256
+	maxAddrs      = 16
 )
 
 // File is the registrations' file name in [lbd] state_dir.

@@ -165,5 +165,8 @@ func TestHandler(t *testing.T) {
 
 	code, _ = post("{not json")
 	assert.Equal(t, http.StatusBadRequest, code)
-	assert.Equal(t, uint64(2), r.Stats().Refused[ReasonInvalid]+r.Stats().Refused[ReasonSignature])
+	many, _ := json.Marshal(register.Request{Registrations: make([]register.Registration, MaxPerRequest+1)})
+	code, _ = post(string(many))
+	assert.Equal(t, http.StatusBadRequest, code, "too many in one request: refused before any HMAC")
+	assert.Equal(t, uint64(3), r.Stats().Refused[ReasonInvalid]+r.Stats().Refused[ReasonSignature])
 }
