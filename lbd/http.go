@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	neturl "net/url"
 	"time"
 
 	"github.com/lbd-project/lbd/heartbeat"
@@ -86,21 +87,36 @@ func (b adminBackend) Writing() bool {
 
 // OwnerOf is the instance that owns alias's zone (admin.Router); with no
 // peers this instance owns every zone.
-func (b adminBackend) OwnerOf(alias string) (owner string, mine bool) {
+func (b adminBackend) OwnerOf(alias string) (owner, url string, mine bool) {
 	b.d.mu.Lock()
 	cfg := b.d.cfg
 	b.d.mu.Unlock()
 	self := b.d.instance(cfg)
 	if !cfg.Sharded() {
-		return self, true
+		return self, "", true
 	}
 	for i := range cfg.Params {
 		if cfg.Params[i].Name == alias {
 			owner = shard.Owner(cfg.Params[i].Zone, b.d.shardLive(cfg, time.Now()))
-			return owner, owner == self
+			for _, p := range cfg.LBD.Peers {
+				if p.Instance == owner {
+					url = baseURL(p.URL)
+				}
+			}
+			return owner, url, owner == self
 		}
 	}
-	return self, true // an unknown alias: refused by the API already
+	return self, "", true // an unknown alias: refused by the API already
+}
+
+// baseURL is the scheme and host of a peer's heartbeat URL: its HTTP
+// listener ("" when it does not parse).
+func baseURL(heartbeat string) string {
+	u, err := neturl.Parse(heartbeat)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 func (b adminBackend) Submit(alias string, e override.Edit, req admin.DrainRequest, author string) <-chan error {

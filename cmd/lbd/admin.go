@@ -85,18 +85,15 @@ func runAdmin(cfg *config.Compiled, a adminFlags) int {
 		req.For = a.dur.String()
 	}
 	body, _ := json.Marshal(req)
-	hr, _ := http.NewRequest(http.MethodPost, base+path, bytes.NewReader(body))
-	hr.Header.Set("Authorization", "Bearer "+token)
-	hr.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(hr)
+	resp, out, err := postAdmin(client, base+path, token, body)
+	if err == nil && resp.StatusCode == http.StatusConflict && out.Owner != "" && out.Owner != base {
+		// Sharding: another instance writes the alias's zone; ask it (once).
+		fmt.Printf("%s: %s\n", resp.Status, out.Message)
+		fmt.Printf("sending it to %s\n", out.Owner)
+		resp, out, err = postAdmin(client, out.Owner+path, token, body)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lbd:", err)
-		return 1
-	}
-	defer resp.Body.Close()
-	var out admin.Reply
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		fmt.Fprintf(os.Stderr, "lbd: %s: %v\n", resp.Status, err)
 		return 1
 	}
 	fmt.Printf("%s: %s\n", resp.Status, out.Message)
@@ -104,6 +101,26 @@ func runAdmin(cfg *config.Compiled, a adminFlags) int {
 		return 1
 	}
 	return 0
+}
+
+// postAdmin posts body to url with the token and decodes the reply.
+func postAdmin(client *http.Client, url, token string, body []byte) (*http.Response, admin.Reply, error) {
+	var out admin.Reply
+	hr, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, out, err
+	}
+	hr.Header.Set("Authorization", "Bearer "+token)
+	hr.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(hr)
+	if err != nil {
+		return nil, out, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return resp, out, fmt.Errorf("%s: %w", resp.Status, err)
+	}
+	return resp, out, nil
 }
 
 // readToken reads the first token of [lbd] admin_token_file.

@@ -76,6 +76,7 @@ func startShard(t *testing.T, server string, snmpPort int, names, zones []string
 // of instance to at via(from, to) ("host:port"), when via is set.
 func startShardVia(t *testing.T, server string, snmpPort int, names, zones []string, via func(from, to string) string) []*shardInstance {
 	t.Helper()
+	tokens := tokenFile(t)
 	insts := make([]*shardInstance, len(names))
 	for i, name := range names {
 		insts[i] = &shardInstance{name: name, http: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "127.0.0.1"))}
@@ -86,7 +87,7 @@ func startShardVia(t *testing.T, server string, snmpPort int, names, zones []str
 	}
 	for _, inst := range insts {
 		path := writeLBDConfig(t, lbdOpts{Role: "master", Server: server, SNMPPort: snmpPort, HTTP: inst.http,
-			Interval: shardInterval.String(), StaleAfter: "2s", Polling: "300ms", Extra: aliases.String()})
+			Interval: shardInterval.String(), StaleAfter: "2s", Polling: "300ms", Extra: aliases.String(), TokenFile: tokens})
 		var peers strings.Builder
 		fmt.Fprintf(&peers, "[lbd]\ninstance = %q\npeers = [\n", inst.name)
 		for _, p := range insts {
@@ -169,6 +170,38 @@ func TestShardThreeInstancesTakeOverOnKnot(t *testing.T) {
 	k := testenv.StartKnot(t, testenv.KnotOptions{Zones: zones,
 		Keys: []tsig.Spec{{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}}})
 	shardTakeOver(t, agents, k.Addr, k, zones)
+}
+
+// lbd -drain sent to an instance that does not write the alias's zone is
+// refused with the owner's address (409), and the command sends it there:
+// the member leaves DNS.
+func TestShardDrainFollowsTheOwner(t *testing.T) {
+	zones := shardZoneNames("d")
+	agents := startThreeAgents(t)
+	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: zones,
+		Keys: []tsig.Spec{{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}}})
+	names := []string{"lbd1", "lbd2", "lbd3"}
+	owners := shard.Assign(zones, names)
+	insts := startShard(t, n.Addr, agents[0].Port, names, zones)
+	for _, z := range zones {
+		waitFor(t, 40*shardInterval, func() bool { return leaseHolder(t, n, z) == owners[z] && len(addrsOf(t, n, z)) == 1 })
+	}
+	// A zone lbd1 does not own, drained through lbd1.
+	var zone string
+	for _, z := range zones {
+		if owners[z] != "lbd1" {
+			zone = z
+			break
+		}
+	}
+	require.NotEmpty(t, zone)
+	best := addrsOf(t, n, zone)[0]
+	out, errOut, err := runLBD(t, "-config", insts[0].path, "-drain", zone+"/"+best, "-for", "1h", "-reason", "maintenance")
+	require.NoError(t, err, "%s\n%s", out, errOut)
+	require.Contains(t, out, "409 Conflict", "lbd1 does not write "+zone)
+	require.Contains(t, out, "sending it to http://")
+	require.Contains(t, out, "200 OK: written")
+	require.NotContains(t, addrsOf(t, n, zone), best, "drained by the owner %s", owners[zone])
 }
 
 // shardZoneNames are the six zones of a shard test.

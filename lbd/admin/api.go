@@ -40,6 +40,10 @@ type Reply struct {
 	OK       bool               `json:"ok"`
 	Message  string             `json:"message"`
 	Override *override.Override `json:"override,omitempty"`
+	// Owner is, for a request refused because another instance writes
+	// the alias's zone (sharding), that instance's HTTP address
+	// ("http://host:port"), where the request can be sent again.
+	Owner string `json:"owner,omitempty"`
 }
 
 // Backend is what the API needs of the daemon.
@@ -61,9 +65,9 @@ type Backend interface {
 // alias another instance owns is refused (409) with that instance's name:
 // this one would never evaluate it.
 type Router interface {
-	// OwnerOf is the instance that owns alias's zone, and whether that is
-	// this one.
-	OwnerOf(alias string) (owner string, mine bool)
+	// OwnerOf is the instance that owns alias's zone, its HTTP address
+	// ("http://host:port", "" when unknown), and whether that is this one.
+	OwnerOf(alias string) (owner, url string, mine bool)
 }
 
 // Routes adds the API's routes to mux.
@@ -133,8 +137,8 @@ func serveEdit(b Backend, drain bool) http.HandlerFunc {
 			return
 		}
 		if r, ok := b.(Router); ok {
-			if owner, mine := r.OwnerOf(config.NormName(req.Alias)); !mine {
-				reply(w, http.StatusConflict, Reply{Message: fmt.Sprintf("the zone of %s is written by the instance %s (sharding): send it there", req.Alias, owner)})
+			if owner, url, mine := r.OwnerOf(config.NormName(req.Alias)); !mine {
+				reply(w, http.StatusConflict, Reply{Message: fmt.Sprintf("the zone of %s is written by the instance %s (sharding): send it there", req.Alias, owner), Owner: url})
 				return
 			}
 		}

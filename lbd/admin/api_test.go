@@ -50,7 +50,9 @@ type shardBackend struct {
 	owner string
 }
 
-func (b shardBackend) OwnerOf(string) (string, bool) { return b.owner, b.owner == "me" }
+func (b shardBackend) OwnerOf(string) (string, string, bool) {
+	return b.owner, "http://" + b.owner + ":8080", b.owner == "me"
+}
 
 func TestDrainAPISharded(t *testing.T) {
 	const good = `{"alias":"a.example.org","member":"m1.example.org","for":"2h","reason":"disk"}`
@@ -73,6 +75,9 @@ func TestDrainAPISharded(t *testing.T) {
 			var r Reply
 			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &r))
 			assert.Contains(t, r.Message, tc.contains)
+			if tc.code == http.StatusConflict {
+				assert.Equal(t, "http://"+tc.owner+":8080", r.Owner, "where to send it")
+			}
 		})
 	}
 }
