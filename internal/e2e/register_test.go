@@ -79,6 +79,7 @@ func TestSelfRegistration(t *testing.T) {
 		require.Contains(t, st, `"registered_until"`)
 	}
 	require.Contains(t, scrapeMetrics(t, masterHTTP), `lbd_alias_registered_members{alias="`+alias+`"} 1`)
+	require.Contains(t, statusOf(t, "http://"+masterHTTP+"/"), "registered until", "the status page shows it")
 	waitFor(t, 5*time.Second, func() bool {
 		b, _ := os.ReadFile(auditLog)
 		return strings.Contains(string(b), `"event":"registration"`) && strings.Contains(string(b), `"change":"added"`)

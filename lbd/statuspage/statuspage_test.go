@@ -22,6 +22,9 @@ func fixture() (status.Snapshot, *history.History) {
 	snap := status.Snapshot{At: now, Host: "lbd1.test", Instance: "lbd1", Master: false, Writing: true, Fencing: true,
 		LastBeat: now.Add(-42 * time.Second),
 		Leases:   map[string]map[string]status.Lease{"127.0.0.1:53": {"lb.test": {Writing: true, Holder: "lbd1"}}},
+		Shard: &status.Shard{Live: []string{"lbd1", "lbd2"},
+			Peers: []status.ShardPeer{{Instance: "lbd2", Live: true, LastBeat: now.Add(-time.Second)}, {Instance: "lbd3", Error: "connection refused"}},
+			Zones: []status.ShardZone{{Zone: "lb.test", Owner: "lbd1", Mine: true}, {Zone: "other.test", Owner: "lbd2"}}},
 		Aliases: []status.Alias{
 			{Name: "www.lb.test", Zone: "lb.test", Hosts: []string{"a.test", "b.test"}, Addrs: []string{"192.0.2.1", "192.0.2.2"},
 				Usable: 2, Configured: 3, LastEval: now, LastChange: now.Add(-time.Hour), StaleMembers: 1,
@@ -29,7 +32,8 @@ func fixture() (status.Snapshot, *history.History) {
 					Author: "ops", Since: now.Add(-time.Hour), Until: now.Add(time.Hour)}},
 				Servers: map[string]string{"127.0.0.1:53": "ok"},
 				Members: []status.Member{
-					{Host: "a.test", Load: 10, Meaning: status.LoadMeaning(10), Addrs: []string{"192.0.2.1"}, Published: true, Why: "published: among the best"},
+					{Host: "a.test", Load: 10, Meaning: status.LoadMeaning(10), Addrs: []string{"192.0.2.1"}, Published: true, Why: "published: among the best",
+						RegisteredUntil: now.Add(90 * time.Second)},
 					{Host: "b.test", Load: 20, Meaning: status.LoadMeaning(20), Addrs: []string{"192.0.2.2"}, Published: true, Why: "published: among the best",
 						Stale: true, LoadSince: now.Add(-7 * time.Hour)},
 					{Host: "c.test", Load: -1, Meaning: status.LoadMeaning(-1), Addrs: []string{"192.0.2.3"}, Why: "not usable: -1: failed nologin",
@@ -82,6 +86,7 @@ func TestPageShowsHeaderAliasesAndMembers(t *testing.T) {
 		"Zone leases", "1 with errors",
 		"override: drained by ops until 13:00: &lt;disk swap&gt;", "drain c.test by ops: “disk swap”",
 		"stale: load unchanged since 2025-03-01 05:00:00 UTC", "1 member with a stuck load",
+		"registered until", "Live instances: lbd1, lbd2.", "connection refused", `<span class="badge yes">writes it</span>`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
