@@ -15,7 +15,7 @@ import (
 	"github.com/lbd-project/lbd/internal/tsig"
 )
 
-// Bounds of the waits for Knot and PowerDNS (named has its own).
+// Bounds of the waits for the servers tests start.
 const (
 	daemonStartTimeout = 15 * time.Second
 	daemonPollInterval = 50 * time.Millisecond
@@ -26,7 +26,7 @@ const (
 // daemon is a server run in the foreground as a child process: its output
 // goes to log, Start waits until it is ready (an authoritative DNS server:
 // every zone answers SOA authoritatively; otherwise probe), Stop sends
-// SIGTERM then SIGKILL. Knot, PowerDNS and HAProxy wrap it.
+// SIGTERM then SIGKILL. named, Knot, PowerDNS and HAProxy wrap it.
 type daemon struct {
 	name  string   // for messages: "knotd", "pdns_server"
 	bin   string   // absolute path

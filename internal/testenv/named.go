@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -49,12 +47,7 @@ type Named struct {
 	Conf string // path of named.conf
 	Opts NamedOptions
 
-	bin string
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  *Buffer
+	d *daemon // the shared runner; ready probes every zone in every view
 }
 
 // Buffer is a bytes.Buffer safe for a child process writing into it (via
@@ -76,12 +69,6 @@ func (s *Buffer) String() string {
 	return s.b.String()
 }
 
-const (
-	namedStartTimeout = 15 * time.Second
-	namedPollInterval = 50 * time.Millisecond
-	namedStopGrace    = 5 * time.Second
-)
-
 // StartNamed writes a configuration and zone files into a temporary
 // directory and starts named on 127.0.0.1 only (no IPv6, no rndc channel,
 // no recursion). It returns once named answers SOA for every zone (in every
@@ -97,18 +84,26 @@ func StartNamed(t testing.TB, opts NamedOptions) *Named {
 		opts.Port = FreePort(t, "127.0.0.1")
 	}
 	dir := t.TempDir()
+	n := newNamed(bin, dir, opts)
+	if err := n.writeConfig(); err != nil {
+		t.Fatalf("StartNamed: %v", err)
+	}
+	n.Start(t)
+	return n
+}
+
+// newNamed is a Named (not started) running bin in dir on 127.0.0.1:opts.Port
+// with dir/named.conf, ready when every zone answers SOA in every view.
+func newNamed(bin, dir string, opts NamedOptions) *Named {
 	n := &Named{
 		Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Port)),
 		Dir:  dir,
 		Conf: filepath.Join(dir, "named.conf"),
 		Opts: opts,
-		bin:  bin,
-		log:  &Buffer{},
 	}
-	if err := n.writeConfig(); err != nil {
-		t.Fatalf("StartNamed: %v", err)
-	}
-	n.Start(t)
+	n.d = newDaemon("named", bin, dir, n.Addr, opts.Zones)
+	n.d.args = []string{"-g", "-4", "-n", "1", "-c", n.Conf}
+	n.d.probe = n.ready
 	return n
 }
 
@@ -209,47 +204,7 @@ func (n *Named) writeConfig() error {
 // waits until every zone answers, and registers Stop as a cleanup.
 func (n *Named) Start(t testing.TB) {
 	t.Helper()
-	n.mu.Lock()
-	if n.cmd != nil {
-		n.mu.Unlock()
-		t.Fatal("named: already running")
-	}
-	fmt.Fprintf(n.log, "=== starting %s -g -4 -n 1 -c %s\n", n.bin, n.Conf)
-	cmd := exec.Command(n.bin, "-g", "-4", "-n", "1", "-c", n.Conf)
-	cmd.Dir = n.Dir
-	cmd.Stdout = n.log
-	cmd.Stderr = n.log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		n.mu.Unlock()
-		t.Fatalf("named: %v", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(done)
-	}()
-	n.cmd, n.done = cmd, done
-	n.mu.Unlock()
-	t.Cleanup(n.Stop)
-
-	deadline := time.Now().Add(namedStartTimeout)
-	for {
-		err := n.ready()
-		if err == nil {
-			return
-		}
-		select {
-		case <-done:
-			t.Fatalf("named exited during startup (%v); output:\n%s", err, n.Log())
-		default:
-		}
-		if time.Now().After(deadline) {
-			n.Stop()
-			t.Fatalf("named not ready after %v: %v; output:\n%s", namedStartTimeout, err, n.Log())
-		}
-		time.Sleep(namedPollInterval)
-	}
+	n.d.start(t)
 }
 
 // ready checks that every zone answers SOA, in each view.
@@ -270,19 +225,10 @@ func (n *Named) ready() error {
 
 // Stop stops named: SIGTERM, then SIGKILL after 5 s. It may be called
 // several times.
-func (n *Named) Stop() {
-	n.mu.Lock()
-	cmd, done := n.cmd, n.done
-	n.cmd, n.done = nil, nil
-	n.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	terminate(cmd, done, namedStopGrace, n.log)
-}
+func (n *Named) Stop() { n.d.stop() }
 
 // Log returns named's output so far.
-func (n *Named) Log() string { return n.log.String() }
+func (n *Named) Log() string { return n.d.log.String() }
 
 // Query sends an unsigned query (internal view when there are views) and
 // returns the answer section; it fails the test on a transport error or an

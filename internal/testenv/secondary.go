@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -44,14 +43,7 @@ func StartSecondary(t testing.TB, opts SecondaryOptions) *Named {
 		opts.Port = FreePort(t, "127.0.0.1")
 	}
 	dir := t.TempDir()
-	n := &Named{
-		Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Port)),
-		Dir:  dir,
-		Conf: filepath.Join(dir, "named.conf"),
-		Opts: NamedOptions{Zones: opts.Zones, Port: opts.Port},
-		bin:  bin,
-		log:  &Buffer{},
-	}
+	n := newNamed(bin, dir, NamedOptions{Zones: opts.Zones, Port: opts.Port})
 	var b strings.Builder
 	q := strconv.Quote
 	b.WriteString(bindconf.Options(dir, opts.Port, "request-ixfr yes;"))
