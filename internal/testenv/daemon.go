@@ -230,3 +230,36 @@ func serverKey(s tsig.Spec) (name, alg string, err error) {
 	}
 	return k.Name, alg, nil
 }
+
+// server is what the DNS servers tests start (named, Knot, PowerDNS) have
+// in common; they embed it.
+type server struct{ d *daemon }
+
+// Start starts the server again (after Stop) with the same configuration,
+// directory and port; its data keeps earlier updates. It waits until every
+// zone answers and registers Stop as a cleanup.
+func (s server) Start(t testing.TB) {
+	t.Helper()
+	s.d.start(t)
+}
+
+// Stop stops the server: SIGTERM, then SIGKILL after 5 s. It may be called
+// several times.
+func (s server) Stop() { s.d.stop() }
+
+// Log returns the server's output (and that of set-up commands) so far.
+func (s server) Log() string { return s.d.log.String() }
+
+// Query sends an unsigned query and returns the answer section (over TCP
+// when the UDP reply is truncated); it fails the test on a transport error
+// or an RCODE other than NOERROR/NXDOMAIN.
+func (s server) Query(t testing.TB, name string, qtype uint16) []dns.RR {
+	t.Helper()
+	return s.d.query(t, name, qtype, nil)
+}
+
+// QuerySigned is Query signed with key; the reply's TSIG is verified.
+func (s server) QuerySigned(t testing.TB, name string, qtype uint16, key tsig.Spec) []dns.RR {
+	t.Helper()
+	return s.d.query(t, name, qtype, &key)
+}

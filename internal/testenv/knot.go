@@ -32,7 +32,7 @@ type Knot struct {
 	Conf string // path of knot.conf
 	Opts KnotOptions
 
-	d *daemon
+	server
 }
 
 // StartKnot writes a configuration and zone files into a temporary
@@ -102,32 +102,3 @@ func (k *Knot) writeConfig() error {
 	return os.WriteFile(k.Conf, []byte(b.String()), 0o644)
 }
 
-// Start starts knotd again (after Stop) with the same configuration,
-// directory and port; the zone files and journal keep the data of earlier
-// updates. It waits until every zone answers and registers Stop as a
-// cleanup.
-func (k *Knot) Start(t testing.TB) {
-	t.Helper()
-	k.d.start(t)
-}
-
-// Stop stops knotd: SIGTERM, then SIGKILL after 5 s. It may be called
-// several times.
-func (k *Knot) Stop() { k.d.stop() }
-
-// Log returns knotd's output so far.
-func (k *Knot) Log() string { return k.d.log.String() }
-
-// Query sends an unsigned query and returns the answer section (over TCP
-// when the UDP reply is truncated); it fails the test on a transport error
-// or an RCODE other than NOERROR/NXDOMAIN.
-func (k *Knot) Query(t testing.TB, name string, qtype uint16) []dns.RR {
-	t.Helper()
-	return k.d.query(t, name, qtype, nil)
-}
-
-// QuerySigned is Query signed with key; the reply's TSIG is verified.
-func (k *Knot) QuerySigned(t testing.TB, name string, qtype uint16, key tsig.Spec) []dns.RR {
-	t.Helper()
-	return k.d.query(t, name, qtype, &key)
-}

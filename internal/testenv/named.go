@@ -47,7 +47,7 @@ type Named struct {
 	Conf string // path of named.conf
 	Opts NamedOptions
 
-	d *daemon // the shared runner; ready probes every zone in every view
+	server // its runner's ready probes every zone in every view
 }
 
 // Buffer is a bytes.Buffer safe for a child process writing into it (via
@@ -199,14 +199,6 @@ func (n *Named) writeConfig() error {
 	return nil
 }
 
-// Start starts named again (after Stop) with the same configuration,
-// directory and port; zone journals keep the data of earlier updates. It
-// waits until every zone answers, and registers Stop as a cleanup.
-func (n *Named) Start(t testing.TB) {
-	t.Helper()
-	n.d.start(t)
-}
-
 // ready checks that every zone answers SOA, in each view.
 func (n *Named) ready() error {
 	for _, z := range n.Opts.Zones {
@@ -222,13 +214,6 @@ func (n *Named) ready() error {
 	}
 	return nil
 }
-
-// Stop stops named: SIGTERM, then SIGKILL after 5 s. It may be called
-// several times.
-func (n *Named) Stop() { n.d.stop() }
-
-// Log returns named's output so far.
-func (n *Named) Log() string { return n.d.log.String() }
 
 // Query sends an unsigned query (internal view when there are views) and
 // returns the answer section; it fails the test on a transport error or an

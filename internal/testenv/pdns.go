@@ -35,7 +35,7 @@ type PowerDNS struct {
 	Database string // path of the SQLite database
 	Opts     PDNSOptions
 
-	d           *daemon
+	server
 	pdnsutilBin string
 }
 
@@ -184,30 +184,3 @@ func (p *PowerDNS) run(cmd *exec.Cmd) error {
 	return nil
 }
 
-// Start starts pdns_server again (after Stop) on the same database and
-// port. It waits until every zone answers and registers Stop as a cleanup.
-func (p *PowerDNS) Start(t testing.TB) {
-	t.Helper()
-	p.d.start(t)
-}
-
-// Stop stops pdns_server: SIGTERM, then SIGKILL after 5 s. It may be
-// called several times.
-func (p *PowerDNS) Stop() { p.d.stop() }
-
-// Log returns the output of the set-up commands and of pdns_server so far.
-func (p *PowerDNS) Log() string { return p.d.log.String() }
-
-// Query sends an unsigned query and returns the answer section (over TCP
-// when the UDP reply is truncated); it fails the test on a transport error
-// or an RCODE other than NOERROR/NXDOMAIN.
-func (p *PowerDNS) Query(t testing.TB, name string, qtype uint16) []dns.RR {
-	t.Helper()
-	return p.d.query(t, name, qtype, nil)
-}
-
-// QuerySigned is Query signed with key; the reply's TSIG is verified.
-func (p *PowerDNS) QuerySigned(t testing.TB, name string, qtype uint16, key tsig.Spec) []dns.RR {
-	t.Helper()
-	return p.d.query(t, name, qtype, &key)
-}
