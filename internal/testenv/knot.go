@@ -101,4 +101,3 @@ func (k *Knot) writeConfig() error {
 	}
 	return os.WriteFile(k.Conf, []byte(b.String()), 0o644)
 }
-

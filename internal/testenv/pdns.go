@@ -183,4 +183,3 @@ func (p *PowerDNS) run(cmd *exec.Cmd) error {
 	}
 	return nil
 }
-
