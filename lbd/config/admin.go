@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 )
 
@@ -47,32 +46,35 @@ func ParseTokens(text string) (tokens map[string]string, first string, err error
 
 // TokenPath is admin_token_file, relative to the configuration file.
 func (c *Spec) TokenPath() string {
-	p := c.LBD.AdminTokenFile
-	if p == "" || filepath.IsAbs(p) || c.File == "" {
-		return p
-	}
-	return filepath.Join(filepath.Dir(c.File), p)
+	return c.path(c.LBD.AdminTokenFile)
 }
 
 func (c *Spec) validateAdmin() []error {
-	e := &collector{c: c}
 	c.LBD.tokens = nil
 	if c.LBD.AdminTokenFile == "" {
 		return nil
 	}
-	b, warn, err := readSecretFile(c.TokenPath())
+	b, err := c.readKeyFile("lbd.admin_token_file", c.TokenPath())
 	if err != nil {
-		e.bad("lbd.admin_token_file", "%v", err)
-		return e.errs
-	}
-	if warn != "" {
-		c.warn("lbd.admin_token_file", "%s", warn)
+		return []error{err}
 	}
 	tokens, _, err := ParseTokens(string(b))
 	if err != nil {
-		e.bad("lbd.admin_token_file", "%s: %v", c.TokenPath(), err)
-		return e.errs
+		return []error{c.Errorf("lbd.admin_token_file", "%s: %v", c.TokenPath(), err)}
 	}
 	c.LBD.tokens = tokens
 	return nil
+}
+
+// readKeyFile reads a file of secrets named by key (readSecretFile: a
+// warning when others may read it), or returns the error located at key.
+func (c *Spec) readKeyFile(key, path string) ([]byte, error) {
+	b, warn, err := readSecretFile(path)
+	if err != nil {
+		return nil, c.Errorf(key, "%v", err)
+	}
+	if warn != "" {
+		c.warn(key, "%s", warn)
+	}
+	return b, nil
 }

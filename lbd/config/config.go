@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -483,11 +482,7 @@ func (c *Spec) validateHeartbeatSecret(u *url.URL) []error {
 // secretPath resolves heartbeat.secret_file against the configuration
 // file's directory.
 func (c *Spec) secretPath() string {
-	p := c.Heartbeat.SecretFile
-	if filepath.IsAbs(p) || c.File == "" {
-		return p
-	}
-	return filepath.Join(filepath.Dir(c.File), p)
+	return c.path(c.Heartbeat.SecretFile)
 }
 
 // statFile stats the configuration file, if there is one.

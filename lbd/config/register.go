@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"path/filepath"
 	"slices"
 
 	"github.com/lbd-project/lbd/internal/register"
@@ -21,31 +20,21 @@ func (c *Spec) RegisterSecrets() map[string][]byte { return c.LBD.registerSecret
 // RegisterSecretPath is register_secret_file, relative to the
 // configuration file.
 func (c *Spec) RegisterSecretPath() string {
-	p := c.LBD.RegisterSecretFile
-	if p == "" || filepath.IsAbs(p) || c.File == "" {
-		return p
-	}
-	return filepath.Join(filepath.Dir(c.File), p)
+	return c.path(c.LBD.RegisterSecretFile)
 }
 
 func (c *Spec) validateRegister() []error {
-	e := &collector{c: c}
 	c.LBD.registerSecrets = nil
 	if c.LBD.RegisterSecretFile == "" {
 		return nil
 	}
-	b, warn, err := readSecretFile(c.RegisterSecretPath())
+	b, err := c.readKeyFile("lbd.register_secret_file", c.RegisterSecretPath())
 	if err != nil {
-		e.bad("lbd.register_secret_file", "%v", err)
-		return e.errs
-	}
-	if warn != "" {
-		c.warn("lbd.register_secret_file", "%s", warn)
+		return []error{err}
 	}
 	secrets, err := register.ParseSecrets(string(b))
 	if err != nil {
-		e.bad("lbd.register_secret_file", "%s: %v", c.RegisterSecretPath(), err)
-		return e.errs
+		return []error{c.Errorf("lbd.register_secret_file", "%s: %v", c.RegisterSecretPath(), err)}
 	}
 	c.LBD.registerSecrets = secrets
 	for i, a := range c.Aliases {
