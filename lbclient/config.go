@@ -324,13 +324,19 @@ func checkTimers(p *problems, a *AgentConfig) {
 	}
 }
 
-func checkPush(p *problems, a *AgentConfig) {
-	for i, t := range a.Push {
+// checkHostPorts reports each entry of list (key[i]) that is not
+// "host:port" with a port 1..65535, saying why.
+func checkHostPorts(p *problems, key string, list []string, why string) {
+	for i, t := range list {
 		host, port, err := net.SplitHostPort(t)
 		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
-			p.bad(fmt.Sprintf("agent.push[%d]", i), "%q is not a host:port address (IPv6 in brackets), e.g. \"192.0.2.1:162\"", t)
+			p.bad(fmt.Sprintf("%s[%d]", key, i), "%q %s", t, why)
 		}
 	}
+}
+
+func checkPush(p *problems, a *AgentConfig) {
+	checkHostPorts(p, "agent.push", a.Push, "is not a host:port address (IPv6 in brackets), e.g. \"192.0.2.1:162\"")
 	if a.PushTimeout.Duration <= 0 {
 		p.bad("agent.push_timeout", "%q is not a positive duration such as \"1s\"", a.PushTimeout.String())
 	}

@@ -1,15 +1,16 @@
 package lbclient
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"fmt"
-	"net"
+	"maps"
 	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -26,19 +27,14 @@ import (
 const DefaultRegisterInterval = 30 * time.Second
 
 func checkRegister(p *problems, a *AgentConfig) {
-	for i, t := range a.Register {
-		host, port, err := net.SplitHostPort(t)
-		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
-			p.bad(fmt.Sprintf("agent.register[%d]", i), "%q is not a host:port address of an lbd http_listen, e.g. \"lbd1.example.org:8080\"", t)
-		}
-	}
+	checkHostPorts(p, "agent.register", a.Register, "is not a host:port address of an lbd http_listen, e.g. \"lbd1.example.org:8080\"")
 	if len(a.Register) > 0 && a.RegisterSecretFile == "" {
 		p.bad("agent.register_secret_file", "required with agent.register: registrations are signed per alias")
 	}
 	if a.RegisterInterval.Duration < 0 || a.RegisterInterval.Duration > 0 && a.RegisterInterval.Duration < time.Second {
 		p.bad("agent.register_interval", "%s: want at least 1s (default %s)", a.RegisterInterval, DefaultRegisterInterval)
 	}
-	iv := cmpOr(a.RegisterInterval.Duration, DefaultRegisterInterval)
+	iv := cmp.Or(a.RegisterInterval.Duration, DefaultRegisterInterval)
 	if ttl := a.RegisterTTL.Duration; ttl != 0 && (ttl <= iv || ttl > 24*time.Hour) {
 		p.bad("agent.register_ttl", "%s: want more than register_interval (%s) and at most 24h (default 3 × register_interval)", a.RegisterTTL, iv)
 	}
@@ -47,13 +43,6 @@ func checkRegister(p *problems, a *AgentConfig) {
 			p.bad(fmt.Sprintf("agent.register_addresses[%d]", i), "%q is not a unicast IP address", s)
 		}
 	}
-}
-
-func cmpOr(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return d
 }
 
 // registerSettings are the compiled registration settings.
@@ -67,12 +56,12 @@ type registerSettings struct {
 // compileRegister reads the secret file; an error is reported under its
 // key.
 func compileRegister(pr *problems, file string, a AgentConfig, aliases []string) registerSettings {
-	s := registerSettings{interval: cmpOr(a.RegisterInterval.Duration, DefaultRegisterInterval)}
+	s := registerSettings{interval: cmp.Or(a.RegisterInterval.Duration, DefaultRegisterInterval)}
 	if len(a.Register) == 0 {
 		return s
 	}
 	s.Targets = slices.Clone(a.Register)
-	s.TTL = cmpOr(a.RegisterTTL.Duration, 3*s.interval)
+	s.TTL = cmp.Or(a.RegisterTTL.Duration, 3*s.interval)
 	s.Host = a.RegisterHost
 	if s.Host == "" {
 		s.Host, _ = os.Hostname()
@@ -116,19 +105,7 @@ func compileRegister(pr *problems, file string, a AgentConfig, aliases []string)
 func registerChanged(a, b *Compiled) bool {
 	x, y := a.register, b.register
 	return !slices.Equal(x.Targets, y.Targets) || x.Host != y.Host || !slices.Equal(x.Addrs, y.Addrs) ||
-		!slices.Equal(x.Aliases, y.Aliases) || x.TTL != y.TTL || x.interval != y.interval || !sameSecrets(x.Secrets, y.Secrets)
-}
-
-func sameSecrets(a, b map[string][]byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if string(b[k]) != string(v) {
-			return false
-		}
-	}
-	return true
+		!slices.Equal(x.Aliases, y.Aliases) || x.TTL != y.TTL || x.interval != y.interval || !maps.EqualFunc(x.Secrets, y.Secrets, bytes.Equal)
 }
 
 // registrar renews this member's registrations with every lbd of the
