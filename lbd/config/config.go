@@ -994,6 +994,14 @@ func NormName(s string) string { return strings.TrimSuffix(strings.ToLower(strin
 
 func inZone(name, zone string) bool { return name == zone || strings.HasSuffix(name, "."+zone) }
 
+// ValidHostName reports whether s (normalised, see NormName) is a host name
+// lbd accepts: labels of letters, digits, '-' and '_', at most 253
+// characters; not an address literal.
+func ValidHostName(s string) bool {
+	_, ok := dnsNameOK(s)
+	return ok
+}
+
 func dnsNameOK(s string) (string, bool) {
 	if s == "" || len(s) > 253 {
 		return s, false

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lbd-project/lbd/internal/register"
+	"github.com/lbd-project/lbd/lbd/config"
 )
 
 // Handler serves POST register.Path: each registration of the request is
@@ -49,8 +50,8 @@ func Handler(r *Registry, policy func() Policy, changed func(aliases []string)) 
 			if err != nil {
 				out.Results[i] = register.Result{Alias: reg.Alias, Error: err.Error()}
 				code = http.StatusForbidden
-			} else if ch && !slices.Contains(aliases, normName(reg.Alias)) {
-				aliases = append(aliases, normName(reg.Alias))
+			} else if ch && !slices.Contains(aliases, config.NormName(reg.Alias)) {
+				aliases = append(aliases, config.NormName(reg.Alias))
 			}
 		}
 		if len(aliases) > 0 && changed != nil {

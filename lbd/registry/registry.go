@@ -15,6 +15,7 @@ import (
 
 	"github.com/lbd-project/lbd/internal/atomicfile"
 	"github.com/lbd-project/lbd/internal/register"
+	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/status"
 )
 
@@ -92,7 +93,11 @@ type Registry struct {
 	gone   map[key]int64
 	events []Event
 	stats  status.RegisterStats
-	dirty  bool
+	dirty  bool // added, changed or expired since the last save
+	// renewed: renewals since the last save (saved at most every
+	// saveEvery, so that a restart keeps their expiry times).
+	renewed  bool
+	lastSave time.Time
 }
 
 // New is an empty registry.
@@ -123,7 +128,7 @@ func (r *Registry) Offer(now time.Time, source netip.Addr, reg register.Registra
 
 // check validates reg alone (pure).
 func check(now time.Time, source netip.Addr, reg register.Registration, pol Policy) (Entry, error) {
-	alias := normName(reg.Alias)
+	alias := config.NormName(reg.Alias)
 	if pol.Accepts == nil || !pol.Accepts(alias) {
 		return Entry{}, &Refused{ReasonAlias, fmt.Sprintf("alias %q does not take registrations (members_from = \"register\")", reg.Alias)}
 	}
@@ -142,7 +147,7 @@ func check(now time.Time, source netip.Addr, reg register.Registration, pol Poli
 	if ttl < MinTTL || ttl > MaxTTL {
 		return Entry{}, &Refused{ReasonInvalid, fmt.Sprintf("ttl_seconds %d: want %d to %d", reg.TTLSeconds, int64(MinTTL/time.Second), int64(MaxTTL/time.Second))}
 	}
-	host := normName(reg.Host)
+	host := config.NormName(reg.Host)
 	if !validHost(host) {
 		return Entry{}, &Refused{ReasonInvalid, fmt.Sprintf("host %q is not a valid name", reg.Host)}
 	}
@@ -205,6 +210,7 @@ func (r *Registry) recordLocked(now time.Time, e Entry) (changed bool, err error
 		r.events = append(r.events, Event{Kind: "changed", Entry: e})
 		r.dirty = true
 	}
+	r.renewed = true
 	*old = e
 	return changed, nil
 }
@@ -315,12 +321,16 @@ func Load(dir string) (*Registry, error) {
 	return r, nil
 }
 
-// SaveIfChanged writes the registrations to dir atomically when they
-// changed since the last save (added, changed, expired; renewals are
-// written with the next change, or at most every saveEvery).
+// saveEvery bounds how often renewals alone are written.
+const saveEvery = 10 * time.Second
+
+// SaveIfChanged writes the registrations to dir atomically at now when
+// one was added, changed or expired since the last save, or, at most every
+// saveEvery, when some were renewed (so that after a restart each expires
+// when it would have, give or take saveEvery).
 func (r *Registry) SaveIfChanged(dir string, now time.Time) error {
 	r.mu.Lock()
-	if dir == "" || !r.dirty {
+	if dir == "" || !r.dirty && !(r.renewed && now.Sub(r.lastSave) >= saveEvery) {
 		r.mu.Unlock()
 		return nil
 	}
@@ -328,7 +338,7 @@ func (r *Registry) SaveIfChanged(dir string, now time.Time) error {
 	for _, e := range r.entries {
 		list = append(list, *e)
 	}
-	r.dirty = false
+	r.dirty, r.renewed, r.lastSave = false, false, now
 	r.mu.Unlock()
 	slices.SortFunc(list, func(a, b Entry) int {
 		return cmp.Or(strings.Compare(a.Alias, b.Alias), strings.Compare(a.Host, b.Host))
@@ -349,26 +359,8 @@ func (r *Registry) SaveIfChanged(dir string, now time.Time) error {
 	return nil
 }
 
-func normName(s string) string { return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".") }
-
-// validHost: an address literal, or a DNS name of letters, digits, '-'
-// and '_' labels (RFC 1123 §2.1), at most 253 characters.
+// validHost: an address literal or a host name (config.ValidHostName).
 func validHost(h string) bool {
-	if _, err := netip.ParseAddr(h); err == nil {
-		return true
-	}
-	if h == "" || len(h) > 253 {
-		return false
-	}
-	for _, l := range strings.Split(h, ".") {
-		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
-			return false
-		}
-		for _, c := range l {
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return false
-			}
-		}
-	}
-	return true
+	_, err := netip.ParseAddr(h)
+	return err == nil || config.ValidHostName(h)
 }

@@ -132,6 +132,19 @@ func TestSaveLoad(t *testing.T) {
 	_, err = back.Offer(t0, src, reg("a.example.org", "node1", []string{"127.0.0.5", "::1"}, time.Minute, t0), policy)
 	assert.ErrorContains(t, err, ReasonReplay, "the last accepted time survives a restart")
 
+	// Renewals are written too (at most every saveEvery), so that a
+	// restart keeps the renewed expiry.
+	_, err = r.Offer(t0.Add(5*time.Second), src, reg("a.example.org", "node1", []string{"127.0.0.5", "::1"}, time.Minute, t0.Add(5*time.Second)), policy)
+	require.NoError(t, err)
+	require.NoError(t, r.SaveIfChanged(dir, t0.Add(5*time.Second)))
+	back, err = Load(dir)
+	require.NoError(t, err)
+	assert.Equal(t, t0.Add(time.Minute), back.All()[0].Expires, "within saveEvery of the last save: not written yet")
+	require.NoError(t, r.SaveIfChanged(dir, t0.Add(saveEvery)))
+	back, err = Load(dir)
+	require.NoError(t, err)
+	assert.Equal(t, t0.Add(5*time.Second+time.Minute), back.All()[0].Expires, "the renewal is kept across a restart")
+
 	require.NoError(t, os.WriteFile(filepath.Join(dir, File), []byte("["), 0o600))
 	_, err = Load(dir)
 	assert.ErrorContains(t, err, File)
