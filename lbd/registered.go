@@ -2,6 +2,7 @@ package lbd
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -73,27 +74,26 @@ func (d *Daemon) expireRegistrations(now time.Time, cfg *config.Compiled) []regi
 func (d *Daemon) withRegistered(cfg *config.Compiled) (*config.Compiled, map[string][]netip.Addr) {
 	extra := map[int][]string{}
 	addrs := map[string][]netip.Addr{}
+	all := d.reg.All()
+	if len(all) == 0 {
+		return cfg, addrs
+	}
+	byAlias := map[string][]registry.Entry{}
+	for _, e := range all {
+		byAlias[e.Alias] = append(byAlias[e.Alias], e)
+	}
 	for i, p := range cfg.Params {
 		if !p.Register {
 			continue
 		}
-		for _, e := range d.reg.Members(p.Name) {
+		for _, e := range byAlias[p.Name] {
 			extra[i] = append(extra[i], e.Host)
 			for _, a := range e.Addrs {
-				if !containsAddr(addrs[e.Host], a) {
+				if !slices.Contains(addrs[e.Host], a) {
 					addrs[e.Host] = append(addrs[e.Host], a)
 				}
 			}
 		}
 	}
 	return cfg.WithMembers(extra), addrs
-}
-
-func containsAddr(list []netip.Addr, a netip.Addr) bool {
-	for _, x := range list {
-		if x == a {
-			return true
-		}
-	}
-	return false
 }

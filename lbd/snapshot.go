@@ -9,6 +9,7 @@ import (
 	"github.com/lbd-project/lbd/lbd/choice"
 	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/health"
+	"github.com/lbd-project/lbd/lbd/registry"
 	"github.com/lbd-project/lbd/lbd/status"
 )
 
@@ -62,6 +63,10 @@ func (d *Daemon) Snapshot() status.Snapshot {
 			s.Leases[view][zone] = status.Lease{Writing: lp.Write, Holder: lp.Holder, Why: lp.Why}
 		}
 	}
+	registered := map[string][]registry.Entry{}
+	for _, e := range d.reg.All() {
+		registered[e.Alias] = append(registered[e.Alias], e)
+	}
 	for i := range cfg.Params {
 		p := &cfg.Params[i]
 		st := d.aliases[p.Name]
@@ -71,16 +76,16 @@ func (d *Daemon) Snapshot() status.Snapshot {
 		a := aliasSnapshot(s.At, cfg, p, st)
 		if p.Register {
 			until := map[string]time.Time{}
-			for _, e := range d.reg.Members(p.Name) {
+			for _, e := range registered[p.Name] {
 				until[e.Host] = e.Expires
 			}
+			static := 0
 			for _, m := range p.Members {
-				delete(until, m) // a static member that registered too is counted once
+				if _, ok := until[m]; ok {
+					static++ // a static member that registered too is counted once
+				}
 			}
-			a.Configured += len(until)
-			for _, e := range d.reg.Members(p.Name) {
-				until[e.Host] = e.Expires
-			}
+			a.Configured += len(until) - static
 			for k := range a.Members {
 				a.Members[k].RegisteredUntil = until[a.Members[k].Host]
 			}
