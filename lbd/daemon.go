@@ -586,10 +586,10 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	}
 	polled := make(chan time.Time, 1)
 	// The addresses that answered their last poll, and those that did not
-	// (silentLast), are polled side by side, each with its own polls in
+	// (splitSilent), are polled side by side, each with its own polls in
 	// flight: silent addresses cost their own aliases one deadline, not
 	// the answering members a place in the queue behind them.
-	answering, silent := d.silentLast(addrs)
+	answering, silent := d.splitSilent(addrs)
 	poll := func(list []netip.Addr, limit int, wg *sync.WaitGroup) {
 		defer wg.Done()
 		poller.PollEach(ctx, list, limit, func(k int, r snmp.Reply) {
@@ -707,10 +707,10 @@ func secondsSince(start, t time.Time) float64 {
 	return t.Sub(start).Seconds()
 }
 
-// silentLast splits addrs for polling: those that answered their last
+// splitSilent splits addrs for polling: those that answered their last
 // poll (or were never polled), and those that failed it (remembered for
 // silentMemory), in the order given.
-func (d *Daemon) silentLast(addrs []netip.Addr) (answering, silent []netip.Addr) {
+func (d *Daemon) splitSilent(addrs []netip.Addr) (answering, silent []netip.Addr) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.silent) == 0 {
@@ -732,7 +732,7 @@ func (d *Daemon) silentLast(addrs []netip.Addr) (answering, silent []netip.Addr)
 const maxSilentInFlight = 16384
 
 // noteSilent records which addresses failed this cycle's poll at now (for
-// silentLast); an address not polled keeps its mark for silentMemory (a
+// splitSilent); an address not polled keeps its mark for silentMemory (a
 // member every alias of which was removed is forgotten then).
 func (d *Daemon) noteSilent(now time.Time, replies map[netip.Addr]snmp.Reply) {
 	d.mu.Lock()

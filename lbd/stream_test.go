@@ -124,7 +124,7 @@ func TestSilentLast(t *testing.T) {
 	d := &Daemon{}
 	a, b, c := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
 	all := []netip.Addr{a, b, c}
-	split := func() [2][]netip.Addr { x, y := d.silentLast(all); return [2][]netip.Addr{x, y} }
+	split := func() [2][]netip.Addr { x, y := d.splitSilent(all); return [2][]netip.Addr{x, y} }
 	assert.Equal(t, [2][]netip.Addr{all, nil}, split(), "nothing known: all answering")
 	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	d.noteSilent(t0, map[netip.Addr]snmp.Reply{a: {Err: errors.New("timeout")}, b: {}})
