@@ -147,10 +147,21 @@ func ListenPush(ctx context.Context, addr, community string, onPush func(from *n
 	if err != nil {
 		return fmt.Errorf("push listen %s: %w", addr, err)
 	}
-	// Closing the socket ends the read loop, also when ctx is already done.
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	defer conn.Close()
+	// ctx's end wakes the read loop (also when ctx is already done), and the
+	// socket is closed here, once that wake-up is over: the port is free
+	// when ListenPush returns (a Close from the AfterFunc goroutine could
+	// still be releasing it).
+	woken := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(woken)
+		conn.SetReadDeadline(time.Now())
+	})
+	defer func() {
+		if !stop() {
+			<-woken
+		}
+		conn.Close()
+	}()
 	buf := make([]byte, 65536)
 	var e snmpwire.Encoder
 	for {
