@@ -79,6 +79,9 @@ type Daemon struct {
 	health map[string]health.Server
 	// shard is the sharding state ([lbd] peers, sharding.go).
 	shard shardState
+	// zones is what the cycles read in each zone, reused while its SOA
+	// serial is unchanged ([dns] serial_cache); emptied by a reload.
+	zones *cycle.ZoneCache
 }
 
 // Poller is what the daemon needs of the SNMP manager (*snmp.Poller).
@@ -250,6 +253,7 @@ func (d *Daemon) SetConfig(cfg *config.Compiled) error {
 		old.Close() // closes once the polls of a running cycle are done
 	}
 	d.cfg, d.poller = cfg, p
+	d.zones = cycle.NewZoneCache() // the views may have changed
 	d.follower.StaleAfter = cfg.Heartbeat.StaleAfter.Duration
 	keep := map[string]*aliasState{}
 	for _, p := range cfg.Params {
@@ -782,18 +786,19 @@ func collect(ready <-chan int, left int) []int {
 func (d *Daemon) decideAndApply(ctx context.Context, in cycle.Input, withRemovals bool) ([]AliasResult, []RemovalResult) {
 	cfg, now, due := in.Config, in.Now, in.Due
 	var removed []cycle.Managed
+	d.mu.Lock()
 	if withRemovals {
-		d.mu.Lock()
 		removed = d.names.Removed(cfg)
-		d.mu.Unlock()
 	}
+	rd := &cycle.Reads{Cache: d.zones, Now: now, MaxAge: cfg.DNS.SerialCache.Duration}
+	d.mu.Unlock()
 	dueNames := make([]string, len(due))
 	for n, i := range due {
 		dueNames[n] = cfg.Params[i].Name
 	}
 	edits, taken := d.edits.Take(dueNames)
 	modes, hs := d.readModes(now, cfg)
-	served, outcomes := cycle.ReadServed(ctx, cfg, due, modes, hs)
+	served, outcomes := rd.Served(ctx, cfg, due, modes, hs)
 	d.noteHealth(now, cfg, modes, outcomes)
 	down := health.DownViews(modes, outcomes)
 	in.Served, in.Removed, in.Edits = served, removed, edits
@@ -801,10 +806,13 @@ func (d *Daemon) decideAndApply(ctx context.Context, in cycle.Input, withRemoval
 	in.RemovedServed = cycle.ReadRemoved(ctx, cfg, removed, down)
 	unlock := d.shardLeaseLock(cfg)
 	if cfg.DNS.Fencing {
-		in.Leases = cycle.ReadLeases(ctx, cfg, due, removed, down)
+		in.Leases = rd.Leases(ctx, cfg, due, removed, down)
 	}
 	plan := cycle.Decide(in)
 	applied := cycle.Apply(ctx, cfg, plan, d.mayWriteNow)
+	for _, view := range rd.Cache.Forget(cfg, plan, applied) {
+		d.log.WithField("server", view).Warn("the zone's SOA serial did not change when lbd updated it: what is read from this server is no longer cached ([dns] serial_cache)")
+	}
 	unlock()
 	aliases := results(cfg, plan, applied)
 	removals := removalResults(cfg, plan, applied)

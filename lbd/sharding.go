@@ -3,6 +3,7 @@ package lbd
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -321,6 +322,10 @@ func (d *Daemon) leaseStep(ctx context.Context, cfg *config.Compiled) (retry tim
 			continue
 		}
 		res := cfg.Views[v].Client.ApplyFenced(ctx, nil, swaps)
+		d.mu.Lock()
+		zc := d.zones
+		d.mu.Unlock()
+		zc.ForgetZones(cfg, slices.Collect(maps.Keys(swaps)))
 		errs[v] = map[string]error{}
 		for zone, l := range swaps {
 			err := res.Zones[fqdn(zone)]

@@ -83,6 +83,14 @@ func Parse(file string, data []byte) (*Compiled, error) {
 		return nil, err
 	}
 	cfg.File, cfg.doc = file, doc
+	if cfg.Sharded() && !doc.Meta.IsDefined("heartbeat", "stale_after") {
+		// A shard that dies has its zones taken once its beat is stale
+		// (docs/design.md §9.7): by default as soon as that is safe for
+		// the beat's resolution, about 2 intervals, not the 30 s a
+		// master/slave pair waits. The lease, not the beat, is what keeps
+		// two instances from writing one zone.
+		cfg.Heartbeat.StaleAfter.Duration = 2*cfg.Heartbeat.Interval.Duration + time.Second
+	}
 	return Compile(cfg)
 }
 

@@ -169,6 +169,10 @@ type DNSSection struct {
 	// cycle's reads before it is marked down for that cycle (the other
 	// servers do not wait for it) and then probed with backoff.
 	Stall tomlconf.Duration `toml:"stall"`
+	// SerialCache is how long what a cycle read in a zone is reused while
+	// the zone's SOA serial is unchanged (a cycle then reads the serial
+	// alone, docs/design.md §9.8); 0 reads every record every time.
+	SerialCache tomlconf.Duration `toml:"serial_cache"`
 }
 
 // AuthoritativeSection is [authoritative]: the embedded DNS server.
@@ -267,7 +271,7 @@ func Defaults() Spec {
 			PushMaxRate: 50},
 		Heartbeat: HeartbeatSection{Interval: tomlconf.Duration{Duration: 5 * time.Second}, StaleAfter: tomlconf.Duration{Duration: 30 * time.Second}},
 		DNS: DNSSection{Timeout: tomlconf.Duration{Duration: 2 * time.Second}, Retries: 2, Fencing: true,
-			Stall: tomlconf.Duration{Duration: time.Second}},
+			Stall: tomlconf.Duration{Duration: time.Second}, SerialCache: tomlconf.Duration{Duration: 10 * time.Minute}},
 		SNMP: snmp.Config{Version: "3", Port: 161, User: "loadbalancing", AuthProtocol: "md5",
 			Timeout: tomlconf.Duration{Duration: 2 * time.Second}, Retries: 1},
 		Defaults: AliasDefaults{BestHosts: 2, TTL: tomlconf.Duration{Duration: 60 * time.Second},
@@ -601,6 +605,9 @@ func (c *Spec) validateDNS() []error {
 	}
 	if c.DNS.Stall.Duration <= 0 {
 		bad("dns.stall", "must be positive")
+	}
+	if c.DNS.SerialCache.Duration < 0 {
+		bad("dns.serial_cache", "must not be negative (0 disables it)")
 	}
 	if c.DNS.InternalKey == nil {
 		bad("dns.internal_key", "required: the TSIG key lbd signs updates with")

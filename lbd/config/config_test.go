@@ -73,6 +73,7 @@ func TestBadConfigs(t *testing.T) {
 		{"bad snmp version", "", ""},
 		{"DNS server without host", "", ""},
 		{"group with a space", "", ""},
+		{"negative serial_cache", "", ""},
 	}
 	for _, c := range cases {
 		src := minimal + c.edit
@@ -87,6 +88,10 @@ func TestBadConfigs(t *testing.T) {
 			// SplitHostPort accepts ":53"; the update client cannot use it.
 			src = strings.Replace(minimal, `server = "127.0.0.1:53"`, `server = ":53"`, 1)
 			c.want = "bad.toml:5: key dns.server: DNS server address \":53\": empty host"
+		}
+		if c.name == "negative serial_cache" {
+			src = strings.Replace(minimal, "[dns]\n", "[dns]\nserial_cache = \"-1s\"\n", 1)
+			c.want = "key dns.serial_cache: must not be negative"
 		}
 		if c.name == "bad snmp version" {
 			src = strings.Replace(minimal, "[snmp]\n", "[snmp]\nversion = \"1\"\n", 1)

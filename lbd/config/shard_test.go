@@ -33,6 +33,23 @@ func TestShardConfig(t *testing.T) {
 	assert.Equal(t, []Peer{{"lbd2", "http://127.0.0.1:8081/load-balancing/heartbeat"}, {"lbd3", "http://127.0.0.1:8082/load-balancing/heartbeat"}}, cfg.LBD.Peers)
 	require.NoError(t, cfg.CheckRole("host1"))
 
+	// Without stale_after a shard's peers are stale after 2 intervals and
+	// a second (take-over within 3 intervals); set, it is kept; unsharded,
+	// the master/slave default stays.
+	for _, tc := range []struct {
+		name, src string
+		want      time.Duration
+	}{
+		{"sharded, default", shardConfig(shardLBD, ""), 11 * time.Second},
+		{"sharded, interval 2s", shardConfig(shardLBD, "[heartbeat]\ninterval = \"2s\"\n"), 5 * time.Second},
+		{"sharded, stale_after set", shardConfig(shardLBD, "[heartbeat]\nstale_after = \"40s\"\n"), 40 * time.Second},
+		{"not sharded", minimal, 30 * time.Second},
+	} {
+		cfg, err := Parse("shard.toml", []byte(tc.src))
+		require.NoError(t, err, tc.name)
+		assert.Equal(t, tc.want, cfg.Heartbeat.StaleAfter.Duration, tc.name)
+	}
+
 	noInstance := strings.Replace(shardLBD, "instance = \"lbd1\"\n", "", 1)
 	cfg, err = Parse("shard.toml", []byte(shardConfig(noInstance, "")))
 	require.NoError(t, err)

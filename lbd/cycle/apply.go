@@ -28,20 +28,31 @@ func query(ctx context.Context, v *config.View, name string) (dnsupdate.State, e
 // each of its views serves: the Served input of Decide. Each view is read
 // by its own workers, as modes say (health.go); a view that answers none
 // of its reads for [dns] stall is cut off. The outcomes, per view, feed
-// health.Next.
+// health.Next. It caches nothing: Reads.Served does.
 func ReadServed(ctx context.Context, cfg *config.Compiled, due []int, modes []health.Mode, hs map[string]health.Server) (map[string][]Served, []health.Outcome) {
+	var r *Reads
+	return r.Served(ctx, cfg, due, modes, hs)
+}
+
+// servedSlot is one alias's read in one view: out[i][k].
+type servedSlot struct{ i, k int }
+
+// Served is ReadServed through the cache: in a view read in full
+// (health.ReadAll), the zones the cache knows have their SOA serial read
+// first, and the aliases of a zone whose serial is unchanged are taken
+// from the cache; what is read is kept for the next batch.
+func (r *Reads) Served(ctx context.Context, cfg *config.Compiled, due []int, modes []health.Mode, hs map[string]health.Server) (map[string][]Served, []health.Outcome) {
 	out := make([][]Served, len(due))
 	for i, a := range due {
 		out[i] = make([]Served, len(cfg.ViewsOf(&cfg.Params[a])))
 	}
 	outcomes := make([]health.Outcome, len(cfg.Views))
 	parallel(len(cfg.Views), func(v int) {
-		type slot struct{ i, k int }
-		var slots []slot
+		var slots []servedSlot
 		for i, a := range due {
 			for k, vi := range cfg.ViewsOf(&cfg.Params[a]) {
 				if vi == v {
-					slots = append(slots, slot{i, k})
+					slots = append(slots, servedSlot{i, k})
 				}
 			}
 		}
@@ -56,15 +67,9 @@ func ReadServed(ctx context.Context, cfg *config.Compiled, due []int, modes []he
 		g := health.NewGuard(ctx, cfg.DNS.Stall.Duration)
 		var mu sync.Mutex
 		oc := &outcomes[v]
-		read := func(s slot) {
-			name := cfg.Params[due[s.i]].Name
-			st, err := query(g.Ctx, view, name)
-			var meta []string
-			if err == nil {
-				g.Progress()
-				meta, err = view.Client.QueryTXT(g.Ctx, dnsupdate.OwnerName(name))
-			}
+		count := func(err error) {
 			mu.Lock()
+			defer mu.Unlock()
 			oc.Attempted++
 			if err == nil {
 				oc.Answered++
@@ -72,11 +77,21 @@ func ReadServed(ctx context.Context, cfg *config.Compiled, due []int, modes []he
 			} else {
 				oc.Err = err
 			}
-			mu.Unlock()
+		}
+		read := func(s servedSlot) {
+			name := cfg.Params[due[s.i]].Name
+			st, err := query(g.Ctx, view, name)
+			var meta []string
+			if err == nil {
+				g.Progress()
+				meta, err = view.Client.QueryTXT(g.Ctx, dnsupdate.OwnerName(name))
+			}
+			count(err)
 			out[s.i][s.k] = Served{State: st, Meta: meta, Err: err}
 		}
 		rest := slots
-		if modes[v] == health.ReadProbe && len(slots) > 0 {
+		switch {
+		case modes[v] == health.ReadProbe && len(slots) > 0:
 			read(slots[0])
 			rest = slots[1:]
 			if oc.Answered == 0 {
@@ -85,8 +100,13 @@ func ReadServed(ctx context.Context, cfg *config.Compiled, due []int, modes []he
 				}
 				rest = nil
 			}
+		case modes[v] == health.ReadAll:
+			rest = r.fromCache(g.Ctx, cfg, v, due, slots, out, count)
 		}
 		parallel(len(rest), func(n int) { read(rest[n]) }, dnsParallel)
+		if modes[v] == health.ReadAll {
+			r.keep(cfg, v, due, rest, out)
+		}
 		if g.Stop() {
 			oc.Stalled = true
 			for _, s := range slots {
@@ -102,6 +122,66 @@ func ReadServed(ctx context.Context, cfg *config.Compiled, due []int, modes []he
 		m[cfg.Params[a].Name] = out[i]
 	}
 	return m, outcomes
+}
+
+// fromCache reads the serial of every zone of slots that the cache knows
+// (in view v), fills out from the cache where the serial is unchanged and
+// returns the slots still to be read.
+func (r *Reads) fromCache(ctx context.Context, cfg *config.Compiled, v int, due []int, slots []servedSlot, out [][]Served, count func(error)) []servedSlot {
+	if !r.on() {
+		return slots
+	}
+	view := cfg.Views[v]
+	var zones []zoneKey
+	seen := map[zoneKey]bool{}
+	for _, s := range slots {
+		k := keyOf(view, cfg.Params[due[s.i]].Zone)
+		if !seen[k] {
+			seen[k] = true
+			if r.needsSerial(k) {
+				zones = append(zones, k)
+			}
+		}
+	}
+	parallel(len(zones), func(n int) {
+		serial, err := view.Client.Serial(ctx, zones[n].zone)
+		count(err)
+		if err == nil {
+			r.noteSerial(zones[n], serial)
+		}
+	}, dnsParallel)
+	var rest []servedSlot
+	for _, s := range slots {
+		p := &cfg.Params[due[s.i]]
+		if sv, ok := r.name(keyOf(view, p.Zone), p.Name); ok {
+			out[s.i][s.k] = sv
+			continue
+		}
+		rest = append(rest, s)
+	}
+	return rest
+}
+
+// keep hands the successful reads of view v to the cache.
+func (r *Reads) keep(cfg *config.Compiled, v int, due []int, read []servedSlot, out [][]Served) {
+	if !r.on() {
+		return
+	}
+	view := cfg.Views[v]
+	byZone := map[zoneKey]map[string]Served{}
+	for _, s := range read {
+		sv := out[s.i][s.k]
+		if sv.Err != nil {
+			continue
+		}
+		p := &cfg.Params[due[s.i]]
+		k := keyOf(view, p.Zone)
+		if byZone[k] == nil {
+			byZone[k] = map[string]Served{}
+		}
+		byZone[k][p.Name] = sv
+	}
+	r.storeNames(byZone)
 }
 
 // ReadRemoved reads, for every removed name, what each view (all of them,
@@ -128,8 +208,17 @@ func ReadRemoved(ctx context.Context, cfg *config.Compiled, removed []Managed, d
 }
 
 // ReadLeases reads the lease of every zone of due and removed, in every
-// view it is published in: the Leases input of Decide.
+// view it is published in: the Leases input of Decide. It caches nothing:
+// Reads.Leases does.
 func ReadLeases(ctx context.Context, cfg *config.Compiled, due []int, removed []Managed, down []bool) map[int]map[string]lease.State {
+	var r *Reads
+	return r.Leases(ctx, cfg, due, removed, down)
+}
+
+// Leases is ReadLeases through the cache: after Served, the lease of a
+// zone whose serial was unchanged is taken from the cache, and one read
+// after the zone's serial is kept.
+func (r *Reads) Leases(ctx context.Context, cfg *config.Compiled, due []int, removed []Managed, down []bool) map[int]map[string]lease.State {
 	type vz struct {
 		v    int
 		zone string
@@ -158,8 +247,17 @@ func ReadLeases(ctx context.Context, cfg *config.Compiled, due []int, removed []
 			states[n] = lease.State{Err: health.ErrStalled}
 			return
 		}
-		txt, err := cfg.Views[todo[n].v].Client.QueryTXT(ctx, dnsupdate.LeaseName(todo[n].zone))
+		view := cfg.Views[todo[n].v]
+		k := keyOf(view, todo[n].zone)
+		if st, ok := r.lease(k); ok {
+			states[n] = st
+			return
+		}
+		txt, err := view.Client.QueryTXT(ctx, dnsupdate.LeaseName(todo[n].zone))
 		states[n] = lease.State{Records: txt, Err: err}
+		if err == nil {
+			r.storeLease(k, txt)
+		}
 	}, dnsParallel)
 	out := map[int]map[string]lease.State{}
 	for n, k := range todo {

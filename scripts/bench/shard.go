@@ -22,7 +22,7 @@ import (
 // each), the heartbeat of the failover section.
 const (
 	shardHB       = time.Second
-	shardStale    = 3 * time.Second
+	shardStale    = 2*shardHB + time.Second // lbd's default with peers: not written to the configuration
 	shardZoneFmt  = "z%d.shard.bench"
 	shardNZones   = 6
 	shardInstFmt  = "bench-lbd%d"
@@ -37,7 +37,7 @@ const (
 func shardSection(ctx context.Context, o options, dir string) []*table {
 	t := &table{title: "Shard take-over (one of 3 sharded lbd SIGKILLed → each of its zones written by its new owner, into named)",
 		cols: []string{"what", "samples", "median s", "max s", "median intervals", "max intervals", "samples s"}}
-	t.note("method: a throwaway named serves %d zones (%s…), one alias each (the zone's apex, members 127.0.0.2–4, best_hosts 2); 3 bin/lbd instances with [lbd] peers = the other two ([heartbeat] interval %s, stale_after %s, lease_ttl default 2 × interval, polling_interval %s, tick 1s) poll the same 3 lbclient agents (SNMPv3 MD5, [agent] interval %s); "+
+	t.note("method: a throwaway named serves %d zones (%s…), one alias each (the zone's apex, members 127.0.0.2–4, best_hosts 2); 3 bin/lbd instances with [lbd] peers = the other two ([heartbeat] interval %s, stale_after %s (its default with peers, not set), lease_ttl default 2 × interval, polling_interval %s, tick 1s) poll the same 3 lbclient agents (SNMPv3 MD5, [agent] interval %s); "+
 		"per sample: wait until every zone answers %q and its lease is held by its rendezvous owner, pause 0–1 s at random, SIGKILL one instance (in turn), at once create /etc/nologin on 127.0.0.2, and time, for each zone of the killed instance, until named answers %q (A query every 10 ms): one sample per zone; "+
 		"then remove nologin, start the instance again and time until it holds every lease of its zones (hand-back)",
 		shardNZones, fmt.Sprintf(shardZoneFmt, 0), shardHB, shardStale, shardPolling, agentInterval, answerBest, answerDrained)
@@ -161,7 +161,8 @@ func writeShardConfig(inst *shardInst, all []*shardInst, dnsServer, secret strin
 			fmt.Fprintf(&b, "  { instance = %q, url = \"http://%s/load-balancing/heartbeat\" },\n", p.name, p.http)
 		}
 	}
-	fmt.Fprintf(&b, "]\n\n[heartbeat]\ninterval = %q\nstale_after = %q\n", shardHB.String(), shardStale.String())
+	// stale_after is left to its default with peers (2 × interval + 1 s).
+	fmt.Fprintf(&b, "]\n\n[heartbeat]\ninterval = %q\n", shardHB.String())
 	fmt.Fprintf(&b, "\n[dns]\nserver = %q\ninternal_key = { name = %q, algorithm = \"hmac-sha256\", secret = %q }\ntimeout = \"2s\"\n", dnsServer, keyName, secret)
 	fmt.Fprintf(&b, "\n[snmp]\nversion = \"3\"\nport = %d\nuser = \"loadbalancing\"\nauth_protocol = \"md5\"\nauth_password = %q\ntimeout = \"1s\"\nretries = 0\n",
 		snmpPort, benchPassword)
