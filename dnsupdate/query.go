@@ -19,7 +19,8 @@ import (
 // own data. With views, an unsigned query sees the view for unsigned
 // clients (usually "internal"); see QuerySigned.
 func (c *Client) Query(ctx context.Context, name string) (State, error) {
-	return c.query(ctx, name, nil)
+	st, _, err := c.query(ctx, name, nil, true, true)
+	return st, err
 }
 
 // QuerySigned is Query with TSIG-signed queries (Key) and verified replies.
@@ -30,23 +31,46 @@ func (c *Client) QuerySigned(ctx context.Context, name string) (State, error) {
 	if err != nil {
 		return State{}, fmt.Errorf("query %s: %w", name, err)
 	}
-	return c.query(ctx, name, key)
+	st, _, err := c.query(ctx, name, key, true, true)
+	return st, err
 }
 
-func (c *Client) query(ctx context.Context, name string, key *tsig.Key) (State, error) {
+// Read is QuerySigned for the families asked for (a family not asked for
+// is left empty), with one short cut: when the A query finds that name
+// does not exist (NXDOMAIN), nothing exists below it either (RFC 8020 §2),
+// so the AAAA query is not sent and exists is false. A name that exists
+// with no address (NODATA) has exists true.
+func (c *Client) Read(ctx context.Context, name string, v4, v6 bool) (st State, exists bool, err error) {
+	key, err := c.key()
+	if err != nil {
+		return State{}, false, fmt.Errorf("query %s: %w", name, err)
+	}
+	return c.query(ctx, name, key, v4, v6)
+}
+
+// query reads name's A (v4) and AAAA (v6) records; exists is false when
+// the A query was answered NXDOMAIN (the AAAA query is then not sent).
+func (c *Client) query(ctx context.Context, name string, key *tsig.Key, v4, v6 bool) (st State, exists bool, err error) {
 	qname := canonical(name)
 	if _, ok := dns.IsDomainName(qname); !ok || qname == "" {
-		return State{}, fmt.Errorf("query %q: not a valid domain name", name)
+		return State{}, false, fmt.Errorf("query %q: not a valid domain name", name)
 	}
 	server, err := ServerAddr(c.Server)
 	if err != nil {
-		return State{}, fmt.Errorf("query %s: %w", qname, err)
+		return State{}, false, fmt.Errorf("query %s: %w", qname, err)
 	}
-	var st State
+	exists = true
 	for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		if qtype == dns.TypeA && !v4 || qtype == dns.TypeAAAA && !v6 {
+			continue
+		}
 		r, err := c.ask(ctx, server, qname, qtype, key, true)
 		if err != nil {
-			return State{}, err
+			return State{}, false, err
+		}
+		if r.Rcode == dns.RcodeNameError {
+			exists = false
+			break
 		}
 		var addrs []netip.Addr
 		var ttl uint32
@@ -87,7 +111,7 @@ func (c *Client) query(ctx context.Context, name string, key *tsig.Key) (State, 
 	case len(st.AAAA) > 0:
 		st.TTL = st.AAAATTL
 	}
-	return st, nil
+	return st, exists, nil
 }
 
 // ask sends one query of qtype for qname (canonical), signed with key (nil:

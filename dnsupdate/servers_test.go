@@ -250,6 +250,33 @@ func runServerSuite(t *testing.T, s serverSuite) {
 		assert.Len(t, srv.Query(t, zone, dns.TypeNS), 1)
 	})
 
+	t.Run("read: NXDOMAIN short cut and families", func(t *testing.T) {
+		_, addr := s.start(t, []string{zone}, keys)
+		c, rec := liveClient(t, addr, keySHA256)
+		ctx := ctxT(t)
+		require.NoError(t, c.Apply(ctx, []Change{Diff(zone, alias, State{}, sortedAddrs("127.0.0.7", "::7"), 60)}))
+		for _, tc := range []struct {
+			name    string
+			v4, v6  bool
+			exists  bool
+			want    []netip.Addr
+			queries int
+		}{
+			{"missing." + zone, true, true, false, nil, 1}, // NXDOMAIN: no AAAA query
+			{zone, true, true, true, nil, 2},               // the apex: NODATA, exists
+			{alias, true, true, true, sortedAddrs("127.0.0.7", "::7"), 2},
+			{alias, true, false, true, sortedAddrs("127.0.0.7"), 1},
+			{alias, false, true, true, sortedAddrs("::7"), 1},
+		} {
+			before := rec.count("query", "")
+			st, exists, err := c.Read(ctx, tc.name, tc.v4, tc.v6)
+			require.NoError(t, err, tc.name)
+			assert.Equal(t, tc.exists, exists, tc.name)
+			assert.Equal(t, tc.want, st.Addrs(), tc.name)
+			assert.Equal(t, tc.queries, rec.count("query", "")-before, "%s v4=%v v6=%v: queries sent", tc.name, tc.v4, tc.v6)
+		}
+	})
+
 	t.Run("300 addresses over TCP", func(t *testing.T) {
 		// best_hosts = -1 over a large cluster: every member published.
 		// 300 A records make an UPDATE far above 512 bytes (TCP, RFC 2136

@@ -80,9 +80,11 @@ func (r *Reads) Served(ctx context.Context, cfg *config.Compiled, due []int, mod
 		}
 		read := func(s servedSlot) {
 			name := cfg.Params[due[s.i]].Name
-			st, err := query(g.Ctx, view, name)
+			// A name that does not exist has no metadata name below it
+			// either (RFC 8020 §2): its TXT is not read.
+			st, exists, err := view.Client.Read(g.Ctx, name, true, true)
 			var meta []string
-			if err == nil {
+			if err == nil && exists {
 				g.Progress()
 				meta, err = view.Client.QueryTXT(g.Ctx, dnsupdate.OwnerName(name))
 			}
@@ -443,7 +445,8 @@ func readBack(ctx context.Context, cfg *config.Compiled, plan Plan, done []writt
 	needSerial := map[viewZone][]int{} // → the aliases written there
 	parallel(len(done), func(n int) {
 		w := done[n]
-		after, err := query(ctx, cfg.Views[w.view], plan.Aliases[w.alias].Name)
+		v4, v6 := touched(w.ch)
+		after, _, err := cfg.Views[w.view].Client.Read(ctx, plan.Aliases[w.alias].Name, v4, v6)
 		mu.Lock()
 		defer mu.Unlock()
 		ar := &rep.Aliases[w.alias]
@@ -482,6 +485,25 @@ func readBack(ctx context.Context, cfg *config.Compiled, plan Plan, done []writt
 	for i := range rep.Aliases {
 		slices.Sort(rep.Aliases[i].Written)
 	}
+}
+
+// touched says which address families an accepted change may have
+// changed: those with an address in Desired or Remove (Replace deletes
+// only the RRsets of such families). A family it did not touch served
+// nothing before (else its addresses would be in Remove) and is not read
+// back.
+func touched(ch dnsupdate.Change) (v4, v6 bool) {
+	for _, a := range slices.Concat(ch.Desired, ch.Remove) {
+		if a.Is4() { // as the update chose A or AAAA
+			v4 = true
+		} else {
+			v6 = true
+		}
+	}
+	if !v4 && !v6 {
+		return true, true // nothing desired nor removed: read both (a deletion)
+	}
+	return v4, v6
 }
 
 func anySwap(leases map[string]dnsupdate.Lease) bool {

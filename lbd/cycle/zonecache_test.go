@@ -175,3 +175,28 @@ func TestForget(t *testing.T) {
 		assert.True(t, hit)
 	})
 }
+
+func TestTouched(t *testing.T) {
+	a := func(s ...string) []netip.Addr {
+		var out []netip.Addr
+		for _, x := range s {
+			out = append(out, netip.MustParseAddr(x))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		ch     dnsupdate.Change
+		v4, v6 bool
+	}{
+		{"IPv4 only", dnsupdate.Change{Desired: a("192.0.2.1"), Add: a("192.0.2.1")}, true, false},
+		{"IPv6 only", dnsupdate.Change{Desired: a("2001:db8::1")}, false, true},
+		{"an AAAA removed", dnsupdate.Change{Desired: a("192.0.2.1"), Remove: a("2001:db8::1")}, true, true},
+		{"both desired", dnsupdate.Change{Desired: a("192.0.2.1", "2001:db8::1")}, true, true},
+		{"nothing desired nor removed", dnsupdate.Change{MetaSet: true}, true, true},
+	} {
+		v4, v6 := touched(tc.ch)
+		assert.Equal(t, tc.v4, v4, tc.name)
+		assert.Equal(t, tc.v6, v6, tc.name)
+	}
+}

@@ -105,8 +105,10 @@ type pollRun struct {
 // ownership record and records created) and steady state.
 func zonesSection(ctx context.Context, o options, dir string) []*table {
 	t := &table{title: "Zone per alias (lbd -once against an lbsim farm, one named zone per alias)",
-		cols: []string{"members", "aliases", "SNMP", "named -n", "cycle s", "poll s", "dns s", "answered written s", "batches", "lbd wall s", "lbd CPU s", "max RSS MB", "polls/s", "failed", "1st run cycle s", "daemon steady s"}}
+		cols: []string{"members", "aliases", "SNMP", "named -n", "cycle s", "poll s", "dns s", "answered written s", "batches", "lbd wall s", "lbd CPU s", "max RSS MB", "polls/s", "failed", "1st run cycle s", "1st run lbd CPU s", "1st run named CPU s", "1st run lbsim CPU s", "daemon steady s"}}
 	t.note("method: as the poll section, but every alias is its own zone (zone = name), served by one throwaway named (`named -g -4 -n N`, update-policy grant zonesub ANY for one hmac-sha256 key); lbd writes with fencing on (the default), so the first run creates every zone's lease and ownership record; the first run is '1st run cycle s', the second (steady state: nothing to write) is 'cycle s'; 'daemon steady s' is the median of 5 full cycles of lbd run as a daemon (tick 200 ms, polling_interval 1 s) after its first: engines discovered, sockets open, nothing to write")
+	t.note("the '1st run … CPU s' columns are the CPU time lbd, named and lbsim used while the first lbd run lasted (named and lbsim from /proc/PID/stat), all three on the same cores")
+	t.note("named's directory (zone files, journals, fsynced by named on every update) is under the work directory: %s", dir)
 	t.note("targets (issue 13): 10,000 members / 1,000 aliases, zone per alias: first cycle ≤ 0.8 s wall, steady state ≤ 0.5 s")
 	sz := size{10000, 1000}
 	if o.quick {
@@ -188,7 +190,7 @@ func pollOne(ctx context.Context, o options, dir string, run pollRun) ([]string,
 	} else {
 		snmp = fmt.Sprintf("version = \"3\"\nuser = \"loadbalancing\"\nauth_protocol = \"md5\"\nauth_password = %q\n", benchPassword)
 	}
-	aliases, dnsConf, stopDNS, err := pollDNS(ctx, dir, run, aliases, secret, dnsPort)
+	aliases, dnsConf, dnsProc, stopDNS, err := pollDNS(ctx, dir, run, aliases, secret, dnsPort)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +217,9 @@ ttl = "60s"
 
 	var runs [2]runResult
 	var cycles [2]cycleLine
+	var dnsCPU, simCPU time.Duration // during the first run
 	for i := range runs {
+		dns0, sim0 := dnsProc.cpuTime(), sim.cpuTime()
 		args := []string{"-config", cfgPath, "-once", "-hostname", "bench-master", "-log-level", "debug", "-log-json"}
 		if o.profile {
 			args = append(args, "-cpuprofile", filepath.Join(dir, fmt.Sprintf("lbd-run%d.prof", i+1)))
@@ -233,6 +237,9 @@ ttl = "60s"
 			return nil, fmt.Errorf("lbd run %d: no \"cycle\" log line: %s", i+1, lastLines(r.stderr, 3))
 		}
 		runs[i], cycles[i] = r, c
+		if i == 0 {
+			dnsCPU, simCPU = dnsProc.cpuTime()-dns0, sim.cpuTime()-sim0
+		}
 		debugf("run %d: wall %v cpu %v rss %d KiB cycle %+v", i+1, r.wall, r.cpu, r.maxRSSKiB, c)
 	}
 	if !sim.running() {
@@ -244,6 +251,9 @@ ttl = "60s"
 		fsecs(c.CycleSeconds), fsecs(c.PollSeconds), fsecs(c.DNSSeconds), fsecs(c.AnsweredSeconds), fmt.Sprint(c.Batches), secs(r.wall), secs(r.cpu),
 		fmt.Sprintf("%.1f", float64(r.maxRSSKiB)/1024), rate(float64(c.Addresses) / c.PollSeconds),
 		fmt.Sprint(c.Failed), fsecs(cycles[0].CycleSeconds)}
+	if run.zonePerAlias {
+		row = append(row, secs(runs[0].cpu), secs(dnsCPU), secs(simCPU))
+	}
 	if run.daemonCycles > 0 {
 		med, err := daemonSteady(ctx, o, dir, conf, aliases, sz.aliases, run.daemonCycles)
 		if err != nil {
@@ -303,7 +313,7 @@ func daemonSteady(ctx context.Context, o options, dir, conf string, aliases []by
 // lbd.toml: with zonePerAlias every alias becomes its own zone (the alias
 // tables are rewritten) served by a throwaway named; otherwise lbd's
 // embedded server serves one shared zone. stop ends the named, if any.
-func pollDNS(ctx context.Context, dir string, run pollRun, aliases []byte, secret string, dnsPort int) (tables []byte, dnsConf string, stop func(), err error) {
+func pollDNS(ctx context.Context, dir string, run pollRun, aliases []byte, secret string, dnsPort int) (tables []byte, dnsConf string, server *proc, stop func(), err error) {
 	stop = func() {}
 	if !run.zonePerAlias {
 		return aliases, fmt.Sprintf(`[dns]
@@ -319,7 +329,7 @@ keys = [{ name = %q, algorithm = "hmac-sha256", secret = %q }]
 name = %q
 ns = ["ns1.%s."]
 update_keys = [%q]
-`, keyName, secret, dnsPort, filepath.Join(dir, "dns"), keyName, secret, benchZone, benchZone, keyName), stop, nil
+`, keyName, secret, dnsPort, filepath.Join(dir, "dns"), keyName, secret, benchZone, benchZone, keyName), nil, stop, nil
 	}
 	// Every alias its own zone: zone = name, and named serves them all.
 	var zones []string
@@ -335,11 +345,11 @@ update_keys = [%q]
 	}
 	nd, err := startNamed(ctx, filepath.Join(dir, "named"), zones, secret, run.namedThreads)
 	if err != nil {
-		return nil, "", stop, err
+		return nil, "", nil, stop, err
 	}
 	return []byte(b.String()),
 		fmt.Sprintf("[dns]\nserver = %q\ninternal_key = { name = %q, algorithm = \"hmac-sha256\", secret = %q }\ntimeout = \"5s\"\n", nd.addr, keyName, secret),
-		func() { nd.p.stop(5 * time.Second) }, nil
+		nd.p, func() { nd.p.stop(5 * time.Second) }, nil
 }
 
 func lastLines(b []byte, n int) string {
