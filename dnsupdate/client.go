@@ -2,11 +2,9 @@ package dnsupdate
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"syscall"
 	"time"
 
@@ -57,6 +55,9 @@ type Attempt struct {
 	Rcode int    // reply RCODE, -1 when there was no usable reply
 	RTT   time.Duration
 	Err   error
+	// Reused is set when a TCP exchange went over a connection kept from
+	// an earlier one (tcp.go).
+	Reused bool
 }
 
 // key is the client's TSIG key, or an error when it has none.
@@ -200,7 +201,7 @@ func (c *Client) attempt(ctx context.Context, server string, req request, n int)
 	}
 	for {
 		start := time.Now()
-		raw, err := c.roundTrip(ctx, network, server, buf, m.Id)
+		raw, reused, err := c.roundTrip(ctx, network, server, buf, m.Id)
 		var r *dns.Msg
 		if err == nil {
 			r, err = c.check(raw, req, mac)
@@ -209,7 +210,7 @@ func (c *Client) attempt(ctx context.Context, server string, req request, n int)
 			}
 		}
 		a := Attempt{Op: req.op, Zone: req.zone, Qtype: req.qtype, Net: network, Try: n,
-			Size: len(buf), Rcode: -1, RTT: time.Since(start), Err: err}
+			Size: len(buf), Rcode: -1, RTT: time.Since(start), Err: err, Reused: reused}
 		if r != nil {
 			a.Rcode = r.Rcode
 		}
@@ -261,8 +262,9 @@ func (c *Client) check(raw []byte, req request, mac string) (*dns.Msg, error) {
 	return r, nil
 }
 
-// roundTrip sends buf and returns the raw reply with the same ID.
-func (c *Client) roundTrip(ctx context.Context, network, server string, buf []byte, id uint16) (raw []byte, err error) {
+// roundTrip sends buf and returns the raw reply with the same ID; reused
+// reports a TCP connection used before.
+func (c *Client) roundTrip(ctx context.Context, network, server string, buf []byte, id uint16) (raw []byte, reused bool, err error) {
 	defer func() {
 		if err != nil {
 			err = &transportError{net: network, server: server, err: err}
@@ -275,35 +277,8 @@ func (c *Client) roundTrip(ctx context.Context, network, server string, buf []by
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	if network == "udp" {
-		return udpExchange(ctx, server, buf, id, deadline)
+		raw, err := udpExchange(ctx, server, buf, id, deadline)
+		return raw, false, err
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, network, server)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
-	defer stop()
-	if err := conn.SetDeadline(deadline); err != nil {
-		return nil, err
-	}
-	out := make([]byte, 2+len(buf))
-	binary.BigEndian.PutUint16(out, uint16(len(buf)))
-	copy(out[2:], buf)
-	if _, err := conn.Write(out); err != nil {
-		return nil, err
-	}
-	var l [2]byte
-	if _, err := io.ReadFull(conn, l[:]); err != nil {
-		return nil, err
-	}
-	p := make([]byte, binary.BigEndian.Uint16(l[:]))
-	if _, err := io.ReadFull(conn, p); err != nil {
-		return nil, err
-	}
-	if len(p) < 12 || binary.BigEndian.Uint16(p) != id {
-		return nil, errors.New("reply ID mismatch")
-	}
-	return p, nil
+	return tcpExchange(ctx, server, buf, id, deadline)
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/lbd-project/lbd/internal/tsig"
 )
@@ -305,6 +307,37 @@ func TestTruncatedUDPRetriedOverTCP(t *testing.T) {
 	}
 	if _, nets := f.requests(); strings.Join(nets, ",") != "udp,tcp" || strings.Join(seen, ",") != "udp,tcp" {
 		t.Fatalf("transports %v, observed %v; want udp,tcp", nets, seen)
+	}
+}
+
+// The fake server closes every TCP connection after one reply, as a server
+// whose idle timeout passed would: the next exchange finds its kept
+// connection closed and is sent again on a new one, within the same
+// attempt (no retry used, nothing sent twice to the server).
+func TestKeptTCPConnectionClosedByServer(t *testing.T) {
+	f := startFake(t, fakeKey, func(req *dns.Msg, network string) (*dns.Msg, bool) {
+		r := new(dns.Msg).SetRcode(req, dns.RcodeSuccess)
+		if network == "udp" {
+			r.Truncated = true
+			return r, false
+		}
+		return r, true
+	})
+	c := fakeClient(f)
+	c.Retries = -1
+	var attempts []Attempt
+	var mu sync.Mutex
+	c.Observe = func(a Attempt) { mu.Lock(); attempts = append(attempts, a); mu.Unlock() }
+	for i := range 3 {
+		require.NoError(t, c.Apply(context.Background(), oneChange), "apply %d", i)
+	}
+	_, nets := f.requests()
+	assert.Equal(t, []string{"udp", "tcp", "udp", "tcp", "udp", "tcp"}, nets, "each UPDATE reached the server once over TCP")
+	for _, a := range attempts {
+		if a.Net == "tcp" {
+			assert.False(t, a.Reused, "no exchange succeeded on a connection the server had closed")
+			assert.NoError(t, a.Err)
+		}
 	}
 }
 

@@ -86,6 +86,20 @@ func (r *recorder) count(op, network string) int {
 	return n
 }
 
+// reusedTCP counts the TCP exchanges made on a connection kept from an
+// earlier one.
+func (r *recorder) reusedTCP() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, a := range r.attempts {
+		if a.Net == "tcp" && a.Reused {
+			n++
+		}
+	}
+	return n
+}
+
 func TestNamedApplyQueryRoundTrip(t *testing.T) {
 	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: []string{zone}, Keys: []tsig.Spec{keySHA256}})
 	c := newClient(t, n, keySHA256)
@@ -274,6 +288,13 @@ func TestNamedLargeUpdateOverTCP(t *testing.T) {
 	}
 	if got, _ := published(t, n, alias, nil); !slices.Equal(got, want) {
 		t.Fatalf("named serves %d addresses, want 60", len(got))
+	}
+	// A second large UPDATE goes over the connection of the first.
+	if err := c.Apply(ctx, []Change{Diff(zone, alias, st, want[:59], 60)}); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if rec.reusedTCP() != 1 {
+		t.Fatalf("want the second TCP UPDATE on the first's connection: %+v", rec.attempts)
 	}
 }
 

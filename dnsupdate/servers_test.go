@@ -298,6 +298,7 @@ func runServerSuite(t *testing.T, s serverSuite) {
 		require.Equal(t, want, got)
 		st := converged(t, c, rec, zone, alias, want, 60)
 		assert.Positive(t, rec.count("query", "tcp"), "the truncated A answer is read again over TCP")
+		assert.Positive(t, rec.reusedTCP(), "the server keeps a TCP connection open for the next message (RFC 7766 §6.2.1)")
 
 		// One member leaves: a small UPDATE (over UDP) converges again.
 		want = want[1:]
