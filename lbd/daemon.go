@@ -149,6 +149,7 @@ func New(cfg *config.Compiled, hostname string, log logrus.FieldLogger) (*Daemon
 	if err := d.SetConfig(cfg); err != nil {
 		return nil, err
 	}
+	d.loadEngines(cfg.LBD.StateDir, d.poller)
 	m, err := managed.Load(cfg.LBD.StateDir)
 	if err != nil {
 		return nil, err
@@ -250,6 +251,9 @@ func (d *Daemon) SetConfig(cfg *config.Compiled) error {
 		p.Resolve = d.resolve
 	}
 	if old := d.poller; old != nil {
+		if k, ok := old.(engineKeeper); ok {
+			p.AddEngines(k.Engines(), time.Now()) // no rediscovery after a reload
+		}
 		old.Close() // closes once the polls of a running cycle are done
 	}
 	d.cfg, d.poller = cfg, p
@@ -809,7 +813,7 @@ func (d *Daemon) decideAndApply(ctx context.Context, in cycle.Input, withRemoval
 		in.Leases = rd.Leases(ctx, cfg, due, removed, down)
 	}
 	plan := cycle.Decide(in)
-	applied := cycle.Apply(ctx, cfg, plan, d.mayWriteNow)
+	applied := cycle.Apply(ctx, cfg, plan, d.mayWriteNow, rd.SerialWanted(cfg, cfg.LBD.AuditLog != ""))
 	for _, view := range rd.Cache.Forget(cfg, plan, applied) {
 		d.log.WithField("server", view).Warn("the zone's SOA serial did not change when lbd updated it: what is read from this server is no longer cached ([dns] serial_cache)")
 	}
@@ -966,6 +970,9 @@ func (d *Daemon) Once(ctx context.Context) (CycleReport, error) {
 		}
 	}
 	rep := d.Cycle(ctx, time.Now(), true)
+	if !d.DryRun {
+		d.saveEngines()
+	}
 	return rep, rep.Err()
 }
 
@@ -981,6 +988,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	defer stopAuth()
 	defer func() {
+		d.saveEngines()
 		d.mu.Lock()
 		d.poller.Close()
 		d.mu.Unlock()

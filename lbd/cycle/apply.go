@@ -304,8 +304,10 @@ type RemovalReport struct {
 // (asked just before each server's messages; nil: always) says this
 // instance may still write. A server that
 // was down is brought up to date when it answers again, because the plan
-// diffs against what it serves.
-func Apply(ctx context.Context, cfg *config.Compiled, plan Plan, allow func() bool) Report {
+// diffs against what it serves. A written zone's serial is read back when
+// serial says it is wanted (nil: always): for the audit log, and for a
+// zone the ZoneCache knows (Reads.SerialWanted).
+func Apply(ctx context.Context, cfg *config.Compiled, plan Plan, allow func() bool, serial func(view int, zone string) bool) Report {
 	rep := Report{Aliases: make([]AliasReport, len(plan.Aliases)), Removals: make([]RemovalReport, len(plan.Removals)),
 		Leases: map[int]map[string]error{}}
 	for i := range rep.Aliases {
@@ -323,7 +325,7 @@ func Apply(ctx context.Context, cfg *config.Compiled, plan Plan, allow func() bo
 		done = append(done, w...)
 		mu.Unlock()
 	}, len(cfg.Views))
-	readBack(ctx, cfg, plan, done, &rep)
+	readBack(ctx, cfg, plan, done, &rep, serial)
 	return rep
 }
 
@@ -435,7 +437,7 @@ func applyView(ctx context.Context, cfg *config.Compiled, plan Plan, v int, work
 
 // readBack reads every accepted alias write back and records, per view,
 // whether the server serves what was written.
-func readBack(ctx context.Context, cfg *config.Compiled, plan Plan, done []written, rep *Report) {
+func readBack(ctx context.Context, cfg *config.Compiled, plan Plan, done []written, rep *Report, serial func(view int, zone string) bool) {
 	var mu sync.Mutex
 	type viewZone struct {
 		view int
@@ -458,6 +460,9 @@ func readBack(ctx context.Context, cfg *config.Compiled, plan Plan, done []writt
 		default:
 			ar.Written = append(ar.Written, w.view)
 			vz := viewZone{w.view, w.ch.Zone}
+			if serial != nil && !serial(w.view, w.ch.Zone) {
+				return
+			}
 			if _, ok := needSerial[vz]; !ok {
 				written = append(written, vz)
 			}

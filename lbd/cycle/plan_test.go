@@ -501,7 +501,7 @@ func TestApplyChecksRoleAtWriteTime(t *testing.T) {
 		Served: map[string][]Served{"a.lb.example.org": {serves(), serves()}}})
 	require.Equal(t, []Action{Write, Write}, actions(plan.Aliases[0]))
 	var asked atomic.Int32
-	out := Apply(context.Background(), cfg, plan, func() bool { asked.Add(1); return false })
+	out := Apply(context.Background(), cfg, plan, func() bool { asked.Add(1); return false }, nil)
 	assert.Equal(t, int32(2), asked.Load(), "asked for each server")
 	require.Len(t, out.Aliases[0].Errs, 2)
 	for _, err := range out.Aliases[0].Errs {

@@ -212,6 +212,26 @@ func (r *Reads) storeLease(k zoneKey, records []string) {
 	e.lease = &cachedLease{records: records, at: r.Now}
 }
 
+// SerialWanted says whether a write's read-back should read the zone's
+// serial: always for the audit log (audit), else when the cache holds
+// records of the zone read under a serial, to see whether the write moved
+// it (Forget).
+func (r *Reads) SerialWanted(cfg *config.Compiled, audit bool) func(view int, zone string) bool {
+	return func(view int, zone string) bool {
+		if audit {
+			return true
+		}
+		if !r.on() {
+			return false
+		}
+		c := r.Cache
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		e := c.zones[keyOf(cfg.Views[view], zone)]
+		return e != nil && e.known
+	}
+}
+
 // Forget drops what the cache holds of every zone the plan wrote or
 // swapped a lease in: the next read of each starts with its serial and
 // reads everything. When the report has a zone's serial after the write

@@ -200,3 +200,18 @@ func TestTouched(t *testing.T) {
 		assert.Equal(t, tc.v6, v6, tc.name)
 	}
 }
+
+func TestSerialWanted(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	cfg := cacheConfig()
+	c := NewZoneCache()
+	r := &Reads{Cache: c, Now: t0, MaxAge: time.Hour}
+	assert.True(t, r.SerialWanted(cfg, true)(0, "lb.example.org"), "the audit log wants every serial")
+	assert.False(t, r.SerialWanted(cfg, false)(0, "lb.example.org"), "a zone the cache does not know")
+	batch(c, t0, time.Hour, 7, dnsupdate.State{})
+	assert.False(t, r.SerialWanted(cfg, false)(0, "lb.example.org"), "read without its serial")
+	batch(c, t0.Add(time.Second), time.Hour, 7, dnsupdate.State{})
+	assert.True(t, r.SerialWanted(cfg, false)(0, "lb.example.org"), "known under a serial: the write's effect on it is checked")
+	var none *Reads
+	assert.False(t, none.SerialWanted(cfg, false)(0, "lb.example.org"))
+}

@@ -612,10 +612,17 @@ func (c *snmpClient) withKeys(eng engine, old *engine) (engine, error) {
 func (c *snmpClient) getV3(ctx context.Context, w *worker, sock *net.UDPConn, ap netip.AddrPort, deadline time.Time, total time.Duration) (Value, error) {
 	now := c.now()
 	eng, ok := c.lookupEngine(ap, now)
-	if !ok {
+	switch {
+	case !ok:
 		var err error
 		if eng, err = c.discover(ctx, w, sock, ap, deadline, total); err != nil {
 			return Value{}, fmt.Errorf("discovery: %w", err)
+		}
+		c.storeEngine(ap, eng)
+	case eng.auth == nil: // given by AddEngines: keys not localized yet
+		var err error
+		if eng, err = c.withKeys(eng, nil); err != nil {
+			return Value{}, err
 		}
 		c.storeEngine(ap, eng)
 	}
