@@ -59,7 +59,7 @@ func pollSection(ctx context.Context, o options, dir string) []*table {
 	}
 	t.note("method: bin/lbsim (own process, addresses from 127.1.0.1, -walk 0 = fixed loads, -seed 1) emits the [[alias]] tables; lbd.toml = role master, workers 1024, embedded [authoritative] server on 127.0.0.1 serving zone %s; "+
 		"`bin/lbd -config F -once -log-level debug -log-json` runs twice, the first publishes every alias, the second (reported) is the steady state", benchZone)
-	t.note("[snmp] timeout %v, retries %d; v3 = authNoPriv MD5. Each -once run is a new process, so its SNMPv3 engine cache starts empty (every agent is discovered in the reported cycle too)", o.snmpTimeout, o.snmpRetries)
+	t.note("[snmp] timeout %v, retries %d; v3 = authNoPriv MD5. Each -once run is a new process with [lbd] state_dir set, as a packaged lbd has: the first run discovers every agent's SNMPv3 engine and saves them (<state_dir>/snmp-engines), the second (reported) starts from that file, as a restarted lbd does; its DNS reads have no serial cache (a new process)", o.snmpTimeout, o.snmpRetries)
 	t.note("answered written s: when the last alias none of whose members is silent had been written (the streaming cycle decides an alias as soon as its own members answered), since the cycle started; batches: how many decide-and-write rounds the cycle made; dns s: the time spent in them (overlapping the polls)")
 	t.note("cycle/poll/dns s: the cycle log line; lbd wall = the whole process, start to exit; CPU = rusage utime+stime of the whole lbd process (start-up, config, embedded DNS server included); max RSS = rusage maxrss; polls/s = addresses / poll s (silent members included)")
 	t.note("targets (docs/design.md §6): 10,000 members / 1,000 aliases SNMPv3 ≤ 2 s wall, ≤ 150 MB RSS; 10 %% silent adds at most one timeout (%v)", o.snmpTimeout)
@@ -198,6 +198,7 @@ func pollOne(ctx context.Context, o options, dir string, run pollRun) ([]string,
 	conf := fmt.Sprintf(`[lbd]
 role = "master"
 workers = 1024
+state_dir = %q
 
 [snmp]
 %sport = %d
@@ -209,7 +210,7 @@ best_hosts = 2
 ttl = "60s"
 
 %s
-`, snmp, port, o.snmpTimeout.String(), o.snmpRetries, dnsConf)
+`, filepath.Join(dir, "state"), snmp, port, o.snmpTimeout.String(), o.snmpRetries, dnsConf)
 	cfgPath := filepath.Join(dir, "lbd.toml")
 	if err := os.WriteFile(cfgPath, append([]byte(conf), aliases...), 0o644); err != nil {
 		return nil, err
