@@ -15,7 +15,7 @@ func newNologin(spec Spec) (Check, error) {
 	}
 	return CheckFunc(func(_ context.Context, env Env) Result {
 		for _, f := range nologinFiles(env) {
-			if _, err := os.Lstat(env.Path(f)); err == nil {
+			if _, err := os.Stat(env.Path(f)); err == nil { // as test -e and pam_nologin: a symbolic link counts by its target
 				return Result{Code: CodeNologin, Reason: f + " exists"}
 			}
 		}

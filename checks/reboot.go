@@ -15,7 +15,7 @@ func newReboot(spec Spec) (Check, error) {
 		return nil, fmt.Errorf("takes no arguments, got %q", spec.Data)
 	}
 	return CheckFunc(func(_ context.Context, env Env) Result {
-		if _, err := os.Lstat(env.Path(rebootScheduledFile)); err == nil {
+		if _, err := os.Stat(env.Path(rebootScheduledFile)); err == nil { // a symbolic link counts by its target
 			return Result{Code: CodeReboot, Reason: rebootScheduledFile + " exists: shutdown scheduled"}
 		}
 		return Result{OK: true, Code: CodeReboot, Reason: "no shutdown scheduled"}

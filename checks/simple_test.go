@@ -39,6 +39,20 @@ func TestNologin(t *testing.T) {
 	if _, err := New(Spec{Type: "nologin", Data: "x"}); err == nil {
 		t.Error("nologin with an argument: want an error")
 	}
+	// /etc/nologin → /run/nologin: counts by its target, as test -e and
+	// pam_nologin see it.
+	root := tree(t, map[string]string{"/etc/hostname": "x\n"})
+	if err := os.MkdirAll(filepath.Join(root, "run"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../run/nologin", filepath.Join(root, "etc/nologin")); err != nil {
+		t.Fatal(err)
+	}
+	want(t, run(t, c, Env{Root: root}), true, false, CodeNologin, "")
+	if err := os.WriteFile(filepath.Join(root, "run/nologin"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want(t, run(t, c, Env{Root: root}), false, false, CodeNologin, "")
 }
 
 func TestTmpFullVerdict(t *testing.T) {

@@ -52,12 +52,15 @@
 // Loader (FileLoader(Compiled.File) unless the caller sets one); Run does
 // this on SIGHUP.
 //
-// Watching files. On Linux the agent (Start) also watches, with one
+// Watching files. On Linux the agent (Start, and ServePassPersist behind
+// snmpd) also watches, with one
 // inotify instance (man inotify(7)), the files read by checks whose
 // registry entry has WatchPaths (nologin, roger, reboot): one watch per
 // distinct directory, the file's parent or, when that does not exist yet,
 // its nearest existing ancestor (so /run/systemd/shutdown/scheduled is seen
-// when the directory and then the file appear). Events are debounced (20
+// when the directory and then the file appear); a file that is a symbolic
+// link has the directories of the paths it leads to watched as well (up
+// to 8 links: /etc/nologin → /run/nologin). Events are debounced (20
 // ms after the last one, at most 200 ms after the first); then the watches
 // are brought up to date and Evaluator.Touch starts at once a round of only
 // the mappings whose checks read a changed path (RoundChanged; the others
@@ -65,8 +68,9 @@
 // event queue overflow starts a full round. The interval rounds go on
 // regardless: they are the fallback when inotify is unavailable (a warning
 // is logged once), a directory cannot be watched, on other systems
-// (watch_other.go), and for changes a directory watch cannot see (behind a
-// symbolic link). A reload watches the new configuration's files.
+// (watch_other.go), and for changes a directory watch cannot see (a
+// directory above the file replaced by a link). A reload watches the new
+// configuration's files.
 //
 // Engine boots. [agent] boots_file, else $STATE_DIRECTORY/boots (systemd
 // StateDirectory=), else not persisted (1 at every start, warning logged).

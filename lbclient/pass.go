@@ -270,6 +270,14 @@ func ServePassPersist(ctx context.Context, cfg *Compiled, in io.Reader, out io.W
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	ev := NewEvaluator(cfg, log)
+	// Watched files (nologin, roger, reboot) are re-evaluated at once, as
+	// in the agent (watch.go), so snmpd's next get sees the change.
+	watchDone := make(chan struct{})
+	if w := newWatcher(cfg, ev, log); w != nil {
+		go func() { defer close(watchDone); w.run(ctx) }()
+	} else {
+		close(watchDone)
+	}
 	loopDone := runEvaluator(ctx, ev, log)
 	defer func() {
 		cancel()
@@ -279,6 +287,7 @@ func ServePassPersist(ctx context.Context, cfg *Compiled, in io.Reader, out io.W
 		case <-t.C:
 		}
 		t.Stop()
+		<-watchDone
 	}()
 
 	lines, readErr := readLines(ctx, in)

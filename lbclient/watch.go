@@ -19,7 +19,9 @@ import (
 // other mappings keeping their last outcome. A usability change found by
 // that round is pushed like any other (push.go). The interval rounds go on
 // unchanged: they remain the fallback where inotify is unavailable and for
-// what a directory watch cannot see (a change behind a symbolic link).
+// what a directory watch cannot see (a directory above the file replaced
+// by a symbolic link; a file that is a link has its targets' directories
+// watched, watch_linux.go).
 
 // stepWatchPaths lists the files step s of a mapping evaluated in env
 // reads (cleaned absolute paths), or nil when it is not file-driven.

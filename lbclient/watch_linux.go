@@ -46,6 +46,7 @@ type watcher struct {
 	mu     sync.Mutex
 	closed bool                // guarded by mu: f is closed
 	files  []string            // guarded by mu: files of the configuration
+	links  map[string][]string // guarded by mu: file → the paths its symbolic links lead to (linkTargets)
 	dirs   map[string]int32    // guarded by mu: watched directory → watch descriptor
 	wds    map[int32][]string  // guarded by mu: watch descriptor → its directories
 	failed map[string]struct{} // guarded by mu: directories whose watch failed (logged once)
@@ -96,8 +97,15 @@ func (w *watcher) resyncLocked() {
 		return
 	}
 	want := map[string]bool{}
+	w.links = map[string][]string{}
 	for _, f := range w.files {
 		want[watchDir(f)] = true
+		// A file that is a symbolic link (/etc/nologin → /run/nologin)
+		// changes where its target is: that directory is watched too.
+		for _, t := range linkTargets(f) {
+			w.links[f] = append(w.links[f], t)
+			want[watchDir(t)] = true
+		}
 	}
 	for d, wd := range w.dirs {
 		if want[d] {
@@ -257,6 +265,7 @@ func (w *watcher) run(ctx context.Context) {
 // configuration's files affected by the changed paths.
 func (w *watcher) flush(pending map[string]bool, all bool) {
 	w.mu.Lock()
+	links := w.links // before the resync: what the links led to when the change happened
 	w.resyncLocked()
 	files := slices.Clone(w.files)
 	w.mu.Unlock()
@@ -266,14 +275,46 @@ func (w *watcher) flush(pending map[string]bool, all bool) {
 	}
 	var changed []string
 	for _, f := range files {
+		paths := append([]string{f}, links[f]...)
+	files:
 		for p := range pending {
-			if affects(p, f) {
-				changed = append(changed, f)
-				break
+			for _, path := range paths {
+				if affects(p, path) {
+					changed = append(changed, f)
+					break files
+				}
 			}
 		}
 	}
 	if len(changed) > 0 {
 		w.ev.Touch(changed)
 	}
+}
+
+// maxLinks bounds the symbolic links followed from one file (a loop ends
+// there).
+const maxLinks = 8
+
+// linkTargets lists the paths the symbolic links from file lead to, in
+// order, the last one possibly not existing (/etc/nologin → /run/nologin
+// before anyone created it); nil when file is not a symbolic link.
+func linkTargets(file string) []string {
+	var out []string
+	cur := file
+	for range maxLinks {
+		fi, err := os.Lstat(cur)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			break
+		}
+		to, err := os.Readlink(cur)
+		if err != nil {
+			break
+		}
+		if !filepath.IsAbs(to) {
+			to = filepath.Join(filepath.Dir(cur), to)
+		}
+		cur = filepath.Clean(to)
+		out = append(out, cur)
+	}
+	return out
 }

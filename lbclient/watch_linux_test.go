@@ -3,12 +3,16 @@
 package lbclient
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -144,4 +148,101 @@ func TestWatchHelpers(t *testing.T) {
 	assert.Equal(t, root, watchDir(filepath.Join(root, "a/b/c")))
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "a/b"), 0o755))
 	assert.Equal(t, filepath.Join(root, "a/b"), watchDir(filepath.Join(root, "a/b/c")))
+}
+
+// /etc/nologin as a symbolic link to /run/nologin (which pam_nologin reads
+// too): creating and removing the link's target is seen at once, although
+// it happens in another directory, and so is the link being replaced.
+func TestWatchThroughSymbolicLink(t *testing.T) {
+	cfg, addr, root := hourCfg(t, "", `
+[[alias]]
+name = "a.example"
+checks = ["nologin"]
+loads = [{ type = "constant", data = "4" }]
+`)
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "run"), 0o755))
+	require.NoError(t, os.Symlink("../run/nologin", filepath.Join(root, "etc/nologin")))
+	startCfg(t, cfg)
+	g := v2cClient(t, addr, "public")
+	eventuallyValue(t, g, agent.Value{Int: 4})
+
+	testenv.Touch(t, root, "run/nologin")
+	eventuallyValue(t, g, agent.Value{Int: int32(-checks.CodeNologin)})
+	require.NoError(t, os.Remove(filepath.Join(root, "run/nologin")))
+	eventuallyValue(t, g, agent.Value{Int: 4})
+
+	// The link now leads elsewhere, to a file that exists.
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "srv"), 0o755))
+	testenv.Touch(t, root, "srv/nologin")
+	require.NoError(t, os.Symlink("../srv/nologin", filepath.Join(root, "etc/.nologin.new")))
+	require.NoError(t, os.Rename(filepath.Join(root, "etc/.nologin.new"), filepath.Join(root, "etc/nologin")))
+	eventuallyValue(t, g, agent.Value{Int: int32(-checks.CodeNologin)})
+	require.NoError(t, os.Remove(filepath.Join(root, "srv/nologin")))
+	eventuallyValue(t, g, agent.Value{Int: 4}) // the new target's directory is watched
+}
+
+func TestLinkTargets(t *testing.T) {
+	root := t.TempDir()
+	a, b, c := filepath.Join(root, "a"), filepath.Join(root, "d/b"), filepath.Join(root, "c")
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "d"), 0o755))
+	require.NoError(t, os.Symlink("d/b", a))
+	require.NoError(t, os.Symlink(c, b))
+	assert.Equal(t, []string{b, c}, linkTargets(a), "a chain, the last target missing")
+	assert.Nil(t, linkTargets(c))
+	loop := filepath.Join(root, "loop")
+	require.NoError(t, os.Symlink("loop", loop))
+	assert.Len(t, linkTargets(loop), maxLinks, "a loop ends")
+}
+
+// Behind snmpd (pass_persist) the watched files are re-evaluated at once
+// too: with an hour's interval only the watcher can change the answer.
+func TestWatchInPassPersist(t *testing.T) {
+	cfg, _, root := hourCfg(t, "", `
+[[alias]]
+name = "a.example"
+checks = ["nologin"]
+loads = [{ type = "constant", data = "9" }]
+`)
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- ServePassPersist(context.Background(), cfg, inR, outW, PassPersistOptions{Log: testenv.QuietLogger()})
+		outW.Close()
+	}()
+	rd := bufio.NewReader(outR)
+	get := func() string {
+		t.Helper()
+		_, err := io.WriteString(inW, "get\n"+agent.OID+"\n")
+		require.NoError(t, err)
+		var b strings.Builder
+		for range 3 {
+			l, err := rd.ReadString('\n')
+			require.NoError(t, err)
+			b.WriteString(l)
+		}
+		return b.String()
+	}
+	eventually := func(want string) {
+		t.Helper()
+		var got string
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if got = get(); got == want {
+				return
+			}
+		}
+		t.Fatalf("pass_persist answers %q, want %q", got, want)
+	}
+	eventually(agent.OID + "\ninteger\n9\n")
+	testenv.Touch(t, root, "etc/nologin")
+	eventually(fmt.Sprintf("%s\ninteger\n%d\n", agent.OID, -checks.CodeNologin))
+	require.NoError(t, os.Remove(filepath.Join(root, "etc/nologin")))
+	eventually(agent.OID + "\ninteger\n9\n")
+	inW.Close()
+	select {
+	case err := <-errc:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit at EOF")
+	}
 }
