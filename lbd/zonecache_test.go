@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lbd-project/lbd/dnsserver"
 	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/internal/testenv"
 	"github.com/lbd-project/lbd/internal/testenv/snmpagent"
@@ -24,7 +25,7 @@ import (
 // The serial cache ([dns] serial_cache) against real servers: a cycle
 // whose zone's SOA serial is unchanged reads the serial alone; a change
 // made behind lbd's back with a new serial (an operator's nsupdate) is
-// seen at the next cycle and repaired. All three servers move the serial
+// seen at the next cycle and repaired. All four servers move the serial
 // with every update (PowerDNS 4.7 by its default SOA-EDIT-DNSUPDATE); what
 // lbd does with one that does not is TestForget in lbd/cycle.
 func TestSerialCacheAgainstServers(t *testing.T) {
@@ -43,6 +44,16 @@ func TestSerialCacheAgainstServers(t *testing.T) {
 		}},
 		{"powerdns", func(t *testing.T) string {
 			return testenv.StartPowerDNS(t, testenv.PDNSOptions{Zones: []string{zone}, Keys: []tsig.Spec{key}}).Addr
+		}},
+		{"embedded", func(t *testing.T) string {
+			srv, err := dnsserver.New(dnsserver.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Keys: []tsig.Spec{key},
+				Zones: []dnsserver.Zone{{Name: zone, NS: []string{"ns1." + zone + "."}, UpdateKeys: []string{key.Name}}}})
+			require.NoError(t, err)
+			ctx, cancel := context.WithCancel(context.Background())
+			served := make(chan struct{})
+			go func() { defer close(served); srv.Run(ctx) }()
+			t.Cleanup(func() { cancel(); <-served })
+			return srv.Addr()
 		}},
 	}
 	for _, srv := range servers {
