@@ -344,6 +344,9 @@ type CycleReport struct {
 	Polls map[netip.Addr]snmp.Reply
 	// Removals are the names the configuration no longer has.
 	Removals []RemovalResult
+	// CachedReads are the DNS reads the serial cache answered ([dns]
+	// serial_cache: an alias's records in a view, a zone's lease).
+	CachedReads int
 }
 
 // RemovalResult is the outcome of deleting one name lbd no longer manages.
@@ -638,7 +641,8 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		mu.Unlock()
 		in.Due, in.Replies = batch, part
 		t0 := time.Now()
-		aliases, removals := d.decideAndApply(ctx, in, firstBatch)
+		aliases, removals, cached := d.decideAndApply(ctx, in, firstBatch)
+		rep.CachedReads += cached
 		dnsTime += time.Since(t0)
 		firstBatch = false
 		if allAnswered(cfg, batch, resolved, part) {
@@ -666,7 +670,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	}
 	d.log.WithFields(logrus.Fields{"aliases": len(due), "members": len(hosts), "addresses": len(addrs),
 		"failed_addresses": failed, "batches": batches, "poll_seconds": pollEnd.Sub(start).Seconds(),
-		"dns_seconds": dnsTime.Seconds(), "answered_written_seconds": secondsSince(start, answeredDone),
+		"dns_seconds": dnsTime.Seconds(), "answered_written_seconds": secondsSince(start, answeredDone), "cached_reads": rep.CachedReads,
 		"cycle_seconds": time.Since(start).Seconds()}).Debug("cycle")
 
 	d.mu.Lock()
@@ -787,7 +791,7 @@ func collect(ready <-chan int, left int) []int {
 // decideAndApply reads what DNS serves for the aliases in.Due (whose polls
 // are complete), plans them (with the removals when withRemovals), applies
 // the plan and keeps the outcome in each alias's state.
-func (d *Daemon) decideAndApply(ctx context.Context, in cycle.Input, withRemovals bool) ([]AliasResult, []RemovalResult) {
+func (d *Daemon) decideAndApply(ctx context.Context, in cycle.Input, withRemovals bool) ([]AliasResult, []RemovalResult, int) {
 	cfg, now, due := in.Config, in.Now, in.Due
 	var removed []cycle.Managed
 	d.mu.Lock()
@@ -864,7 +868,7 @@ func (d *Daemon) decideAndApply(ctx context.Context, in cycle.Input, withRemoval
 		st.known = nextKnown(cfg, st.known, plan.Aliases[n], applied.Aliases[n])
 		d.logMembers(r.Alias, st, r.Members)
 	}
-	return aliases, removals
+	return aliases, removals, rd.Hits()
 }
 
 func hostsDiffer(a, b map[string]bool) bool {

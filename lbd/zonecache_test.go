@@ -123,8 +123,9 @@ members = ["127.0.0.1", "127.0.0.2"]
 			assert.Equal(t, 1, counts[dns.TypeA], "%v", counts)
 			assert.Equal(t, 2, counts[dns.TypeTXT], "ownership record and lease: %v", counts)
 
-			counts, _ = cycle("third: the serial alone")
+			counts, rep := cycle("third: the serial alone")
 			assert.Equal(t, map[uint16]int{dns.TypeSOA: 1}, counts, "an unchanged serial: nothing else is read")
+			assert.Equal(t, 2, rep.CachedReads, "the alias's records and the zone's lease from the cache")
 
 			// A write of lbd's own (member 2 goes silent) under a known
 			// serial: the serial moves, the view stays cached.
@@ -144,7 +145,7 @@ members = ["127.0.0.1", "127.0.0.2"]
 			elsewhere := []netip.Addr{netip.MustParseAddr("10.9.9.9")}
 			require.NoError(t, c.Apply(ctx, []dnsupdate.Change{dnsupdate.Diff(zone, "a.lb.example.org", dnsupdate.State{A: one}, elsewhere, 60)}))
 			require.Equal(t, elsewhere, served())
-			counts, rep := cycle("sixth: sees the change and repairs it")
+			counts, rep = cycle("sixth: sees the change and repairs it")
 			assert.Equal(t, 1, counts[dns.TypeNone], "the repair: %v", counts)
 			require.Equal(t, one, served())
 			require.Len(t, rep.Aliases, 1)

@@ -3,6 +3,7 @@ package cycle
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lbd-project/lbd/dnsupdate"
@@ -77,6 +78,16 @@ type Reads struct {
 
 	mu      sync.Mutex
 	checked map[zoneKey]serialCheck
+	hits    atomic.Int64
+}
+
+// Hits is how many reads (an alias's records in a view, a zone's lease)
+// the cache answered.
+func (r *Reads) Hits() int {
+	if r == nil {
+		return 0
+	}
+	return int(r.hits.Load())
 }
 
 func (r *Reads) on() bool { return r != nil && r.Cache != nil && r.MaxAge > 0 }
@@ -144,6 +155,7 @@ func (r *Reads) name(k zoneKey, name string) (Served, bool) {
 	if !ok || r.Now.Sub(n.at) >= r.MaxAge {
 		return Served{}, false
 	}
+	r.hits.Add(1)
 	return Served{State: n.state, Meta: n.meta}, true
 }
 
@@ -193,6 +205,7 @@ func (r *Reads) lease(k zoneKey) (lease.State, bool) {
 	if e == nil || e.lease == nil || r.Now.Sub(e.lease.at) >= r.MaxAge {
 		return lease.State{}, false
 	}
+	r.hits.Add(1)
 	return lease.State{Records: e.lease.records}, true
 }
 

@@ -65,6 +65,7 @@ type Collector struct {
 	errors     *prometheus.CounterVec
 	writes     *prometheus.CounterVec
 	renders    *prometheus.CounterVec
+	cached     prometheus.Counter
 	counters   []prometheus.Collector
 	master     *prometheus.Desc
 	writing    *prometheus.Desc
@@ -111,7 +112,9 @@ func New(src Source) *Collector {
 	c.renders = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lbd_render_total",
 		Help: "Rounds of a [[render]] output after a cycle by result (unchanged, replaced, template_error, read_error, write_error, check_failed, reload_failed)."},
 		[]string{"output", "result"})
-	c.counters = []prometheus.Collector{c.cycle, c.polls, c.updates, c.queries, c.drift, c.errors, c.writes, c.renders}
+	c.cached = prometheus.NewCounter(prometheus.CounterOpts{Name: "lbd_dns_reads_cached_total",
+		Help: "DNS reads ([dns] serial_cache: an alias's records in a server or view, a zone's lease) answered from what an earlier cycle read, the zone's SOA serial being unchanged; each saves the queries lbd_dns_queries_total would otherwise count."})
+	c.counters = []prometheus.Collector{c.cycle, c.polls, c.updates, c.queries, c.drift, c.errors, c.writes, c.renders, c.cached}
 	for _, r := range snmp.PollResults {
 		c.polls.WithLabelValues(r)
 	}
@@ -213,6 +216,7 @@ func (c *Collector) ObserveCycle(now time.Time, cfg *config.Compiled, rep lbd.Cy
 	for _, r := range rep.Polls {
 		c.polls.WithLabelValues(r.Result()).Inc()
 	}
+	c.cached.Add(float64(rep.CachedReads))
 	for _, r := range rep.Aliases {
 		if r.Err != nil {
 			c.errors.WithLabelValues(r.Alias).Inc()

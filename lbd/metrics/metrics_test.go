@@ -238,6 +238,7 @@ func TestRegisterServesMetrics(t *testing.T) {
 		`lbd_alias_members{alias="a.example.org",state="configured"} 1`,
 		`lbd_dns_queries_total{rcode="none",server="` + cfg.Views[0].String() + `"}`,
 		`lbd_alias_errors_total{alias="a.example.org"} 1`,
+		"lbd_dns_reads_cached_total 0",
 		"lbd_master 1", "go_goroutines", "process_start_time_seconds",
 	} {
 		assert.Contains(t, string(body), s)
