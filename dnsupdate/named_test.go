@@ -411,3 +411,19 @@ func TestNamedSeveralZones(t *testing.T) {
 		t.Fatalf("x.a.example.org: %v", got)
 	}
 }
+
+// TestNamedSuite runs the server suite against BIND's named as well.
+func TestNamedSuite(t *testing.T) {
+	runServerSuite(t, serverSuite{
+		start: func(t *testing.T, zones []string, keys []tsig.Spec) (liveServer, string) {
+			n := testenv.StartNamed(t, testenv.NamedOptions{Zones: zones, Keys: keys})
+			return n, n.Addr
+		},
+		// RFC 8945 §5.2: NOTAUTH with TSIG error BADSIG / BADKEY.
+		wrongSecret: rejection{dns.RcodeNotAuth, dns.RcodeBadSig},
+		unknownKey:  rejection{dns.RcodeNotAuth, dns.RcodeBadKey},
+		notServed:   []int{dns.RcodeNotAuth, dns.RcodeRefused},
+		skip: map[string]string{"300 addresses over TCP": "named refuses more than 100 records of a type by default " +
+			"(max-records-per-type, BIND 9.18.28); TestNamedLargeUpdateOverTCP sends 60 over TCP"},
+	})
+}
