@@ -17,30 +17,18 @@ import (
 // dnsParallel bounds concurrent DNS queries and zone updates per cycle.
 const dnsParallel = 64
 
-// query reads what view v serves for name, signed with the view's key
-// (RFC 8945 §5.1): a server that selects views by key answers from the
-// view the same key updates, and refuses nothing a key-only view allows.
-func query(ctx context.Context, v *config.View, name string) (dnsupdate.State, error) {
-	return v.Client.QuerySigned(ctx, name)
-}
-
-// ReadServed reads, for every alias of due (indexes into cfg.Params), what
-// each of its views serves: the Served input of Decide. Each view is read
-// by its own workers, as modes say (health.go); a view that answers none
-// of its reads for [dns] stall is cut off. The outcomes, per view, feed
-// health.Next. It caches nothing: Reads.Served does.
-func ReadServed(ctx context.Context, cfg *config.Compiled, due []int, modes []health.Mode, hs map[string]health.Server) (map[string][]Served, []health.Outcome) {
-	var r *Reads
-	return r.Served(ctx, cfg, due, modes, hs)
-}
-
 // servedSlot is one alias's read in one view: out[i][k].
 type servedSlot struct{ i, k int }
 
-// Served is ReadServed through the cache: in a view read in full
-// (health.ReadAll), the zones the cache knows have their SOA serial read
-// first, and the aliases of a zone whose serial is unchanged are taken
-// from the cache; what is read is kept for the next batch.
+// Served reads, for every alias of due (indexes into cfg.Params), what
+// each of its views serves: the Served input of Decide. Each view is read
+// by its own workers, as modes say (health.go); a view that answers none
+// of its reads for [dns] stall is cut off. The outcomes, per view, feed
+// health.Next. Through the cache (r and r.Cache set, MaxAge positive), in
+// a view read in full (health.ReadAll), the zones the cache knows have
+// their SOA serial read first, and the aliases of a zone whose serial is
+// unchanged are taken from the cache; what is read is kept for the next
+// batch. A nil r reads everything.
 func (r *Reads) Served(ctx context.Context, cfg *config.Compiled, due []int, modes []health.Mode, hs map[string]health.Server) (map[string][]Served, []health.Outcome) {
 	out := make([][]Served, len(due))
 	for i, a := range due {
@@ -80,8 +68,10 @@ func (r *Reads) Served(ctx context.Context, cfg *config.Compiled, due []int, mod
 		}
 		read := func(s servedSlot) {
 			name := cfg.Params[due[s.i]].Name
-			// A name that does not exist has no metadata name below it
-			// either (RFC 8020 §2): its TXT is not read.
+			// Every read is signed with the view's key (RFC 8945 §5.1): a
+			// server that selects views by key answers from the view the
+			// same key updates. A name that does not exist has no metadata
+			// name below it either (RFC 8020 §2): its TXT is not read.
 			st, exists, err := view.Client.Read(g.Ctx, name, true, true)
 			var meta []string
 			if err == nil && exists {

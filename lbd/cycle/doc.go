@@ -2,9 +2,11 @@
 // (docs/design.md §8):
 //
 //   - Due (plan.go) says which aliases are due at now;
-//   - the daemon polls their members (lbd/snmp), and ReadServed, ReadLeases
-//     and ReadRemoved (apply.go) read what every DNS server and view
-//     serves, the zone leases and the records of removed names;
+//   - the daemon polls their members (lbd/snmp), and Reads.Served,
+//     Reads.Leases and ReadRemoved (apply.go) read what every DNS server
+//     and view serves, the zone leases and the records of removed names;
+//     a ZoneCache (zonecache.go) lets a zone whose SOA serial is unchanged
+//     be read with that one query (docs/design.md §9.8);
 //   - Decide (plan.go) turns those inputs, the compiled configuration and
 //     the role into a Plan: per alias the members' loads, the selection
 //     (choice.Select, package lbd/choice), and per view the diff and what

@@ -316,17 +316,3 @@ func (c *ZoneCache) ForgetZones(cfg *config.Compiled, zones []string) {
 		}
 	}
 }
-
-// Len is the number of names held (metrics, tests).
-func (c *ZoneCache) Len() int {
-	if c == nil {
-		return 0
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, e := range c.zones {
-		n += len(e.names)
-	}
-	return n
-}

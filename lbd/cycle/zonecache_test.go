@@ -105,7 +105,6 @@ func TestZoneCacheNilReadsNothing(t *testing.T) {
 	var c *ZoneCache
 	assert.Nil(t, c.Forget(cacheConfig(), Plan{}, Report{}))
 	c.ForgetZones(cacheConfig(), []string{"z"})
-	assert.Zero(t, c.Len())
 }
 
 func TestZoneCacheLease(t *testing.T) {
