@@ -20,10 +20,11 @@ import (
 	"github.com/lbd-project/lbd/internal/tsig"
 )
 
-// named is a throwaway BIND named on 127.0.0.1 (the same options block as
-// internal/testenv: no recursion, no IPv6, no rndc, no notify), serving
-// empty primary zones every one of which keyName may update.
-type named struct {
+// dnsServer is a throwaway DNS server process on 127.0.0.1 serving empty
+// primary zones every one of which keyName may update: BIND's named
+// (startNamed: the same options block as internal/testenv, no recursion,
+// no IPv6, no rndc, no notify) or knotd (startKnot).
+type dnsServer struct {
 	addr string
 	p    *proc
 }
@@ -41,7 +42,7 @@ func namedBinary() (string, error) {
 }
 
 // startNamed starts named with threads worker threads (named -n).
-func startNamed(ctx context.Context, dir string, zones []string, secret string, threads int) (*named, error) {
+func startNamed(ctx context.Context, dir string, zones []string, secret string, threads int) (*dnsServer, error) {
 	bin, err := namedBinary()
 	if err != nil {
 		return nil, err
@@ -61,9 +62,7 @@ func startNamed(ctx context.Context, dir string, zones []string, secret string, 
 		zone := dns.Fqdn(z)
 		file := filepath.Join(dir, strings.TrimSuffix(zone, ".")+".zone")
 		fmt.Fprintf(&b, "zone %s { type primary; file %s; update-policy { grant %s zonesub ANY; }; };\n", q(zone), q(file), q(keyName))
-		data := fmt.Sprintf("$ORIGIN %s\n$TTL 300\n@ IN SOA ns1.%s hostmaster.%s 1 3600 600 86400 60\n@ IN NS ns1.%s\nns1.%s IN A 127.0.0.1\n",
-			zone, zone, zone, zone, zone)
-		if err := os.WriteFile(file, []byte(data), 0o644); err != nil {
+		if err := os.WriteFile(file, []byte(zoneFileData(zone)), 0o644); err != nil {
 			return nil, err
 		}
 	}
@@ -75,8 +74,16 @@ func startNamed(ctx context.Context, dir string, zones []string, secret string, 
 	if err != nil {
 		return nil, err
 	}
-	n := &named{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), p: p}
-	// Ready when the first and the last zone answer SOA (bounded).
+	n := &dnsServer{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), p: p}
+	if err := waitZones(ctx, "named", n.addr, zones, p); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// waitZones returns when the server at addr answers SOA for the first and
+// the last of zones (bounded: 60 s), and stops p if it does not.
+func waitZones(ctx context.Context, what, addr string, zones []string, p *proc) error {
 	deadline := time.Now().Add(60 * time.Second)
 	check := []string{zones[0], zones[len(zones)-1]}
 	for {
@@ -84,27 +91,34 @@ func startNamed(ctx context.Context, dir string, zones []string, secret string, 
 		for _, z := range check {
 			m := new(dns.Msg)
 			m.SetQuestion(dns.Fqdn(z), dns.TypeSOA)
-			r, _, err := (&dns.Client{Timeout: 300 * time.Millisecond}).Exchange(m, n.addr)
+			r, _, err := (&dns.Client{Timeout: 300 * time.Millisecond}).Exchange(m, addr)
 			if err != nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 {
 				ok = false
 				break
 			}
 		}
 		if ok {
-			return n, nil
+			return nil
 		}
 		if !p.running() {
-			return nil, fmt.Errorf("named exited during start-up (%v): %s", p.err, p.Tail())
+			return fmt.Errorf("%s exited during start-up (%v): %s", what, p.err, p.Tail())
 		}
 		if time.Now().After(deadline) {
 			p.stop(3 * time.Second)
-			return nil, fmt.Errorf("named not ready after 60s: %s", p.Tail())
+			return fmt.Errorf("%s not ready after 60s: %s", what, p.Tail())
 		}
 		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
 			p.stop(3 * time.Second)
-			return nil, err
+			return err
 		}
 	}
+}
+
+// zoneFileData is the content of a bench zone's file: SOA, NS and the NS's
+// address.
+func zoneFileData(zone string) string {
+	return fmt.Sprintf("$ORIGIN %s\n$TTL 300\n@ IN SOA ns1.%s hostmaster.%s 1 3600 600 86400 60\n@ IN NS ns1.%s\nns1.%s IN A 127.0.0.1\n",
+		zone, zone, zone, zone, zone)
 }
 
 // dnsSection: alias changes/s written into named with dnsupdate.Client,

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -90,10 +91,12 @@ type pollRun struct {
 	ver    string
 	silent float64
 	// zonePerAlias: every alias is its own zone, served by a throwaway
-	// named with namedThreads worker threads (CERN's layout); otherwise
-	// every alias is in one zone of lbd's embedded server.
+	// named with namedThreads worker threads (CERN's layout), or knotd
+	// with knot set; otherwise every alias is in one zone of lbd's
+	// embedded server.
 	zonePerAlias bool
 	namedThreads int
+	knot         bool
 	// daemonCycles > 0 also runs lbd as a daemon (every alias due every
 	// cycle) until it has made that many full cycles after its first, and
 	// adds their median as the last column.
@@ -104,29 +107,37 @@ type pollRun struct {
 // layout), written into named, first cycle (every zone published: lease,
 // ownership record and records created) and steady state.
 func zonesSection(ctx context.Context, o options, dir string) []*table {
-	t := &table{title: "Zone per alias (lbd -once against an lbsim farm, one named zone per alias)",
-		cols: []string{"members", "aliases", "SNMP", "named -n", "cycle s", "poll s", "dns s", "answered written s", "batches", "lbd wall s", "lbd CPU s", "max RSS MB", "polls/s", "failed", "1st run cycle s", "1st run lbd CPU s", "1st run named CPU s", "1st run lbsim CPU s", "daemon steady s"}}
-	t.note("method: as the poll section, but every alias is its own zone (zone = name), served by one throwaway named (`named -g -4 -n N`, update-policy grant zonesub ANY for one hmac-sha256 key); lbd writes with fencing on (the default), so the first run creates every zone's lease and ownership record; the first run is '1st run cycle s', the second (steady state: nothing to write) is 'cycle s'; 'daemon steady s' is the median of 5 full cycles of lbd run as a daemon (tick 200 ms, polling_interval 1 s) after its first: engines discovered, sockets open, nothing to write")
-	t.note("the '1st run … CPU s' columns are the CPU time lbd, named and lbsim used while the first lbd run lasted (named and lbsim from /proc/PID/stat), all three on the same cores")
-	t.note("named's directory (zone files, journals, fsynced by named on every update) is under the work directory: %s", dir)
+	t := &table{title: "Zone per alias (lbd -once against an lbsim farm, one DNS server zone per alias)",
+		cols: []string{"members", "aliases", "SNMP", "server", "cycle s", "poll s", "dns s", "answered written s", "batches", "lbd wall s", "lbd CPU s", "max RSS MB", "polls/s", "failed", "1st run cycle s", "1st run lbd CPU s", "1st run server CPU s", "1st run lbsim CPU s", "daemon steady s"}}
+	t.note("method: as the poll section, but every alias is its own zone (zone = name), served by one throwaway named (`named -g -4 -n N`, update-policy grant zonesub ANY for one hmac-sha256 key) or knotd (its default workers and journal, an acl with action update for the key); lbd writes with fencing on (the default), so the first run creates every zone's lease and ownership record; the first run is '1st run cycle s', the second (steady state: nothing to write) is 'cycle s'; 'daemon steady s' is the median of 5 full cycles of lbd run as a daemon (tick 200 ms, polling_interval 1 s) after its first: engines discovered, sockets open, nothing to write")
+	t.note("the '1st run … CPU s' columns are the CPU time lbd, the DNS server and lbsim used while the first lbd run lasted (server and lbsim from /proc/PID/stat), all three on the same cores")
+	t.note("the server's directory (zone files; named's journals, fsynced on every update; Knot's LMDB journal) is under the work directory: %s", dir)
 	t.note("targets (issue 13): 10,000 members / 1,000 aliases, zone per alias: first cycle ≤ 0.8 s wall, steady state ≤ 0.5 s")
 	sz := size{10000, 1000}
 	if o.quick {
 		sz = size{1000, 100}
 	}
-	for _, threads := range []int{1, 2} {
+	for _, srv := range []struct {
+		name    string
+		threads int
+		knot    bool
+	}{{"named -n 1", 1, false}, {"named -n 2", 2, false}, {"knot", 0, true}} {
 		if ctx.Err() != nil {
 			t.fail("interrupted: %v", context.Cause(ctx))
 			break
 		}
-		name := fmt.Sprintf("m%d-a%d-n%d", sz.members, sz.aliases, threads)
+		name := fmt.Sprintf("m%d-a%d-%s", sz.members, sz.aliases, strings.ReplaceAll(strings.ReplaceAll(srv.name, " -n ", "-n"), " ", ""))
 		progress("zones %s", name)
-		row, err := pollOne(ctx, o, filepath.Join(dir, name), pollRun{size: sz, ver: "3", zonePerAlias: true, namedThreads: threads, daemonCycles: 5})
+		row, err := pollOne(ctx, o, filepath.Join(dir, name), pollRun{size: sz, ver: "3", zonePerAlias: true, namedThreads: srv.threads, knot: srv.knot, daemonCycles: 5})
+		if errors.Is(err, errSkip) {
+			t.note("%s: skipped: %v", srv.name, err)
+			continue
+		}
 		if err != nil {
 			t.fail("%s: %v", name, err)
 			continue
 		}
-		t.row(append(append([]string{}, row[:3]...), append([]string{fmt.Sprint(threads)}, row[4:]...)...)...)
+		t.row(append(append([]string{}, row[:3]...), append([]string{srv.name}, row[4:]...)...)...)
 	}
 	return []*table{t}
 }
@@ -344,7 +355,12 @@ update_keys = [%q]
 		}
 		b.WriteString(line + "\n")
 	}
-	nd, err := startNamed(ctx, filepath.Join(dir, "named"), zones, secret, run.namedThreads)
+	var nd *dnsServer
+	if run.knot {
+		nd, err = startKnot(ctx, filepath.Join(dir, "knot"), zones, secret)
+	} else {
+		nd, err = startNamed(ctx, filepath.Join(dir, "named"), zones, secret, run.namedThreads)
+	}
 	if err != nil {
 		return nil, "", nil, stop, err
 	}

@@ -175,7 +175,7 @@ func writeShardConfig(inst *shardInst, all []*shardInst, dnsServer, secret strin
 
 // shardSetup is the running bench farm of the shard section.
 type shardSetup struct {
-	nd     *named
+	nd     *dnsServer
 	agents *agentSet
 	insts  []*shardInst
 	names  []string
