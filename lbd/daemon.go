@@ -150,6 +150,7 @@ func New(cfg *config.Compiled, hostname string, log logrus.FieldLogger) (*Daemon
 		return nil, err
 	}
 	d.loadEngines(cfg.LBD.StateDir, d.poller)
+	d.loadSilent(cfg.LBD.StateDir)
 	m, err := managed.Load(cfg.LBD.StateDir)
 	if err != nil {
 		return nil, err
@@ -976,6 +977,7 @@ func (d *Daemon) Once(ctx context.Context) (CycleReport, error) {
 	rep := d.Cycle(ctx, time.Now(), true)
 	if !d.DryRun {
 		d.saveEngines()
+		d.saveSilent()
 	}
 	return rep, rep.Err()
 }
@@ -993,6 +995,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer stopAuth()
 	defer func() {
 		d.saveEngines()
+		d.saveSilent()
 		d.mu.Lock()
 		d.poller.Close()
 		d.mu.Unlock()
