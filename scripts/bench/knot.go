@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,32 +12,12 @@ import (
 	"github.com/miekg/dns"
 )
 
-// knotBinary finds knotd (Debian: /usr/sbin/knotd, package knot).
-func knotBinary() (string, error) {
-	if p, err := exec.LookPath("knotd"); err == nil {
-		return p, nil
-	}
-	for _, p := range []string{"/usr/sbin/knotd", "/usr/local/sbin/knotd"} {
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%w: knotd (Knot DNS) not found; install knot", errSkip)
-}
-
 // startKnot starts a throwaway knotd on 127.0.0.1 serving zones, every one
 // of which keyName may update, with Knot's default workers and journal
 // (LMDB under dir, synchronous: journal-db-mode robust); it returns once
 // the first and last zone answer SOA.
 func startKnot(ctx context.Context, dir string, zones []string, secret string) (*dnsServer, error) {
-	bin, err := knotBinary()
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	port, err := freePort("127.0.0.1")
+	bin, port, err := serverSetup("knotd", "Knot DNS", "knot", dir)
 	if err != nil {
 		return nil, err
 	}

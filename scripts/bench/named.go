@@ -29,28 +29,41 @@ type dnsServer struct {
 	p    *proc
 }
 
-func namedBinary() (string, error) {
-	if p, err := exec.LookPath("named"); err == nil {
+// serverBinary finds a DNS server's program in PATH or the sbin
+// directories; errSkip (naming the Debian package) when it is missing.
+func serverBinary(name, what, pkg string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
 		return p, nil
 	}
-	for _, p := range []string{"/usr/sbin/named", "/usr/local/sbin/named"} {
-		if _, err := os.Stat(p); err == nil {
+	for _, dir := range []string{"/usr/sbin", "/usr/local/sbin"} {
+		if p := filepath.Join(dir, name); fileExists(p) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%w: named (BIND 9) not found; install bind9", errSkip)
+	return "", fmt.Errorf("%w: %s (%s) not found; install %s", errSkip, name, what, pkg)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// serverSetup finds the server's program, creates its directory and picks
+// its port.
+func serverSetup(name, what, pkg, dir string) (bin string, port int, err error) {
+	if bin, err = serverBinary(name, what, pkg); err != nil {
+		return "", 0, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", 0, err
+	}
+	port, err = freePort("127.0.0.1")
+	return bin, port, err
 }
 
 // startNamed starts named with threads worker threads (named -n).
 func startNamed(ctx context.Context, dir string, zones []string, secret string, threads int) (*dnsServer, error) {
-	bin, err := namedBinary()
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	port, err := freePort("127.0.0.1")
+	bin, port, err := serverSetup("named", "BIND 9", "bind9", dir)
 	if err != nil {
 		return nil, err
 	}
