@@ -289,15 +289,19 @@ func TestBadReplySignature(t *testing.T) {
 	}
 }
 
+// tcpOnly answers every request with success over TCP and a truncated
+// reply over UDP.
+func tcpOnly(req *dns.Msg, network string) (*dns.Msg, bool) {
+	r := new(dns.Msg).SetRcode(req, dns.RcodeSuccess)
+	if network == "udp" {
+		r.Truncated = true
+		return r, false
+	}
+	return r, true
+}
+
 func TestTruncatedUDPRetriedOverTCP(t *testing.T) {
-	f := startFake(t, fakeKey, func(req *dns.Msg, network string) (*dns.Msg, bool) {
-		r := new(dns.Msg).SetRcode(req, dns.RcodeSuccess)
-		if network == "udp" {
-			r.Truncated = true
-			return r, false
-		}
-		return r, true
-	})
+	f := startFake(t, fakeKey, tcpOnly)
 	c := fakeClient(f)
 	var seen []string
 	var mu sync.Mutex
@@ -315,14 +319,7 @@ func TestTruncatedUDPRetriedOverTCP(t *testing.T) {
 // connection closed and is sent again on a new one, within the same
 // attempt (no retry used, nothing sent twice to the server).
 func TestKeptTCPConnectionClosedByServer(t *testing.T) {
-	f := startFake(t, fakeKey, func(req *dns.Msg, network string) (*dns.Msg, bool) {
-		r := new(dns.Msg).SetRcode(req, dns.RcodeSuccess)
-		if network == "udp" {
-			r.Truncated = true
-			return r, false
-		}
-		return r, true
-	})
+	f := startFake(t, fakeKey, tcpOnly)
 	c := fakeClient(f)
 	c.Retries = -1
 	var attempts []Attempt
