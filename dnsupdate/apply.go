@@ -55,6 +55,12 @@ type Result struct {
 	Names map[string]error
 }
 
+// Zone is the outcome of zone (any spelling: compared as DNS names).
+func (r Result) Zone(zone string) error { return r.Zones[canonical(zone)] }
+
+// Name is the outcome of the change of name (any spelling).
+func (r Result) Name(name string) error { return r.Names[canonical(name)] }
+
 // ApplyFenced is Apply under per-zone leases (nil or a missing zone = no
 // fencing): every message to a fenced zone carries its lease prerequisite,
 // and the first one swaps the lease when Lease.Set differs from Expect (a

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -328,7 +327,7 @@ func (d *Daemon) leaseStep(ctx context.Context, cfg *config.Compiled) (retry tim
 		zc.ForgetZones(cfg, slices.Collect(maps.Keys(swaps)))
 		errs[v] = map[string]error{}
 		for zone, l := range swaps {
-			err := res.Zones[fqdn(zone)]
+			err := res.Zone(zone)
 			errs[v][zone] = err
 			f := d.log.WithFields(logrus.Fields{"zone": zone, "server": cfg.Views[v].String(), "lease": l.Set})
 			switch {
@@ -349,13 +348,6 @@ func (d *Daemon) leaseStep(ctx context.Context, cfg *config.Compiled) (retry tim
 		d.pokeZones(cfg, taken)
 	}
 	return plan.Retry
-}
-
-func fqdn(z string) string {
-	if strings.HasSuffix(z, ".") {
-		return z
-	}
-	return z + "."
 }
 
 // shardSnapshot is the status of sharding (nil unless sharded). Called

@@ -402,12 +402,12 @@ func applyView(ctx context.Context, cfg *config.Compiled, plan Plan, v int, work
 			if rep.Leases[v] == nil {
 				rep.Leases[v] = map[string]error{}
 			}
-			rep.Leases[v][zone] = outcome.Zones[canonicalZone(zone)]
+			rep.Leases[v][zone] = outcome.Zone(zone)
 		}
 	}
 	var done []written
 	for _, w := range work {
-		err := outcome.Names[canonicalZone(w.ch.Name)]
+		err := outcome.Name(w.ch.Name)
 		switch {
 		case w.alias < 0:
 			if errors.Is(err, dnsupdate.ErrPrerequisite) && !errors.Is(err, dnsupdate.ErrLeaseLost) {
@@ -549,13 +549,6 @@ func parallel(n int, f func(i int), limit int) {
 		}(i)
 	}
 	wg.Wait()
-}
-
-func canonicalZone(z string) string {
-	if z == "" || z[len(z)-1] != '.' {
-		return z + "."
-	}
-	return z
 }
 
 func sameAddrs(a, b []netip.Addr) bool {

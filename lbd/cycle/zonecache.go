@@ -1,7 +1,6 @@
 package cycle
 
 import (
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/lease"
+	"github.com/miekg/dns"
 )
 
 // ZoneCache keeps, per view and zone, what earlier reads found there, with
@@ -93,10 +93,8 @@ func (r *Reads) Hits() int {
 func (r *Reads) on() bool { return r != nil && r.Cache != nil && r.MaxAge > 0 }
 
 func keyOf(v *config.View, zone string) zoneKey {
-	return zoneKey{v.String(), canonicalName(zone)}
+	return zoneKey{v.String(), dns.CanonicalName(zone)}
 }
-
-func canonicalName(s string) string { return canonicalZone(strings.ToLower(s)) }
 
 // needsSerial says whether the zone's serial must be read before its
 // records this batch: the cache knows the zone, and its view's serial
@@ -151,7 +149,7 @@ func (r *Reads) name(k zoneKey, name string) (Served, bool) {
 	if e == nil {
 		return Served{}, false
 	}
-	n, ok := e.names[canonicalName(name)]
+	n, ok := e.names[dns.CanonicalName(name)]
 	if !ok || r.Now.Sub(n.at) >= r.MaxAge {
 		return Served{}, false
 	}
@@ -187,7 +185,7 @@ func (r *Reads) storeNames(reads map[zoneKey]map[string]Served) {
 			e.names = map[string]cachedName{}
 		}
 		for name, s := range names {
-			e.names[canonicalName(name)] = cachedName{state: s.State, meta: s.Meta, at: r.Now}
+			e.names[dns.CanonicalName(name)] = cachedName{state: s.State, meta: s.Meta, at: r.Now}
 		}
 	}
 }
