@@ -189,19 +189,31 @@ func (c Change) metaUpdates() []dns.RR {
 	return out
 }
 
+// Families says which address families the change touches: those with an
+// address in Desired or Remove (A for IPv4, IPv4-mapped included; AAAA
+// for the others). Replace rewrites exactly their RRsets.
+func (c Change) Families() (v4, v6 bool) {
+	for _, a := range normAddrs(slices.Concat(c.Desired, c.Remove)) {
+		if a.Is4() {
+			v4 = true
+		} else {
+			v6 = true
+		}
+	}
+	return v4, v6
+}
+
 // addrUpdates are the A/AAAA operations of the change.
 func (c Change) addrUpdates(name string) []dns.RR {
 	var dels, adds []dns.RR
 	if c.Replace {
 		want := normAddrs(c.Desired)
-		gone := normAddrs(c.Remove)
+		v4, v6 := c.Families()
 		for _, fam := range []struct {
 			is4 bool
 			t   uint16
 		}{{true, dns.TypeA}, {false, dns.TypeAAAA}} {
-			touched := slices.ContainsFunc(want, func(a netip.Addr) bool { return a.Is4() == fam.is4 }) ||
-				slices.ContainsFunc(gone, func(a netip.Addr) bool { return a.Is4() == fam.is4 })
-			if !touched {
+			if fam.is4 && !v4 || !fam.is4 && !v6 {
 				continue
 			}
 			dels = append(dels, &dns.ANY{Hdr: dns.RR_Header{Name: name, Rrtype: fam.t, Class: dns.ClassANY}})

@@ -483,18 +483,10 @@ func readBack(ctx context.Context, cfg *config.Compiled, plan Plan, done []writt
 }
 
 // touched says which address families an accepted change may have
-// changed: those with an address in Desired or Remove (Replace deletes
-// only the RRsets of such families). A family it did not touch served
-// nothing before (else its addresses would be in Remove) and is not read
-// back.
+// changed (Change.Families). A family it did not touch served nothing
+// before (else its addresses would be in Remove) and is not read back.
 func touched(ch dnsupdate.Change) (v4, v6 bool) {
-	for _, a := range slices.Concat(ch.Desired, ch.Remove) {
-		if a.Is4() { // as the update chose A or AAAA
-			v4 = true
-		} else {
-			v6 = true
-		}
-	}
+	v4, v6 = ch.Families()
 	if !v4 && !v6 {
 		return true, true // nothing desired nor removed: read both (a deletion)
 	}
