@@ -1,15 +1,12 @@
 package lbd
 
 import (
-	"bytes"
-	"errors"
-	"os"
+	"io"
 	"path/filepath"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/lbd-project/lbd/internal/atomicfile"
 	"github.com/lbd-project/lbd/lbd/snmp"
 )
 
@@ -27,31 +24,23 @@ type engineKeeper interface {
 // loadEngines gives the poller the engines saved by the last run.
 func (d *Daemon) loadEngines(dir string, p Poller) {
 	k, ok := p.(engineKeeper)
-	if !ok || dir == "" {
+	if !ok {
 		return
 	}
-	path := filepath.Join(dir, EngineFile)
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return
-	}
-	if err != nil {
-		d.log.WithField("file", path).Warn("SNMP engines not loaded: ", err)
-		return
-	}
-	defer f.Close()
-	es, bad, err := snmp.ReadEngines(f)
-	if err != nil {
-		d.log.WithField("file", path).Warn("SNMP engines not loaded: ", err)
-		return
-	}
-	n := k.AddEngines(es, time.Now())
-	f2 := d.log.WithFields(logrus.Fields{"file": path, "engines": n, "expired": len(es) - n})
-	if bad > 0 {
-		f2.WithField("bad_lines", bad).Warn("SNMP engines loaded; lines that did not parse were skipped")
-		return
-	}
-	f2.Debug("SNMP engines loaded")
+	d.readState(dir, EngineFile, "SNMP engines", func(r io.Reader) error {
+		es, bad, err := snmp.ReadEngines(r)
+		if err != nil {
+			return err
+		}
+		n := k.AddEngines(es, time.Now())
+		f := d.log.WithFields(logrus.Fields{"file": filepath.Join(dir, EngineFile), "engines": n, "expired": len(es) - n})
+		if bad > 0 {
+			f.WithField("bad_lines", bad).Warn("SNMP engines loaded; lines that did not parse were skipped")
+		} else {
+			f.Debug("SNMP engines loaded")
+		}
+		return nil
+	})
 }
 
 // saveEngines writes the poller's engines to state_dir for the next run.
@@ -60,25 +49,12 @@ func (d *Daemon) saveEngines() {
 	cfg, p := d.cfg, d.poller
 	d.mu.Unlock()
 	k, ok := p.(engineKeeper)
-	if !ok || cfg.LBD.StateDir == "" {
+	if !ok {
 		return
 	}
 	es := k.Engines()
 	if len(es) == 0 {
 		return
 	}
-	var b bytes.Buffer
-	path := filepath.Join(cfg.LBD.StateDir, EngineFile)
-	err := snmp.WriteEngines(&b, es)
-	if err == nil {
-		err = os.MkdirAll(cfg.LBD.StateDir, 0o750)
-	}
-	if err == nil {
-		err = atomicfile.Write(path, b.Bytes(), 0o640)
-	}
-	if err != nil {
-		d.log.WithField("file", path).Warn("SNMP engines not saved: ", err)
-		return
-	}
-	d.log.WithFields(logrus.Fields{"file": path, "engines": len(es)}).Debug("SNMP engines saved")
+	d.writeState(cfg.LBD.StateDir, EngineFile, "SNMP engines", func(w io.Writer) error { return snmp.WriteEngines(w, es) })
 }

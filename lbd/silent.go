@@ -2,20 +2,16 @@ package lbd
 
 import (
 	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
-
-	"github.com/lbd-project/lbd/internal/atomicfile"
 )
 
 // SilentFile, in [lbd] state_dir, keeps the member addresses whose last
@@ -72,54 +68,27 @@ func readSilent(r io.Reader, now time.Time) (out map[netip.Addr]time.Time, bad i
 
 // loadSilent reads state_dir's silent-members file, if any.
 func (d *Daemon) loadSilent(dir string) {
-	if dir == "" {
-		return
-	}
-	path := filepath.Join(dir, SilentFile)
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return
-	}
-	if err != nil {
-		d.log.WithField("file", path).Warn("silent members not loaded: ", err)
-		return
-	}
-	defer f.Close()
-	silent, bad, err := readSilent(f, time.Now())
-	if err != nil {
-		d.log.WithField("file", path).Warn("silent members not loaded: ", err)
-		return
-	}
-	if bad > 0 {
-		d.log.WithFields(logrus.Fields{"file": path, "bad_lines": bad}).Warn("silent members loaded; lines that did not parse were skipped")
-	}
-	d.mu.Lock()
-	d.silent = silent
-	d.mu.Unlock()
+	d.readState(dir, SilentFile, "silent members", func(r io.Reader) error {
+		silent, bad, err := readSilent(r, time.Now())
+		if err != nil {
+			return err
+		}
+		if bad > 0 {
+			d.log.WithFields(logrus.Fields{"file": filepath.Join(dir, SilentFile), "bad_lines": bad}).
+				Warn("silent members loaded; lines that did not parse were skipped")
+		}
+		d.mu.Lock()
+		d.silent = silent
+		d.mu.Unlock()
+		return nil
+	})
 }
 
-// saveSilent writes the silent addresses to state_dir (an empty set
-// removes nothing: the file then lists none).
+// saveSilent writes the silent addresses to state_dir (an empty set gives
+// a file that lists none).
 func (d *Daemon) saveSilent() {
 	d.mu.Lock()
-	dir := d.cfg.LBD.StateDir
-	var b bytes.Buffer
-	var err error
-	if dir != "" {
-		err = writeSilent(&b, d.silent)
-	}
+	dir, silent := d.cfg.LBD.StateDir, maps.Clone(d.silent)
 	d.mu.Unlock()
-	if dir == "" {
-		return
-	}
-	path := filepath.Join(dir, SilentFile)
-	if err == nil {
-		err = os.MkdirAll(dir, 0o750)
-	}
-	if err == nil {
-		err = atomicfile.Write(path, b.Bytes(), 0o640)
-	}
-	if err != nil {
-		d.log.WithField("file", path).Warn("silent members not saved: ", err)
-	}
+	d.writeState(dir, SilentFile, "silent members", func(w io.Writer) error { return writeSilent(w, silent) })
 }

@@ -46,3 +46,12 @@ func Write(path string, data []byte, perm os.FileMode) error {
 	}
 	return nil
 }
+
+// WriteState is Write for a state file: name in dir, which is created
+// (mode 0750) if missing, the file mode 0640 (lbd's state_dir files).
+func WriteState(dir, name string, data []byte) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	return Write(filepath.Join(dir, name), data, 0o640)
+}

@@ -26,3 +26,14 @@ func TestWrite(t *testing.T) {
 
 	assert.Error(t, Write(filepath.Join(dir, "missing", "x"), []byte("x"), 0o600), "a missing directory is an error")
 }
+
+func TestWriteState(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	require.NoError(t, WriteState(dir, "f", []byte("x\n")), "the directory is created")
+	st, err := os.Stat(filepath.Join(dir, "f"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o640), st.Mode().Perm())
+	dst, err := os.Stat(dir)
+	require.NoError(t, err)
+	assert.True(t, dst.IsDir())
+}

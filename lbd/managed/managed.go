@@ -65,10 +65,7 @@ func (s Set) Save(dir string) error {
 	if err != nil {
 		return fmt.Errorf("managed names: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("managed names: %w", err)
-	}
-	if err := atomicfile.Write(filepath.Join(dir, File), append(b, '\n'), 0o640); err != nil {
+	if err := atomicfile.WriteState(dir, File, append(b, '\n')); err != nil {
 		return fmt.Errorf("managed names: %w", err)
 	}
 	return nil

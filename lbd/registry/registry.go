@@ -345,10 +345,7 @@ func (r *Registry) SaveIfChanged(dir string, now time.Time) error {
 	})
 	b, err := json.MarshalIndent(list, "", "  ")
 	if err == nil {
-		err = os.MkdirAll(dir, 0o750)
-	}
-	if err == nil {
-		err = atomicfile.Write(filepath.Join(dir, File), append(b, '\n'), 0o640)
+		err = atomicfile.WriteState(dir, File, append(b, '\n'))
 	}
 	if err != nil {
 		r.mu.Lock()
