@@ -1,7 +1,8 @@
 // Package bindconf writes the parts of a named.conf that every throwaway
 // BIND instance of the project shares (tests, secondaries, the bench
 // harness): everything under one directory, loopback only, no rndc, no
-// recursion.
+// recursion; and ZoneFile, the zone file every throwaway server (named,
+// Knot, PowerDNS) starts a zone from.
 package bindconf
 
 import (
@@ -34,4 +35,14 @@ func Options(dir string, port int, extra ...string) string {
 	}
 	b.WriteString("};\ncontrols { };\n")
 	return b.String()
+}
+
+// ZoneFile is the initial content of a throwaway zone in master-file
+// format (RFC 1035 §5): SOA, NS ns1.<zone> and A 127.0.0.1 for ns1.<zone>.
+func ZoneFile(zone string) string {
+	if !strings.HasSuffix(zone, ".") {
+		zone += "."
+	}
+	return fmt.Sprintf("$ORIGIN %s\n$TTL 300\n@ IN SOA ns1.%s hostmaster.%s 1 3600 600 86400 60\n@ IN NS ns1.%s\nns1.%s IN A 127.0.0.1\n",
+		zone, zone, zone, zone, zone)
 }

@@ -203,14 +203,6 @@ func exchangeWith(addr, name string, qtype uint16, key *tsig.Spec, timeout time.
 	return r, nil
 }
 
-// zoneData is the initial content of every test zone, in master-file
-// format: SOA, NS ns1.<zone> and A 127.0.0.1 for ns1.<zone>, as for named.
-func zoneData(zone string) string {
-	zone = dns.Fqdn(zone)
-	return fmt.Sprintf("$ORIGIN %s\n$TTL 300\n@ IN SOA ns1.%s hostmaster.%s 1 3600 600 86400 60\n@ IN NS ns1.%s\nns1.%s IN A 127.0.0.1\n",
-		zone, zone, zone, zone, zone)
-}
-
 // zoneBase is the file-name stem of a zone: lower case, no trailing dot.
 func zoneBase(zone string) string {
 	return strings.TrimSuffix(strings.ToLower(dns.Fqdn(zone)), ".")

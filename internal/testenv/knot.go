@@ -1,16 +1,12 @@
 package testenv
 
 import (
-	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
-	"github.com/miekg/dns"
-
+	"github.com/lbd-project/lbd/internal/knotconf"
 	"github.com/lbd-project/lbd/internal/tsig"
 )
 
@@ -68,36 +64,15 @@ func StartKnot(t testing.TB, opts KnotOptions) *Knot {
 }
 
 func (k *Knot) writeConfig() error {
-	var b strings.Builder
-	q := strconv.Quote
-	fmt.Fprintf(&b, "server:\n    listen: %s\n    rundir: %s\n    udp-workers: 1\n    tcp-workers: 1\n    background-workers: 1\n",
-		q(fmt.Sprintf("127.0.0.1@%d", k.Opts.Port)), q(k.Dir))
-	fmt.Fprintf(&b, "database:\n    storage: %s\n    journal-db: %s\n    timer-db: %s\n",
-		q(k.Dir), q(filepath.Join(k.Dir, "journal")), q(filepath.Join(k.Dir, "timers")))
-	b.WriteString("log:\n  - target: stderr\n    any: info\n")
-	var ids []string
-	if len(k.Opts.Keys) > 0 {
-		b.WriteString("key:\n")
-		for _, s := range k.Opts.Keys {
-			name, alg, err := serverKey(s)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(&b, "  - id: %s\n    algorithm: %s\n    secret: %s\n", q(name), alg, q(s.Secret))
-			ids = append(ids, q(name))
-		}
-		fmt.Fprintf(&b, "acl:\n  - id: update\n    key: [%s]\n    action: update\n", strings.Join(ids, ", "))
-	}
-	b.WriteString("zone:\n")
-	for _, z := range k.Opts.Zones {
-		file := filepath.Join(k.Dir, zoneBase(z)+".zone")
-		fmt.Fprintf(&b, "  - domain: %s\n    file: %s\n", q(dns.Fqdn(z)), q(file))
-		if len(ids) > 0 {
-			b.WriteString("    acl: update\n")
-		}
-		if err := os.WriteFile(file, []byte(zoneData(z)), 0o644); err != nil {
+	o := knotconf.Options{Dir: k.Dir, Port: k.Opts.Port, SingleWorkers: true, Zones: k.Opts.Zones}
+	for _, s := range k.Opts.Keys {
+		name, alg, err := serverKey(s)
+		if err != nil {
 			return err
 		}
+		o.Keys = append(o.Keys, knotconf.Key{Name: name, Algorithm: alg, Secret: s.Secret})
 	}
-	return os.WriteFile(k.Conf, []byte(b.String()), 0o644)
+	conf, err := knotconf.Write(o)
+	k.Conf = conf
+	return err
 }

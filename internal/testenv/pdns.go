@@ -12,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/lbd-project/lbd/internal/bindconf"
 	"github.com/lbd-project/lbd/internal/tsig"
 )
 
@@ -152,7 +153,7 @@ func (p *PowerDNS) setup(sqlite3, schema string, backend []string) error {
 	}
 	for _, z := range p.Opts.Zones {
 		file := filepath.Join(p.Dir, zoneBase(z)+".zone")
-		if err := os.WriteFile(file, []byte(zoneData(z)), 0o644); err != nil {
+		if err := os.WriteFile(file, []byte(bindconf.ZoneFile(z)), 0o644); err != nil {
 			return err
 		}
 		if err := p.pdnsutil("load-zone", dns.Fqdn(z), file); err != nil {

@@ -75,7 +75,7 @@ func startNamed(ctx context.Context, dir string, zones []string, secret string, 
 		zone := dns.Fqdn(z)
 		file := filepath.Join(dir, strings.TrimSuffix(zone, ".")+".zone")
 		fmt.Fprintf(&b, "zone %s { type primary; file %s; update-policy { grant %s zonesub ANY; }; };\n", q(zone), q(file), q(keyName))
-		if err := os.WriteFile(file, []byte(zoneFileData(zone)), 0o644); err != nil {
+		if err := os.WriteFile(file, []byte(bindconf.ZoneFile(zone)), 0o644); err != nil {
 			return nil, err
 		}
 	}
@@ -125,13 +125,6 @@ func waitZones(ctx context.Context, what, addr string, zones []string, p *proc) 
 			return err
 		}
 	}
-}
-
-// zoneFileData is the content of a bench zone's file: SOA, NS and the NS's
-// address.
-func zoneFileData(zone string) string {
-	return fmt.Sprintf("$ORIGIN %s\n$TTL 300\n@ IN SOA ns1.%s hostmaster.%s 1 3600 600 86400 60\n@ IN NS ns1.%s\nns1.%s IN A 127.0.0.1\n",
-		zone, zone, zone, zone, zone)
 }
 
 // dnsSection: alias changes/s written into named with dnsupdate.Client,
