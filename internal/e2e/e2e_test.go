@@ -18,6 +18,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/lbd-project/lbd/internal/testenv"
+	"github.com/lbd-project/lbd/internal/tsig"
 )
 
 var binDir string
@@ -35,6 +36,10 @@ const (
 	extSecret    = "ZXh0ZXJuYWwtdmlldy1rZXktZm9yLXRoZS1lMmUtdGVzdA=="
 	wrongSecret  = "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZyE="
 )
+
+// lbdKey is the TSIG key the tests' lbd instances update their servers
+// with (secret tsigSecret).
+var lbdKey = tsig.Spec{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}
 
 // agent is one lbclient process with its own fixture root.
 type agent struct {

@@ -78,7 +78,7 @@ func TestFarmWithSilentAndGarbageMembers(t *testing.T) {
 	}
 
 	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: []string{zone},
-		Keys: []tsig.Spec{{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}}})
+		Keys: []tsig.Spec{lbdKey}})
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "[lbd]\nrole = \"master\"\n[dns]\nserver = %q\ntimeout = \"2s\"\n", n.Addr)
 	fmt.Fprintf(&cfg, "internal_key = { name = \"lbd-key.\", algorithm = \"hmac-sha256\", secret = %q }\n", tsigSecret)

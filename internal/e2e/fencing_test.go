@@ -116,7 +116,7 @@ func TestSplitBrainFencedOnBIND(t *testing.T) {
 }
 
 func TestSplitBrainFencedOnKnot(t *testing.T) {
-	key := tsig.Spec{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}
+	key := lbdKey
 	k := testenv.StartKnot(t, testenv.KnotOptions{Zones: []string{alias}, Keys: []tsig.Spec{key}})
 	splitBrain(t, dnsServer{
 		addr: k.Addr,

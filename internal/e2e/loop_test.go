@@ -24,7 +24,7 @@ func startNamed(t *testing.T) *testenv.Named {
 	t.Helper()
 	return testenv.StartNamed(t, testenv.NamedOptions{
 		Zones: []string{alias},
-		Keys:  []tsig.Spec{{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}},
+		Keys:  []tsig.Spec{lbdKey},
 	})
 }
 
@@ -188,7 +188,7 @@ func TestExternalView(t *testing.T) {
 	ext := tsig.Spec{Name: "lbd-ext.", Algorithm: "hmac-sha512", Secret: extSecret}
 	n := testenv.StartNamed(t, testenv.NamedOptions{
 		Zones:       []string{alias},
-		Keys:        []tsig.Spec{{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}},
+		Keys:        []tsig.Spec{lbdKey},
 		ExternalKey: &ext,
 	})
 	cfg := writeLBDConfig(t, lbdOpts{Role: "master", Server: n.Addr, SNMPPort: agents[0].Port, Alias: alias,

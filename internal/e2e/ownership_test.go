@@ -34,7 +34,7 @@ func TestOwnershipAndRemovalOnBIND(t *testing.T) {
 		foreign = "foreign.lb.test"
 	)
 	agents := startThreeAgents(t)
-	key := tsig.Spec{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}
+	key := lbdKey
 	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: []string{alias, old, foreign}, Keys: []tsig.Spec{key}})
 	// A record someone else made at the name of an alias lbd is given.
 	c := &dnsupdate.Client{Server: n.Addr, Key: testenv.CompileKey(t, key), Timeout: 2 * time.Second}

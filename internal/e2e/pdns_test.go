@@ -20,7 +20,7 @@ import (
 func TestPowerDNSOneBadAliasDoesNotBlockItsZone(t *testing.T) {
 	const zoneName = "pz.test"
 	agents := startThreeAgents(t)
-	key := tsig.Spec{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}
+	key := lbdKey
 	p := testenv.StartPowerDNS(t, testenv.PDNSOptions{Zones: []string{zoneName}, Keys: []tsig.Spec{key}})
 	// bad.pz.test is a CNAME, made by someone else.
 	m := new(dns.Msg)

@@ -159,7 +159,7 @@ func TestShardThreeInstancesTakeOverOnBIND(t *testing.T) {
 	zones := shardZoneNames("z")
 	agents := startThreeAgents(t)
 	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: zones,
-		Keys: []tsig.Spec{{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}}})
+		Keys: []tsig.Spec{lbdKey}})
 	shardTakeOver(t, agents, n.Addr, n, zones)
 }
 
@@ -168,7 +168,7 @@ func TestShardThreeInstancesTakeOverOnKnot(t *testing.T) {
 	zones := shardZoneNames("k")
 	agents := startThreeAgents(t)
 	k := testenv.StartKnot(t, testenv.KnotOptions{Zones: zones,
-		Keys: []tsig.Spec{{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}}})
+		Keys: []tsig.Spec{lbdKey}})
 	shardTakeOver(t, agents, k.Addr, k, zones)
 }
 
@@ -179,7 +179,7 @@ func TestShardDrainFollowsTheOwner(t *testing.T) {
 	zones := shardZoneNames("d")
 	agents := startThreeAgents(t)
 	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: zones,
-		Keys: []tsig.Spec{{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}}})
+		Keys: []tsig.Spec{lbdKey}})
 	names := []string{"lbd1", "lbd2", "lbd3"}
 	owners := shard.Assign(zones, names)
 	insts := startShard(t, n.Addr, agents[0].Port, names, zones)
@@ -476,7 +476,7 @@ func TestShardPartitionKeepsOneWriterOnBIND(t *testing.T) {
 		zones = append(zones, fmt.Sprintf("p%d.shard.test", i))
 	}
 	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: zones,
-		Keys: []tsig.Spec{{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}}})
+		Keys: []tsig.Spec{lbdKey}})
 	owners := shard.Assign(zones, names)
 	// One cuttable proxy per instance, in front of its heartbeat; the
 	// targets are known once the instances have their ports, so the

@@ -23,7 +23,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	const api = "api.lb.test" // no agent serves it: all-random publishes its member
 	agents := startThreeAgents(t)
 	n := testenv.StartNamed(t, testenv.NamedOptions{Zones: []string{alias, api},
-		Keys: []tsig.Spec{{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}}})
+		Keys: []tsig.Spec{lbdKey}})
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "127.0.0.1"))
 	cfg := writeLBDConfig(t, lbdOpts{Role: "master", Server: n.Addr, SNMPPort: agents[0].Port, HTTP: httpAddr,
 		Alias: alias, Members: []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}, BestHosts: 2, Polling: "200ms",

@@ -24,7 +24,7 @@ import (
 func TestKeyOnlyViews(t *testing.T) {
 	const extAlias = "ext.lb.test"
 	agents := startThreeAgents(t)
-	internal := tsig.Spec{Name: "lbd-key.", Algorithm: "hmac-sha256", Secret: tsigSecret}
+	internal := lbdKey
 	ext := tsig.Spec{Name: "lbd-ext.", Algorithm: "hmac-sha512", Secret: extSecret}
 	n := testenv.StartNamed(t, testenv.NamedOptions{
 		Zones: []string{alias, extAlias}, Keys: []tsig.Spec{internal}, ExternalKey: &ext, KeyOnly: true,
