@@ -101,18 +101,15 @@ func (t checkTable) Single() (string, bool) {
 	return t.cfg.aliases[0], true
 }
 
-func sameAlias(a, b string) bool {
-	return strings.EqualFold(strings.TrimSuffix(a, "."), strings.TrimSuffix(b, "."))
-}
-
 // Status is the alias's load in the last round; an alias configured but
 // not evaluated yet (added by a reload) is not ready.
 func (t checkTable) Status(alias string) (agentcheck.Status, bool) {
-	if !slices.ContainsFunc(t.cfg.aliases, func(a string) bool { return sameAlias(a, alias) }) {
+	want := canonical(alias)
+	if !slices.ContainsFunc(t.cfg.aliases, func(a string) bool { return canonical(a) == want }) {
 		return agentcheck.Status{}, false
 	}
 	for _, l := range t.st.Loads {
-		if sameAlias(l.Alias, alias) {
+		if canonical(l.Alias) == want {
 			return agentcheck.Status{Ready: t.st.Ready && l.Metric != NotReady, Metric: l.Metric, Reason: l.Reason}, true
 		}
 	}

@@ -291,7 +291,7 @@ func ServePassPersist(ctx context.Context, cfg *Compiled, in io.Reader, out io.W
 	}()
 
 	lines, readErr := readLines(ctx, in)
-	s := &persistSession{ctx: ctx, cfg: cfg, ev: ev, lines: lines, wait: wait, log: log}
+	s := &persistSession{ctx: ctx, ev: ev, lines: lines, wait: wait, log: log}
 	w := bufio.NewWriter(out)
 	for {
 		cmd, ok := s.next()
@@ -359,7 +359,6 @@ func readLines(ctx context.Context, in io.Reader) (<-chan string, <-chan error) 
 // persistSession is the state of one pass_persist conversation.
 type persistSession struct {
 	ctx    context.Context
-	cfg    *Compiled
 	ev     *Evaluator
 	lines  <-chan string
 	wait   time.Duration
@@ -416,10 +415,9 @@ func (s *persistSession) answer(op PassOp, oid string) string {
 	}
 	if !s.waited {
 		s.waited = true
-		deadline := time.Now().Add(s.wait)
-		for i := 0; i < 10000 && !s.ev.State().Ready && time.Now().Before(deadline) && s.ctx.Err() == nil; i++ {
+		for deadline := time.Now().Add(s.wait); !s.ev.State().Ready && time.Now().Before(deadline) && s.ctx.Err() == nil; {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	return FormatPass(s.cfg.Compose(s.ev.State().Loads))
+	return FormatPass(s.ev.Value()) // composed once per round (Evaluator)
 }
