@@ -10,15 +10,24 @@ import (
 )
 
 // Write replaces path's content with data, mode perm: a temporary file in
-// the same directory is written, fsynced and renamed over path (rename(2)
-// is atomic within a file system), then the directory is fsynced. On an
-// error the temporary file is removed and path is unchanged.
+// the same directory (.<name>.lbd-<random>) is written, fsynced and
+// renamed over path (rename(2) is atomic within a file system), then the
+// directory is fsynced. On an error the temporary file is removed and
+// path is unchanged.
 func Write(path string, data []byte, perm os.FileMode) error {
+	return WriteChecked(path, data, perm, nil)
+}
+
+// WriteChecked is Write that calls check with the temporary file's path
+// once it is complete and before it replaces path; when check fails the
+// temporary file is removed, path is unchanged and check's error is
+// returned (a *CheckError). nil check: Write.
+func WriteChecked(path string, data []byte, perm os.FileMode, check func(tmp string) error) error {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	f, err := os.CreateTemp(dir, "."+base+".lbd-*")
 	if err != nil {
 		return err
 	}
@@ -33,6 +42,11 @@ func Write(path string, data []byte, perm os.FileMode) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil && check != nil {
+		if cerr := check(tmp); cerr != nil {
+			err = &CheckError{Err: cerr}
+		}
+	}
 	if err == nil {
 		err = os.Rename(tmp, path)
 	}
@@ -46,6 +60,12 @@ func Write(path string, data []byte, perm os.FileMode) error {
 	}
 	return nil
 }
+
+// CheckError is the error of WriteChecked's check.
+type CheckError struct{ Err error }
+
+func (e *CheckError) Error() string { return e.Err.Error() }
+func (e *CheckError) Unwrap() error { return e.Err }
 
 // WriteState is Write for a state file: name in dir, which is created
 // (mode 0750) if missing, the file mode 0640 (lbd's state_dir files).

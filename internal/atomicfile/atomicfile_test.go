@@ -37,3 +37,27 @@ func TestWriteState(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, dst.IsDir())
 }
+
+func TestWriteCheckedRefused(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out")
+	require.NoError(t, Write(path, []byte("old\n"), 0o644))
+	var seen string
+	err := WriteChecked(path, []byte("new\n"), 0o644, func(tmp string) error {
+		seen = tmp
+		b, err := os.ReadFile(tmp)
+		require.NoError(t, err)
+		assert.Equal(t, "new\n", string(b), "the check sees the complete new content")
+		return os.ErrInvalid
+	})
+	var ce *CheckError
+	require.ErrorAs(t, err, &ce)
+	assert.ErrorIs(t, err, os.ErrInvalid)
+	assert.Regexp(t, `/\.out\.lbd-\d+$`, seen)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "old\n", string(b), "a refused file replaces nothing")
+	left, err := filepath.Glob(filepath.Join(dir, ".out.lbd-*"))
+	require.NoError(t, err)
+	assert.Empty(t, left)
+}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/lbd-project/lbd/internal/atomicfile"
 )
 
 // DefaultTimeout bounds check_cmd and reload_cmd when [[render]] sets no
@@ -166,22 +168,24 @@ func (t *Target) Apply(ctx context.Context, d Data, forceReload bool) Result {
 		}
 		return res
 	}
-	tmp, err := t.writeTemp(next)
-	if err != nil {
-		return fail(Write, err)
-	}
+	var check func(tmp string) error
 	if t.Check != nil {
-		if err := t.Check.Run(ctx, t.timeout(), CommandData{File: tmp, Output: t.Output}); err != nil {
-			os.Remove(tmp)
-			return fail(Check, err)
+		check = func(tmp string) error {
+			return t.Check.Run(ctx, t.timeout(), CommandData{File: tmp, Output: t.Output})
 		}
 	}
-	if err := os.Rename(tmp, t.Output); err != nil {
-		os.Remove(tmp)
+	mode := t.Mode
+	if mode == 0 {
+		mode = DefaultMode
+	}
+	if err := atomicfile.WriteChecked(t.Output, next, mode, check); err != nil {
+		var ce *atomicfile.CheckError
+		if errors.As(err, &ce) {
+			return fail(Check, ce.Err)
+		}
 		return fail(Write, err)
 	}
 	res.Replaced = true
-	syncDir(filepath.Dir(t.Output))
 	if t.Reload != nil {
 		if err := t.Reload.Run(ctx, t.timeout(), CommandData{File: t.Output, Output: t.Output}); err != nil {
 			return fail(Reload, err)
@@ -197,43 +201,6 @@ func (t *Target) timeout() time.Duration {
 		return t.Timeout
 	}
 	return DefaultTimeout
-}
-
-// writeTemp writes b to a new file next to the output, with the target's
-// mode, synced; it returns its path.
-func (t *Target) writeTemp(b []byte) (string, error) {
-	mode := t.Mode
-	if mode == 0 {
-		mode = DefaultMode
-	}
-	f, err := os.CreateTemp(filepath.Dir(t.Output), "."+filepath.Base(t.Output)+".lbd-*")
-	if err != nil {
-		return "", err
-	}
-	name := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Chmod(mode)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(name)
-		return "", err
-	}
-	return name, nil
-}
-
-// syncDir makes a rename in dir durable (best effort).
-func syncDir(dir string) {
-	if f, err := os.Open(dir); err == nil {
-		f.Sync()
-		f.Close()
-	}
 }
 
 // limitedBuffer is a bytes.Buffer that refuses to grow past max.
