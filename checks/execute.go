@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"github.com/lbd-project/lbd/internal/procgroup"
 )
 
 // DefaultCommandTimeout bounds external commands (command, eos,
@@ -39,16 +41,10 @@ func runCommand(ctx context.Context, argv []string, timeout time.Duration) execR
 	var res execResult
 	stdout := &cappedBuffer{max: maxCapture}
 	stderr := &cappedBuffer{max: maxCapture}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		// Negative pid: the whole process group.
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
 	// Children that outlive the command may keep the output pipes open;
 	// do not wait for them forever.
-	cmd.WaitDelay = 500 * time.Millisecond
+	cmd := procgroup.Command(ctx, argv, 500*time.Millisecond)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		res.StartErr = err
 		return res
@@ -58,7 +54,7 @@ func runCommand(ctx context.Context, argv []string, timeout time.Duration) execR
 	if ctx.Err() != nil {
 		res.TimedOut = true
 		// The group may have been killed already; make sure of it.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = procgroup.Kill(cmd)
 	}
 	if ps := cmd.ProcessState; ps != nil {
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {

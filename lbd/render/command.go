@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"text/template"
 	"time"
+
+	"github.com/lbd-project/lbd/internal/procgroup"
 )
 
 // Shell runs check_cmd and reload_cmd: /bin/sh -c with the expanded
@@ -76,12 +76,9 @@ func (c *Command) Run(ctx context.Context, timeout time.Duration, d CommandData)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, Shell, "-c", line)
-	cmd.Env = append(os.Environ(), "LBD_RENDER_FILE="+d.File, "LBD_RENDER_OUTPUT="+d.Output)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// A grandchild that keeps the output pipe open must not hold Run.
-	cmd.WaitDelay = time.Second
+	cmd := procgroup.Command(ctx, []string{Shell, "-c", line}, time.Second)
+	cmd.Env = append(os.Environ(), "LBD_RENDER_FILE="+d.File, "LBD_RENDER_OUTPUT="+d.Output)
 	out := &headBuffer{max: MaxCommandOutput}
 	cmd.Stdout, cmd.Stderr = out, out
 	err = cmd.Run()
