@@ -3,7 +3,6 @@ package lbd
 import (
 	"context"
 	"errors"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -308,42 +307,36 @@ func (d *Daemon) leaseStep(ctx context.Context, cfg *config.Compiled) (retry tim
 	now := time.Now()
 	self := d.instance(cfg)
 	plan := shard.PlanLeases(now, states, lease.Role{Instance: self, TTL: cfg.LeaseTTL}, d.ownedZones(cfg, now))
-	errs := map[int]map[string]error{}
+	// The swaps alone: a plan of leases, applied and forgotten by the
+	// zone cache like a cycle's.
+	p := cycle.Plan{Now: now, Leases: plan.Leases}
+	rep := cycle.Apply(ctx, cfg, p, nil, nil)
+	d.mu.Lock()
+	zc := d.zones
+	d.mu.Unlock()
+	zc.Forget(cfg, p, rep)
 	var taken []string
 	for v, zones := range plan.Leases {
-		swaps := map[string]dnsupdate.Lease{}
 		for zone, lp := range zones {
-			if lp.Lease.Swaps() {
-				swaps[zone] = lp.Lease
+			if !lp.Lease.Swaps() {
+				continue
 			}
-		}
-		if len(swaps) == 0 {
-			continue
-		}
-		res := cfg.Views[v].Client.ApplyFenced(ctx, nil, swaps)
-		d.mu.Lock()
-		zc := d.zones
-		d.mu.Unlock()
-		zc.ForgetZones(cfg, slices.Collect(maps.Keys(swaps)))
-		errs[v] = map[string]error{}
-		for zone, l := range swaps {
-			err := res.Zone(zone)
-			errs[v][zone] = err
-			f := d.log.WithFields(logrus.Fields{"zone": zone, "server": cfg.Views[v].String(), "lease": l.Set})
+			err := rep.Leases[v][zone]
+			f := d.log.WithFields(logrus.Fields{"zone": zone, "server": cfg.Views[v].String(), "lease": lp.Lease.Set})
 			switch {
 			case err != nil && errors.Is(err, dnsupdate.ErrPrerequisite):
 				f.Debug("lease step: ", err)
 			case err != nil:
 				f.Warn("lease step: ", err)
 			default:
-				if cur, ok := lease.Parse(l.Expect); zones[zone].Write && (!ok || cur.Holder != self) {
+				if cur, ok := lease.Parse(lp.Lease.Expect); lp.Write && (!ok || cur.Holder != self) {
 					taken = append(taken, zone)
 				}
 				f.Debug("lease step: lease swapped")
 			}
 		}
 	}
-	d.noteLeases(cfg, cycle.Plan{Now: now, Leases: plan.Leases}, cycle.Report{Leases: errs})
+	d.noteLeases(cfg, p, rep)
 	if len(taken) > 0 {
 		d.pokeZones(cfg, taken)
 	}

@@ -296,21 +296,3 @@ func (c *ZoneCache) Forget(cfg *config.Compiled, plan Plan, rep Report) (frozen 
 	}
 	return frozen
 }
-
-// ForgetZones drops the entries of zones in every view (a lease step's
-// swaps).
-func (c *ZoneCache) ForgetZones(cfg *config.Compiled, zones []string) {
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, v := range cfg.Views {
-		for _, z := range zones {
-			k := keyOf(v, z)
-			if _, ok := c.zones[k]; ok {
-				c.zones[k] = &zoneEntry{}
-			}
-		}
-	}
-}

@@ -104,7 +104,6 @@ func TestZoneCacheNilReadsNothing(t *testing.T) {
 	r.storeLease(k, []string{"x"})
 	var c *ZoneCache
 	assert.Nil(t, c.Forget(cacheConfig(), Plan{}, Report{}))
-	c.ForgetZones(cacheConfig(), []string{"z"})
 }
 
 func TestZoneCacheLease(t *testing.T) {
