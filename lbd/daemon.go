@@ -259,6 +259,7 @@ func (d *Daemon) SetConfig(cfg *config.Compiled) error {
 	}
 	d.cfg, d.poller = cfg, p
 	d.zones = cycle.NewZoneCache() // the views may have changed
+	d.setShardPeers(cfg, time.Now())
 	d.follower.StaleAfter = cfg.Heartbeat.StaleAfter.Duration
 	keep := map[string]*aliasState{}
 	for _, p := range cfg.Params {

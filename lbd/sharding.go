@@ -55,15 +55,22 @@ func shardZones(cfg *config.Compiled) []string {
 	return slices.Compact(zones)
 }
 
-// shardLive is the live set at now, the peers configured as cfg says (a
-// peer seen for the first time has its grace period: it is live for
-// stale_after unless its beats say otherwise).
-func (d *Daemon) shardLive(cfg *config.Compiled, now time.Time) []string {
+// setShardPeers makes the peers those of cfg (SetConfig): a peer seen for
+// the first time has its grace period, live for stale_after unless its
+// beats say otherwise.
+func (d *Daemon) setShardPeers(cfg *config.Compiled, now time.Time) {
 	s := &d.shard
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.peers.StaleAfter = cfg.Heartbeat.StaleAfter.Duration
 	s.peers.Set(now, shardPeers(cfg))
+}
+
+// shardLive is the live set at now among the configured peers.
+func (d *Daemon) shardLive(cfg *config.Compiled, now time.Time) []string {
+	s := &d.shard
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.live = s.peers.Live(d.instance(cfg), now)
 	return slices.Clone(s.live)
 }
@@ -158,7 +165,6 @@ func (d *Daemon) shardLoop(ctx context.Context) {
 // bounded by timeout), and observes it: with a heartbeat secret only an
 // authenticated beat of that very peer counts.
 func (d *Daemon) fetchPeers(ctx context.Context, cfg *config.Compiled, timeout time.Duration, rejecting map[string]bool) {
-	d.shardLive(cfg, time.Now()) // the configured peers, before observing them
 	key := cfg.Heartbeat.Key()
 	var wg sync.WaitGroup
 	errs := make([]error, len(cfg.LBD.Peers))
