@@ -15,18 +15,25 @@ import (
 // names are ignored. It returns how many aliases it made due.
 func (d *Daemon) Poke(aliases []string) int {
 	d.mu.Lock()
-	n := 0
-	for _, a := range aliases {
-		if st, ok := d.aliases[config.NormName(a)]; ok {
-			st.sched.NextDue, st.sched.Poked = time.Time{}, true
-			n++
-		}
-	}
+	n := d.markDueLocked(aliases)
 	d.mu.Unlock()
 	if n > 0 {
 		select {
 		case d.wake <- struct{}{}:
 		default:
+		}
+	}
+	return n
+}
+
+// markDueLocked makes the named aliases due now (unknown names are
+// ignored) and returns how many; d.mu is held.
+func (d *Daemon) markDueLocked(aliases []string) int {
+	n := 0
+	for _, a := range aliases {
+		if st, ok := d.aliases[config.NormName(a)]; ok {
+			st.sched.NextDue, st.sched.Poked = time.Time{}, true
+			n++
 		}
 	}
 	return n

@@ -54,11 +54,7 @@ func (d *Daemon) expireRegistrations(now time.Time, cfg *config.Compiled) []regi
 	}
 	if len(aliases) > 0 {
 		d.mu.Lock()
-		for _, a := range aliases {
-			if st := d.aliases[a]; st != nil {
-				st.sched.NextDue, st.sched.Poked = time.Time{}, true
-			}
-		}
+		d.markDueLocked(aliases) // due in this very cycle: no wake-up
 		d.mu.Unlock()
 	}
 	if err := d.reg.SaveIfChanged(cfg.LBD.StateDir, now); err != nil {
