@@ -70,13 +70,9 @@ func (d *Daemon) expireRegistrations(now time.Time, cfg *config.Compiled) []regi
 func (d *Daemon) withRegistered(cfg *config.Compiled) (*config.Compiled, map[string][]netip.Addr) {
 	extra := map[int][]string{}
 	addrs := map[string][]netip.Addr{}
-	all := d.reg.All()
-	if len(all) == 0 {
+	byAlias := d.reg.ByAlias()
+	if len(byAlias) == 0 {
 		return cfg, addrs
-	}
-	byAlias := map[string][]registry.Entry{}
-	for _, e := range all {
-		byAlias[e.Alias] = append(byAlias[e.Alias], e)
 	}
 	for i, p := range cfg.Params {
 		if !p.Register {

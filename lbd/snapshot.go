@@ -9,7 +9,6 @@ import (
 	"github.com/lbd-project/lbd/lbd/choice"
 	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/health"
-	"github.com/lbd-project/lbd/lbd/registry"
 	"github.com/lbd-project/lbd/lbd/status"
 )
 
@@ -63,10 +62,7 @@ func (d *Daemon) Snapshot() status.Snapshot {
 			s.Leases[view][zone] = status.Lease{Writing: lp.Write, Holder: lp.Holder, Why: lp.Why}
 		}
 	}
-	registered := map[string][]registry.Entry{}
-	for _, e := range d.reg.All() {
-		registered[e.Alias] = append(registered[e.Alias], e)
-	}
+	registered := d.reg.ByAlias()
 	for i := range cfg.Params {
 		p := &cfg.Params[i]
 		st := d.aliases[p.Name]

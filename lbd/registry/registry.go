@@ -283,6 +283,15 @@ func (r *Registry) All() []Entry {
 	return out
 }
 
+// ByAlias is All grouped by alias (each group sorted by host).
+func (r *Registry) ByAlias() map[string][]Entry {
+	out := map[string][]Entry{}
+	for _, e := range r.All() {
+		out[e.Alias] = append(out[e.Alias], e)
+	}
+	return out
+}
+
 // Stats returns the counters.
 func (r *Registry) Stats() status.RegisterStats {
 	r.mu.Lock()
