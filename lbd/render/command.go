@@ -46,7 +46,7 @@ func ParseCommand(text string) (*Command, error) {
 	if strings.TrimSpace(text) == "" {
 		return nil, errors.New("empty command")
 	}
-	t, err := template.New("command").Funcs(Funcs).Option("missingkey=error").Parse(text)
+	t, err := newTemplate("command").Parse(text)
 	if err != nil {
 		return nil, err
 	}

@@ -35,14 +35,19 @@ var Funcs = template.FuncMap{
 	"upper":   strings.ToUpper,
 }
 
-// ParseTemplate parses a template file. A missing map key is an error at
-// execution (not "<no value>" in a proxy's configuration).
+// newTemplate is a template with Funcs in which a missing map key is an
+// error at execution (not "<no value>" in a proxy's configuration).
+func newTemplate(name string) *template.Template {
+	return template.New(name).Funcs(Funcs).Option("missingkey=error")
+}
+
+// ParseTemplate parses a template file (newTemplate).
 func ParseTemplate(path string) (*template.Template, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("template: %w", err)
 	}
-	t, err := template.New(filepath.Base(path)).Funcs(Funcs).Option("missingkey=error").Parse(string(b))
+	t, err := newTemplate(filepath.Base(path)).Parse(string(b))
 	if err != nil {
 		return nil, err // "template: name:line: …"
 	}
