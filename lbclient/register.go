@@ -49,7 +49,6 @@ func checkRegister(p *problems, a *AgentConfig) {
 type registerSettings struct {
 	announce.Settings
 	interval time.Duration
-	from     netip.Addr
 	skipped  []string // aliases without a secret: not announced
 }
 
@@ -70,9 +69,6 @@ func compileRegister(pr *problems, file string, a AgentConfig, aliases []string)
 		if ad, err := netip.ParseAddr(x); err == nil {
 			s.Addrs = append(s.Addrs, ad)
 		}
-	}
-	if len(s.Addrs) > 0 {
-		s.from = s.Addrs[0]
 	}
 	path := a.RegisterSecretFile
 	if !filepath.IsAbs(path) && file != "" {
@@ -125,7 +121,12 @@ func newRegistrar(ctx context.Context, cfg *Compiled, log logrus.FieldLogger) *r
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	r := &registrar{cancel: cancel}
-	client := announce.Client(s.from, min(s.interval, 10*time.Second))
+	var from netip.Addr // the first address registered, when set, is the source
+	if len(s.Addrs) > 0 {
+		from = s.Addrs[0]
+	}
+	// The client's timeout bounds each request (min(interval, 10 s)).
+	client := announce.Client(from, min(s.interval, 10*time.Second))
 	for _, t := range s.Targets {
 		r.wg.Add(1)
 		go func() {
@@ -143,9 +144,7 @@ func runRegister(ctx context.Context, c *http.Client, target string, s registerS
 	defer t.Stop()
 	var lastErr string
 	for {
-		rctx, cancel := context.WithTimeout(ctx, min(s.interval, 10*time.Second))
-		rep, err := announce.Send(rctx, c, target, announce.Request(s.Settings, time.Now()))
-		cancel()
+		rep, err := announce.Send(ctx, c, target, announce.Request(s.Settings, time.Now()))
 		if err == nil {
 			err = announce.Refusals(rep)
 		}
