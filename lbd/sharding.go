@@ -24,8 +24,7 @@ import (
 type shardState struct {
 	mu    sync.Mutex
 	peers shard.Peers
-	init  bool
-	live  []string
+	live  []string // the last live set computed (status)
 	// assign is the assignment the loop last acted on (pokes, logs), over
 	// the live set assignedLive.
 	assign       map[string]string

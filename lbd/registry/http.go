@@ -3,7 +3,6 @@ package registry
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -22,9 +21,9 @@ import (
 // is not a request; its Results say which.
 func Handler(r *Registry, policy func() Policy, changed func(aliases []string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		host, _, err := net.SplitHostPort(req.RemoteAddr)
-		source, perr := netip.ParseAddr(host)
-		if err != nil || perr != nil {
+		ap, err := netip.ParseAddrPort(req.RemoteAddr)
+		source := ap.Addr()
+		if err != nil {
 			http.Error(w, "no source address", http.StatusBadRequest)
 			return
 		}

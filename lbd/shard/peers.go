@@ -2,6 +2,7 @@ package shard
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/lbd-project/lbd/heartbeat"
@@ -118,14 +119,6 @@ func (p *Peers) States(now time.Time) []PeerState {
 	for _, st := range p.peers {
 		out = append(out, PeerState{Peer: st.Peer, Live: !st.follower.Stale(now), LastBeat: st.follower.LastBeat(), Err: st.err})
 	}
-	slices.SortFunc(out, func(a, b PeerState) int {
-		if a.Instance < b.Instance {
-			return -1
-		}
-		if a.Instance > b.Instance {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b PeerState) int { return strings.Compare(a.Instance, b.Instance) })
 	return out
 }
