@@ -54,6 +54,12 @@ type Change struct {
 	// the overrides cross.
 	Meta, MetaExpect     []string
 	MetaSet, MetaRequire bool
+	// AddrsAbsent makes the message require that Name has neither an A
+	// nor an AAAA RRset (RFC 2136 §2.4.3): a name written without being
+	// read first, on the presumption that it holds nothing (with
+	// MetaRequire and an empty MetaExpect, nor metadata). If anything is
+	// there, the server applies nothing and answers YXRRSET.
+	AddrsAbsent bool
 	// Delete removes the name's A and AAAA RRsets and its metadata
 	// (a name lbd no longer manages); Add, Remove and Replace are ignored.
 	Delete bool
@@ -108,15 +114,21 @@ func (c Change) Empty() bool {
 
 // prereqs returns the change's prerequisites (RFC 2136 §2.4).
 func (c Change) prereqs() []dns.RR {
-	if !c.MetaRequire || c.Empty() {
+	if c.Empty() {
 		return nil
 	}
-	if len(c.MetaExpect) == 0 {
-		return []dns.RR{rrsetAbsent(OwnerName(c.Name))}
+	var out []dns.RR
+	if c.AddrsAbsent {
+		out = append(out, typeAbsent(c.Name, dns.TypeA), typeAbsent(c.Name, dns.TypeAAAA))
 	}
-	out := make([]dns.RR, len(c.MetaExpect))
-	for i, t := range c.MetaExpect {
-		out[i] = txtEquals(OwnerName(c.Name), t)
+	switch {
+	case !c.MetaRequire:
+	case len(c.MetaExpect) == 0:
+		out = append(out, rrsetAbsent(OwnerName(c.Name)))
+	default:
+		for _, t := range c.MetaExpect {
+			out = append(out, txtEquals(OwnerName(c.Name), t))
+		}
 	}
 	return out
 }

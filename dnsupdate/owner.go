@@ -66,8 +66,12 @@ func txtRR(name string, class uint16, ttl uint32, text string) *dns.TXT {
 }
 
 // rrsetAbsent is the prerequisite "no TXT RRset at name" (RFC 2136 §2.4.3).
-func rrsetAbsent(name string) dns.RR {
-	return &dns.ANY{Hdr: dns.RR_Header{Name: canonical(name), Rrtype: dns.TypeTXT, Class: dns.ClassNONE}}
+func rrsetAbsent(name string) dns.RR { return typeAbsent(name, dns.TypeTXT) }
+
+// typeAbsent is the prerequisite "no RRset of type typ at name" (RFC 2136
+// §2.4.3: class NONE, type typ, no RDATA).
+func typeAbsent(name string, typ uint16) dns.RR {
+	return &dns.ANY{Hdr: dns.RR_Header{Name: canonical(name), Rrtype: typ, Class: dns.ClassNONE}}
 }
 
 // txtEquals is the prerequisite "the TXT RRset at name is exactly text"

@@ -283,6 +283,39 @@ func runServerSuite(t *testing.T, s serverSuite) {
 		}
 	})
 
+	t.Run("create only where nothing is", func(t *testing.T) {
+		srv, addr := s.start(t, []string{zone}, keys)
+		c, _ := liveClient(t, addr, keySHA256)
+		ctx := ctxT(t)
+		fresh := func(name string, addrs ...string) Change {
+			ch := Diff(zone, name, State{}, sortedAddrs(addrs...), 60)
+			ch.AddrsAbsent, ch.MetaRequire, ch.Meta, ch.MetaSet = true, true, []string{"lbd-owner test"}, true
+			return ch
+		}
+		// Nothing there: created, records and metadata.
+		require.NoError(t, c.Apply(ctx, []Change{fresh(alias, "127.0.0.9")}))
+		got, _ := served(t, srv, alias)
+		require.Equal(t, sortedAddrs("127.0.0.9"), got)
+		// The apex exists (SOA, NS) but holds no address: created too.
+		require.NoError(t, c.Apply(ctx, []Change{fresh(zone, "::9")}))
+		got, _ = served(t, srv, zone)
+		require.Equal(t, sortedAddrs("::9"), got)
+		// An A, an AAAA, or only metadata there: refused, nothing applied.
+		require.NoError(t, c.Apply(ctx, []Change{Diff(zone, "v6."+zone, State{}, sortedAddrs("::10"), 60)}))
+		meta := Diff(zone, "meta."+zone, State{}, nil, 60)
+		meta.Meta, meta.MetaSet = []string{"someone else"}, true
+		require.NoError(t, c.Apply(ctx, []Change{meta}))
+		for _, name := range []string{alias, "v6." + zone, "meta." + zone} {
+			before, _ := served(t, srv, name)
+			err := c.Apply(ctx, []Change{fresh(name, "127.0.0.10")})
+			require.ErrorIs(t, err, ErrPrerequisite, name)
+			rc, _ := Rcode(err)
+			assert.Equal(t, dns.RcodeYXRrset, rc, name)
+			after, _ := served(t, srv, name)
+			assert.Equal(t, before, after, "%s: nothing applied", name)
+		}
+	})
+
 	t.Run("300 addresses over TCP", func(t *testing.T) {
 		if why, ok := s.skip["300 addresses over TCP"]; ok {
 			t.Skip(why)

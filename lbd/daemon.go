@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/sirupsen/logrus"
 
 	"github.com/lbd-project/lbd/dnsserver"
@@ -57,6 +58,10 @@ type Daemon struct {
 	wake     chan struct{} // Poke → Run: aliases became due
 	// names are the names this instance group manages (package managed).
 	names managed.Set
+	// seen are the zones (canonical) not written on a fresh presumption
+	// (cycle.FreshZones): those of the managed names loaded at start, and
+	// every zone decided since.
+	seen map[string]bool
 	// leases is the last lease decision per view and zone, for status
 	// and for logging a change of holder.
 	leases map[string]map[string]lease.Plan
@@ -156,6 +161,10 @@ func New(cfg *config.Compiled, hostname string, log logrus.FieldLogger) (*Daemon
 		return nil, err
 	}
 	d.names = m
+	d.seen = map[string]bool{}
+	for n := range m {
+		d.seen[dns.CanonicalName(n.Zone)] = true
+	}
 	if d.reg, err = registry.Load(cfg.LBD.StateDir); err != nil {
 		return nil, err
 	}
@@ -808,22 +817,25 @@ func (d *Daemon) decideAndApply(ctx context.Context, in cycle.Input, withRemoval
 	}
 	edits, taken := d.edits.Take(dueNames)
 	modes, hs := d.readModes(now, cfg)
-	served, outcomes := rd.Served(ctx, cfg, due, modes, hs)
-	d.noteHealth(now, cfg, modes, outcomes)
-	down := health.DownViews(modes, outcomes)
-	in.Served, in.Removed, in.Edits = served, removed, edits
-	in.Owned = d.ownedZones(cfg, now, removed...)
-	in.RemovedServed = cycle.ReadRemoved(ctx, cfg, removed, down)
-	unlock := d.shardLeaseLock(cfg)
-	if cfg.DNS.Fencing {
-		in.Leases = rd.Leases(ctx, cfg, due, removed, down)
+	in.Removed, in.Edits = removed, edits
+	d.mu.Lock()
+	rd.Fresh = cycle.FreshZones(in, due, modes, d.seen)
+	d.mu.Unlock()
+	plan, applied := d.planAndApply(ctx, in, rd, modes, hs)
+	if again := cycle.Unconfirmed(plan, applied); len(again) > 0 {
+		// Written on a presumption the server did not bear out: read and
+		// decided like any other zone.
+		d.log.WithField("aliases", len(again)).Debug("zones presumed new hold records: read and decided again")
+		in.Due, in.Removed = again, nil
+		rd.Fresh = nil
+		plan2, applied2 := d.planAndApply(ctx, in, rd, modes, hs)
+		plan, applied = cycle.Merge(plan, applied, plan2, applied2)
 	}
-	plan := cycle.Decide(in)
-	applied := cycle.Apply(ctx, cfg, plan, d.mayWriteNow, rd.SerialWanted(cfg, cfg.LBD.AuditLog != ""))
-	for _, view := range rd.Cache.Forget(cfg, plan, applied) {
-		d.log.WithField("server", view).Warn("the zone's SOA serial did not change when lbd updated it: what is read from this server is no longer cached ([dns] serial_cache)")
+	d.mu.Lock()
+	for _, i := range due {
+		d.seen[dns.CanonicalName(cfg.Params[i].Zone)] = true
 	}
-	unlock()
+	d.mu.Unlock()
 	aliases := results(cfg, plan, applied)
 	removals := removalResults(cfg, plan, applied)
 	d.edits.Settle(taken, CycleReport{Aliases: aliases}.errOf)
@@ -871,6 +883,29 @@ func (d *Daemon) decideAndApply(ctx context.Context, in cycle.Input, withRemoval
 		d.logMembers(r.Alias, st, r.Members)
 	}
 	return aliases, removals, rd.Hits()
+}
+
+// planAndApply reads what the due aliases of in need (through rd), decides
+// and applies the plan.
+func (d *Daemon) planAndApply(ctx context.Context, in cycle.Input, rd *cycle.Reads, modes []health.Mode, hs map[string]health.Server) (cycle.Plan, cycle.Report) {
+	cfg, now := in.Config, in.Now
+	served, outcomes := rd.Served(ctx, cfg, in.Due, modes, hs)
+	d.noteHealth(now, cfg, modes, outcomes)
+	down := health.DownViews(modes, outcomes)
+	in.Served = served
+	in.Owned = d.ownedZones(cfg, now, in.Removed...)
+	in.RemovedServed = cycle.ReadRemoved(ctx, cfg, in.Removed, down)
+	unlock := d.shardLeaseLock(cfg)
+	defer unlock()
+	if cfg.DNS.Fencing {
+		in.Leases = rd.Leases(ctx, cfg, in.Due, in.Removed, down)
+	}
+	plan := cycle.Decide(in)
+	applied := cycle.Apply(ctx, cfg, plan, d.mayWriteNow, rd.SerialWanted(cfg, cfg.LBD.AuditLog != ""))
+	for _, view := range rd.Cache.Forget(cfg, plan, applied) {
+		d.log.WithField("server", view).Warn("the zone's SOA serial did not change when lbd updated it: what is read from this server is no longer cached ([dns] serial_cache)")
+	}
+	return plan, applied
 }
 
 func hostsDiffer(a, b map[string]bool) bool {

@@ -3,23 +3,19 @@ package lbd
 import (
 	"context"
 	"net/netip"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 	"github.com/sirupsen/logrus"
-	"github.com/sirupsen/logrus/hooks/test"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lbd-project/lbd/dnsserver"
 	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/internal/testenv"
 	"github.com/lbd-project/lbd/internal/testenv/snmpagent"
 	"github.com/lbd-project/lbd/internal/tsig"
 	"github.com/lbd-project/lbd/lbclient/agent"
-	"github.com/lbd-project/lbd/lbd/config"
 )
 
 // The serial cache ([dns] serial_cache) against real servers: a cycle
@@ -31,31 +27,7 @@ import (
 func TestSerialCacheAgainstServers(t *testing.T) {
 	const zone = "lb.example.org"
 	key := tsig.Spec{Name: "lbd-internal.", Algorithm: "hmac-sha256", Secret: "c2VjcmV0LWZvci10aGUtc2VyaWFsLWNhY2hl"}
-	servers := []struct {
-		name string
-		// start returns the server's address.
-		start func(t *testing.T) string
-	}{
-		{"named", func(t *testing.T) string {
-			return testenv.StartNamed(t, testenv.NamedOptions{Zones: []string{zone}, Keys: []tsig.Spec{key}}).Addr
-		}},
-		{"knot", func(t *testing.T) string {
-			return testenv.StartKnot(t, testenv.KnotOptions{Zones: []string{zone}, Keys: []tsig.Spec{key}}).Addr
-		}},
-		{"powerdns", func(t *testing.T) string {
-			return testenv.StartPowerDNS(t, testenv.PDNSOptions{Zones: []string{zone}, Keys: []tsig.Spec{key}}).Addr
-		}},
-		{"embedded", func(t *testing.T) string {
-			srv, err := dnsserver.New(dnsserver.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Keys: []tsig.Spec{key},
-				Zones: []dnsserver.Zone{{Name: zone, NS: []string{"ns1." + zone + "."}, UpdateKeys: []string{key.Name}}}})
-			require.NoError(t, err)
-			ctx, cancel := context.WithCancel(context.Background())
-			served := make(chan struct{})
-			go func() { defer close(served); srv.Run(ctx) }()
-			t.Cleanup(func() { cancel(); <-served })
-			return srv.Addr()
-		}},
-	}
+	servers := liveServers([]string{zone}, key)
 	for _, srv := range servers {
 		t.Run(srv.name, func(t *testing.T) {
 			addr := srv.start(t)
@@ -63,33 +35,13 @@ func TestSerialCacheAgainstServers(t *testing.T) {
 			port := testenv.FreePort(t, "127.0.0.1")
 			snmpagent.Start(t, "127.0.0.1", port, agent.Config{Community: "public", EngineID: agent.EngineIDFor("c1"), Boots: 1}, agent.Value{Int: 7})
 			stop2 := snmpagent.Start(t, "127.0.0.2", port, agent.Config{Community: "public", EngineID: agent.EngineIDFor("c2"), Boots: 1}, agent.Value{Int: 7})
-			src := `
-[lbd]
-role = "master"
-[dns]
-server = "` + relay.Addr + `"
-timeout = "2s"
-retries = 1
-internal_key = { name = "` + key.Name + `", algorithm = "` + key.Algorithm + `", secret = "` + key.Secret + `" }
-[snmp]
-version = "2c"
-community = "public"
-port = ` + strconv.Itoa(port) + `
-timeout = "200ms"
-retries = 0
+			d, hook := liveDaemon(t, relay.Addr, key, port, "", `
 [[alias]]
 name = "a.lb.example.org"
 zone = "lb.example.org"
 best_hosts = 2
 members = ["127.0.0.1", "127.0.0.2"]
-`
-			cfg, err := config.Parse("d.toml", []byte(src))
-			require.NoError(t, err)
-			log, hook := test.NewNullLogger()
-			log.SetLevel(logrus.DebugLevel)
-			d, err := New(cfg, "h", log)
-			require.NoError(t, err)
-			t.Cleanup(func() { d.poller.Close() })
+`)
 
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()

@@ -93,7 +93,7 @@ func (r *Reads) Served(ctx context.Context, cfg *config.Compiled, due []int, mod
 				rest = nil
 			}
 		case modes[v] == health.ReadAll:
-			rest = r.fromCache(g.Ctx, cfg, v, due, slots, out, count)
+			rest = r.fromCache(g.Ctx, cfg, v, due, r.presume(cfg, v, due, slots, out), out, count)
 		}
 		parallel(len(rest), func(n int) { read(rest[n]) }, dnsParallel)
 		if modes[v] == health.ReadAll {
@@ -114,6 +114,23 @@ func (r *Reads) Served(ctx context.Context, cfg *config.Compiled, due []int, mod
 		m[cfg.Params[a].Name] = out[i]
 	}
 	return m, outcomes
+}
+
+// presume fills out for the slots of zones presumed empty in view v
+// (Reads.Fresh) and returns the others.
+func (r *Reads) presume(cfg *config.Compiled, v int, due []int, slots []servedSlot, out [][]Served) []servedSlot {
+	if r == nil || len(r.Fresh[v]) == 0 {
+		return slots
+	}
+	var rest []servedSlot
+	for _, s := range slots {
+		if r.fresh(v, cfg.Params[due[s.i]].Zone) {
+			out[s.i][s.k] = Served{Fresh: true}
+			continue
+		}
+		rest = append(rest, s)
+	}
+	return rest
 }
 
 // fromCache reads the serial of every zone of slots that the cache knows
@@ -238,6 +255,9 @@ func (r *Reads) Leases(ctx context.Context, cfg *config.Compiled, due []int, rem
 		if down[todo[n].v] {
 			states[n] = lease.State{Err: health.ErrStalled}
 			return
+		}
+		if r.fresh(todo[n].v, todo[n].zone) {
+			return // presumed absent; the write requires it
 		}
 		view := cfg.Views[todo[n].v]
 		k := keyOf(view, todo[n].zone)
@@ -416,6 +436,8 @@ func applyView(ctx context.Context, cfg *config.Compiled, plan Plan, v int, work
 			if err != nil {
 				rep.Removals[-w.alias-1].Errs[v] = fmt.Errorf("delete: %w", err)
 			}
+		case err != nil && w.ch.AddrsAbsent && errors.Is(err, dnsupdate.ErrPrerequisite):
+			rep.Aliases[w.alias].Errs[v] = fmt.Errorf("update: %w", err) // not fresh after all: read again (Unconfirmed)
 		case err != nil:
 			rep.Aliases[w.alias].Errs[v] = fmt.Errorf("update: %w", explain(ctx, cfg.Views[v], err, w.ch))
 		default:

@@ -6,7 +6,10 @@
 //     Reads.Leases and ReadRemoved (apply.go) read what every DNS server
 //     and view serves, the zone leases and the records of removed names;
 //     a ZoneCache (zonecache.go) lets a zone whose SOA serial is unchanged
-//     be read with that one query (docs/design.md §9.8);
+//     be read with that one query (docs/design.md §9.8), and FreshZones
+//     (fresh.go) picks the zones a master has never seen, written without
+//     a read under prerequisites that they are empty; Unconfirmed and
+//     Merge read and decide again those that were not (§9.9);
 //   - Decide (plan.go) turns those inputs, the compiled configuration and
 //     the role into a Plan: per alias the members' loads, the selection
 //     (choice.Select, package lbd/choice), and per view the diff and what
@@ -17,7 +20,7 @@
 //   - Reschedule (plan.go) says when each alias is due next (polling
 //     interval, or a backoff after a failure; OutcomeOf classifies it).
 //
-// Due, Decide, Reschedule and OutcomeOf are pure functions of their
+// Due, FreshZones, Decide, Unconfirmed, Merge, Reschedule and OutcomeOf are pure functions of their
 // arguments and now; the Read functions and Apply do the I/O and nothing
 // else. Neither logs: the daemon (package lbd) logs and keeps the state.
 package cycle

@@ -50,6 +50,10 @@ type Served struct {
 	// (dnsupdate.OwnerName): its ownership record and its overrides.
 	Meta []string
 	Err  error
+	// Fresh: not read, presumed empty (FreshZones): a write built on it
+	// requires that the name holds nothing (dnsupdate.Change.AddrsAbsent)
+	// and fails if it does.
+	Fresh bool
 }
 
 // Managed is a name this instance group wrote, in its zone.
@@ -142,6 +146,9 @@ type ViewPlan struct {
 	Drift bool
 	// Known is that earlier content, when Drift is set.
 	Known []netip.Addr
+	// Fresh: planned on the presumption that the view holds nothing
+	// (Served.Fresh); see Unconfirmed.
+	Fresh bool
 }
 
 // AliasPlan is the plan for one due alias.
@@ -358,6 +365,10 @@ func decideAlias(in Input, leases map[int]map[string]lease.Plan, i int) AliasPla
 		case ap.Decision.Keep:
 			// DNS stays as it is; only the metadata (overrides) may change.
 			vp.Action, vp.Served = Kept, served[k].State.Addrs()
+			if served[k].Fresh {
+				vp.Fresh = true // nothing read, nothing to keep: read again (Unconfirmed)
+				break
+			}
 			vp.Change = dnsupdate.Diff(p.Zone, p.Name, served[k].State, vp.Served, uint32(max(served[k].State.TTL, 1)))
 			vp.Change.Replace, vp.Change.Add, vp.Change.Remove = false, nil, nil
 			if owns(cfg.Owner, &vp.Change, served[k], ap.Overrides) || vp.Change.Empty() {
@@ -373,6 +384,12 @@ func decideAlias(in Input, leases map[int]map[string]lease.Plan, i int) AliasPla
 				vp.Err = fmt.Errorf("%s holds records lbd (%s) did not write (no ownership record at %s): left alone; set adopt = true to take it over",
 					p.Name, cfg.Owner, dnsupdate.OwnerName(p.Name))
 				break
+			}
+			if served[k].Fresh {
+				// Nothing was read: the message requires that nothing is
+				// there (RFC 2136 §2.4.3), records nor metadata.
+				vp.Fresh = true
+				vp.Change.AddrsAbsent, vp.Change.MetaRequire, vp.Change.MetaExpect = true, true, nil
 			}
 			vp.Action = InSync
 			if !vp.Change.Empty() {

@@ -75,6 +75,10 @@ type Reads struct {
 	// MaxAge is [dns] serial_cache: records read longer ago are read
 	// again; 0 disables the cache.
 	MaxAge time.Duration
+	// Fresh[view][zone] (zone as configured) are the zones this batch
+	// writes without reading them (FreshZones): their aliases are Served
+	// with Fresh set, their lease as absent.
+	Fresh map[int]map[string]bool
 
 	mu      sync.Mutex
 	checked map[zoneKey]serialCheck
@@ -91,6 +95,9 @@ func (r *Reads) Hits() int {
 }
 
 func (r *Reads) on() bool { return r != nil && r.Cache != nil && r.MaxAge > 0 }
+
+// fresh says whether zone is presumed empty in view v this batch.
+func (r *Reads) fresh(v int, zone string) bool { return r != nil && r.Fresh[v][zone] }
 
 func keyOf(v *config.View, zone string) zoneKey {
 	return zoneKey{v.String(), dns.CanonicalName(zone)}
