@@ -1,6 +1,7 @@
 package dnsupdate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,8 +15,11 @@ import (
 )
 
 const (
-	// maxZonesInFlight bounds the zones updated concurrently by Apply.
-	maxZonesInFlight = 16
+	// DefaultZonesInFlight bounds the zones ApplyFenced updates at once
+	// when Client.ZonesInFlight is 0. It stays below BIND's update-quota
+	// (100 UPDATEs queued, BIND 9.18 and later), past which BIND refuses
+	// updates ("too many DNS UPDATEs queued (quota reached)" in its log).
+	DefaultZonesInFlight = 64
 	// maxUpdateSize is the largest unsigned UPDATE Apply builds: the TCP
 	// limit of 64 KiB minus room for the TSIG record.
 	maxUpdateSize = dns.MaxMsgSize - 1024
@@ -27,8 +31,8 @@ const (
 // in 512 bytes and over TCP otherwise or when the reply is truncated. Only
 // NOERROR with a valid reply TSIG is success; other RCODEs are returned as
 // *RcodeError. Transient failures are retried with backoff (Retries,
-// Backoff), honouring ctx. Zones are updated concurrently (at most 16 at a
-// time); the result joins the error of each failed zone.
+// Backoff), honouring ctx. Zones are updated concurrently (at most
+// ZonesInFlight at a time); the result joins the error of each failed zone.
 func (c *Client) Apply(ctx context.Context, changes []Change) error {
 	each := c.ApplyEach(ctx, changes)
 	var errs []error
@@ -111,7 +115,7 @@ func (c *Client) ApplyFenced(ctx context.Context, changes []Change, leases map[s
 		byCanonical[canonical(lz)] = l
 	}
 	outs := make([]zoneOutcome, len(zones))
-	sem := make(chan struct{}, maxZonesInFlight)
+	sem := make(chan struct{}, cmp.Or(max(c.ZonesInFlight, 0), DefaultZonesInFlight))
 	var wg sync.WaitGroup
 	for i, z := range zones {
 		var lease *Lease

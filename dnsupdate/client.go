@@ -39,6 +39,10 @@ type Client struct {
 	// (timeout, network error, SERVFAIL): 0 = DefaultRetries, negative = none.
 	Retries int
 	Backoff time.Duration // first wait before a retry, doubled each time; 0 = DefaultBackoff
+	// ZonesInFlight bounds the zones whose UPDATEs ApplyFenced has in
+	// flight at once (a zone's own messages go one after the other); 0 =
+	// DefaultZonesInFlight.
+	ZonesInFlight int
 	// Observe, when set, is called after every exchange with the server
 	// (each attempt and each transport), possibly from several goroutines.
 	Observe func(Attempt)

@@ -472,3 +472,55 @@ func TestBatches(t *testing.T) {
 		t.Fatalf("huge name: %v", err)
 	}
 }
+
+// ZonesInFlight bounds the zones ApplyFenced updates at once: a server
+// that holds every UPDATE until three are waiting (or 2 s have passed)
+// sees exactly three at a time, never more.
+func TestZonesInFlight(t *testing.T) {
+	const limit, zones = 3, 4 * 3
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	full := make(chan struct{})
+	srv := &dns.Server{PacketConn: pc, TsigSecret: map[string]string{fakeKey.Name: fakeKey.Secret},
+		MsgAcceptFunc: func(dns.Header) dns.MsgAcceptAction { return dns.MsgAccept }, // UPDATEs too
+		Handler: dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+			mu.Lock()
+			inFlight++
+			most = max(most, inFlight)
+			if inFlight == limit {
+				close(full)
+			}
+			wait := full
+			mu.Unlock()
+			select {
+			case <-wait:
+			case <-time.After(2 * time.Second):
+			}
+			mu.Lock()
+			if inFlight--; inFlight == 0 {
+				full = make(chan struct{})
+			}
+			mu.Unlock()
+			r := new(dns.Msg)
+			r.SetReply(req)
+			r.SetTsig(fakeKey.Name, dns.HmacSHA256, 300, time.Now().Unix())
+			_ = w.WriteMsg(r)
+		})}
+	go func() { _ = srv.ActivateAndServe() }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+
+	c := &Client{Server: pc.LocalAddr().String(), Key: fakeTSIG, Timeout: 5 * time.Second, Retries: -1, ZonesInFlight: limit}
+	var changes []Change
+	for i := range zones {
+		z := fmt.Sprintf("z%d.example.org", i)
+		changes = append(changes, Change{Zone: z, Name: z, TTL: 60, Add: addrs("127.0.0.2"), Desired: addrs("127.0.0.2")})
+	}
+	each := c.ApplyEach(context.Background(), changes)
+	require.Len(t, each, zones)
+	for z, err := range each {
+		require.NoError(t, err, z)
+	}
+	assert.Equal(t, limit, most)
+}

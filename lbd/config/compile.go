@@ -126,7 +126,8 @@ func Compile(cfg Spec) (*Compiled, error) {
 		retries = -1 // dnsupdate: 0 means its default, negative means none
 	}
 	client := func(server string) *dnsupdate.Client {
-		return &dnsupdate.Client{Server: server, Timeout: cfg.DNS.Timeout.Duration, Retries: retries, Key: internal}
+		return &dnsupdate.Client{Server: server, Timeout: cfg.DNS.Timeout.Duration, Retries: retries, Key: internal,
+			ZonesInFlight: cfg.DNS.UpdatesInFlight}
 	}
 	for _, srv := range cfg.DNSServers() {
 		c.Views = append(c.Views, &View{Server: srv, Client: client(srv)})

@@ -173,6 +173,10 @@ type DNSSection struct {
 	// the zone's SOA serial is unchanged (a cycle then reads the serial
 	// alone, docs/design.md §9.8); 0 reads every record every time.
 	SerialCache tomlconf.Duration `toml:"serial_cache"`
+	// UpdatesInFlight bounds, per server, the zones whose UPDATEs are in
+	// flight at once. BIND (9.18 and later) refuses UPDATEs beyond its
+	// update-quota, 100 queued by default, across all its clients.
+	UpdatesInFlight int `toml:"updates_in_flight"`
 }
 
 // AuthoritativeSection is [authoritative]: the embedded DNS server.
@@ -271,7 +275,8 @@ func Defaults() Spec {
 			PushMaxRate: 50},
 		Heartbeat: HeartbeatSection{Interval: tomlconf.Duration{Duration: 5 * time.Second}, StaleAfter: tomlconf.Duration{Duration: 30 * time.Second}},
 		DNS: DNSSection{Timeout: tomlconf.Duration{Duration: 2 * time.Second}, Retries: 2, Fencing: true,
-			Stall: tomlconf.Duration{Duration: time.Second}, SerialCache: tomlconf.Duration{Duration: 10 * time.Minute}},
+			Stall: tomlconf.Duration{Duration: time.Second}, SerialCache: tomlconf.Duration{Duration: 10 * time.Minute},
+			UpdatesInFlight: dnsupdate.DefaultZonesInFlight},
 		SNMP: snmp.Config{Version: "3", Port: 161, User: "loadbalancing", AuthProtocol: "md5",
 			Timeout: tomlconf.Duration{Duration: 2 * time.Second}, Retries: 1},
 		Defaults: AliasDefaults{BestHosts: 2, TTL: tomlconf.Duration{Duration: 60 * time.Second},
@@ -608,6 +613,9 @@ func (c *Spec) validateDNS() []error {
 	}
 	if c.DNS.SerialCache.Duration < 0 {
 		bad("dns.serial_cache", "must not be negative (0 disables it)")
+	}
+	if c.DNS.UpdatesInFlight < 1 {
+		bad("dns.updates_in_flight", "must be at least 1")
 	}
 	if c.DNS.InternalKey == nil {
 		bad("dns.internal_key", "required: the TSIG key lbd signs updates with")

@@ -74,6 +74,7 @@ func TestBadConfigs(t *testing.T) {
 		{"DNS server without host", "", ""},
 		{"group with a space", "", ""},
 		{"negative serial_cache", "", ""},
+		{"no update in flight", "", ""},
 	}
 	for _, c := range cases {
 		src := minimal + c.edit
@@ -92,6 +93,10 @@ func TestBadConfigs(t *testing.T) {
 		if c.name == "negative serial_cache" {
 			src = strings.Replace(minimal, "[dns]\n", "[dns]\nserial_cache = \"-1s\"\n", 1)
 			c.want = "key dns.serial_cache: must not be negative"
+		}
+		if c.name == "no update in flight" {
+			src = strings.Replace(minimal, "[dns]\n", "[dns]\nupdates_in_flight = 0\n", 1)
+			c.want = "key dns.updates_in_flight: must be at least 1"
 		}
 		if c.name == "bad snmp version" {
 			src = strings.Replace(minimal, "[snmp]\n", "[snmp]\nversion = \"1\"\n", 1)

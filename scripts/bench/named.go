@@ -134,7 +134,7 @@ func dnsSection(ctx context.Context, o options, dir string) []*table {
 	t := &table{title: fmt.Sprintf("DNS write throughput into named (%d aliases)", n),
 		cols: []string{"layout", "round", "changes", "UPDATE msgs", "TCP msgs", "seconds", "changes/s"}}
 	t.note("method: one throwaway named (BIND 9, `named -g -4 -n 1`, update-policy grant zonesub ANY for one hmac-sha256 key) serving %d one-alias zones (the alias is its zone apex) and one shared zone with %d aliases; "+
-		"dnsupdate.Client.ApplyEach (TSIG-signed, ≤ 16 zones in flight, a zone's changes batched into messages < 64 KiB) is given one Change per alias per round", n, n)
+		"dnsupdate.Client.ApplyEach (TSIG-signed, ≤ 64 zones in flight (dnsupdate.DefaultZonesInFlight), a zone's changes batched into messages < 64 KiB) is given one Change per alias per round", n, n)
 	t.note("round 0 publishes 2 A records per alias; every later round replaces both (2 deletes + 2 adds per alias); changes/s = aliases changed / wall time of ApplyEach; the first and last alias are read back after each round")
 	t.note("target (docs/design.md §6): ≥ 5,000 alias changes/s into BIND when aliases share a zone")
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
