@@ -2,11 +2,13 @@ package lbd
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/sirupsen/logrus"
 	"github.com/sirupsen/logrus/hooks/test"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -132,6 +134,12 @@ func TestFreshZonesAgainstServers(t *testing.T) {
 				presumed = presumed || e.Message == "zones presumed new hold records: read and decided again" && e.Data["aliases"] == 3
 			}
 			assert.True(t, presumed, "the second pass is logged")
+			for _, e := range hook.AllEntries() {
+				if e.Level <= logrus.WarnLevel {
+					assert.NotContains(t, e.Message+fmt.Sprint(e.Data), "mine.example.org", "a refused presumption is not reported: %s", e.Message)
+					assert.NotContains(t, e.Message+fmt.Sprint(e.Data), "new.example.org", e.Message)
+				}
+			}
 
 			// The next cycle reads every zone (none is new any more) and
 			// writes nothing.
