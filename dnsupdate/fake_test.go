@@ -420,7 +420,10 @@ func TestApplyValidation(t *testing.T) {
 		t.Fatalf("no changes: %v", err)
 	}
 	bad := *c
-	bad.Key.Algorithm = "hmac-foo"
+	k, err := fakeKey.Compile() // a key of its own: fakeTSIG is shared by every test
+	require.NoError(t, err)
+	k.Algorithm = "hmac-foo"
+	bad.Key = k
 	if err := bad.Apply(context.Background(), oneChange); err == nil || !strings.Contains(err.Error(), "hmac-foo") {
 		t.Fatalf("bad key: %v", err)
 	}
