@@ -1,7 +1,6 @@
 package dnsupdate
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,7 +15,7 @@ import (
 
 const (
 	// DefaultZonesInFlight bounds the zones ApplyFenced updates at once
-	// when Client.ZonesInFlight is 0. It stays below BIND's update-quota
+	// when Client.InFlight is nil. It stays below BIND's update-quota
 	// (100 UPDATEs queued, BIND 9.18 and later), past which BIND refuses
 	// updates ("too many DNS UPDATEs queued (quota reached)" in its log).
 	DefaultZonesInFlight = 64
@@ -32,7 +31,7 @@ const (
 // NOERROR with a valid reply TSIG is success; other RCODEs are returned as
 // *RcodeError. Transient failures are retried with backoff (Retries,
 // Backoff), honouring ctx. Zones are updated concurrently (at most
-// ZonesInFlight at a time); the result joins the error of each failed zone.
+// Client.InFlight at a time); the result joins the error of each failed zone.
 func (c *Client) Apply(ctx context.Context, changes []Change) error {
 	each := c.ApplyEach(ctx, changes)
 	var errs []error
@@ -115,7 +114,10 @@ func (c *Client) ApplyFenced(ctx context.Context, changes []Change, leases map[s
 		byCanonical[canonical(lz)] = l
 	}
 	outs := make([]zoneOutcome, len(zones))
-	sem := make(chan struct{}, cmp.Or(max(c.ZonesInFlight, 0), DefaultZonesInFlight))
+	sem := c.InFlight
+	if sem == nil {
+		sem = NewInFlight(DefaultZonesInFlight)
+	}
 	var wg sync.WaitGroup
 	for i, z := range zones {
 		var lease *Lease

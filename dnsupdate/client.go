@@ -39,14 +39,23 @@ type Client struct {
 	// (timeout, network error, SERVFAIL): 0 = DefaultRetries, negative = none.
 	Retries int
 	Backoff time.Duration // first wait before a retry, doubled each time; 0 = DefaultBackoff
-	// ZonesInFlight bounds the zones whose UPDATEs ApplyFenced has in
-	// flight at once (a zone's own messages go one after the other); 0 =
-	// DefaultZonesInFlight.
-	ZonesInFlight int
+	// InFlight bounds the zones whose UPDATEs ApplyFenced has in flight
+	// at once (a zone's own messages go one after the other), across
+	// every Client that shares it: the views of one server share one, as
+	// the server's quota counts them together. Nil: DefaultZonesInFlight
+	// for each call.
+	InFlight InFlight
 	// Observe, when set, is called after every exchange with the server
 	// (each attempt and each transport), possibly from several goroutines.
 	Observe func(Attempt)
 }
+
+// InFlight is a bound on concurrent zone updates (a counting semaphore),
+// shared by the Clients of one server.
+type InFlight chan struct{}
+
+// NewInFlight returns a bound of n (at least 1) zones in flight.
+func NewInFlight(n int) InFlight { return make(InFlight, max(n, 1)) }
 
 // Attempt describes one exchange with the server, for metrics and tests.
 type Attempt struct {

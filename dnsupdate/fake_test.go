@@ -476,10 +476,12 @@ func TestBatches(t *testing.T) {
 	}
 }
 
-// ZonesInFlight bounds the zones ApplyFenced updates at once: a server
+// InFlight bounds the zones ApplyFenced updates at once, across the
+// clients sharing it (a server's internal and external views): a server
 // that holds every UPDATE until three are waiting (or 2 s have passed)
-// sees exactly three at a time, never more.
-func TestZonesInFlight(t *testing.T) {
+// sees exactly three at a time from two clients sharing a bound of 3,
+// never more.
+func TestInFlightShared(t *testing.T) {
 	const limit, zones = 3, 4 * 3
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -514,16 +516,25 @@ func TestZonesInFlight(t *testing.T) {
 	go func() { _ = srv.ActivateAndServe() }()
 	t.Cleanup(func() { _ = srv.Shutdown() })
 
-	c := &Client{Server: pc.LocalAddr().String(), Key: fakeTSIG, Timeout: 5 * time.Second, Retries: -1, ZonesInFlight: limit}
-	var changes []Change
-	for i := range zones {
-		z := fmt.Sprintf("z%d.example.org", i)
-		changes = append(changes, Change{Zone: z, Name: z, TTL: 60, Add: addrs("127.0.0.2"), Desired: addrs("127.0.0.2")})
+	bound := NewInFlight(limit)
+	var wg sync.WaitGroup
+	for view := range 2 {
+		c := &Client{Server: pc.LocalAddr().String(), Key: fakeTSIG, Timeout: 5 * time.Second, Retries: -1, InFlight: bound}
+		var changes []Change
+		for i := range zones / 2 {
+			z := fmt.Sprintf("z%d-%d.example.org", view, i)
+			changes = append(changes, Change{Zone: z, Name: z, TTL: 60, Add: addrs("127.0.0.2"), Desired: addrs("127.0.0.2")})
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			each := c.ApplyEach(context.Background(), changes)
+			assert.Len(t, each, zones/2)
+			for z, err := range each {
+				assert.NoError(t, err, z)
+			}
+		}()
 	}
-	each := c.ApplyEach(context.Background(), changes)
-	require.Len(t, each, zones)
-	for z, err := range each {
-		require.NoError(t, err, z)
-	}
+	wg.Wait()
 	assert.Equal(t, limit, most)
 }

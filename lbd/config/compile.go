@@ -125,9 +125,15 @@ func Compile(cfg Spec) (*Compiled, error) {
 	if retries == 0 {
 		retries = -1 // dnsupdate: 0 means its default, negative means none
 	}
+	// One bound per server, shared by its internal and external views:
+	// the server's update quota counts both.
+	inFlight := map[string]dnsupdate.InFlight{}
 	client := func(server string) *dnsupdate.Client {
+		if inFlight[server] == nil {
+			inFlight[server] = dnsupdate.NewInFlight(cfg.DNS.UpdatesInFlight)
+		}
 		return &dnsupdate.Client{Server: server, Timeout: cfg.DNS.Timeout.Duration, Retries: retries, Key: internal,
-			ZonesInFlight: cfg.DNS.UpdatesInFlight}
+			InFlight: inFlight[server]}
 	}
 	for _, srv := range cfg.DNSServers() {
 		c.Views = append(c.Views, &View{Server: srv, Client: client(srv)})

@@ -403,3 +403,28 @@ func TestMembersFromRegister(t *testing.T) {
 		})
 	}
 }
+
+// The bound on zones in flight ([dns] updates_in_flight) is per server:
+// a server's internal and external views share it (the server's update
+// quota counts both), two servers do not.
+func TestUpdatesInFlightPerServer(t *testing.T) {
+	src := strings.Replace(minimal, `server = "127.0.0.1:53"`,
+		`servers = ["127.0.0.1:53", "127.0.0.2:53"]
+updates_in_flight = 5
+external_key = { name = "ext.", secret = "ZXh0ZXJuYWw=" }`, 1)
+	cfg, err := Parse("inflight.toml", []byte(src))
+	require.NoError(t, err)
+	require.Len(t, cfg.Views, 4)
+	byServer := map[string][]*View{}
+	for _, v := range cfg.Views {
+		byServer[v.Server] = append(byServer[v.Server], v)
+	}
+	require.Len(t, byServer, 2)
+	for srv, views := range byServer {
+		require.Len(t, views, 2, srv)
+		assert.NotNil(t, views[0].Client.InFlight, srv)
+		assert.Equal(t, 5, cap(views[0].Client.InFlight), srv)
+		assert.True(t, views[0].Client.InFlight == views[1].Client.InFlight, "%s: internal and external views share the bound", srv)
+	}
+	assert.False(t, byServer["127.0.0.1:53"][0].Client.InFlight == byServer["127.0.0.2:53"][0].Client.InFlight, "two servers, two bounds")
+}
