@@ -151,7 +151,12 @@ func (c Change) String() string {
 		}
 	}
 	for _, rr := range c.prereqs() {
-		fmt.Fprintf(&b, "require %s IN %s %s\n", rr.Header().Name, dns.TypeToString[rr.Header().Rrtype], rdata(rr))
+		h := rr.Header()
+		if h.Class == dns.ClassNONE { // RRset does not exist (RFC 2136 §2.4.3)
+			fmt.Fprintf(&b, "require no %s IN %s\n", h.Name, dns.TypeToString[h.Rrtype])
+			continue
+		}
+		fmt.Fprintf(&b, "require %s IN %s %s\n", h.Name, dns.TypeToString[h.Rrtype], rdata(rr))
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }

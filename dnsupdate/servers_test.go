@@ -300,12 +300,14 @@ func runServerSuite(t *testing.T, s serverSuite) {
 		require.NoError(t, c.Apply(ctx, []Change{fresh(zone, "::9")}))
 		got, _ = served(t, srv, zone)
 		require.Equal(t, sortedAddrs("::9"), got)
-		// An A, an AAAA, or only metadata there: refused, nothing applied.
+		// Records and metadata, only an A, only an AAAA, or only metadata
+		// there: refused, nothing applied.
+		require.NoError(t, c.Apply(ctx, []Change{Diff(zone, "v4."+zone, State{}, sortedAddrs("127.0.0.11"), 60)}))
 		require.NoError(t, c.Apply(ctx, []Change{Diff(zone, "v6."+zone, State{}, sortedAddrs("::10"), 60)}))
 		meta := Diff(zone, "meta."+zone, State{}, nil, 60)
 		meta.Meta, meta.MetaSet = []string{"someone else"}, true
 		require.NoError(t, c.Apply(ctx, []Change{meta}))
-		for _, name := range []string{alias, "v6." + zone, "meta." + zone} {
+		for _, name := range []string{alias, "v4." + zone, "v6." + zone, "meta." + zone} {
 			before, _ := served(t, srv, name)
 			err := c.Apply(ctx, []Change{fresh(name, "127.0.0.10")})
 			require.ErrorIs(t, err, ErrPrerequisite, name)

@@ -828,6 +828,7 @@ func (d *Daemon) decideAndApply(ctx context.Context, in cycle.Input, withRemoval
 		d.log.WithField("aliases", len(again)).Debug("zones presumed new hold records: read and decided again")
 		in.Due, in.Removed = again, nil
 		rd.Fresh = nil
+		modes, hs = d.readModes(now, cfg) // a server the first pass found down is not read in full again
 		plan2, applied2 := d.planAndApply(ctx, in, rd, modes, hs)
 		plan, applied = cycle.Merge(plan, applied, plan2, applied2)
 	}

@@ -3,6 +3,7 @@ package cycle
 import (
 	"errors"
 	"maps"
+	"net/netip"
 	"slices"
 
 	"github.com/miekg/dns"
@@ -72,9 +73,13 @@ func Unconfirmed(plan Plan, rep Report) []int {
 
 // Merge returns p and r with the aliases of q (a second pass over some of
 // p's aliases, Unconfirmed) put in place of p's, and q's lease decisions
-// and swaps in place of p's for the zones q decided. A view the first
-// pass did write keeps its plan and outcome from p: that is what was sent
-// (the second pass found it in sync). Pure: p and r are not modified.
+// and swaps in place of p's for the zones q decided. For a view the first
+// pass did write (mergeWritten): if the second pass wrote it again, the
+// view has the second pass's plan and outcome, its change shown from what
+// the view served before the cycle; otherwise (in sync, or not written by
+// the second pass for another reason: unread, fenced, kept) it keeps the
+// first pass's plan and outcome, which is what was sent. Pure: p and r
+// are not modified.
 func Merge(p Plan, r Report, q Plan, s Report) (Plan, Report) {
 	at := make(map[int]int, len(q.Aliases))
 	for n, ap := range q.Aliases {
@@ -82,39 +87,9 @@ func Merge(p Plan, r Report, q Plan, s Report) (Plan, Report) {
 	}
 	p.Aliases, r.Aliases = slices.Clone(p.Aliases), slices.Clone(r.Aliases)
 	for i, ap := range p.Aliases {
-		n, ok := at[ap.Alias]
-		if !ok {
-			continue
+		if n, ok := at[ap.Alias]; ok {
+			p.Aliases[i], r.Aliases[i] = mergeWritten(ap, r.Aliases[i], q.Aliases[n], s.Aliases[n])
 		}
-		next, out := q.Aliases[n], s.Aliases[n]
-		next.Views = slices.Clone(next.Views)
-		out.Errs = maps.Clone(out.Errs)
-		out.Written = slices.Clone(out.Written)
-		for _, v := range r.Aliases[i].Written {
-			for k := range next.Views {
-				if next.Views[k].View != v {
-					continue
-				}
-				for _, vp := range ap.Views {
-					if vp.View == v {
-						next.Views[k] = vp
-					}
-				}
-			}
-			delete(out.Errs, v)
-			if !slices.Contains(out.Written, v) {
-				out.Written = append(out.Written, v)
-			}
-			if serial, ok := r.Aliases[i].Serials[v]; ok {
-				out.Serials = maps.Clone(out.Serials)
-				if out.Serials == nil {
-					out.Serials = map[int]uint32{}
-				}
-				out.Serials[v] = serial
-			}
-		}
-		slices.Sort(out.Written)
-		p.Aliases[i], r.Aliases[i] = next, out
 	}
 	if len(q.Leases) > 0 {
 		leases := make(map[int]map[string]lease.Plan, len(p.Leases))
@@ -143,4 +118,66 @@ func Merge(p Plan, r Report, q Plan, s Report) (Plan, Report) {
 		p.Leases, r.Leases = leases, swaps
 	}
 	return p, r
+}
+
+// mergeWritten is the second pass's plan and report of an alias (next,
+// out) with the views the first pass wrote (first, done) put back.
+func mergeWritten(first AliasPlan, done AliasReport, next AliasPlan, out AliasReport) (AliasPlan, AliasReport) {
+	next.Views = slices.Clone(next.Views)
+	out.Errs = maps.Clone(out.Errs)
+	out.Written = slices.Clone(out.Written)
+	out.Serials = maps.Clone(out.Serials)
+	for _, v := range done.Written {
+		var was ViewPlan
+		for _, vp := range first.Views {
+			if vp.View == v {
+				was = vp
+			}
+		}
+		k := slices.IndexFunc(next.Views, func(vp ViewPlan) bool { return vp.View == v })
+		switch {
+		case k >= 0 && next.Views[k].Action == Write:
+			// Written twice: the second write's outcome is the view's;
+			// its change is shown from what the view served before the
+			// cycle (the first write replaced nothing, Fresh).
+			vp := next.Views[k]
+			vp.Served = was.Served
+			vp.Change.Add, vp.Change.Remove = netChange(was.Served, vp.Change.Desired)
+			next.Views[k] = vp
+			continue
+		case k >= 0:
+			next.Views[k] = was
+		default:
+			next.Views = append(next.Views, was)
+		}
+		delete(out.Errs, v)
+		if !slices.Contains(out.Written, v) {
+			out.Written = append(out.Written, v)
+		}
+		if serial, ok := done.Serials[v]; ok {
+			if out.Serials == nil {
+				out.Serials = map[int]uint32{}
+			}
+			out.Serials[v] = serial
+		}
+	}
+	slices.SortStableFunc(next.Views, func(a, b ViewPlan) int { return a.View - b.View })
+	slices.Sort(out.Written)
+	return next, out
+}
+
+// netChange is what turns before into after: the addresses to add and to
+// remove.
+func netChange(before, after []netip.Addr) (add, remove []netip.Addr) {
+	for _, a := range after {
+		if !slices.Contains(before, a) {
+			add = append(add, a)
+		}
+	}
+	for _, a := range before {
+		if !slices.Contains(after, a) {
+			remove = append(remove, a)
+		}
+	}
+	return add, remove
 }

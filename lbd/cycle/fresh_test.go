@@ -3,6 +3,8 @@ package cycle
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -64,18 +66,32 @@ func TestDecideFresh(t *testing.T) {
 	in := Input{Now: planNow, Config: cfg, Resolved: res, Replies: rep, MayWrite: true,
 		Served: map[string][]Served{"a.lb.example.org": {{Fresh: true}, serves()}},
 		Role:   lease.Role{Instance: "m", Master: true, Active: true},
-		Leases: map[int]map[string]lease.State{0: {"a.lb.example.org": {}}, 1: {"a.lb.example.org": {}}}}
+		Leases: map[int]map[string]lease.State{0: {"a.lb.example.org": {}}, 1: {"a.lb.example.org": {}}},
+		// Known records (an alias moved to this zone by a reload): a view
+		// presumed empty is not drift, it was not read.
+		Known: map[string]map[string][]netip.Addr{"a.lb.example.org": {cfg.Views[0].String(): ips("192.0.2.9")}}}
 	plan := Decide(in)
 	require.Len(t, plan.Aliases, 1)
 	ap := plan.Aliases[0]
 	assert.Equal(t, []Action{Write, Write}, actions(ap))
 	fresh, read := ap.Views[0], ap.Views[1]
 	assert.True(t, fresh.Fresh)
+	assert.False(t, fresh.Drift)
 	assert.True(t, fresh.Change.AddrsAbsent, "requires no A/AAAA")
 	assert.True(t, fresh.Change.MetaRequire, "requires no metadata")
 	assert.Empty(t, fresh.Change.MetaExpect)
 	assert.True(t, fresh.Change.MetaSet, "claims the name")
-	assert.Contains(t, fresh.Change.String(), "require a.lb.example.org. IN A")
+	var prereqs []string
+	for _, line := range strings.Split(fresh.Change.String(), "\n") {
+		if strings.HasPrefix(line, "require") {
+			prereqs = append(prereqs, line)
+		}
+	}
+	assert.Equal(t, []string{
+		"require no a.lb.example.org. IN A",
+		"require no a.lb.example.org. IN AAAA",
+		"require no _lbd.a.lb.example.org. IN TXT",
+	}, prereqs)
 	assert.Equal(t, ips("192.0.2.1"), fresh.Change.Desired)
 	assert.False(t, read.Fresh)
 	assert.False(t, read.Change.AddrsAbsent, "a view read as empty needs no presumption")
@@ -181,4 +197,39 @@ func TestMerge(t *testing.T) {
 	assert.Equal(t, []ViewPlan{{View: 0, Action: InSync, Fresh: true}}, first.Aliases[2].Views)
 	assert.Contains(t, firstRep.Aliases[1].Errs, 1)
 	assert.Contains(t, firstRep.Leases[1], "zb")
+}
+
+// A view the first pass wrote and the second pass writes again (the
+// second pass decided on another view that held this group's earlier
+// records) has the second write's plan and outcome, its change shown from
+// what the view held before the cycle; a view the second pass has no plan
+// for keeps the first pass's.
+func TestMergeWrittenTwice(t *testing.T) {
+	d0, d1 := ips("192.0.2.1"), ips("192.0.2.2")
+	first := Plan{Aliases: []AliasPlan{{Alias: 0, Views: []ViewPlan{
+		{View: 0, Action: Write, Fresh: true, Change: dnsupdate.Change{Desired: d1, Add: d1}},
+		{View: 1, Action: Write, Fresh: true, Change: dnsupdate.Change{Desired: d1, Add: d1}},
+		{View: 2, Action: Write, Fresh: true, Change: dnsupdate.Change{Desired: d1, Add: d1}},
+	}}}}
+	refused := &dnsupdate.RcodeError{Op: "update", Rcode: 7}
+	firstRep := Report{Aliases: []AliasReport{{Written: []int{1, 2}, Serials: map[int]uint32{1: 3, 2: 4}, Errs: map[int]error{0: refused}}}}
+	timeout := errors.New("i/o timeout")
+	second := Plan{Aliases: []AliasPlan{{Alias: 0, Views: []ViewPlan{
+		{View: 0, Action: InSync, Served: d0},
+		{View: 1, Action: Write, Served: d1, Change: dnsupdate.Change{Desired: d0, Add: d0, Remove: d1}},
+	}}}}
+	secondRep := Report{Aliases: []AliasReport{{Errs: map[int]error{1: timeout}}}}
+
+	plan, rep := Merge(first, firstRep, second, secondRep)
+	views := plan.Aliases[0].Views
+	require.Len(t, views, 3)
+	assert.Equal(t, InSync, views[0].Action)
+	assert.Equal(t, Write, views[1].Action)
+	assert.Empty(t, views[1].Served, "shown from what the view held before the cycle")
+	assert.Equal(t, d0, views[1].Change.Add)
+	assert.Empty(t, views[1].Change.Remove)
+	assert.Equal(t, first.Aliases[0].Views[2], views[2], "no second plan for it: the first pass's write")
+	assert.Equal(t, []int{2}, rep.Aliases[0].Written, "the second write failed: not written")
+	assert.Equal(t, map[int]error{1: timeout}, rep.Aliases[0].Errs, "its error is kept")
+	assert.Equal(t, map[int]uint32{2: 4}, rep.Aliases[0].Serials)
 }

@@ -395,7 +395,7 @@ func decideAlias(in Input, leases map[int]map[string]lease.Plan, i int) AliasPla
 			if !vp.Change.Empty() {
 				vp.Action, vp.Err = writeAction(in, leases, v, p.Zone)
 			}
-			if known, ok := in.Known[p.Name][cfg.Views[v].String()]; ok && in.MayWrite && vp.Action != Passive &&
+			if known, ok := in.Known[p.Name][cfg.Views[v].String()]; ok && in.MayWrite && vp.Action != Passive && !vp.Fresh &&
 				!leaseChangesHands(in, leases[v][p.Zone]) && !sameAddrs(known, vp.Served) {
 				vp.Drift, vp.Known = true, known
 			}
