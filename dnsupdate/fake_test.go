@@ -536,5 +536,7 @@ func TestInFlightShared(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
 	assert.Equal(t, limit, most)
 }
