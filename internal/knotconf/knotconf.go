@@ -22,6 +22,10 @@ type Options struct {
 	// (tests); otherwise Knot's defaults.
 	SingleWorkers bool
 	LogLevel      string // "info", "warning", …; default "info"
+	// NoSync: nothing is synced to disk at each update (journal-db-mode
+	// asynchronous, zonefile-sync -1: the zone files are never rewritten).
+	// Not durable; for measuring what a server's durability costs.
+	NoSync bool
 	Keys          []Key  // may update every zone
 	Zones         []string
 }
@@ -37,6 +41,9 @@ func Write(o Options) (string, error) {
 	}
 	fmt.Fprintf(&b, "database:\n    storage: %s\n    journal-db: %s\n    timer-db: %s\n",
 		q(o.Dir), q(filepath.Join(o.Dir, "journal")), q(filepath.Join(o.Dir, "timers")))
+	if o.NoSync {
+		b.WriteString("    journal-db-mode: asynchronous\n")
+	}
 	level := o.LogLevel
 	if level == "" {
 		level = "info"
@@ -59,6 +66,9 @@ func Write(o Options) (string, error) {
 		}
 		file := filepath.Join(o.Dir, strings.TrimSuffix(strings.ToLower(zone), ".")+".zone")
 		fmt.Fprintf(&b, "  - domain: %s\n    file: %s\n", q(zone), q(file))
+		if o.NoSync {
+			b.WriteString("    zonefile-sync: -1\n")
+		}
 		if len(ids) > 0 {
 			b.WriteString("    acl: update\n")
 		}
