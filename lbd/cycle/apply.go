@@ -427,24 +427,33 @@ func applyView(ctx context.Context, cfg *config.Compiled, plan Plan, v int, work
 	}
 	var done []written
 	for _, w := range work {
-		err := outcome.Name(w.ch.Name)
-		switch {
-		case w.alias < 0:
-			if errors.Is(err, dnsupdate.ErrPrerequisite) && !errors.Is(err, dnsupdate.ErrLeaseLost) {
-				err = nil // no longer ours (or already gone): nothing to remove
-			}
-			if err != nil {
-				rep.Removals[-w.alias-1].Errs[v] = fmt.Errorf("delete: %w", err)
-			}
-		case err != nil && w.ch.AddrsAbsent && errors.Is(err, dnsupdate.ErrPrerequisite):
-			rep.Aliases[w.alias].Errs[v] = fmt.Errorf("update: %w", err) // not fresh after all: read again (Unconfirmed)
-		case err != nil:
-			rep.Aliases[w.alias].Errs[v] = fmt.Errorf("update: %w", explain(ctx, cfg.Views[v], err, w.ch))
-		default:
+		if noteOutcome(ctx, cfg, v, w, outcome.Name(w.ch.Name), rep) {
 			done = append(done, written{w, v})
 		}
 	}
 	return done
+}
+
+// noteOutcome records in rep the outcome err of write w in view v and
+// reports whether it is an alias write the server accepted.
+func noteOutcome(ctx context.Context, cfg *config.Compiled, v int, w pending, err error, rep *Report) (accepted bool) {
+	switch {
+	case w.alias < 0:
+		if errors.Is(err, dnsupdate.ErrPrerequisite) && !errors.Is(err, dnsupdate.ErrLeaseLost) {
+			err = nil // no longer ours (or already gone): nothing to remove
+		}
+		if err != nil {
+			rep.Removals[-w.alias-1].Errs[v] = fmt.Errorf("delete: %w", err)
+		}
+		return false
+	case err != nil && w.ch.AddrsAbsent && errors.Is(err, dnsupdate.ErrPrerequisite):
+		rep.Aliases[w.alias].Errs[v] = fmt.Errorf("update: %w", err) // not fresh after all: read again (Unconfirmed)
+		return false
+	case err != nil:
+		rep.Aliases[w.alias].Errs[v] = fmt.Errorf("update: %w", explain(ctx, cfg.Views[v], err, w.ch))
+		return false
+	}
+	return true
 }
 
 // readBack reads every accepted alias write back and records, per view,
