@@ -478,16 +478,17 @@ func TestBatches(t *testing.T) {
 
 // InFlight bounds the zones ApplyFenced updates at once, across the
 // clients sharing it (a server's internal and external views): a server
-// that holds every UPDATE until three are waiting (or 2 s have passed)
-// sees exactly three at a time from two clients sharing a bound of 3,
-// never more.
+// that holds every UPDATE back until the test lets them go sees three at
+// once from two clients sharing a bound of 3, and no more while it holds
+// them (with a bound each, six would arrive).
 func TestInFlightShared(t *testing.T) {
 	const limit, zones = 3, 4 * 3
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	require.NoError(t, err)
 	var mu sync.Mutex
 	inFlight, most := 0, 0
-	full := make(chan struct{})
+	reached := make(chan struct{}, zones) // a signal each time limit are held
+	release := make(chan struct{})
 	srv := &dns.Server{PacketConn: pc, TsigSecret: map[string]string{fakeKey.Name: fakeKey.Secret},
 		MsgAcceptFunc: func(dns.Header) dns.MsgAcceptAction { return dns.MsgAccept }, // UPDATEs too
 		Handler: dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
@@ -495,18 +496,15 @@ func TestInFlightShared(t *testing.T) {
 			inFlight++
 			most = max(most, inFlight)
 			if inFlight == limit {
-				close(full)
+				reached <- struct{}{}
 			}
-			wait := full
 			mu.Unlock()
 			select {
-			case <-wait:
-			case <-time.After(2 * time.Second):
+			case <-release:
+			case <-time.After(5 * time.Second):
 			}
 			mu.Lock()
-			if inFlight--; inFlight == 0 {
-				full = make(chan struct{})
-			}
+			inFlight--
 			mu.Unlock()
 			r := new(dns.Msg)
 			r.SetReply(req)
@@ -519,7 +517,7 @@ func TestInFlightShared(t *testing.T) {
 	bound := NewInFlight(limit)
 	var wg sync.WaitGroup
 	for view := range 2 {
-		c := &Client{Server: pc.LocalAddr().String(), Key: fakeTSIG, Timeout: 5 * time.Second, Retries: -1, InFlight: bound}
+		c := &Client{Server: pc.LocalAddr().String(), Key: fakeTSIG, Timeout: 10 * time.Second, Retries: -1, InFlight: bound}
 		var changes []Change
 		for i := range zones / 2 {
 			z := fmt.Sprintf("z%d-%d.example.org", view, i)
@@ -535,8 +533,21 @@ func TestInFlightShared(t *testing.T) {
 			}
 		}()
 	}
+	select {
+	case <-reached:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server never held three UPDATEs")
+	}
+	// Both clients had every zone to send: with a bound each, the other
+	// three UPDATEs would arrive now. They are given time to, then all go.
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	held := most
+	mu.Unlock()
+	close(release)
 	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()
-	assert.Equal(t, limit, most)
+	assert.Equal(t, limit, held, "held at once")
+	assert.Equal(t, limit, most, "never more than the bound")
 }

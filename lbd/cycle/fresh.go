@@ -78,8 +78,11 @@ func Unconfirmed(plan Plan, rep Report) []int {
 // view has the second pass's plan and outcome, its change shown from what
 // the view served before the cycle; otherwise (in sync, or not written by
 // the second pass for another reason: unread, fenced, kept) it keeps the
-// first pass's plan and outcome, which is what was sent. Pure: p and r
-// are not modified.
+// first pass's plan and outcome, which is what was sent. Two limits of
+// the merged report: if the second write failed, the view reports that
+// failure (and is retried with backoff) and not the first write; and the
+// alias's decision is the second pass's, also for a view kept from the
+// first. Pure: p and r are not modified.
 func Merge(p Plan, r Report, q Plan, s Report) (Plan, Report) {
 	at := make(map[int]int, len(q.Aliases))
 	for n, ap := range q.Aliases {
@@ -140,8 +143,10 @@ func mergeWritten(first AliasPlan, done AliasReport, next AliasPlan, out AliasRe
 			// Written twice: the second write's outcome is the view's;
 			// its change is shown from what the view served before the
 			// cycle (the first write replaced nothing, Fresh).
+			// What the second pass read there is the first write, not a
+			// change behind lbd's back: the drift is the first pass's.
 			vp := next.Views[k]
-			vp.Served = was.Served
+			vp.Served, vp.Drift, vp.Known = was.Served, was.Drift, was.Known
 			vp.Change.Add, vp.Change.Remove = netChange(was.Served, vp.Change.Desired)
 			next.Views[k] = vp
 			continue

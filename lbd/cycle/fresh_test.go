@@ -77,6 +77,17 @@ func TestDecideFresh(t *testing.T) {
 	fresh, read := ap.Views[0], ap.Views[1]
 	assert.True(t, fresh.Fresh)
 	assert.False(t, fresh.Drift)
+
+	// Without fencing (no lease hand-over to excuse it) a view presumed
+	// empty is still no drift.
+	unfenced := in
+	unfenced.Config = planConfig(t, aliasA)
+	unfenced.Leases = nil
+	unfenced.Known = map[string]map[string][]netip.Addr{"a.lb.example.org": {unfenced.Config.Views[0].String(): ips("192.0.2.9")}}
+	uplan := Decide(unfenced)
+	require.Len(t, uplan.Aliases, 1)
+	assert.True(t, uplan.Aliases[0].Views[0].Fresh)
+	assert.False(t, uplan.Aliases[0].Views[0].Drift)
 	assert.True(t, fresh.Change.AddrsAbsent, "requires no A/AAAA")
 	assert.True(t, fresh.Change.MetaRequire, "requires no metadata")
 	assert.Empty(t, fresh.Change.MetaExpect)
@@ -174,7 +185,7 @@ func TestMerge(t *testing.T) {
 		},
 	}
 	secondRep := Report{Aliases: []AliasReport{
-		{Errs: map[int]error{}},
+		{Errs: map[int]error{0: errors.New("stale: read before the first write landed")}},
 		{Written: []int{0}},
 	}, Leases: map[int]map[string]error{}}
 
@@ -216,7 +227,7 @@ func TestMergeWrittenTwice(t *testing.T) {
 	timeout := errors.New("i/o timeout")
 	second := Plan{Aliases: []AliasPlan{{Alias: 0, Views: []ViewPlan{
 		{View: 0, Action: InSync, Served: d0},
-		{View: 1, Action: Write, Served: d1, Change: dnsupdate.Change{Desired: d0, Add: d0, Remove: d1}},
+		{View: 1, Action: Write, Served: d1, Drift: true, Known: d0, Change: dnsupdate.Change{Desired: d0, Add: d0, Remove: d1}},
 	}}}}
 	secondRep := Report{Aliases: []AliasReport{{Errs: map[int]error{1: timeout}}}}
 
@@ -228,6 +239,8 @@ func TestMergeWrittenTwice(t *testing.T) {
 	assert.Empty(t, views[1].Served, "shown from what the view held before the cycle")
 	assert.Equal(t, d0, views[1].Change.Add)
 	assert.Empty(t, views[1].Change.Remove)
+	assert.False(t, views[1].Drift, "the second pass read the first write: no drift")
+	assert.Empty(t, views[1].Known)
 	assert.Equal(t, first.Aliases[0].Views[2], views[2], "no second plan for it: the first pass's write")
 	assert.Equal(t, []int{2}, rep.Aliases[0].Written, "the second write failed: not written")
 	assert.Equal(t, map[int]error{1: timeout}, rep.Aliases[0].Errs, "its error is kept")
