@@ -26,8 +26,8 @@ type Options struct {
 	// asynchronous, zonefile-sync -1: the zone files are never rewritten).
 	// Not durable; for measuring what a server's durability costs.
 	NoSync bool
-	Keys          []Key  // may update every zone
-	Zones         []string
+	Keys   []Key // may update every zone
+	Zones  []string
 }
 
 // Write writes the configuration and, for every zone, its file
