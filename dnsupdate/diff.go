@@ -74,16 +74,7 @@ func Diff(zone, name string, cur State, desired []netip.Addr, ttl uint32) Change
 	want := normAddrs(desired)
 	have := normAddrs(cur.Addrs())
 	c := Change{Zone: canonical(zone), Name: canonical(name), TTL: ttl, Desired: want}
-	for _, a := range want {
-		if _, found := slices.BinarySearchFunc(have, a, netip.Addr.Compare); !found {
-			c.Add = append(c.Add, a)
-		}
-	}
-	for _, a := range have {
-		if _, found := slices.BinarySearchFunc(want, a, netip.Addr.Compare); !found {
-			c.Remove = append(c.Remove, a)
-		}
-	}
+	c.Add, c.Remove = delta(have, want)
 	for _, fam := range []struct {
 		is4 bool
 		ttl uint32
@@ -105,6 +96,27 @@ func Diff(zone, name string, cur State, desired []netip.Addr, ttl uint32) Change
 		}
 	}
 	return c
+}
+
+// Delta lists the addresses of want that have lacks and those of have
+// that want lacks, each sorted (both normalised as by Diff). Pure.
+func Delta(have, want []netip.Addr) (add, remove []netip.Addr) {
+	return delta(normAddrs(have), normAddrs(want))
+}
+
+// delta is Delta of normalised sets.
+func delta(have, want []netip.Addr) (add, remove []netip.Addr) {
+	for _, a := range want {
+		if _, found := slices.BinarySearchFunc(have, a, netip.Addr.Compare); !found {
+			add = append(add, a)
+		}
+	}
+	for _, a := range have {
+		if _, found := slices.BinarySearchFunc(want, a, netip.Addr.Compare); !found {
+			remove = append(remove, a)
+		}
+	}
+	return add, remove
 }
 
 // Empty reports whether the change does nothing.

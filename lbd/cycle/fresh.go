@@ -3,7 +3,6 @@ package cycle
 import (
 	"errors"
 	"maps"
-	"net/netip"
 	"slices"
 
 	"github.com/miekg/dns"
@@ -147,7 +146,7 @@ func mergeWritten(first AliasPlan, done AliasReport, next AliasPlan, out AliasRe
 			// change behind lbd's back: the drift is the first pass's.
 			vp := next.Views[k]
 			vp.Served, vp.Drift, vp.Known = was.Served, was.Drift, was.Known
-			vp.Change.Add, vp.Change.Remove = netChange(was.Served, vp.Change.Desired)
+			vp.Change.Add, vp.Change.Remove = dnsupdate.Delta(was.Served, vp.Change.Desired)
 			next.Views[k] = vp
 			continue
 		case k >= 0:
@@ -169,20 +168,4 @@ func mergeWritten(first AliasPlan, done AliasReport, next AliasPlan, out AliasRe
 	slices.SortStableFunc(next.Views, func(a, b ViewPlan) int { return a.View - b.View })
 	slices.Sort(out.Written)
 	return next, out
-}
-
-// netChange is what turns before into after: the addresses to add and to
-// remove.
-func netChange(before, after []netip.Addr) (add, remove []netip.Addr) {
-	for _, a := range after {
-		if !slices.Contains(before, a) {
-			add = append(add, a)
-		}
-	}
-	for _, a := range before {
-		if !slices.Contains(after, a) {
-			remove = append(remove, a)
-		}
-	}
-	return add, remove
 }
