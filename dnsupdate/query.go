@@ -27,11 +27,7 @@ func (c *Client) Query(ctx context.Context, name string) (State, error) {
 // A server that selects views by key answers from the key's view, so this
 // reads back what an update with the same key wrote (D3).
 func (c *Client) QuerySigned(ctx context.Context, name string) (State, error) {
-	key, err := c.key()
-	if err != nil {
-		return State{}, fmt.Errorf("query %s: %w", name, err)
-	}
-	st, _, err := c.query(ctx, name, key, true, true)
+	st, _, err := c.Read(ctx, name, true, true)
 	return st, err
 }
 
