@@ -902,11 +902,17 @@ func (d *Daemon) planAndApply(ctx context.Context, in cycle.Input, rd *cycle.Rea
 		in.Leases = rd.Leases(ctx, cfg, in.Due, in.Removed, down)
 	}
 	plan := cycle.Decide(in)
-	applied := cycle.Apply(ctx, cfg, plan, d.mayWriteNow, rd.SerialWanted(cfg, cfg.LBD.AuditLog != ""))
-	for _, view := range rd.Cache.Forget(cfg, plan, applied) {
+	return plan, d.apply(ctx, cfg, rd.Cache, plan, d.mayWriteNow, rd.SerialWanted(cfg, cfg.LBD.AuditLog != ""))
+}
+
+// apply is cycle.Apply followed by what the zone cache zc must forget of
+// the zones written (ZoneCache.Forget), for every plan the daemon applies.
+func (d *Daemon) apply(ctx context.Context, cfg *config.Compiled, zc *cycle.ZoneCache, plan cycle.Plan, allow func() bool, serial func(view int, zone string) bool) cycle.Report {
+	applied := cycle.Apply(ctx, cfg, plan, allow, serial)
+	for _, view := range zc.Forget(cfg, plan, applied) {
 		d.log.WithField("server", view).Warn("the zone's SOA serial did not change when lbd updated it: what is read from this server is no longer cached ([dns] serial_cache)")
 	}
-	return plan, applied
+	return applied
 }
 
 func hostsDiffer(a, b map[string]bool) bool {

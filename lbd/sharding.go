@@ -315,11 +315,10 @@ func (d *Daemon) leaseStep(ctx context.Context, cfg *config.Compiled) (retry tim
 	// The swaps alone: a plan of leases, applied and forgotten by the
 	// zone cache like a cycle's.
 	p := cycle.Plan{Now: now, Leases: plan.Leases}
-	rep := cycle.Apply(ctx, cfg, p, nil, nil)
 	d.mu.Lock()
 	zc := d.zones
 	d.mu.Unlock()
-	zc.Forget(cfg, p, rep)
+	rep := d.apply(ctx, cfg, zc, p, nil, nil)
 	var taken []string
 	for v, zones := range plan.Leases {
 		for zone, lp := range zones {
