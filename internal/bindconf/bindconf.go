@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/miekg/dns"
 )
 
 // Options returns the options and controls blocks for a named listening on
@@ -35,6 +37,12 @@ func Options(dir string, port int, extra ...string) string {
 	}
 	b.WriteString("};\ncontrols { };\n")
 	return b.String()
+}
+
+// ZoneFileName is the base name of zone's file: lower case, no final
+// dot, ".zone" ("lb.example.org.zone").
+func ZoneFileName(zone string) string {
+	return strings.TrimSuffix(strings.ToLower(dns.Fqdn(zone)), ".") + ".zone"
 }
 
 // ZoneFile is the initial content of a throwaway zone in master-file

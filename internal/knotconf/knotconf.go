@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/lbd-project/lbd/internal/bindconf"
+	"github.com/miekg/dns"
 )
 
 // Key is a TSIG key as Knot spells it: name with the trailing dot,
@@ -60,11 +61,8 @@ func Write(o Options) (string, error) {
 	}
 	b.WriteString("zone:\n")
 	for _, z := range o.Zones {
-		zone := z
-		if !strings.HasSuffix(zone, ".") {
-			zone += "."
-		}
-		file := filepath.Join(o.Dir, strings.TrimSuffix(strings.ToLower(zone), ".")+".zone")
+		zone := dns.Fqdn(z)
+		file := filepath.Join(o.Dir, bindconf.ZoneFileName(zone))
 		fmt.Fprintf(&b, "  - domain: %s\n    file: %s\n", q(zone), q(file))
 		if o.NoSync {
 			b.WriteString("    zonefile-sync: -1\n")

@@ -203,11 +203,6 @@ func exchangeWith(addr, name string, qtype uint16, key *tsig.Spec, timeout time.
 	return r, nil
 }
 
-// zoneBase is the file-name stem of a zone: lower case, no trailing dot.
-func zoneBase(zone string) string {
-	return strings.TrimSuffix(strings.ToLower(dns.Fqdn(zone)), ".")
-}
-
 // serverKey validates a TSIG key for a server configuration and returns
 // its owner name (with the trailing dot) and the algorithm as Knot and
 // PowerDNS spell it: "hmac-sha256", "hmac-md5" (RFC 8945 §6).

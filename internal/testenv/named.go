@@ -129,7 +129,7 @@ func (n *Named) viewNames() []string {
 }
 
 func zoneFile(dir, view, zone string) string {
-	base := strings.TrimSuffix(strings.ToLower(zone), ".") + ".zone"
+	base := bindconf.ZoneFileName(zone)
 	if view != "" {
 		base = view + "-" + base
 	}

@@ -152,7 +152,7 @@ func (p *PowerDNS) setup(sqlite3, schema string, backend []string) error {
 		keys = append(keys, name)
 	}
 	for _, z := range p.Opts.Zones {
-		file := filepath.Join(p.Dir, zoneBase(z)+".zone")
+		file := filepath.Join(p.Dir, bindconf.ZoneFileName(z))
 		if err := os.WriteFile(file, []byte(bindconf.ZoneFile(z)), 0o644); err != nil {
 			return err
 		}

@@ -73,7 +73,7 @@ func startNamed(ctx context.Context, dir string, zones []string, secret string, 
 	fmt.Fprintf(&b, "key %s { algorithm hmac-sha256; secret %s; };\n", q(keyName), q(secret))
 	for _, z := range zones {
 		zone := dns.Fqdn(z)
-		file := filepath.Join(dir, strings.TrimSuffix(zone, ".")+".zone")
+		file := filepath.Join(dir, bindconf.ZoneFileName(zone))
 		fmt.Fprintf(&b, "zone %s { type primary; file %s; update-policy { grant %s zonesub ANY; }; };\n", q(zone), q(file), q(keyName))
 		if err := os.WriteFile(file, []byte(bindconf.ZoneFile(zone)), 0o644); err != nil {
 			return nil, err
