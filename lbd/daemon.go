@@ -212,7 +212,7 @@ func (d *Daemon) noteLeases(cfg *config.Compiled, plan cycle.Plan, applied cycle
 			switch {
 			case lp.Write && (!seen || !prev.Write):
 				f.Info("lease held: this instance writes the zone")
-			case !lp.Write && seen && prev.Write && lp.Why == "passive (lease handed back)":
+			case lp.HandsBack && seen && prev.Write:
 				f.Info("lease handed back")
 			case !lp.Write && (seen && prev.Write || !seen && !lp.Passive) && lp.Holder != "" && lp.Holder != d.instance(cfg):
 				f.WithField("holder", lp.Holder).Warn("lease lost: another instance writes the zone; this one stops writing it (" + lp.Why + ")")

@@ -333,7 +333,7 @@ func (d *Daemon) leaseStep(ctx context.Context, cfg *config.Compiled) (retry tim
 			case err != nil:
 				f.Warn("lease step: ", err)
 			default:
-				if cur, ok := lease.Parse(lp.Lease.Expect); lp.Write && (!ok || cur.Holder != self) {
+				if lp.Write && lp.Takes {
 					taken = append(taken, zone)
 				}
 				f.Debug("lease step: lease swapped")

@@ -416,8 +416,7 @@ func leaseChangesHands(in Input, lp lease.Plan) bool {
 	if lp.Passive {
 		return true
 	}
-	cur, ok := lease.Parse(lp.Lease.Expect)
-	return lp.Write && lp.Lease.Swaps() && (!ok || cur.Holder != in.Role.Instance)
+	return lp.Write && lp.Takes
 }
 
 // owns fills ch's metadata fields from what the view serves and the

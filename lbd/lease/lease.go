@@ -92,6 +92,12 @@ type Plan struct {
 	Holder string
 	// Why explains a zone this instance may not write.
 	Why string
+	// Takes is set when the plan creates the zone's lease or takes it from
+	// another holder (released, expired, or a master's lease taken by an
+	// active slave): what the zone serves was written by someone else.
+	Takes bool
+	// HandsBack is set when the plan releases this instance's lease.
+	HandsBack bool
 	// Passive is set when this instance does not want to write the zone
 	// (a passive slave, a shard that does not own it) or, sharded, waits
 	// for another instance's lease to be handed back or to expire: its
@@ -106,9 +112,6 @@ func Decide(now time.Time, st State, r Role) Plan {
 	}
 	p := decide(now, st, r)
 	p.Passive = !r.Active
-	if r.Sharded && !r.Owner && p.Why == "passive" {
-		p.Why = "passive: another instance owns the zone"
-	}
 	if r.Sharded && r.Owner && !p.Write && p.Holder != "" && p.Holder != r.Instance {
 		// The owner waits for the holder's hand-back or expiry: the
 		// lease step takes the lease then and makes the zone's aliases
@@ -135,11 +138,15 @@ func decide(now time.Time, st State, r Role) Plan {
 		}
 		return l.String()
 	}
+	passive := "passive"
+	if r.Sharded {
+		passive = "passive: another instance owns the zone"
+	}
 	if len(st.Records) == 0 {
 		if !r.Active {
-			return Plan{Why: "passive"}
+			return Plan{Why: passive}
 		}
-		return Plan{Lease: dnsupdate.Lease{Set: mine(1)}, Write: true, Holder: r.Instance}
+		return Plan{Lease: dnsupdate.Lease{Set: mine(1)}, Write: true, Holder: r.Instance, Takes: true}
 	}
 	cur, ok := Parse(st.Records[0])
 	if !ok || len(st.Records) > 1 {
@@ -152,7 +159,7 @@ func decide(now time.Time, st State, r Role) Plan {
 	case cur.Holder == r.Instance && !r.Active:
 		// Hand-back: a slave that sees the master again releases the zone.
 		return Plan{Lease: dnsupdate.Lease{Expect: text, Set: Record{Released: true, Epoch: cur.Epoch + 1}.String()},
-			Holder: "", Why: "passive (lease handed back)"}
+			Holder: "", Why: "passive (lease handed back)", HandsBack: true}
 	case cur.Holder == r.Instance:
 		renewBelow := r.TTL / 2
 		if r.Sharded {
@@ -166,12 +173,12 @@ func decide(now time.Time, st State, r Role) Plan {
 		}
 		return Plan{Lease: keep, Write: true, Holder: r.Instance}
 	case !r.Active:
-		return Plan{Why: "passive", Holder: cur.Holder}
+		return Plan{Why: passive, Holder: cur.Holder}
 	case cur.Released, expired,
 		// A slave that is active takes the master's lease: the master's
 		// heartbeat is stale, which is the take-over rule.
 		!r.Master && cur.Until.IsZero():
-		return Plan{Lease: dnsupdate.Lease{Expect: text, Set: mine(cur.Epoch + 1)}, Write: true, Holder: r.Instance}
+		return Plan{Lease: dnsupdate.Lease{Expect: text, Set: mine(cur.Epoch + 1)}, Write: true, Holder: r.Instance, Takes: true}
 	}
 	why := "lease held by " + cur.Holder
 	if !cur.Until.IsZero() {

@@ -61,7 +61,22 @@ func TestDecideLease(t *testing.T) {
 			if tc.whyPrefix != "" {
 				assert.Contains(t, lp.Why, tc.whyPrefix)
 			}
+			assertFlags(t, lp, tc.role)
 		})
+	}
+}
+
+// assertFlags checks Takes and HandsBack against what the plan's lease
+// swap says: Takes when it writes under a lease it creates or that was
+// not its own, HandsBack when it swaps its own lease for a released one.
+func assertFlags(t *testing.T, lp Plan, r Role) {
+	t.Helper()
+	from, parsed := Parse(lp.Lease.Expect)
+	to, _ := Parse(lp.Lease.Set)
+	assert.Equal(t, lp.Write && lp.Lease.Swaps() && (!parsed || from.Holder != r.Instance), lp.Takes, "takes")
+	assert.Equal(t, lp.Lease.Swaps() && parsed && from.Holder == r.Instance && to.Released, lp.HandsBack, "hands back")
+	if lp.HandsBack {
+		assert.False(t, lp.Write, "a hand-back does not write")
 	}
 }
 
@@ -129,6 +144,7 @@ func TestDecideLeaseSharded(t *testing.T) {
 			if tc.why != "" {
 				assert.Contains(t, lp.Why, tc.why)
 			}
+			assertFlags(t, lp, tc.role)
 		})
 	}
 }
