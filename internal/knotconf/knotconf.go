@@ -23,13 +23,26 @@ type Options struct {
 	// (tests); otherwise Knot's defaults.
 	SingleWorkers bool
 	LogLevel      string // "info", "warning", …; default "info"
-	// NoSync: nothing is synced to disk at each update (journal-db-mode
-	// asynchronous, zonefile-sync -1: the zone files are never rewritten).
-	// Not durable; for measuring what a server's durability costs.
-	NoSync bool
-	Keys   []Key // may update every zone
-	Zones  []string
+	Sync          Sync
+	Keys          []Key // may update every zone
+	Zones         []string
 }
+
+// Sync is what Knot writes to disk at each update.
+type Sync int
+
+const (
+	// SyncAll is Knot's default: the journal, synced (journal-db-mode
+	// robust), and the zone file, rewritten (zonefile-sync 0).
+	SyncAll Sync = iota
+	// SyncJournal syncs the journal only: zonefile-sync -1, the zone
+	// files are never rewritten and the journal holds the changes (still
+	// durable: Knot applies the journal to the zone file when it loads).
+	SyncJournal
+	// SyncNothing: journal-db-mode asynchronous too. Not durable; for
+	// measuring what a server's durability costs.
+	SyncNothing
+)
 
 // Write writes the configuration and, for every zone, its file
 // (bindconf.ZoneFile) into o.Dir; it returns the configuration's path.
@@ -42,7 +55,7 @@ func Write(o Options) (string, error) {
 	}
 	fmt.Fprintf(&b, "database:\n    storage: %s\n    journal-db: %s\n    timer-db: %s\n",
 		q(o.Dir), q(filepath.Join(o.Dir, "journal")), q(filepath.Join(o.Dir, "timers")))
-	if o.NoSync {
+	if o.Sync == SyncNothing {
 		b.WriteString("    journal-db-mode: asynchronous\n")
 	}
 	level := o.LogLevel
@@ -64,7 +77,7 @@ func Write(o Options) (string, error) {
 		zone := dns.Fqdn(z)
 		file := filepath.Join(o.Dir, bindconf.ZoneFileName(zone))
 		fmt.Fprintf(&b, "  - domain: %s\n    file: %s\n", q(zone), q(file))
-		if o.NoSync {
+		if o.Sync != SyncAll {
 			b.WriteString("    zonefile-sync: -1\n")
 		}
 		if len(ids) > 0 {

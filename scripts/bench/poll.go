@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lbd-project/lbd/internal/knotconf"
 )
 
 const (
@@ -97,7 +99,7 @@ type pollRun struct {
 	zonePerAlias bool
 	namedThreads int
 	knot         bool
-	knotNoSync   bool // knot syncing nothing at each update (not durable)
+	knotSync     knotconf.Sync // what knot syncs at each update
 	// daemonCycles > 0 also runs lbd as a daemon (every alias due every
 	// cycle) until it has made that many full cycles after its first, and
 	// adds their median as the last column.
@@ -110,7 +112,7 @@ type pollRun struct {
 func zonesSection(ctx context.Context, o options, dir string) []*table {
 	t := &table{title: "Zone per alias (lbd -once against an lbsim farm, one DNS server zone per alias)",
 		cols: []string{"members", "aliases", "SNMP", "server", "cycle s", "poll s", "dns s", "answered written s", "batches", "lbd wall s", "lbd CPU s", "max RSS MB", "polls/s", "failed", "1st run cycle s", "1st run lbd CPU s", "1st run server CPU s", "1st run lbsim CPU s", "daemon steady s"}}
-	t.note("method: as the poll section, but every alias is its own zone (zone = name), served by one throwaway named (`named -g -4 -n N`, update-policy grant zonesub ANY for one hmac-sha256 key) or knotd (its default workers and journal, an acl with action update for the key; 'knot no-sync' syncs nothing to disk at each update: journal-db-mode asynchronous, zonefile-sync -1, not durable, there to tell the server's durability cost from lbd's); lbd writes with fencing on (the default), so the first run creates every zone's lease and ownership record; the first run is '1st run cycle s', the second (steady state: nothing to write) is 'cycle s'; 'daemon steady s' is the median of 5 full cycles of lbd run as a daemon (tick 200 ms, polling_interval 1 s) after its first: engines discovered, sockets open, nothing to write")
+	t.note("method: as the poll section, but every alias is its own zone (zone = name), served by one throwaway named (`named -g -4 -n N`, update-policy grant zonesub ANY for one hmac-sha256 key) or knotd (its default workers and journal, an acl with action update for the key; 'knot journal-only' syncs its journal but never rewrites the zone files, zonefile-sync -1, still durable: knot.conf(5) says Knot serves the latest zone after a restart from its journal; 'knot no-sync' syncs nothing to disk at each update: journal-db-mode asynchronous too, not durable, there to tell the server's durability cost from lbd's); lbd writes with fencing on (the default), so the first run creates every zone's lease and ownership record; the first run is '1st run cycle s', the second (steady state: nothing to write) is 'cycle s'; 'daemon steady s' is the median of 5 full cycles of lbd run as a daemon (tick 200 ms, polling_interval 1 s) after its first: engines discovered, sockets open, nothing to write")
 	t.note("the '1st run … CPU s' columns are the CPU time lbd, the DNS server and lbsim used while the first lbd run lasted (server and lbsim from /proc/PID/stat), all three on the same cores")
 	t.note("the server's directory (zone files; named's journals, fsynced on every update; Knot's LMDB journal) is under the work directory: %s", dir)
 	t.note("targets (issue 13): 10,000 members / 1,000 aliases, zone per alias: first cycle ≤ 0.8 s wall, steady state ≤ 0.5 s")
@@ -122,15 +124,16 @@ func zonesSection(ctx context.Context, o options, dir string) []*table {
 		name    string
 		threads int
 		knot    bool
-		noSync  bool
-	}{{"named -n 1", 1, false, false}, {"named -n 2", 2, false, false}, {"knot", 0, true, false}, {"knot no-sync", 0, true, true}} {
+		sync    knotconf.Sync
+	}{{"named -n 1", 1, false, 0}, {"named -n 2", 2, false, 0}, {"knot", 0, true, knotconf.SyncAll},
+		{"knot journal-only", 0, true, knotconf.SyncJournal}, {"knot no-sync", 0, true, knotconf.SyncNothing}} {
 		if ctx.Err() != nil {
 			t.fail("interrupted: %v", context.Cause(ctx))
 			break
 		}
 		name := fmt.Sprintf("m%d-a%d-%s", sz.members, sz.aliases, strings.ReplaceAll(strings.ReplaceAll(srv.name, " -n ", "-n"), " ", ""))
 		progress("zones %s", name)
-		row, err := pollOne(ctx, o, filepath.Join(dir, name), pollRun{size: sz, ver: "3", zonePerAlias: true, namedThreads: srv.threads, knot: srv.knot, knotNoSync: srv.noSync, daemonCycles: 5})
+		row, err := pollOne(ctx, o, filepath.Join(dir, name), pollRun{size: sz, ver: "3", zonePerAlias: true, namedThreads: srv.threads, knot: srv.knot, knotSync: srv.sync, daemonCycles: 5})
 		if errors.Is(err, errSkip) {
 			t.note("%s: skipped: %v", srv.name, err)
 			continue
@@ -359,7 +362,7 @@ update_keys = [%q]
 	}
 	var nd *dnsServer
 	if run.knot {
-		nd, err = startKnot(ctx, filepath.Join(dir, "knot"), zones, secret, run.knotNoSync)
+		nd, err = startKnot(ctx, filepath.Join(dir, "knot"), zones, secret, run.knotSync)
 	} else {
 		nd, err = startNamed(ctx, filepath.Join(dir, "named"), zones, secret, run.namedThreads)
 	}
