@@ -39,6 +39,7 @@ type options struct {
 	out          string
 	quick        bool
 	only         map[string]bool
+	pushFlips    int
 	timeout      time.Duration
 	reps         int
 	pollSizes    []size
@@ -66,7 +67,8 @@ func parseFlags() (options, error) {
 		o         options
 		only      = flag.String("only", strings.Join(sections, ","), "comma-separated sections: "+strings.Join(sections, ","))
 		sizes     = flag.String("poll-sizes", "", "poll section farm sizes, members/aliases,… (default 1000/100,10000/1000; -quick 200/20)")
-		reps      = flag.Int("reps", 0, "repetitions of the reaction and failover measurements (default 10; -quick 2)")
+		reps      = flag.Int("reps", 0, "repetitions of the failover and shard measurements and of the reaction section's polling row (default 10; -quick 2)")
+		flips     = flag.Int("push-flips", 0, "nologin flips of the reaction section's push row, half of them drains (default 40, the 20 drains of issue 13's target; -quick 4)")
 		dnsAl     = flag.Int("dns-aliases", 0, "aliases (and zones) of the DNS throughput section (default 1000; -quick 100)")
 		dnsRounds = flag.Int("dns-rounds", 0, "rounds of the DNS throughput section (default 3; -quick 2)")
 		agentReqs = flag.Int("agent-requests", 0, "GETs per SNMP version and client count in the agent section (default 200000; -quick 5000)")
@@ -75,7 +77,7 @@ func parseFlags() (options, error) {
 	flag.StringVar(&o.bin, "bin", "bin", "directory holding lbd, lbclient, lbsim")
 	flag.StringVar(&o.out, "out", "", "markdown results file (default: bench-results.md in a new temp directory)")
 	flag.BoolVar(&o.quick, "quick", false, "small sizes and few repetitions (smoke run)")
-	flag.DurationVar(&o.timeout, "timeout", 7*time.Minute, "hard limit for the whole run")
+	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "hard limit for the whole run")
 	flag.IntVar(&o.snmpRetries, "snmp-retries", 0, "lbd [snmp] retries in the poll section")
 	flag.DurationVar(&o.snmpTimeout, "snmp-timeout", time.Second, "lbd [snmp] timeout in the poll section")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (configs, logs)")
@@ -108,6 +110,7 @@ func parseFlags() (options, error) {
 		return full
 	}
 	o.reps = pick(*reps, 10, 2)
+	o.pushFlips = pick(*flips, 40, 4)
 	o.dnsAliases = pick(*dnsAl, 1000, 100)
 	o.dnsRounds = pick(*dnsRounds, 3, 2)
 	o.agentReqs = pick(*agentReqs, 200000, 5000)
