@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lbd-project/lbd/internal/knotconf"
+	"github.com/lbd-project/lbd/lbd/config"
 )
 
 const (
@@ -84,7 +85,37 @@ func pollSection(ctx context.Context, o options, dir string) []*table {
 			}
 		}
 	}
-	return []*table{t}
+	return []*table{t, streamTable(ctx, o, dir)}
+}
+
+// streamTable measures issue 13's streaming target: 1,000 members / 100
+// aliases, 10 % silent, with lbd's default [snmp] timeout and retries.
+func streamTable(ctx context.Context, o options, dir string) *table {
+	t := &table{title: "Streaming cycle with lbd's default SNMP timeouts (lbd -once, 10 % of the members silent)",
+		cols: []string{"members", "aliases", "SNMP", "silent", "cycle s", "poll s", "dns s", "answered written s", "batches", "lbd wall s", "lbd CPU s", "max RSS MB", "polls/s", "failed", "1st run cycle s"}}
+	def := config.Defaults().SNMP
+	t.note("method: as the poll section, but lbd.toml sets no [snmp] timeout or retries: lbd's defaults, timeout %v, retries %d (a silent member costs %v)",
+		def.Timeout.Duration, def.Retries, def.Timeout.Duration*time.Duration(1+def.Retries))
+	t.note("target (issue 13): aliases without a silent member published ≤ 0.3 s after the cycle starts ('answered written s'); the cycle ends ≤ one timeout later")
+	sz := size{1000, 100}
+	if o.quick {
+		sz = size{200, 20}
+	}
+	for _, ver := range []string{"2c", "3"} {
+		if ctx.Err() != nil {
+			t.fail("interrupted: %v", context.Cause(ctx))
+			break
+		}
+		name := fmt.Sprintf("m%d-a%d-v%s-s10-defaults", sz.members, sz.aliases, ver)
+		progress("poll %s", name)
+		row, err := pollOne(ctx, o, filepath.Join(dir, name), pollRun{size: sz, ver: ver, silent: 0.1, defaultSNMP: true})
+		if err != nil {
+			t.fail("%s: %v", name, err)
+			continue
+		}
+		t.row(row...)
+	}
+	return t
 }
 
 // pollRun is one farm and DNS layout of the poll measurements.
@@ -100,6 +131,8 @@ type pollRun struct {
 	namedThreads int
 	knot         bool
 	knotSync     knotconf.Sync // what knot syncs at each update
+	// defaultSNMP: lbd.toml sets no [snmp] timeout or retries.
+	defaultSNMP bool
 	// daemonCycles > 0 also runs lbd as a daemon (every alias due every
 	// cycle) until it has made that many full cycles after its first, and
 	// adds their median as the last column.
@@ -206,6 +239,10 @@ func pollOne(ctx context.Context, o options, dir string, run pollRun) ([]string,
 	} else {
 		snmp = fmt.Sprintf("version = \"3\"\nuser = \"loadbalancing\"\nauth_protocol = \"md5\"\nauth_password = %q\n", benchPassword)
 	}
+	timeouts := fmt.Sprintf("timeout = %q\nretries = %d\n", o.snmpTimeout.String(), o.snmpRetries)
+	if run.defaultSNMP {
+		timeouts = ""
+	}
 	aliases, dnsConf, dnsProc, stopDNS, err := pollDNS(ctx, dir, run, aliases, secret, dnsPort)
 	if err != nil {
 		return nil, err
@@ -218,15 +255,13 @@ state_dir = %q
 
 [snmp]
 %sport = %d
-timeout = %q
-retries = %d
-
+%s
 [defaults]
 best_hosts = 2
 ttl = "60s"
 
 %s
-`, filepath.Join(dir, "state"), snmp, port, o.snmpTimeout.String(), o.snmpRetries, dnsConf)
+`, filepath.Join(dir, "state"), snmp, port, timeouts, dnsConf)
 	cfgPath := filepath.Join(dir, "lbd.toml")
 	if err := os.WriteFile(cfgPath, append([]byte(conf), aliases...), 0o644); err != nil {
 		return nil, err
