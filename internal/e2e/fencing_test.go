@@ -119,16 +119,8 @@ func TestSplitBrainFencedOnKnot(t *testing.T) {
 	key := lbdKey
 	k := testenv.StartKnot(t, testenv.KnotOptions{Zones: []string{alias}, Keys: []tsig.Spec{key}})
 	splitBrain(t, dnsServer{
-		addr: k.Addr,
-		a: func(t *testing.T) []string {
-			var out []string
-			for _, rr := range k.Query(t, alias, dns.TypeA) {
-				if a, ok := rr.(*dns.A); ok {
-					out = append(out, a.A.String())
-				}
-			}
-			return sorted(out)
-		},
+		addr:  k.Addr,
+		a:     func(t *testing.T) []string { return testenv.AddrsA(k.Query(t, alias, dns.TypeA)) },
 		lease: func(t *testing.T) []string { return txt(k.Query(t, dnsupdate.LeaseName(alias), dns.TypeTXT)) },
 	})
 }

@@ -199,13 +199,7 @@ func TestExternalView(t *testing.T) {
 	if got, _ := published(t, n, alias); !equal(got, []string{"127.0.0.2"}) {
 		t.Fatalf("internal view: %v", got)
 	}
-	var extGot []string
-	for _, rr := range n.QueryView(t, alias, dns.TypeA, &ext) {
-		if a, ok := rr.(*dns.A); ok {
-			extGot = append(extGot, a.A.String())
-		}
-	}
-	if !equal(extGot, []string{"127.0.0.2"}) {
+	if extGot := testenv.AddrsA(n.QueryView(t, alias, dns.TypeA, &ext)); !equal(extGot, []string{"127.0.0.2"}) {
 		t.Fatalf("external view: %v", extGot)
 	}
 }

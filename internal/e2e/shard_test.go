@@ -222,13 +222,7 @@ type authServer interface {
 // addrsOf is the sorted A records srv serves for name.
 func addrsOf(t *testing.T, srv authServer, name string) []string {
 	t.Helper()
-	var out []string
-	for _, rr := range srv.Query(t, name, dns.TypeA) {
-		if a, ok := rr.(*dns.A); ok {
-			out = append(out, a.A.String())
-		}
-	}
-	return sorted(out)
+	return testenv.AddrsA(srv.Query(t, name, dns.TypeA))
 }
 
 // shardTakeOver is the take-over scenario against the DNS server at addr.

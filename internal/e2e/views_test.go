@@ -35,13 +35,7 @@ func TestKeyOnlyViews(t *testing.T) {
 		Extra: "[[alias]]\nname = \"" + extAlias + "\"\nmembers = [\"127.0.0.2\", \"127.0.0.3\", \"127.0.0.4\"]\nbest_hosts = 1\nexternal = true\n"})
 
 	view := func(name string, key *tsig.Spec) []string {
-		var out []string
-		for _, rr := range n.QueryView(t, name, dns.TypeA, key) {
-			if a, ok := rr.(*dns.A); ok {
-				out = append(out, a.A.String())
-			}
-		}
-		return sorted(out)
+		return testenv.AddrsA(n.QueryView(t, name, dns.TypeA, key))
 	}
 	out, errOut, err := runLBD(t, "-config", cfg, "-once")
 	require.NoError(t, err, "lbd -once:\n%s\n%s", out, errOut)
@@ -81,16 +75,4 @@ func TestKeyOnlyViews(t *testing.T) {
 	waitFor(t, 10*time.Second, func() bool { return strings.Contains(log.String(), "DNS drift") })
 	waitFor(t, 10*time.Second, func() bool { return strings.Join(view(alias, &internal), " ") == "127.0.0.2 127.0.0.3" })
 	require.Contains(t, log.String(), "192.0.2.98", "the drift log names what was found")
-}
-
-func sorted(s []string) []string {
-	out := append([]string(nil), s...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
 }

@@ -310,14 +310,7 @@ func addrsAt(addr, name string, key *tsig.Key) (string, error) {
 	if r.Rcode != dns.RcodeSuccess && r.Rcode != dns.RcodeNameError {
 		return "", fmt.Errorf("%s", dns.RcodeToString[r.Rcode])
 	}
-	var out []string
-	for _, rr := range r.Answer {
-		if a, ok := rr.(*dns.A); ok {
-			out = append(out, a.A.String())
-		}
-	}
-	sort.Strings(out)
-	return strings.Join(out, " "), nil
+	return strings.Join(testenv.AddrsA(r.Answer), " "), nil
 }
 
 // served is addrsAt without the error.

@@ -10,8 +10,9 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/miekg/dns"
 	"time"
+
+	"github.com/miekg/dns"
 
 	"github.com/lbd-project/lbd/internal/testenv"
 	"github.com/lbd-project/lbd/lbclient/sim"
