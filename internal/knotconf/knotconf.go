@@ -23,8 +23,8 @@ type Options struct {
 	// (tests); otherwise Knot's defaults.
 	SingleWorkers bool
 	LogLevel      string // "info", "warning", …; default "info"
-	Sync          Sync
-	Keys          []Key // may update every zone
+	Sync          Sync   // what Knot syncs at each update; default SyncAll
+	Keys          []Key  // may update every zone
 	Zones         []string
 }
 
