@@ -32,9 +32,9 @@ func (c *Client) QuerySigned(ctx context.Context, name string) (State, error) {
 }
 
 // Read is QuerySigned for the families asked for (a family not asked for
-// is left empty), with one short cut: when the A query finds that name
-// does not exist (NXDOMAIN), nothing exists below it either (RFC 8020 §2),
-// so the AAAA query is not sent and exists is false. A name that exists
+// is left empty), with one short cut: when a query finds that name does
+// not exist (NXDOMAIN), nothing exists below it either (RFC 8020 §2), so
+// no further query is sent (the AAAA after the A) and exists is false. A name that exists
 // with no address (NODATA) has exists true.
 func (c *Client) Read(ctx context.Context, name string, v4, v6 bool) (st State, exists bool, err error) {
 	key, err := c.key()
@@ -45,7 +45,7 @@ func (c *Client) Read(ctx context.Context, name string, v4, v6 bool) (st State, 
 }
 
 // query reads name's A (v4) and AAAA (v6) records; exists is false when
-// the A query was answered NXDOMAIN (the AAAA query is then not sent).
+// a query was answered NXDOMAIN (the AAAA query is then not sent).
 func (c *Client) query(ctx context.Context, name string, key *tsig.Key, v4, v6 bool) (st State, exists bool, err error) {
 	qname := canonical(name)
 	if _, ok := dns.IsDomainName(qname); !ok || qname == "" {
