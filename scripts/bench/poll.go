@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,7 +15,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lbd-project/lbd/dnsupdate"
 	"github.com/lbd-project/lbd/internal/knotconf"
+	"github.com/lbd-project/lbd/internal/tsig"
 	"github.com/lbd-project/lbd/lbd/config"
 )
 
@@ -144,10 +147,11 @@ type pollRun struct {
 // ownership record and records created) and steady state.
 func zonesSection(ctx context.Context, o options, dir string) []*table {
 	t := &table{title: "Zone per alias (lbd -once against an lbsim farm, one DNS server zone per alias)",
-		cols: []string{"members", "aliases", "SNMP", "server", "cycle s", "poll s", "dns s", "answered written s", "batches", "lbd wall s", "lbd CPU s", "max RSS MB", "polls/s", "failed", "1st run cycle s", "1st run lbd CPU s", "1st run server CPU s", "1st run lbsim CPU s", "daemon steady s"}}
+		cols: []string{"members", "aliases", "SNMP", "server", "cycle s", "poll s", "dns s", "answered written s", "batches", "lbd wall s", "lbd CPU s", "max RSS MB", "polls/s", "failed", "1st run cycle s", "1st run lbd CPU s", "1st run server CPU s", "1st run lbsim CPU s", "daemon steady s", "server alone s", "server alone CPU s"}}
 	t.note("method: as the poll section, but every alias is its own zone (zone = name), served by one throwaway named (`named -g -4 -n N`, update-policy grant zonesub ANY for one hmac-sha256 key) or knotd (its default workers and journal, an acl with action update for the key; 'knot journal-only' syncs its journal but never rewrites the zone files, zonefile-sync -1, still durable: knot.conf(5) says Knot serves the latest zone after a restart from its journal; 'knot no-sync' syncs nothing to disk at each update: journal-db-mode asynchronous too, not durable, there to tell the server's durability cost from lbd's); lbd writes with fencing on (the default), so the first run creates every zone's lease and ownership record; the first run is '1st run cycle s', the second (steady state: nothing to write) is 'cycle s'; 'daemon steady s' is the median of 5 full cycles of lbd run as a daemon (tick 200 ms, polling_interval 1 s) after its first: engines discovered, sockets open, nothing to write")
 	t.note("the '1st run … CPU s' columns are the CPU time lbd, the DNS server and lbsim used while the first lbd run lasted (server and lbsim from /proc/PID/stat), all three on the same cores")
 	t.note("the server's directory (zone files; named's journals, fsynced on every update; Knot's LMDB journal) is under the work directory: %s", dir)
+	t.note("'server alone s': after lbd's runs, dnsupdate.Client.ApplyEach (as lbd writes: TSIG, ≤ 64 zones in flight) sends the first UPDATE of as many other fresh zones of the same server (two A records each, no prerequisites, lease or ownership record, no polls beside it); its wall time is a lower bound on a first cycle against that server on that disk, its 'CPU s' the server's CPU meanwhile")
 	t.note("targets (issue 13): 10,000 members / 1,000 aliases, zone per alias: first cycle ≤ 0.8 s wall, steady state ≤ 0.5 s")
 	sz := size{10000, 1000}
 	if o.quick {
@@ -243,9 +247,13 @@ func pollOne(ctx context.Context, o options, dir string, run pollRun) ([]string,
 	if run.defaultSNMP {
 		timeouts = ""
 	}
-	aliases, dnsConf, dnsProc, stopDNS, err := pollDNS(ctx, dir, run, aliases, secret, dnsPort)
+	aliases, dnsConf, dnsSrv, stopDNS, err := pollDNS(ctx, dir, run, aliases, secret, dnsPort)
 	if err != nil {
 		return nil, err
+	}
+	var dnsProc *proc
+	if dnsSrv != nil {
+		dnsProc = dnsSrv.p
 	}
 	defer stopDNS()
 	conf := fmt.Sprintf(`[lbd]
@@ -313,7 +321,54 @@ ttl = "60s"
 		}
 		row = append(row, fsecs(med))
 	}
+	if run.zonePerAlias {
+		wall, cpu, err := serverAlone(ctx, dnsSrv, secret, floorZones(sz.aliases))
+		if err != nil {
+			return nil, fmt.Errorf("server alone: %v", err)
+		}
+		row = append(row, fsecs(wall.Seconds()), secs(cpu))
+	}
 	return row, nil
+}
+
+// floorZones names the n zones a zone-per-alias server serves besides the
+// aliases' own, for serverAlone.
+func floorZones(n int) []string {
+	zones := make([]string, n)
+	for i := range zones {
+		zones[i] = fmt.Sprintf("f%05d.alone.bench", i+1)
+	}
+	return zones
+}
+
+// serverAlone measures what the server alone takes to accept the first
+// UPDATE of each of the fresh zones: two A records each, sent by
+// dnsupdate.Client.ApplyEach as lbd sends its writes (TSIG, at most
+// DefaultZonesInFlight zones in flight), with no polling beside it and
+// none of lbd's prerequisites, lease or ownership records. It is a lower
+// bound on any first cycle against that server on that disk. cpu is the
+// server's CPU time meanwhile.
+func serverAlone(ctx context.Context, srv *dnsServer, secret string, zones []string) (wall, cpu time.Duration, err error) {
+	key, err := tsig.Compile(keyName, "hmac-sha256", secret)
+	if err != nil {
+		return 0, 0, err
+	}
+	c := &dnsupdate.Client{Server: srv.addr, Timeout: 5 * time.Second, Key: key}
+	changes := make([]dnsupdate.Change, len(zones))
+	for i, z := range zones {
+		addrs := []netip.Addr{netip.AddrFrom4([4]byte{127, 20, byte(i >> 8), byte(i)}), netip.AddrFrom4([4]byte{127, 21, byte(i >> 8), byte(i)})}
+		changes[i] = dnsupdate.Diff(z, z, dnsupdate.State{TTL: 60}, addrs, 60)
+	}
+	cpu0 := srv.p.cpuTime()
+	t0 := time.Now()
+	res := c.ApplyEach(ctx, changes)
+	wall, cpu = time.Since(t0), srv.p.cpuTime()-cpu0
+	for z, err := range res {
+		if err != nil {
+			return 0, 0, fmt.Errorf("zone %s: %v", z, err)
+		}
+	}
+	return wall, cpu, nil
 }
 
 // daemonSteady runs lbd as a daemon on conf (tick 200 ms, every alias due
@@ -365,7 +420,7 @@ func daemonSteady(ctx context.Context, o options, dir, conf string, aliases []by
 // lbd.toml: with zonePerAlias every alias becomes its own zone (the alias
 // tables are rewritten) served by a throwaway named; otherwise lbd's
 // embedded server serves one shared zone. stop ends the named, if any.
-func pollDNS(ctx context.Context, dir string, run pollRun, aliases []byte, secret string, dnsPort int) (tables []byte, dnsConf string, server *proc, stop func(), err error) {
+func pollDNS(ctx context.Context, dir string, run pollRun, aliases []byte, secret string, dnsPort int) (tables []byte, dnsConf string, server *dnsServer, stop func(), err error) {
 	stop = func() {}
 	if !run.zonePerAlias {
 		return aliases, fmt.Sprintf(`[dns]
@@ -395,18 +450,20 @@ update_keys = [%q]
 		}
 		b.WriteString(line + "\n")
 	}
+	// The server also serves as many zones again for serverAlone.
+	served := append(slices.Clone(zones), floorZones(len(zones))...)
 	var nd *dnsServer
 	if run.knot {
-		nd, err = startKnot(ctx, filepath.Join(dir, "knot"), zones, secret, run.knotSync)
+		nd, err = startKnot(ctx, filepath.Join(dir, "knot"), served, secret, run.knotSync)
 	} else {
-		nd, err = startNamed(ctx, filepath.Join(dir, "named"), zones, secret, run.namedThreads)
+		nd, err = startNamed(ctx, filepath.Join(dir, "named"), served, secret, run.namedThreads)
 	}
 	if err != nil {
 		return nil, "", nil, stop, err
 	}
 	return []byte(b.String()),
 		fmt.Sprintf("[dns]\nserver = %q\ninternal_key = { name = %q, algorithm = \"hmac-sha256\", secret = %q }\ntimeout = \"5s\"\n", nd.addr, keyName, secret),
-		nd.p, func() { nd.p.stop(5 * time.Second) }, nil
+		nd, func() { nd.p.stop(5 * time.Second) }, nil
 }
 
 func lastLines(b []byte, n int) string {
