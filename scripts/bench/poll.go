@@ -151,7 +151,7 @@ func zonesSection(ctx context.Context, o options, dir string) []*table {
 	t.note("method: as the poll section, but every alias is its own zone (zone = name), served by one throwaway named (`named -g -4 -n N`, update-policy grant zonesub ANY for one hmac-sha256 key) or knotd (its default workers and journal, an acl with action update for the key; 'knot journal-only' syncs its journal but never rewrites the zone files, zonefile-sync -1, still durable: knot.conf(5) says Knot serves the latest zone after a restart from its journal; 'knot no-sync' syncs nothing to disk at each update: journal-db-mode asynchronous too, not durable, there to tell the server's durability cost from lbd's); lbd writes with fencing on (the default), so the first run creates every zone's lease and ownership record; the first run is '1st run cycle s', the second (steady state: nothing to write) is 'cycle s'; 'daemon steady s' is the median of 5 full cycles of lbd run as a daemon (tick 200 ms, polling_interval 1 s) after its first: engines discovered, sockets open, nothing to write")
 	t.note("the '1st run … CPU s' columns are the CPU time lbd, the DNS server and lbsim used while the first lbd run lasted (server and lbsim from /proc/PID/stat), all three on the same cores")
 	t.note("the server's directory (zone files; named's journals, fsynced on every update; Knot's LMDB journal) is under the work directory: %s", dir)
-	t.note("'server alone s': after lbd's runs, dnsupdate.Client.ApplyEach (as lbd writes: TSIG, ≤ 64 zones in flight) sends the first UPDATE of as many other fresh zones of the same server (two A records each, no prerequisites, lease or ownership record, no polls beside it); its wall time is a lower bound on a first cycle against that server on that disk, its 'CPU s' the server's CPU meanwhile")
+	t.note("'server alone s': after lbd's runs, with that server stopped, a fresh server of the same kind and settings, in the same directory tree and serving as many zones of its own, is sent the first UPDATE of each zone by dnsupdate.Client.ApplyEach as lbd writes (TSIG, ≤ 64 zones in flight), two A records each, no prerequisites, lease or ownership record, no polls beside it; its wall time is a lower bound on a first cycle against that server on that disk, 'server alone CPU s' the server's CPU meanwhile")
 	t.note("targets (issue 13): 10,000 members / 1,000 aliases, zone per alias: first cycle ≤ 0.8 s wall, steady state ≤ 0.5 s")
 	sz := size{10000, 1000}
 	if o.quick {
@@ -322,7 +322,8 @@ ttl = "60s"
 		row = append(row, fsecs(med))
 	}
 	if run.zonePerAlias {
-		wall, cpu, err := serverAlone(ctx, dnsSrv, secret, floorZones(sz.aliases))
+		stopDNS() // its CPU and disk are not shared with the next server
+		wall, cpu, err := serverAlone(ctx, filepath.Join(dir, "alone"), run, secret, sz.aliases)
 		if err != nil {
 			return nil, fmt.Errorf("server alone: %v", err)
 		}
@@ -331,24 +332,32 @@ ttl = "60s"
 	return row, nil
 }
 
-// floorZones names the n zones a zone-per-alias server serves besides the
-// aliases' own, for serverAlone.
-func floorZones(n int) []string {
+// startServer starts the zone-per-alias run's DNS server (named or knotd)
+// in dir serving zones.
+func startServer(ctx context.Context, dir string, run pollRun, zones []string, secret string) (*dnsServer, error) {
+	if run.knot {
+		return startKnot(ctx, filepath.Join(dir, "knot"), zones, secret, run.knotSync)
+	}
+	return startNamed(ctx, filepath.Join(dir, "named"), zones, secret, run.namedThreads)
+}
+
+// serverAlone measures what a fresh server of the run's kind, started in
+// dir with n zones of its own, takes alone to accept the first UPDATE of
+// each: two A records each, sent by dnsupdate.Client.ApplyEach as lbd
+// sends its writes (TSIG, at most DefaultZonesInFlight zones in flight),
+// with no polling beside it and none of lbd's prerequisites, lease or
+// ownership records. It is a lower bound on a first cycle against that
+// server on that disk. cpu is the server's CPU time meanwhile.
+func serverAlone(ctx context.Context, dir string, run pollRun, secret string, n int) (wall, cpu time.Duration, err error) {
 	zones := make([]string, n)
 	for i := range zones {
 		zones[i] = fmt.Sprintf("f%05d.alone.bench", i+1)
 	}
-	return zones
-}
-
-// serverAlone measures what the server alone takes to accept the first
-// UPDATE of each of the fresh zones: two A records each, sent by
-// dnsupdate.Client.ApplyEach as lbd sends its writes (TSIG, at most
-// DefaultZonesInFlight zones in flight), with no polling beside it and
-// none of lbd's prerequisites, lease or ownership records. It is a lower
-// bound on any first cycle against that server on that disk. cpu is the
-// server's CPU time meanwhile.
-func serverAlone(ctx context.Context, srv *dnsServer, secret string, zones []string) (wall, cpu time.Duration, err error) {
+	srv, err := startServer(ctx, dir, run, zones, secret)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer srv.p.stop(5 * time.Second)
 	key, err := tsig.Compile(keyName, "hmac-sha256", secret)
 	if err != nil {
 		return 0, 0, err
@@ -450,14 +459,7 @@ update_keys = [%q]
 		}
 		b.WriteString(line + "\n")
 	}
-	// The server also serves as many zones again for serverAlone.
-	served := append(slices.Clone(zones), floorZones(len(zones))...)
-	var nd *dnsServer
-	if run.knot {
-		nd, err = startKnot(ctx, filepath.Join(dir, "knot"), served, secret, run.knotSync)
-	} else {
-		nd, err = startNamed(ctx, filepath.Join(dir, "named"), served, secret, run.namedThreads)
-	}
+	nd, err := startServer(ctx, dir, run, zones, secret)
 	if err != nil {
 		return nil, "", nil, stop, err
 	}
