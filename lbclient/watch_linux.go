@@ -192,11 +192,15 @@ func (w *watcher) parse(b []byte) []event {
 			continue
 		}
 		dirs := w.wds[raw.Wd]
-		if raw.Mask&unix.IN_IGNORED != 0 { // the watch is gone (directory removed): resync re-adds one above
-			for _, d := range dirs {
-				delete(w.dirs, d)
-			}
-			delete(w.wds, raw.Wd)
+		switch {
+		case raw.Mask&unix.IN_IGNORED != 0: // the watch is gone (directory removed): resync re-adds one above
+			w.forgetLocked(raw.Wd, dirs)
+		case raw.Mask&unix.IN_MOVE_SELF != 0:
+			// The directory was renamed: its watch follows it to the new
+			// name, and its old path (perhaps made again at once) is no
+			// longer watched. Dropped, so that resync watches the path.
+			w.forgetLocked(raw.Wd, dirs)
+			_, _ = unix.InotifyRmWatch(w.fd(), uint32(raw.Wd))
 		}
 		for _, d := range dirs {
 			p := d
@@ -207,6 +211,15 @@ func (w *watcher) parse(b []byte) []event {
 		}
 	}
 	return out
+}
+
+// forgetLocked drops watch descriptor wd, of directories dirs, from the
+// watched set.
+func (w *watcher) forgetLocked(wd int32, dirs []string) {
+	for _, d := range dirs {
+		delete(w.dirs, d)
+	}
+	delete(w.wds, wd)
 }
 
 // run reports the changes (debounced) to the evaluator until ctx is done,

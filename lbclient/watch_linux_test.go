@@ -121,6 +121,33 @@ loads = [{ type = "constant", data = "6" }]
 	eventuallyValue(t, g, agent.Value{IsString: true, Str: fmt.Sprintf("r.example=%d,g.example=6", -checks.CodeReboot)})
 }
 
+// /etc renamed away and made again at once (within one debounce): the
+// watch that followed the old directory is dropped and the new one is
+// watched, so a nologin created in it drains at once again.
+func TestWatchDirectoryRenamedAndRecreated(t *testing.T) {
+	cfg, addr, root := hourCfg(t, "", `
+[[alias]]
+name = "a.example"
+checks = ["nologin"]
+loads = [{ type = "constant", data = "50" }]
+`)
+	testenv.Touch(t, root, "etc/nologin")
+	startCfg(t, cfg)
+	g := v2cClient(t, addr, "public")
+	drained := agent.Value{Int: -checks.CodeNologin} // one alias: an INTEGER
+	eventuallyValue(t, g, drained)
+
+	etc := filepath.Join(root, "etc")
+	require.NoError(t, os.Rename(etc, etc+".old"))
+	require.NoError(t, os.Mkdir(etc, 0o755))
+	// The rename's flush re-evaluates: no nologin in the new /etc. By
+	// then the watches are resynced.
+	eventuallyValue(t, g, agent.Value{Int: 50})
+
+	testenv.Touch(t, root, "etc/nologin")
+	eventuallyValue(t, g, drained)
+}
+
 // A reload watches the files of the new configuration.
 func TestWatchFollowsReload(t *testing.T) {
 	cfg, addr, root := hourCfg(t, "", `
