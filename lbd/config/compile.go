@@ -91,6 +91,12 @@ func Parse(file string, data []byte) (*Compiled, error) {
 		// two instances from writing one zone.
 		cfg.Heartbeat.StaleAfter.Duration = 2*cfg.Heartbeat.Interval.Duration + time.Second
 	}
+	if cfg.Sharded() && !doc.Meta.IsDefined("dns", "updates_in_flight") {
+		// Every instance of a shard writes to the same servers at once:
+		// by default they share one bound below BIND's update-quota
+		// (docs/design.md §9.7).
+		cfg.DNS.UpdatesInFlight = max(1, min(dnsupdate.DefaultZonesInFlight, ShardUpdatesInFlight/(len(cfg.LBD.Peers)+1)))
+	}
 	return Compile(cfg)
 }
 

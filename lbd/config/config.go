@@ -179,6 +179,16 @@ type DNSSection struct {
 	UpdatesInFlight int `toml:"updates_in_flight"`
 }
 
+// BIND's update-quota (9.18 and later): the UPDATEs it queues at once from
+// all its clients; it refuses more ("too many DNS UPDATEs queued").
+const bindUpdateQuota = 100
+
+// ShardUpdatesInFlight is what the instances of a shard share of a
+// server's UPDATEs in flight by default: each has [dns] updates_in_flight
+// = ShardUpdatesInFlight / instances (at most DefaultZonesInFlight), so
+// that together they stay below BIND's update-quota.
+const ShardUpdatesInFlight = 96
+
 // AuthoritativeSection is [authoritative]: the embedded DNS server.
 type AuthoritativeSection struct {
 	Listen      string      `toml:"listen"`   // "ip:port", UDP and TCP
@@ -390,6 +400,10 @@ func (c *Spec) validatePeers() []error {
 	}
 	if !c.DNS.Fencing {
 		bad("dns.fencing", "must be true with lbd.peers: the zone leases are what keeps two instances from writing one zone")
+	}
+	if n := len(c.LBD.Peers) + 1; n*c.DNS.UpdatesInFlight > bindUpdateQuota {
+		c.warn("dns.updates_in_flight", "%d instances × %d: up to %d UPDATEs in flight at one server, more than BIND's default update-quota (%d), which refuses the excess (lbd retries it later); unset, it is %d / instances",
+			n, c.DNS.UpdatesInFlight, n*c.DNS.UpdatesInFlight, bindUpdateQuota, ShardUpdatesInFlight)
 	}
 	if ttl := c.DNS.LeaseTTL.Duration; ttl != 0 && ttl < 2*c.Heartbeat.Interval.Duration {
 		bad("dns.lease_ttl", "must be at least 2 × heartbeat.interval (%s) with lbd.peers: the leases are renewed every interval", 2*c.Heartbeat.Interval.Duration)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,38 @@ func TestShardConfig(t *testing.T) {
 		cfg, err := Parse("shard.toml", []byte(tc.src))
 		require.NoError(t, err, tc.name)
 		assert.Equal(t, tc.want, cfg.Heartbeat.StaleAfter.Duration, tc.name)
+	}
+
+	// Three instances share BIND's update-quota: 96 / 3 each by default;
+	// set, it is kept, with a warning when the sum passes the quota.
+	inFlight := func(n int) string {
+		return strings.Replace(shardConfig(shardLBD, ""), "[dns]\n", fmt.Sprintf("[dns]\nupdates_in_flight = %d\n", n), 1)
+	}
+	for _, tc := range []struct {
+		name, src string
+		want      int
+		warn      bool
+	}{
+		{"sharded, default", shardConfig(shardLBD, ""), 32, false},
+		{"sharded, set low", inFlight(30), 30, false},
+		{"sharded, set high", inFlight(64), 64, true},
+		{"not sharded", minimal, 64, false},
+	} {
+		cfg, err := Parse("shard.toml", []byte(tc.src))
+		require.NoError(t, err, tc.name)
+		assert.Equal(t, tc.want, cfg.DNS.UpdatesInFlight, tc.name)
+		var warned []string
+		for _, w := range cfg.Warnings() {
+			if strings.Contains(w, "dns.updates_in_flight") {
+				warned = append(warned, w)
+			}
+		}
+		if tc.warn {
+			require.Len(t, warned, 1, tc.name)
+			assert.Contains(t, warned[0], "3 instances × 64: up to 192 UPDATEs in flight", tc.name)
+		} else {
+			assert.Empty(t, warned, tc.name)
+		}
 	}
 
 	noInstance := strings.Replace(shardLBD, "instance = \"lbd1\"\n", "", 1)
