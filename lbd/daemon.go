@@ -523,7 +523,11 @@ const batchLinger = 10 * time.Millisecond
 // Aliases complete at about the same time are decided together (within
 // batchLinger, and while the previous batch is written); an alias never
 // waits for members it does not contain. Removals are planned with the
-// first batch. Observers see the whole cycle once it is over.
+// first batch. While aliases of the cycle still wait for their polls (a
+// silent member costs its aliases one SNMP deadline), a push or poke
+// (d.wake) starts another stream of the aliases due then, polled and
+// decided beside them (stream.go): the cycle does not hold them up.
+// Observers see the whole cycle once it is over.
 func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport {
 	mayWrite, roleChanged := d.mayWrite(now)
 	all = all || roleChanged
@@ -543,17 +547,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		return d.failedCycle(cfg, mayWrite, fmt.Errorf("poller: %w", err))
 	}
 	defer release()
-	sched := make(map[string]cycle.Schedule, len(d.aliases))
-	known := make(map[string]map[string][]netip.Addr, len(d.aliases))
-	for name, st := range d.aliases {
-		sched[name], known[name] = st.sched, st.known
-	}
-	due := d.shardDue(cfg, now, cycle.Due(now, cfg, sched, all))
-	for _, i := range due {
-		st := d.aliases[cfg.Params[i].Name]
-		st.sched.Poked = false
-		sched[cfg.Params[i].Name] = st.sched
-	}
+	due, sched, known := d.takeDueLocked(cfg, now, all, nil)
 	d.mu.Unlock()
 
 	rep := CycleReport{MayWrite: mayWrite, Registrations: registrations}
@@ -564,12 +558,124 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		return CycleReport{MayWrite: mayWrite}
 	}
 
-	// Poll every distinct member once, whatever the number of its aliases.
-	// A registered member that is not also a static member of a due alias
-	// is polled at the addresses it registered, not looked up.
+	start := time.Now()
+	hosts, registered := memberHosts(static, cfg, due, regAddrs)
+	in := cycle.Input{Now: now, Config: cfg, Schedule: sched, All: all, Due: due,
+		Known: known, MayWrite: mayWrite, DryRun: d.DryRun,
+		Role: lease.Role{Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname), Active: mayWrite, TTL: cfg.LeaseTTL, Sharded: cfg.Sharded()}}
+	q := newReadyQueue()
+	first := newStream(in, true)
+	// The first stream's names are resolved before its polls start (a
+	// resolver failure is logged here).
+	resolved := d.resolveMembers(ctx, poller, hosts, registered)
+	go d.runStream(ctx, first, poller, func() map[string][]netip.Addr { return resolved }, q)
+	streams := []*stream{first}
+
+	batches, woke := 0, false
+	var dnsTime time.Duration
+	var answeredDone time.Time // when the last alias all of whose addresses answered was written
+	for left := first.left; left > 0; {
+		var wake <-chan struct{}
+		if first.left > 0 && len(streams) < maxStreams {
+			wake = d.wake
+		}
+		items, poked := q.collect(left, wake)
+		if poked {
+			woke = true
+			if s := d.pokedStream(ctx, static, cfg, regAddrs, in, streams, poller, q); s != nil {
+				streams = append(streams, s)
+				left += s.left
+			}
+		}
+		for _, b := range byStream(items) {
+			batches++
+			left -= len(b.aliases)
+			t0 := time.Now()
+			aliases, removals, cached := d.decideAndApply(ctx, b.s.input(b.aliases), b.s.takeRemovals())
+			rep.CachedReads += cached
+			dnsTime += time.Since(t0)
+			if b.s.allAnswered(b.aliases) {
+				answeredDone = time.Now()
+			}
+			d.log.WithFields(logrus.Fields{"aliases": len(b.aliases), "started_seconds": t0.Sub(start).Seconds(),
+				"written_seconds": time.Since(start).Seconds()}).Debug("cycle batch")
+			rep.Aliases = append(rep.Aliases, aliases...)
+			rep.Removals = append(rep.Removals, removals...)
+		}
+	}
+	var pollEnd time.Time
+	replies := map[netip.Addr]snmp.Reply{}
+	addrs := 0
+	for _, s := range streams {
+		if t := <-s.polled; t.After(pollEnd) {
+			pollEnd = t
+		}
+		maps.Copy(replies, s.replies) // a later stream's poll is the newer one
+		addrs += s.addrs
+	}
+	if woke {
+		// A poke this cycle took may name aliases it was still waiting
+		// for: they are due again, at once.
+		select {
+		case d.wake <- struct{}{}:
+		default:
+		}
+	}
+	rep.Polls = replies
+	d.noteSilent(now, replies)
+	order := make(map[string]int, len(cfg.Params))
+	for i, p := range cfg.Params {
+		order[p.Name] = i
+	}
+	slices.SortStableFunc(rep.Aliases, func(a, b AliasResult) int { return order[a.Alias] - order[b.Alias] })
+
+	failed := 0
+	for _, r := range replies {
+		if r.Err != nil {
+			failed++
+		}
+	}
+	d.log.WithFields(logrus.Fields{"aliases": len(due), "members": len(hosts), "addresses": addrs,
+		"failed_addresses": failed, "batches": batches, "streams": len(streams), "poll_seconds": pollEnd.Sub(start).Seconds(),
+		"dns_seconds": dnsTime.Seconds(), "answered_written_seconds": secondsSince(start, answeredDone), "cached_reads": rep.CachedReads,
+		"cycle_seconds": time.Since(start).Seconds()}).Debug("cycle")
+
+	d.mu.Lock()
+	d.writing = mayWrite
+	d.mu.Unlock()
+	d.observe(now, static, rep)
+	return rep
+}
+
+// takeDueLocked lists the aliases due at now (all: every one) that this
+// instance evaluates, but those skip reports (nil: none), clears their
+// poke, and snapshots every alias's schedule and known servings for
+// cycle.Input; d.mu is held.
+func (d *Daemon) takeDueLocked(cfg *config.Compiled, now time.Time, all bool, skip func(i int) bool) (due []int, sched map[string]cycle.Schedule, known map[string]map[string][]netip.Addr) {
+	sched = make(map[string]cycle.Schedule, len(d.aliases))
+	known = make(map[string]map[string][]netip.Addr, len(d.aliases))
+	for name, st := range d.aliases {
+		sched[name], known[name] = st.sched, st.known
+	}
+	due = d.shardDue(cfg, now, cycle.Due(now, cfg, sched, all))
+	if skip != nil {
+		due = slices.DeleteFunc(due, skip)
+	}
+	for _, i := range due {
+		st := d.aliases[cfg.Params[i].Name]
+		st.sched.Poked = false
+		sched[cfg.Params[i].Name] = st.sched
+	}
+	return due, sched, known
+}
+
+// memberHosts lists the members to poll for the due aliases, each once
+// whatever the number of its aliases: the static members (looked up), and
+// the registered members that are not also static members of a due alias,
+// polled at the addresses they registered (regAddrs).
+func memberHosts(static, cfg *config.Compiled, due []int, regAddrs map[string][]netip.Addr) (hosts []string, registered map[string][]netip.Addr) {
 	hostSet := map[string]bool{}
-	var hosts []string
-	registered := map[string][]netip.Addr{}
+	registered = map[string][]netip.Addr{}
 	for _, i := range due {
 		for _, m := range static.Params[i].Members {
 			if !hostSet[m] {
@@ -586,7 +692,12 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 			}
 		}
 	}
-	start := time.Now()
+	return hosts, registered
+}
+
+// resolveMembers looks the hosts up (logging failures) and adds the registered
+// members' addresses.
+func (d *Daemon) resolveMembers(ctx context.Context, poller Poller, hosts []string, registered map[string][]netip.Addr) map[string][]netip.Addr {
 	resolved, rerrs := poller.ResolveAll(ctx, hosts)
 	for h, a := range registered {
 		resolved[h] = a
@@ -594,101 +705,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	for h, err := range rerrs {
 		d.log.WithFields(logrus.Fields{"member": h}).Debug(err)
 	}
-	in := cycle.Input{Now: now, Config: cfg, Schedule: sched, All: all, Resolved: resolved,
-		Known: known, MayWrite: mayWrite, DryRun: d.DryRun,
-		Role: lease.Role{Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname), Active: mayWrite, TTL: cfg.LeaseTTL, Sharded: cfg.Sharded()}}
-
-	waiting := cycle.NewWaiting(cfg, due, resolved)
-	addrs := waiting.Addrs()
-	replies := make(map[netip.Addr]snmp.Reply, len(addrs))
-	var mu sync.Mutex // guards waiting and replies while polls run
-	ready := make(chan int, len(due))
-	for _, i := range waiting.Ready() {
-		ready <- i
-	}
-	polled := make(chan time.Time, 1)
-	// The addresses that answered their last poll, and those that did not
-	// (splitSilent), are polled side by side, each with its own polls in
-	// flight: silent addresses cost their own aliases one deadline, not
-	// the answering members a place in the queue behind them.
-	answering, silent := d.splitSilent(addrs)
-	poll := func(list []netip.Addr, limit int, wg *sync.WaitGroup) {
-		defer wg.Done()
-		poller.PollEach(ctx, list, limit, func(k int, r snmp.Reply) {
-			mu.Lock()
-			replies[list[k]] = r
-			complete := waiting.Answered(list[k])
-			mu.Unlock()
-			for _, i := range complete {
-				ready <- i
-			}
-		})
-	}
-	go func() {
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go poll(answering, 0, &wg)
-		go poll(silent, min(len(silent), maxSilentInFlight), &wg)
-		wg.Wait()
-		polled <- time.Now()
-	}()
-
-	firstBatch, batches := true, 0
-	var dnsTime time.Duration
-	var answeredDone time.Time // when the last alias all of whose addresses answered was written
-	for done := 0; done < len(due); {
-		batch := collect(ready, len(due)-done)
-		done += len(batch)
-		batches++
-		mu.Lock()
-		part := make(map[netip.Addr]snmp.Reply)
-		for _, i := range batch {
-			for _, h := range cfg.Params[i].Members {
-				for _, a := range resolved[h] {
-					part[a] = replies[a]
-				}
-			}
-		}
-		mu.Unlock()
-		in.Due, in.Replies = batch, part
-		t0 := time.Now()
-		aliases, removals, cached := d.decideAndApply(ctx, in, firstBatch)
-		rep.CachedReads += cached
-		dnsTime += time.Since(t0)
-		firstBatch = false
-		if allAnswered(cfg, batch, resolved, part) {
-			answeredDone = time.Now()
-		}
-		d.log.WithFields(logrus.Fields{"aliases": len(batch), "started_seconds": t0.Sub(start).Seconds(),
-			"written_seconds": time.Since(start).Seconds()}).Debug("cycle batch")
-		rep.Aliases = append(rep.Aliases, aliases...)
-		rep.Removals = append(rep.Removals, removals...)
-	}
-	pollEnd := <-polled
-	rep.Polls = replies
-	d.noteSilent(now, replies)
-	order := make(map[string]int, len(cfg.Params))
-	for i, p := range cfg.Params {
-		order[p.Name] = i
-	}
-	slices.SortStableFunc(rep.Aliases, func(a, b AliasResult) int { return order[a.Alias] - order[b.Alias] })
-
-	failed := 0
-	for _, r := range replies {
-		if r.Err != nil {
-			failed++
-		}
-	}
-	d.log.WithFields(logrus.Fields{"aliases": len(due), "members": len(hosts), "addresses": len(addrs),
-		"failed_addresses": failed, "batches": batches, "poll_seconds": pollEnd.Sub(start).Seconds(),
-		"dns_seconds": dnsTime.Seconds(), "answered_written_seconds": secondsSince(start, answeredDone), "cached_reads": rep.CachedReads,
-		"cycle_seconds": time.Since(start).Seconds()}).Debug("cycle")
-
-	d.mu.Lock()
-	d.writing = mayWrite
-	d.mu.Unlock()
-	d.observe(now, static, rep)
-	return rep
+	return resolved
 }
 
 // observe tells the observers about a cycle (not in a dry run).
@@ -702,24 +719,6 @@ func (d *Daemon) observe(now time.Time, cfg *config.Compiled, rep CycleReport) {
 	for _, o := range observers {
 		o.ObserveCycle(now, cfg, rep)
 	}
-}
-
-// allAnswered reports whether some alias of batch had every address of its
-// members answer (no failed poll).
-func allAnswered(cfg *config.Compiled, batch []int, resolved map[string][]netip.Addr, replies map[netip.Addr]snmp.Reply) bool {
-	for _, i := range batch {
-		ok, any := true, false
-		for _, h := range cfg.Params[i].Members {
-			for _, a := range resolved[h] {
-				any = true
-				ok = ok && replies[a].Err == nil
-			}
-		}
-		if ok && any {
-			return true
-		}
-	}
-	return false
 }
 
 // secondsSince is t - start in seconds, 0 for a zero t.
@@ -779,25 +778,6 @@ func (d *Daemon) noteSilent(now time.Time, replies map[netip.Addr]snmp.Reply) {
 
 // silentMemory is how long a failed poll keeps its address last in line.
 const silentMemory = time.Hour
-
-// collect waits for at least one alias to be complete, then gathers those
-// completed within batchLinger, up to left in all.
-func collect(ready <-chan int, left int) []int {
-	batch := []int{<-ready}
-	linger := time.NewTimer(batchLinger)
-	defer linger.Stop()
-	for len(batch) < left {
-		select {
-		case i := <-ready:
-			batch = append(batch, i)
-		case <-linger.C:
-			slices.Sort(batch)
-			return batch
-		}
-	}
-	slices.Sort(batch)
-	return batch
-}
 
 // decideAndApply reads what DNS serves for the aliases in.Due (whose polls
 // are complete), plans them (with the removals when withRemovals), applies

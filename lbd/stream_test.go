@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbd-project/lbd/lbd/cycle"
 	"github.com/lbd-project/lbd/lbd/snmp"
 
 	"github.com/stretchr/testify/assert"
@@ -134,4 +135,85 @@ func TestSilentLast(t *testing.T) {
 	d.noteSilent(t0, map[netip.Addr]snmp.Reply{c: {Err: errors.New("timeout")}})
 	d.noteSilent(t0.Add(silentMemory+time.Second), nil)
 	assert.Equal(t, [2][]netip.Addr{all, nil}, split(), "an old mark is forgotten")
+}
+
+// A push (Poke) while the cycle waits for a silent member is not held up
+// by it (issue 13: drains reach DNS at once): a poked alias the cycle has
+// decided already is polled and decided again in a stream of its own,
+// before the silent member answers. A poked alias the cycle still waits
+// for is left to it, and due again once the cycle is over.
+func TestPokeDuringCycleNotHeldBySilentMember(t *testing.T) {
+	port := testenv.FreePort(t, "127.0.0.1")
+	agentCfg := agent.Config{Community: "public", EngineID: agent.EngineIDFor("poked"), Boots: 1}
+	stop := snmpagent.Start(t, "127.0.0.1", port, agentCfg, agent.Value{Int: 7})
+	release := make(chan struct{})
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+	}()
+	heldRelay(t, "127.0.0.2", port, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, release)
+
+	src := quickConfigSNMP(t, port)
+	src = strings.Replace(src, "timeout = \"50ms\"", "timeout = \"30s\"", 1) // the silent member is released, not timed out
+	src = strings.Replace(src, "members = [\"m.example.org\"]", "members = [\"127.0.0.1\"]", 1)
+	src += "[[alias]]\nname = \"b.example.org\"\nmembers = [\"127.0.0.2\"]\n"
+	d := testDaemon(t, src)
+	load := func(alias string) int {
+		for _, a := range d.Snapshot().Aliases {
+			if a.Name == alias && len(a.Members) == 1 {
+				return a.Members[0].Load
+			}
+		}
+		return 0
+	}
+
+	done := make(chan CycleReport, 1)
+	go func() { done <- d.Cycle(context.Background(), time.Now(), true) }()
+	require.Eventually(t, func() bool { return load("a.example.org") == 7 }, 20*time.Second, 10*time.Millisecond,
+		"alias a not decided while b's member is silent")
+
+	// a's member changes and pushes; b is poked too, while the cycle still
+	// waits for b's member.
+	stop()
+	snmpagent.Start(t, "127.0.0.1", port, agentCfg, agent.Value{Int: 9})
+	assert.Equal(t, 2, d.Poke([]string{"a.example.org", "b.example.org"}))
+	require.Eventually(t, func() bool { return load("a.example.org") == 9 }, 20*time.Second, 10*time.Millisecond,
+		"the poked alias a waited for the cycle's silent member")
+	select {
+	case <-done:
+		t.Fatal("the cycle ended before b's member answered")
+	default:
+	}
+
+	close(release)
+	released = true
+	var rep CycleReport
+	select {
+	case rep = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the cycle did not end after b's member answered")
+	}
+	var names []string
+	for _, a := range rep.Aliases {
+		names = append(names, a.Alias)
+	}
+	assert.Equal(t, []string{"a.example.org", "a.example.org", "b.example.org"}, names,
+		"a decided twice (the second time on the poke), b once, in configuration order")
+	assert.Equal(t, 7, rep.Aliases[0].Members[0].Load)
+	assert.Equal(t, 9, rep.Aliases[1].Members[0].Load)
+
+	// b's poke came while the cycle waited for it: it is due again at once,
+	// and the loop is woken for it; a's was served.
+	select {
+	case <-d.wake:
+	default:
+		t.Fatal("the loop is not woken for the poke the cycle left")
+	}
+	d.mu.Lock()
+	due := cycle.Due(time.Now(), d.cfg, map[string]cycle.Schedule{
+		"a.example.org": d.aliases["a.example.org"].sched, "b.example.org": d.aliases["b.example.org"].sched}, false)
+	d.mu.Unlock()
+	assert.Equal(t, []int{1}, due, "b (alone) due at once")
 }
