@@ -88,7 +88,29 @@ func pollSection(ctx context.Context, o options, dir string) []*table {
 			}
 		}
 	}
-	return []*table{t, streamTable(ctx, o, dir)}
+	return []*table{t, streamTable(ctx, o, dir), largeTable(ctx, o, dir)}
+}
+
+// largeTable measures issue 13's target for one lbd in front of 100,000
+// members / 10,000 aliases (shared zones), SNMPv3.
+func largeTable(ctx context.Context, o options, dir string) *table {
+	t := &table{title: "100,000 members / 10,000 aliases (lbd -once and daemon, one shared zone, SNMPv3)",
+		cols: []string{"members", "aliases", "SNMP", "silent", "cycle s", "poll s", "dns s", "answered written s", "batches", "lbd wall s", "lbd CPU s", "max RSS MB", "polls/s", "failed", "1st run cycle s", "1st run max RSS MB", "daemon steady s"}}
+	t.note("method: as the poll section (its [snmp] timeout and retries); 'cycle s' and 'max RSS MB' are of the second -once run (a restarted lbd: engines from state_dir), '1st run …' of the first (every agent discovered, every alias written), 'daemon steady s' the median of 3 full cycles of lbd run as a daemon after its first")
+	t.note("target (issue 13): one cycle ≤ 4 s wall and ≤ 600 MB RSS")
+	sz := size{100000, 10000}
+	if o.quick {
+		sz = size{20000, 2000}
+	}
+	name := fmt.Sprintf("m%d-a%d-v3-large", sz.members, sz.aliases)
+	progress("poll %s", name)
+	row, err := pollOne(ctx, o, filepath.Join(dir, name), pollRun{size: sz, ver: "3", daemonCycles: 3, firstRSS: true})
+	if err != nil {
+		t.fail("%s: %v", name, err)
+		return t
+	}
+	t.row(row...)
+	return t
 }
 
 // streamTable measures issue 13's streaming target: 1,000 members / 100
@@ -136,6 +158,8 @@ type pollRun struct {
 	knotSync     knotconf.Sync // what knot syncs at each update
 	// defaultSNMP: lbd.toml sets no [snmp] timeout or retries.
 	defaultSNMP bool
+	// firstRSS adds the first run's max RSS before the daemon column.
+	firstRSS bool
 	// daemonCycles > 0 also runs lbd as a daemon (every alias due every
 	// cycle) until it has made that many full cycles after its first, and
 	// adds their median as the last column.
@@ -313,6 +337,9 @@ ttl = "60s"
 		fmt.Sprint(c.Failed), fsecs(cycles[0].CycleSeconds)}
 	if run.zonePerAlias {
 		row = append(row, secs(runs[0].cpu), secs(dnsCPU), secs(simCPU))
+	}
+	if run.firstRSS {
+		row = append(row, fmt.Sprintf("%.1f", float64(runs[0].maxRSSKiB)/1024))
 	}
 	if run.daemonCycles > 0 {
 		med, err := daemonSteady(ctx, o, dir, conf, aliases, sz.aliases, run.daemonCycles)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -86,6 +87,22 @@ loads = [{ type = "constant", data = "%d" }]
 		}
 		a.procs = append(a.procs, p)
 	}
+	// lbd starts once every agent listens: a first poll of an agent not
+	// listening yet fails, and with a polling_interval of 30 s nothing
+	// but a change of the agent's value would bring the member back.
+	deadline := time.Now().Add(20 * time.Second)
+	for _, p := range a.procs {
+		for {
+			if b, _ := os.ReadFile(p.log); bytes.Contains(b, []byte("lbclient agent started")) {
+				break
+			}
+			if !p.running() || time.Now().After(deadline) {
+				a.stop()
+				return nil, fmt.Errorf("lbclient not started: log %s:\n%s", p.log, p.Tail())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	return a, nil
 }
 
@@ -105,6 +122,11 @@ type lbdConf struct {
 	snmpPort           int
 	polling            time.Duration
 	pushListen, secret string
+	// silentAlias adds an alias whose one member (127.0.0.9, no agent)
+	// never answers, due every second, and leaves [snmp] timeout and
+	// retries to lbd's defaults (2 s, 1 retry): nearly every cycle then
+	// waits 4 s for it.
+	silentAlias bool
 }
 
 func (c lbdConf) write(path string) error {
@@ -127,14 +149,20 @@ func (c lbdConf) write(path string) error {
 	if c.dnsServer != "" {
 		fmt.Fprintf(&b, "server = %q\n", c.dnsServer)
 	}
-	fmt.Fprintf(&b, "\n[snmp]\nversion = \"3\"\nport = %d\nuser = \"loadbalancing\"\nauth_protocol = \"md5\"\nauth_password = %q\ntimeout = \"1s\"\nretries = 0\n",
+	fmt.Fprintf(&b, "\n[snmp]\nversion = \"3\"\nport = %d\nuser = \"loadbalancing\"\nauth_protocol = \"md5\"\nauth_password = %q\n",
 		c.snmpPort, benchPassword)
+	if !c.silentAlias {
+		b.WriteString("timeout = \"1s\"\nretries = 0\n")
+	}
 	fmt.Fprintf(&b, "\n[defaults]\nbest_hosts = 2\nttl = \"60s\"\npolling_interval = %q\n", c.polling.String())
 	if c.dnsServer == "" {
 		fmt.Fprintf(&b, "\n[authoritative]\nrrl_responses_per_second = 0 # the harness queries every 10 ms\nlisten = %q\ndata_dir = %q\nkeys = [{ name = %q, algorithm = \"hmac-sha256\", secret = %q }]\n\n[[authoritative.zone]]\nname = %q\nns = [\"ns1.%s.\"]\nupdate_keys = [%q]\n",
 			c.authListen, c.dataDir, keyName, c.secret, benchZone, benchZone, keyName)
 	}
 	fmt.Fprintf(&b, "\n[[alias]]\nname = %q\nzone = %q\nmembers = [\"127.0.0.2\", \"127.0.0.3\", \"127.0.0.4\"]\n", benchAlias, benchZone)
+	if c.silentAlias {
+		fmt.Fprintf(&b, "\n[[alias]]\nname = %q\nzone = %q\nmembers = [\"127.0.0.9\"]\npolling_interval = \"1s\"\n", "silent."+benchZone, benchZone)
+	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
@@ -152,18 +180,16 @@ func reactionSection(ctx context.Context, o options, dir string) []*table {
 		"alternately /etc/nologin is created and removed in 127.0.0.2's root (answer %q ↔ %q); the time from the file operation until the A query answer (miekg/dns, every 10 ms) changes is one sample; a pause of 1 s + uniform 0–2 s between flips (one full polling period, so a flip's phase against lbd's cycle and the agents' rounds is uniform)", agentInterval, answerBest, answerDrained)
 	t.note("without push the delay is bounded by agent interval + polling_interval + tick; with push (agents `push = [lbd]`, lbd `push_listen`; polling_interval 30 s, so only a push can explain a fast reaction) by the agent's reaction: it watches the nologin file (inotify), evaluates at once and sends the trap")
 	t.note("samples alternate: a drain (nologin created), then its undo (removed); 'drain …' are the drains alone, p99 by nearest rank (of 20 samples: the largest)")
+	t.note("'push, silent member': as push, with a second alias whose one member (127.0.0.9, no agent) never answers, due every second, and lbd's default [snmp] timeout and retries (2 s, 1 retry): nearly every cycle waits 4 s for that member when the drain's trap arrives")
 	t.note("targets: ≤ 2 s with push (docs/design.md §6); issue 13: drain with push p99 ≤ 0.3 s over 20 samples")
-	for _, push := range []bool{false, true} {
-		mode := "polling"
-		if push {
-			mode = "push"
-		}
+	for _, mode := range []string{"polling", "push", "push, silent member"} {
+		push, silent := mode != "polling", mode == "push, silent member"
 		progress("reaction %s", mode)
 		polling, flips := "2s", o.reps
 		if push {
 			polling, flips = "30s", o.pushFlips
 		}
-		d, err := reactionOne(ctx, o, filepath.Join(dir, mode), push, flips)
+		d, err := reactionOne(ctx, o, filepath.Join(dir, strings.ReplaceAll(strings.ReplaceAll(mode, ",", ""), " ", "-")), push, silent, flips)
 		if len(d) > 0 {
 			var drains []time.Duration
 			for i := 0; i < len(d); i += 2 {
@@ -183,7 +209,7 @@ func reactionSection(ctx context.Context, o options, dir string) []*table {
 
 // reactionOne flips 127.0.0.2's nologin flips times, a drain first, and
 // returns each flip's delay until the DNS answer changed.
-func reactionOne(ctx context.Context, o options, dir string, push bool, flips int) ([]time.Duration, error) {
+func reactionOne(ctx context.Context, o options, dir string, push, silent bool, flips int) ([]time.Duration, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -207,7 +233,7 @@ func reactionOne(ctx context.Context, o options, dir string, push bool, flips in
 	}
 	defer agents.stop()
 	c := lbdConf{role: "master", authListen: fmt.Sprintf("127.0.0.1:%d", dnsPort), dataDir: filepath.Join(dir, "dns"),
-		snmpPort: agents.port, polling: 2 * time.Second, pushListen: pushAddr, secret: newSecret()}
+		snmpPort: agents.port, polling: 2 * time.Second, pushListen: pushAddr, secret: newSecret(), silentAlias: silent}
 	if push {
 		c.polling = 30 * time.Second
 	}
