@@ -33,7 +33,15 @@ type shardState struct {
 	// leases take turns: each swaps the lease the other read, so running
 	// them at once would only fail one of them on its prerequisite.
 	leaseMu sync.Mutex
+	// steps counts the lease steps (under leaseMu): every
+	// leaseSweepEvery-th, the first included, reads every zone's lease.
+	steps int
 }
+
+// leaseSweepEvery: one lease step in this many reads the lease of every
+// zone of the site; the others read only the zones this instance owns or
+// holds the lease of (leaseStepZones).
+const leaseSweepEvery = 12
 
 // shardPeers converts the configured peers.
 func shardPeers(cfg *config.Compiled) []shard.Peer {
@@ -277,6 +285,32 @@ func (d *Daemon) pokeZones(cfg *config.Compiled, zones []string) {
 	}
 }
 
+// leaseStepZones lists the zones whose leases a lease step reads: those
+// this instance owns at now and those whose lease it last held in some
+// view; nil (every zone) at the first step and every leaseSweepEvery-th.
+// A lease it holds in a zone it no longer owns is handed back when read,
+// and otherwise runs out unrenewed (lease_ttl): the sweep is how one left
+// by a former run of this instance is found sooner. d.shard.leaseMu is
+// held.
+func (d *Daemon) leaseStepZones(cfg *config.Compiled, now time.Time) map[string]bool {
+	sweep := d.shard.steps%leaseSweepEvery == 0
+	d.shard.steps++
+	if sweep {
+		return nil
+	}
+	zones := d.ownedZones(cfg, now)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, byZone := range d.leases {
+		for zone, lp := range byZone {
+			if lp.Write {
+				zones[zone] = true
+			}
+		}
+	}
+	return zones
+}
+
 // forgetKnown drops what this instance last found or left in DNS for the
 // aliases of zones that came to it or left it: another instance writes
 // them meanwhile, which is no drift.
@@ -291,17 +325,22 @@ func (d *Daemon) forgetKnown(cfg *config.Compiled, zones []string) {
 }
 
 // leaseStep is the lease-renewal step of a sharded instance: it reads the
-// lease of every zone in every view, plans (shard.PlanLeases: take what it
-// owns and may take, renew its own, hand back what it no longer owns) and
-// sends the swaps alone. It returns when to look again for a lease that
-// is not takeable yet (zero: at the next interval). The aliases of a zone
-// it has just taken are made due at once.
+// lease of the zones it owns or holds the lease of, in every view (of
+// every zone, one step in leaseSweepEvery, the first included), plans
+// (shard.PlanLeases: take what it owns and may take, renew its own, hand
+// back what it no longer owns) and sends the swaps alone. It returns when
+// to look again for a lease that is not takeable yet (zero: at the next
+// interval). The aliases of a zone it has just taken are made due at
+// once.
 func (d *Daemon) leaseStep(ctx context.Context, cfg *config.Compiled) (retry time.Time) {
 	unlock := d.shardLeaseLock(cfg)
 	defer unlock()
-	all := make([]int, len(cfg.Params))
-	for i := range all {
-		all[i] = i
+	zones := d.leaseStepZones(cfg, time.Now())
+	var all []int
+	for i := range cfg.Params {
+		if zones == nil || zones[cfg.Params[i].Zone] {
+			all = append(all, i)
+		}
 	}
 	modes, _ := d.readModes(time.Now(), cfg)
 	down := make([]bool, len(cfg.Views))

@@ -144,3 +144,44 @@ func (w *testWriter) Write(p []byte) (int, error) {
 	w.t.Log(w.name + ": " + strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+// The lease step reads the leases of every zone at its first step and
+// every leaseSweepEvery-th; in between, of the zones this instance owns or
+// holds the lease of.
+func TestLeaseStepZones(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("[lbd]\ninstance = \"a\"\nhttp_listen = \"127.0.0.1:1\"\n")
+	b.WriteString("peers = [{ instance = \"b\", url = \"http://127.0.0.1:2/load-balancing/heartbeat\" }, { instance = \"c\", url = \"http://127.0.0.1:3/load-balancing/heartbeat\" }]\n")
+	b.WriteString("[dns]\nserver = \"127.0.0.1:53\"\ninternal_key = { name = \"k.\", algorithm = \"hmac-sha256\", secret = \"c2VjcmV0\" }\n")
+	b.WriteString("[snmp]\nversion = \"2c\"\ncommunity = \"public\"\n")
+	for i := range 12 {
+		fmt.Fprintf(&b, "[[alias]]\nname = \"z%d.shard.test\"\nmembers = [\"m.example.org\"]\n", i)
+	}
+	d := testDaemon(t, b.String())
+	cfg := d.cfg
+	now := time.Now()
+	owned := d.ownedZones(cfg, now)
+	var notOwned string
+	for _, p := range cfg.Params {
+		if !owned[p.Zone] {
+			notOwned = p.Zone
+			break
+		}
+	}
+	require.NotEmpty(t, notOwned, "12 zones over 3 instances: some are another's")
+	d.mu.Lock()
+	d.leases = map[string]map[string]lease.Plan{cfg.Views[0].String(): {notOwned: {Write: true}}}
+	d.mu.Unlock()
+	want := map[string]bool{notOwned: true}
+	for z := range owned {
+		want[z] = true
+	}
+	for step := range 2*leaseSweepEvery + 1 {
+		got := d.leaseStepZones(cfg, now)
+		if step%leaseSweepEvery == 0 {
+			require.Nil(t, got, "step %d: a sweep of every zone", step)
+		} else {
+			require.Equal(t, want, got, "step %d: the zones owned and the one whose lease it holds", step)
+		}
+	}
+}
