@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,27 +54,64 @@ func heldRelay(t *testing.T, ip string, port int, to *net.UDPAddr, release <-cha
 	}()
 }
 
+// silentPair is a daemon of two aliases: a.example.org, whose member
+// 127.0.0.1 is an agent answering 7 (stop stops it; agentCfg is its
+// configuration, port its port), and b.example.org, whose member
+// 127.0.0.2 answers (through heldRelay, from the same agent) only once
+// release is called (at the latest when the test ends). The SNMP timeout
+// is 30 s: the silent member is released, not timed out.
+type silentPair struct {
+	d        *Daemon
+	port     int
+	agentCfg agent.Config
+	stop     func()
+	release  func()
+}
+
+func newSilentPair(t *testing.T, engine string) silentPair {
+	t.Helper()
+	p := silentPair{port: testenv.FreePort(t, "127.0.0.1"),
+		agentCfg: agent.Config{Community: "public", EngineID: agent.EngineIDFor(engine), Boots: 1}}
+	p.stop = snmpagent.Start(t, "127.0.0.1", p.port, p.agentCfg, agent.Value{Int: 7})
+	ch := make(chan struct{})
+	var once sync.Once
+	p.release = func() { once.Do(func() { close(ch) }) }
+	t.Cleanup(p.release)
+	heldRelay(t, "127.0.0.2", p.port, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p.port}, ch)
+	src := quickConfigSNMP(t, p.port)
+	src = strings.Replace(src, "timeout = \"50ms\"", "timeout = \"30s\"", 1)
+	src = strings.Replace(src, "members = [\"m.example.org\"]", "members = [\"127.0.0.1\"]", 1)
+	src += "[[alias]]\nname = \"b.example.org\"\nmembers = [\"127.0.0.2\"]\n"
+	p.d = testDaemon(t, src)
+	return p
+}
+
+// finish checks that the cycle (its report on done) is still waiting for
+// b's member, releases that member and returns the report.
+func (p silentPair) finish(t *testing.T, done <-chan CycleReport) CycleReport {
+	t.Helper()
+	select {
+	case <-done:
+		t.Fatal("the cycle ended before b's member answered")
+	default:
+	}
+	p.release()
+	select {
+	case rep := <-done:
+		return rep
+	case <-time.After(20 * time.Second):
+		t.Fatal("the cycle did not end after b's member answered")
+		return CycleReport{}
+	}
+}
+
 // Streaming cycle (issue 13): an alias is decided and written as soon as
 // its own members have answered; an alias whose member is still silent
 // does not hold it. The silent member here answers only once the test has
 // seen the other alias decided, so the test does not depend on timing.
 func TestStreamingCycleDoesNotWaitForOtherAliases(t *testing.T) {
-	port := testenv.FreePort(t, "127.0.0.1")
-	snmpagent.Start(t, "127.0.0.1", port, agent.Config{Community: "public", EngineID: agent.EngineIDFor("stream"), Boots: 1}, agent.Value{Int: 7})
-	release := make(chan struct{})
-	released := false
-	defer func() {
-		if !released {
-			close(release)
-		}
-	}()
-	heldRelay(t, "127.0.0.2", port, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, release)
-
-	src := quickConfigSNMP(t, port)
-	src = strings.Replace(src, "timeout = \"50ms\"", "timeout = \"30s\"", 1) // the silent member is released, not timed out
-	src = strings.Replace(src, "members = [\"m.example.org\"]", "members = [\"127.0.0.1\"]", 1)
-	src += "[[alias]]\nname = \"b.example.org\"\nmembers = [\"127.0.0.2\"]\n"
-	d := testDaemon(t, src)
+	pair := newSilentPair(t, "stream")
+	d := pair.d
 
 	done := make(chan CycleReport, 1)
 	go func() { done <- d.Cycle(context.Background(), time.Now(), true) }()
@@ -97,20 +135,7 @@ func TestStreamingCycleDoesNotWaitForOtherAliases(t *testing.T) {
 			assert.True(t, a.LastEval.IsZero(), "b decided before its member answered")
 		}
 	}
-	select {
-	case <-done:
-		t.Fatal("the cycle ended before b's member answered")
-	default:
-	}
-
-	close(release)
-	released = true
-	var rep CycleReport
-	select {
-	case rep = <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the cycle did not end after b's member answered")
-	}
+	rep := pair.finish(t, done)
 	require.Len(t, rep.Aliases, 2, "the report has every alias of the cycle, in configuration order")
 	assert.Equal(t, "a.example.org", rep.Aliases[0].Alias)
 	assert.Equal(t, "b.example.org", rep.Aliases[1].Alias)
@@ -143,23 +168,8 @@ func TestSilentLast(t *testing.T) {
 // before the silent member answers. A poked alias the cycle still waits
 // for is left to it, and due again once the cycle is over.
 func TestPokeDuringCycleNotHeldBySilentMember(t *testing.T) {
-	port := testenv.FreePort(t, "127.0.0.1")
-	agentCfg := agent.Config{Community: "public", EngineID: agent.EngineIDFor("poked"), Boots: 1}
-	stop := snmpagent.Start(t, "127.0.0.1", port, agentCfg, agent.Value{Int: 7})
-	release := make(chan struct{})
-	released := false
-	defer func() {
-		if !released {
-			close(release)
-		}
-	}()
-	heldRelay(t, "127.0.0.2", port, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, release)
-
-	src := quickConfigSNMP(t, port)
-	src = strings.Replace(src, "timeout = \"50ms\"", "timeout = \"30s\"", 1) // the silent member is released, not timed out
-	src = strings.Replace(src, "members = [\"m.example.org\"]", "members = [\"127.0.0.1\"]", 1)
-	src += "[[alias]]\nname = \"b.example.org\"\nmembers = [\"127.0.0.2\"]\n"
-	d := testDaemon(t, src)
+	pair := newSilentPair(t, "poked")
+	d := pair.d
 	load := func(alias string) int {
 		for _, a := range d.Snapshot().Aliases {
 			if a.Name == alias && len(a.Members) == 1 {
@@ -176,25 +186,12 @@ func TestPokeDuringCycleNotHeldBySilentMember(t *testing.T) {
 
 	// a's member changes and pushes; b is poked too, while the cycle still
 	// waits for b's member.
-	stop()
-	snmpagent.Start(t, "127.0.0.1", port, agentCfg, agent.Value{Int: 9})
+	pair.stop()
+	snmpagent.Start(t, "127.0.0.1", pair.port, pair.agentCfg, agent.Value{Int: 9})
 	assert.Equal(t, 2, d.Poke([]string{"a.example.org", "b.example.org"}))
 	require.Eventually(t, func() bool { return load("a.example.org") == 9 }, 20*time.Second, 10*time.Millisecond,
 		"the poked alias a waited for the cycle's silent member")
-	select {
-	case <-done:
-		t.Fatal("the cycle ended before b's member answered")
-	default:
-	}
-
-	close(release)
-	released = true
-	var rep CycleReport
-	select {
-	case rep = <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the cycle did not end after b's member answered")
-	}
+	rep := pair.finish(t, done)
 	var names []string
 	for _, a := range rep.Aliases {
 		names = append(names, a.Alias)
