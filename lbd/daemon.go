@@ -523,11 +523,11 @@ const batchLinger = 10 * time.Millisecond
 // Aliases complete at about the same time are decided together (within
 // batchLinger, and while the previous batch is written); an alias never
 // waits for members it does not contain. Removals are planned with the
-// first batch. While aliases of the cycle still wait for their polls (a
-// silent member costs its aliases one SNMP deadline), a push or poke
-// (d.wake) starts another stream of the aliases due then, polled and
-// decided beside them (stream.go): the cycle does not hold them up.
-// Observers see the whole cycle once it is over.
+// first batch of the first stream. While aliases of the cycle still wait
+// for their polls (a silent member costs its aliases one SNMP deadline),
+// a push or poke (d.wake) starts another stream of the aliases due then,
+// polled and decided beside them (stream.go): the cycle does not hold
+// them up. Observers see the whole cycle once it is over.
 func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport {
 	mayWrite, roleChanged := d.mayWrite(now)
 	all = all || roleChanged
@@ -565,6 +565,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 		Role: lease.Role{Instance: d.instance(cfg), Master: cfg.IsMaster(d.hostname), Active: mayWrite, TTL: cfg.LeaseTTL, Sharded: cfg.Sharded()}}
 	q := newReadyQueue()
 	first := newStream(in, true)
+	first.hosts = len(hosts) + len(registered)
 	// The first stream's names are resolved before its polls start (a
 	// resolver failure is logged here).
 	resolved := d.resolveMembers(ctx, poller, hosts, registered)
@@ -576,13 +577,13 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	var answeredDone time.Time // when the last alias all of whose addresses answered was written
 	for left := first.left; left > 0; {
 		var wake <-chan struct{}
-		if first.left > 0 && len(streams) < maxStreams {
+		if len(streams) < maxStreams {
 			wake = d.wake
 		}
 		items, poked := q.collect(left, wake)
 		if poked {
 			woke = true
-			if s := d.pokedStream(ctx, static, cfg, regAddrs, in, streams, poller, q); s != nil {
+			if s := d.pokedStream(ctx, static, in, streams, poller, q); s != nil {
 				streams = append(streams, s)
 				left += s.left
 			}
@@ -605,12 +606,14 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	}
 	var pollEnd time.Time
 	replies := map[netip.Addr]snmp.Reply{}
-	addrs := 0
+	aliases, members, addrs := 0, 0, 0
 	for _, s := range streams {
 		if t := <-s.polled; t.After(pollEnd) {
 			pollEnd = t
 		}
 		maps.Copy(replies, s.replies) // a later stream's poll is the newer one
+		aliases += len(s.in.Due)
+		members += s.hosts
 		addrs += s.addrs
 	}
 	if woke {
@@ -635,7 +638,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 			failed++
 		}
 	}
-	d.log.WithFields(logrus.Fields{"aliases": len(due), "members": len(hosts), "addresses": addrs,
+	d.log.WithFields(logrus.Fields{"aliases": aliases, "members": members, "addresses": addrs,
 		"failed_addresses": failed, "batches": batches, "streams": len(streams), "poll_seconds": pollEnd.Sub(start).Seconds(),
 		"dns_seconds": dnsTime.Seconds(), "answered_written_seconds": secondsSince(start, answeredDone), "cached_reads": rep.CachedReads,
 		"cycle_seconds": time.Since(start).Seconds()}).Debug("cycle")
@@ -658,9 +661,11 @@ func (d *Daemon) takeDueLocked(cfg *config.Compiled, now time.Time, all bool, sk
 		sched[name], known[name] = st.sched, st.known
 	}
 	due = d.shardDue(cfg, now, cycle.Due(now, cfg, sched, all))
-	if skip != nil {
-		due = slices.DeleteFunc(due, skip)
-	}
+	due = slices.DeleteFunc(due, func(i int) bool {
+		// cfg is older than d.aliases after a reload meanwhile: an alias
+		// it no longer has is not evaluated.
+		return d.aliases[cfg.Params[i].Name] == nil || skip != nil && skip(i)
+	})
 	for _, i := range due {
 		st := d.aliases[cfg.Params[i].Name]
 		st.sched.Poked = false

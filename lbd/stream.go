@@ -35,6 +35,7 @@ type stream struct {
 	mu       sync.Mutex   // guards waiting and replies while polls run
 	waiting  *cycle.Waiting
 	replies  map[netip.Addr]snmp.Reply
+	hosts    int                     // members to poll
 	addrs    int                     // distinct addresses polled; read after polled
 	polled   chan time.Time          // receives the moment every poll is done
 	resolved map[string][]netip.Addr // the members' addresses, set (under mu) before the first push
@@ -142,12 +143,24 @@ func (s *stream) allAnswered(batch []int) bool {
 
 // pokedStream starts a stream of the aliases due now (a push or poke made
 // them due) that no stream of the cycle still waits for; nil when there is
-// none. base is the cycle's first input: the stream decides as of now,
-// with the schedules and known servings of now.
-func (d *Daemon) pokedStream(ctx context.Context, static, cfg *config.Compiled, regAddrs map[string][]netip.Addr, base cycle.Input,
+// none. static is the configuration the cycle began with and base its
+// first input: the stream decides as of now, with the schedules, known
+// servings and registered members of now. After a reload or a change of
+// role since the cycle began it starts nothing: the pokes stay for the
+// next cycle, which starts from the new configuration or role (Cycle wakes
+// the loop again).
+func (d *Daemon) pokedStream(ctx context.Context, static *config.Compiled, base cycle.Input,
 	streams []*stream, poller Poller, q *readyQueue) *stream {
+	if d.mayWriteNow() != base.MayWrite {
+		return nil
+	}
+	cfg, regAddrs := d.withRegistered(static)
 	now := time.Now()
 	d.mu.Lock()
+	if d.cfg != static {
+		d.mu.Unlock()
+		return nil
+	}
 	// An alias a stream still waits for is decided by that stream; a poke
 	// of it stays (Reschedule keeps it) for the next cycle.
 	due, sched, known := d.takeDueLocked(cfg, now, false, func(i int) bool {
@@ -158,9 +171,10 @@ func (d *Daemon) pokedStream(ctx context.Context, static, cfg *config.Compiled, 
 		return nil
 	}
 	in := base
-	in.Now, in.Schedule, in.Known, in.Due, in.All = now, sched, known, due, false
+	in.Now, in.Config, in.Schedule, in.Known, in.Due, in.All = now, cfg, sched, known, due, false
 	s := newStream(in, false)
 	hosts, registered := memberHosts(static, cfg, due, regAddrs)
+	s.hosts = len(hosts) + len(registered)
 	go d.runStream(ctx, s, poller, func() map[string][]netip.Addr { return d.resolveMembers(ctx, poller, hosts, registered) }, q)
 	return s
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbd-project/lbd/lbd/config"
 	"github.com/lbd-project/lbd/lbd/cycle"
 	"github.com/lbd-project/lbd/lbd/snmp"
 
@@ -68,7 +69,7 @@ type silentPair struct {
 	release  func()
 }
 
-func newSilentPair(t *testing.T, engine string) silentPair {
+func newSilentPair(t *testing.T, engine string, edits ...func(src string) string) silentPair {
 	t.Helper()
 	p := silentPair{port: testenv.FreePort(t, "127.0.0.1"),
 		agentCfg: agent.Config{Community: "public", EngineID: agent.EngineIDFor(engine), Boots: 1}}
@@ -82,8 +83,31 @@ func newSilentPair(t *testing.T, engine string) silentPair {
 	src = strings.Replace(src, "timeout = \"50ms\"", "timeout = \"30s\"", 1)
 	src = strings.Replace(src, "members = [\"m.example.org\"]", "members = [\"127.0.0.1\"]", 1)
 	src += "[[alias]]\nname = \"b.example.org\"\nmembers = [\"127.0.0.2\"]\n"
+	for _, e := range edits {
+		src = e(src)
+	}
 	p.d = testDaemon(t, src)
 	return p
+}
+
+// decided waits until alias has been evaluated.
+func (p silentPair) decided(t *testing.T, alias string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		for _, a := range p.d.Snapshot().Aliases {
+			if a.Name == alias {
+				return !a.LastEval.IsZero()
+			}
+		}
+		return false
+	}, 20*time.Second, 10*time.Millisecond, "%s not decided while b's member is silent", alias)
+}
+
+// pokeTaken waits until the cycle has taken the loop's wake-up (and acted
+// on it: pokedStream runs in the cycle's goroutine right after).
+func (p silentPair) pokeTaken(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(p.d.wake) == 0 }, 20*time.Second, time.Millisecond, "the cycle did not take the poke")
 }
 
 // finish checks that the cycle (its report on done) is still waiting for
@@ -213,4 +237,93 @@ func TestPokeDuringCycleNotHeldBySilentMember(t *testing.T) {
 		"a.example.org": d.aliases["a.example.org"].sched, "b.example.org": d.aliases["b.example.org"].sched}, false)
 	d.mu.Unlock()
 	assert.Equal(t, []int{1}, due, "b (alone) due at once")
+}
+
+// A reload while the cycle waits for a silent member, then a poke: the
+// cycle, still on the configuration it began with, starts no stream (it
+// would evaluate aliases the new configuration no longer has), ends when
+// the member answers, and wakes the loop for the next cycle.
+func TestPokeAfterReloadDuringCycle(t *testing.T) {
+	pair := newSilentPair(t, "reload")
+	d := pair.d
+	done := make(chan CycleReport, 1)
+	failed := make(chan any, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				failed <- r
+			}
+		}()
+		done <- d.Cycle(context.Background(), time.Now(), true)
+	}()
+	pair.decided(t, "a.example.org")
+
+	// The reload drops a; b stays.
+	src := quickConfigSNMP(t, pair.port)
+	src = strings.Replace(src, "timeout = \"50ms\"", "timeout = \"30s\"", 1)
+	src = strings.Replace(src, "name = \"a.example.org\"\nmembers = [\"m.example.org\"]", "name = \"b.example.org\"\nmembers = [\"127.0.0.2\"]", 1)
+	cfg, err := config.Parse("d.toml", []byte(src))
+	require.NoError(t, err)
+	require.NoError(t, d.SetConfig(cfg))
+	require.Equal(t, 1, d.Poke([]string{"b.example.org"}))
+	pair.pokeTaken(t)
+
+	pair.release()
+	select {
+	case r := <-failed:
+		t.Fatalf("the cycle panicked: %v", r)
+	case rep := <-done:
+		var names []string
+		for _, a := range rep.Aliases {
+			names = append(names, a.Alias)
+		}
+		assert.Equal(t, []string{"a.example.org", "b.example.org"}, names, "no stream after the reload")
+	case <-time.After(20 * time.Second):
+		t.Fatal("the cycle did not end after b's member answered")
+	}
+	select {
+	case <-d.wake:
+	default:
+		t.Fatal("the loop is not woken for the poke the cycle left")
+	}
+}
+
+// A slave takes over (the master's beat goes stale, and every alias is
+// poked) while its passive cycle waits for a silent member: the cycle
+// starts no stream with its passive role, so every alias it decided stays
+// poked, and the next cycle writes them as the active writer.
+func TestTakeOverDuringCycle(t *testing.T) {
+	pair := newSilentPair(t, "takeover", func(src string) string {
+		src = strings.Replace(src, "[lbd]\nrole = \"master\"\n", "[lbd]\nrole = \"slave\"\nmaster = \"m.example.org\"\n", 1)
+		return src + "[heartbeat]\nurl = \"http://127.0.0.1:1/load-balancing/heartbeat\"\n"
+	})
+	d := pair.d
+	d.mu.Lock()
+	d.follower.StaleAfter = time.Hour
+	d.follower.Grace(time.Now())
+	d.mu.Unlock()
+	active, _ := d.mayWrite(time.Now())
+	require.False(t, active, "a slave whose master is fresh")
+
+	done := make(chan CycleReport, 1)
+	go func() { done <- d.Cycle(context.Background(), time.Now(), true) }()
+	pair.decided(t, "a.example.org")
+
+	// What the heartbeat loop does when the beat goes stale.
+	d.mu.Lock()
+	d.follower.StaleAfter = time.Nanosecond
+	d.mu.Unlock()
+	active, changed := d.mayWrite(time.Now())
+	require.True(t, active && changed)
+	d.pokeAll()
+	pair.pokeTaken(t)
+
+	rep := pair.finish(t, done)
+	require.Len(t, rep.Aliases, 2, "no passive stream after the take-over")
+	assert.False(t, rep.MayWrite)
+	d.mu.Lock()
+	due := cycle.Due(time.Now(), d.cfg, map[string]cycle.Schedule{
+		"a.example.org": d.aliases["a.example.org"].sched, "b.example.org": d.aliases["b.example.org"].sched}, false)
+	d.mu.Unlock()
+	assert.Equal(t, []int{0, 1}, due, "both due at once for the active slave")
 }
