@@ -3,8 +3,11 @@ package lbd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lbd-project/lbd/internal/register"
 	"github.com/lbd-project/lbd/internal/testenv"
 	"github.com/lbd-project/lbd/internal/testenv/snmpagent"
 	"github.com/lbd-project/lbd/lbclient/agent"
@@ -326,4 +330,42 @@ func TestTakeOverDuringCycle(t *testing.T) {
 		"a.example.org": d.aliases["a.example.org"].sched, "b.example.org": d.aliases["b.example.org"].sched}, false)
 	d.mu.Unlock()
 	assert.Equal(t, []int{0, 1}, due, "both due at once for the active slave")
+}
+
+// A member registers (members_from = "register") while the cycle waits
+// for a silent member: the poke of its alias starts a stream that polls it
+// as a member, with the registrations of that moment.
+func TestRegistrationDuringCycle(t *testing.T) {
+	secrets := filepath.Join(t.TempDir(), "register.secrets")
+	require.NoError(t, os.WriteFile(secrets, []byte("c.example.org register-secret-0123456789\n"), 0o600))
+	pair := newSilentPair(t, "register", func(src string) string {
+		src = strings.Replace(src, "[lbd]\n", fmt.Sprintf("[lbd]\nhttp_listen = \"127.0.0.1:0\"\nregister_secret_file = %q\n", secrets), 1)
+		return src + "[[alias]]\nname = \"c.example.org\"\nmembers_from = \"register\"\n"
+	})
+	d := pair.d
+	done := make(chan CycleReport, 1)
+	go func() { done <- d.Cycle(context.Background(), time.Now(), true) }()
+	pair.decided(t, "c.example.org")
+
+	now := time.Now()
+	reg := register.Sign(register.New("c.example.org", "r.example.org", []netip.Addr{netip.MustParseAddr("127.0.0.1")}, time.Minute, now),
+		[]byte("register-secret-0123456789"))
+	changed, err := d.reg.Offer(now, netip.MustParseAddr("127.0.0.1"), reg, d.registerPolicy())
+	require.NoError(t, err)
+	require.True(t, changed)
+	d.onRegistered([]string{"c.example.org"})
+	require.Eventually(t, func() bool {
+		for _, a := range d.Snapshot().Aliases {
+			if a.Name == "c.example.org" {
+				return len(a.Members) == 1 && a.Members[0].Load == 7
+			}
+		}
+		return false
+	}, 20*time.Second, 10*time.Millisecond, "the registered member is not polled before the cycle's silent member answers")
+	rep := pair.finish(t, done)
+	var names []string
+	for _, a := range rep.Aliases {
+		names = append(names, a.Alias)
+	}
+	assert.Equal(t, []string{"a.example.org", "b.example.org", "c.example.org", "c.example.org"}, names)
 }
