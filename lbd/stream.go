@@ -13,9 +13,9 @@ import (
 )
 
 // A cycle's aliases are polled in streams (docs/design.md §8): the first
-// holds the aliases due when the cycle starts; while some of those still
-// wait for their polls, a push or poke starts another, of the aliases due
-// then (pokedStream). Each stream's aliases go to one readyQueue as their
+// holds the aliases due when the cycle starts; while aliases of the cycle
+// still wait for their polls, a push or poke starts another, of the
+// aliases due then (pokedStream). Each stream's aliases go to one readyQueue as their
 // own polls complete, and the cycle decides them in batches, one stream's
 // aliases to a batch, in its own goroutine: no two batches are ever
 // written at once.
@@ -28,17 +28,21 @@ const maxStreams = 16
 type stream struct {
 	in    cycle.Input // Due: the stream's aliases (Resolved: see resolved)
 	first bool        // the cycle's first stream: its first batch plans the removals
+	hosts int         // members to poll
+
 	// Of the cycle's goroutine only:
-	left     int          // aliases not decided yet
-	pending  map[int]bool // the same, as Config.Params indexes
-	batched  bool         // a batch of it was decided
-	mu       sync.Mutex   // guards waiting and replies while polls run
+	left    int          // aliases not decided yet
+	pending map[int]bool // the same, as Config.Params indexes
+	batched bool         // a batch of it was decided
+
+	// Set by runStream under mu (addrs and replies are read without it
+	// once polled has been received):
+	mu       sync.Mutex
+	resolved map[string][]netip.Addr // the members' addresses, before the first push
 	waiting  *cycle.Waiting
 	replies  map[netip.Addr]snmp.Reply
-	hosts    int                     // members to poll
-	addrs    int                     // distinct addresses polled; read after polled
-	polled   chan time.Time          // receives the moment every poll is done
-	resolved map[string][]netip.Addr // the members' addresses, set (under mu) before the first push
+	addrs    int            // distinct addresses polled
+	polled   chan time.Time // receives the moment every poll is done
 }
 
 func newStream(in cycle.Input, first bool) *stream {
