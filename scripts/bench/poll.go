@@ -209,53 +209,19 @@ func zonesSection(ctx context.Context, o options, dir string) []*table {
 }
 
 func pollOne(ctx context.Context, o options, dir string, run pollRun) ([]string, error) {
-	sz, ver, silent := run.size, run.ver, run.silent
+	sz, ver := run.size, run.ver
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 
-	// A port free on the first and last farm address (the farm binds every
-	// address in between on it).
-	var port int
-	for range 20 {
-		p, err := freePort("127.0.0.1")
-		if err != nil {
-			return nil, err
-		}
-		if udpPortFree(p, "127.1.0.1", "127.1.0.2") {
-			port = p
-			break
-		}
-	}
-	if port == 0 {
-		return nil, fmt.Errorf("no free UDP port")
-	}
-	dnsPort, err := freePort("127.0.0.1")
-	if err != nil {
-		return nil, err
-	}
-	aliasFile := filepath.Join(dir, "aliases.toml")
-	args := []string{"-members", fmt.Sprint(sz.members), "-aliases", fmt.Sprint(sz.aliases),
-		"-port", fmt.Sprint(port), "-base", "127.1.0.1", "-version", ver, "-zone", benchZone,
-		"-silent", fmt.Sprint(silent), "-walk", "0", "-seed", "1", "-emit-config", aliasFile}
-	if ver == "2c" {
-		args = append(args, "-community", "public")
-	} else {
-		args = append(args, "-user", "loadbalancing", "-auth-protocol", "md5", "-auth-password", benchPassword)
-	}
-	simStart := time.Now()
-	sim, err := startProc(filepath.Join(o.bin, "lbsim"), filepath.Join(dir, "lbsim.log"), "ready", args...)
+	sim, port, aliases, err := startFarm(ctx, o, dir, run)
 	if err != nil {
 		return nil, err
 	}
 	defer sim.stop(3 * time.Second)
-	if err := sim.waitReady(ctx, 90*time.Second); err != nil {
-		return nil, err
-	}
-	debugf("lbsim ready in %v", time.Since(simStart))
-	aliases, err := os.ReadFile(aliasFile)
+	dnsPort, err := freePort("127.0.0.1")
 	if err != nil {
 		return nil, err
 	}
@@ -329,12 +295,7 @@ ttl = "60s"
 	if !sim.running() {
 		return nil, fmt.Errorf("lbsim died: %s", sim.Tail())
 	}
-	r, c := runs[1], cycles[1]
-	silentPct := fmt.Sprintf("%.0f %%", silent*100)
-	row := []string{fmt.Sprint(sz.members), fmt.Sprint(sz.aliases), "v" + ver, silentPct,
-		fsecs(c.CycleSeconds), fsecs(c.PollSeconds), fsecs(c.DNSSeconds), fsecs(c.AnsweredSeconds), fmt.Sprint(c.Batches), secs(r.wall), secs(r.cpu),
-		fmt.Sprintf("%.1f", float64(r.maxRSSKiB)/1024), rate(float64(c.Addresses) / c.PollSeconds),
-		fmt.Sprint(c.Failed), fsecs(cycles[0].CycleSeconds)}
+	row := pollRow(run, runs, cycles)
 	if run.zonePerAlias {
 		row = append(row, secs(runs[0].cpu), secs(dnsCPU), secs(simCPU))
 	}
@@ -357,6 +318,60 @@ ttl = "60s"
 		row = append(row, fsecs(wall.Seconds()), secs(cpu))
 	}
 	return row, nil
+}
+
+// startFarm starts the run's lbsim farm in dir on a port free on its
+// first and last address (the farm binds every address in between on it),
+// and returns it with its port and the [[alias]] tables it emitted.
+func startFarm(ctx context.Context, o options, dir string, run pollRun) (sim *proc, port int, aliases []byte, err error) {
+	sz, ver := run.size, run.ver
+	for range 20 {
+		p, err := freePort("127.0.0.1")
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		if udpPortFree(p, "127.1.0.1", "127.1.0.2") {
+			port = p
+			break
+		}
+	}
+	if port == 0 {
+		return nil, 0, nil, fmt.Errorf("no free UDP port")
+	}
+	aliasFile := filepath.Join(dir, "aliases.toml")
+	args := []string{"-members", fmt.Sprint(sz.members), "-aliases", fmt.Sprint(sz.aliases),
+		"-port", fmt.Sprint(port), "-base", "127.1.0.1", "-version", ver, "-zone", benchZone,
+		"-silent", fmt.Sprint(run.silent), "-walk", "0", "-seed", "1", "-emit-config", aliasFile}
+	if ver == "2c" {
+		args = append(args, "-community", "public")
+	} else {
+		args = append(args, "-user", "loadbalancing", "-auth-protocol", "md5", "-auth-password", benchPassword)
+	}
+	simStart := time.Now()
+	sim, err = startProc(filepath.Join(o.bin, "lbsim"), filepath.Join(dir, "lbsim.log"), "ready", args...)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if err := sim.waitReady(ctx, 90*time.Second); err != nil {
+		sim.stop(3 * time.Second)
+		return nil, 0, nil, err
+	}
+	debugf("lbsim ready in %v", time.Since(simStart))
+	if aliases, err = os.ReadFile(aliasFile); err != nil {
+		sim.stop(3 * time.Second)
+		return nil, 0, nil, err
+	}
+	return sim, port, aliases, nil
+}
+
+// pollRow is the common part of a poll run's row: the second (reported)
+// run's cycle and process, and the first run's cycle.
+func pollRow(run pollRun, runs [2]runResult, cycles [2]cycleLine) []string {
+	r, c := runs[1], cycles[1]
+	return []string{fmt.Sprint(run.size.members), fmt.Sprint(run.size.aliases), "v" + run.ver, fmt.Sprintf("%.0f %%", run.silent*100),
+		fsecs(c.CycleSeconds), fsecs(c.PollSeconds), fsecs(c.DNSSeconds), fsecs(c.AnsweredSeconds), fmt.Sprint(c.Batches), secs(r.wall), secs(r.cpu),
+		fmt.Sprintf("%.1f", float64(r.maxRSSKiB)/1024), rate(float64(c.Addresses) / c.PollSeconds),
+		fmt.Sprint(c.Failed), fsecs(cycles[0].CycleSeconds)}
 }
 
 // startServer starts the zone-per-alias run's DNS server (named or knotd)
