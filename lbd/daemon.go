@@ -575,7 +575,7 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 	batches, woke := 0, false
 	var dnsTime time.Duration
 	var answeredDone time.Time // when the last alias all of whose addresses answered was written
-	for left := first.left; left > 0; {
+	for left := len(first.pending); left > 0; {
 		var wake <-chan struct{}
 		if len(streams) < maxStreams {
 			wake = d.wake
@@ -585,17 +585,18 @@ func (d *Daemon) Cycle(ctx context.Context, now time.Time, all bool) CycleReport
 			woke = true
 			if s := d.pokedStream(ctx, static, in, streams, poller, q); s != nil {
 				streams = append(streams, s)
-				left += s.left
+				left += len(s.pending)
 			}
 		}
 		for _, b := range byStream(items) {
 			batches++
 			left -= len(b.aliases)
 			t0 := time.Now()
-			aliases, removals, cached := d.decideAndApply(ctx, b.s.input(b.aliases), b.s.takeRemovals())
+			bin := b.s.input(b.aliases)
+			aliases, removals, cached := d.decideAndApply(ctx, bin, b.s.takeRemovals())
 			rep.CachedReads += cached
 			dnsTime += time.Since(t0)
-			if b.s.allAnswered(b.aliases) {
+			if allAnswered(bin) {
 				answeredDone = time.Now()
 			}
 			d.log.WithFields(logrus.Fields{"aliases": len(b.aliases), "started_seconds": t0.Sub(start).Seconds(),
@@ -724,6 +725,24 @@ func (d *Daemon) observe(now time.Time, cfg *config.Compiled, rep CycleReport) {
 	for _, o := range observers {
 		o.ObserveCycle(now, cfg, rep)
 	}
+}
+
+// allAnswered reports whether some alias of in.Due had every address of
+// its members answer (no failed poll in in.Replies).
+func allAnswered(in cycle.Input) bool {
+	for _, i := range in.Due {
+		ok, any := true, false
+		for _, h := range in.Config.Params[i].Members {
+			for _, a := range in.Resolved[h] {
+				any = true
+				ok = ok && in.Replies[a].Err == nil
+			}
+		}
+		if ok && any {
+			return true
+		}
+	}
+	return false
 }
 
 // secondsSince is t - start in seconds, 0 for a zero t.

@@ -31,8 +31,7 @@ type stream struct {
 	hosts int         // members to poll
 
 	// Of the cycle's goroutine only:
-	left    int          // aliases not decided yet
-	pending map[int]bool // the same, as Config.Params indexes
+	pending map[int]bool // aliases not decided yet (Config.Params indexes)
 	batched bool         // a batch of it was decided
 
 	// Set by runStream under mu (addrs and replies are read without it
@@ -50,7 +49,7 @@ func newStream(in cycle.Input, first bool) *stream {
 	for _, i := range in.Due {
 		pending[i] = true
 	}
-	return &stream{in: in, first: first, left: len(in.Due), pending: pending,
+	return &stream{in: in, first: first, pending: pending,
 		replies: map[netip.Addr]snmp.Reply{}, polled: make(chan time.Time, 1)}
 }
 
@@ -93,7 +92,6 @@ func (d *Daemon) runStream(ctx context.Context, s *stream, poller Poller, resolv
 // input is the stream's cycle.Input for a batch of its aliases (their
 // replies so far, which are complete).
 func (s *stream) input(batch []int) cycle.Input {
-	s.left -= len(batch)
 	for _, i := range batch {
 		delete(s.pending, i)
 	}
@@ -124,26 +122,6 @@ func (s *stream) takeRemovals() bool {
 
 // waitingFor reports whether alias i is of the stream and not decided yet.
 func (s *stream) waitingFor(i int) bool { return s.pending[i] }
-
-// allAnswered reports whether some alias of batch had every address of its
-// members answer (no failed poll).
-func (s *stream) allAnswered(batch []int) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, i := range batch {
-		ok, any := true, false
-		for _, h := range s.in.Config.Params[i].Members {
-			for _, a := range s.resolved[h] {
-				any = true
-				ok = ok && s.replies[a].Err == nil
-			}
-		}
-		if ok && any {
-			return true
-		}
-	}
-	return false
-}
 
 // pokedStream starts a stream of the aliases due now (a push or poke made
 // them due) that no stream of the cycle still waits for; nil when there is
