@@ -77,7 +77,7 @@ func parseFlags() (options, error) {
 	flag.StringVar(&o.bin, "bin", "bin", "directory holding lbd, lbclient, lbsim")
 	flag.StringVar(&o.out, "out", "", "markdown results file (default: bench-results.md in a new temp directory)")
 	flag.BoolVar(&o.quick, "quick", false, "small sizes and few repetitions (smoke run)")
-	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "hard limit for the whole run")
+	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "hard limit for the whole run")
 	flag.IntVar(&o.snmpRetries, "snmp-retries", 0, "lbd [snmp] retries in the poll section")
 	flag.DurationVar(&o.snmpTimeout, "snmp-timeout", time.Second, "lbd [snmp] timeout in the poll section")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (configs, logs)")
